@@ -63,9 +63,8 @@ pub fn normalise_phone(value: &str) -> Result<String, ContactError> {
         .filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')'))
         .collect();
     let digits = compact.strip_prefix('+').unwrap_or("");
-    let valid = (8..=15).contains(&digits.len())
-        && digits.bytes().all(|b| b.is_ascii_digit())
-        && !digits.starts_with('0');
+    let valid =
+        (8..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) && !digits.starts_with('0');
     if valid {
         Ok(compact)
     } else {
@@ -74,10 +73,7 @@ pub fn normalise_phone(value: &str) -> Result<String, ContactError> {
 }
 
 /// Checks that a contact can be reached on every channel the invite uses.
-pub fn check_reachable(
-    contact: &ContactDetails,
-    channels: &BTreeSet<Channel>,
-) -> Result<(), ContactError> {
+pub fn check_reachable(contact: &ContactDetails, channels: &BTreeSet<Channel>) -> Result<(), ContactError> {
     if channels.is_empty() {
         return Err(ContactError::NoChannel);
     }
@@ -100,10 +96,7 @@ mod tests {
 
     #[test]
     fn emails() {
-        assert_eq!(
-            normalise_email("  ana@example.com ").unwrap(),
-            "ana@example.com"
-        );
+        assert_eq!(normalise_email("  ana@example.com ").unwrap(), "ana@example.com");
         assert!(normalise_email("ana").is_err());
         assert!(normalise_email("ana@").is_err());
         assert!(normalise_email("Ana <ana@example.com>").is_err());
@@ -111,14 +104,8 @@ mod tests {
 
     #[test]
     fn phones_are_normalised_to_e164() {
-        assert_eq!(
-            normalise_phone("+1 (415) 555-0123").unwrap(),
-            "+14155550123"
-        );
-        assert_eq!(
-            normalise_phone("+44 20 7946 0958").unwrap(),
-            "+442079460958"
-        );
+        assert_eq!(normalise_phone("+1 (415) 555-0123").unwrap(), "+14155550123");
+        assert_eq!(normalise_phone("+44 20 7946 0958").unwrap(), "+442079460958");
         assert!(
             normalise_phone("0415 555 0123").is_err(),
             "national form has no country"

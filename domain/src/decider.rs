@@ -15,12 +15,12 @@ pub trait Decider {
     type Event;
     type Error: std::error::Error + Send + Sync + 'static;
 
-    fn decide(
-        state: &Self::State,
-        command: &Self::Command,
-    ) -> Result<Vec<Self::Event>, Self::Error>;
+    fn decide(state: &Self::State, command: &Self::Command) -> Result<Vec<Self::Event>, Self::Error>;
 
     fn evolve(state: Self::State, event: &Self::Event) -> Self::State;
+
+    /// The command's name, for logs and tracing spans.
+    fn command_name(command: &Self::Command) -> &'static str;
 
     /// Folds a history into a state.
     fn fold<'a>(events: impl IntoIterator<Item = &'a Self::Event>) -> Self::State
@@ -29,9 +29,7 @@ pub trait Decider {
     {
         events
             .into_iter()
-            .fold(Self::State::default(), |state, event| {
-                Self::evolve(state, event)
-            })
+            .fold(Self::State::default(), |state, event| Self::evolve(state, event))
     }
 }
 
@@ -47,11 +45,7 @@ pub trait EventSchema: Sized {
     fn to_json(&self) -> String;
 
     /// Reads a stored payload of any version this code knows, upcasting old versions.
-    fn from_json(
-        event_type: &str,
-        schema_version: u32,
-        json: &str,
-    ) -> Result<Self, EventDecodeError>;
+    fn from_json(event_type: &str, schema_version: u32, json: &str) -> Result<Self, EventDecodeError>;
 }
 
 /// Why a stored event could not be read as a domain event.
@@ -68,10 +62,7 @@ pub enum EventDecodeError {
         known: u32,
     },
     #[error("`{event_type}` has schema version {schema_version}, which was never written")]
-    UnknownSchemaVersion {
-        event_type: String,
-        schema_version: u32,
-    },
+    UnknownSchemaVersion { event_type: String, schema_version: u32 },
     #[error("`{event_type}` v{schema_version} has a malformed payload: {reason}")]
     Malformed {
         event_type: String,

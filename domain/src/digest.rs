@@ -125,10 +125,7 @@ mod tests {
     #[test]
     fn sha256_is_normalised_to_lowercase() {
         let upper = "E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855";
-        assert_eq!(
-            Sha256Hex::parse(upper).unwrap().as_str(),
-            upper.to_ascii_lowercase()
-        );
+        assert_eq!(Sha256Hex::parse(upper).unwrap().as_str(), upper.to_ascii_lowercase());
     }
 
     #[test]
@@ -139,10 +136,7 @@ mod tests {
 
     #[test]
     fn password_hash_refuses_plain_text() {
-        assert_eq!(
-            PasswordHash::parse("hunter2"),
-            Err(DigestError::NotArgon2id)
-        );
+        assert_eq!(PasswordHash::parse("hunter2"), Err(DigestError::NotArgon2id));
         assert!(PasswordHash::parse("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA").is_ok());
     }
 

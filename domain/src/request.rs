@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::{ContactId, RequestId};
 use crate::limits::{
-    MAX_ALLOWED_TYPES, MAX_ANSWER_CHARS, MAX_CHOICES, MAX_FIELD_NAME_CHARS, MAX_FILES_PER_REQUEST,
-    MAX_FORM_FIELDS, MAX_NAME_CHARS,
+    MAX_ALLOWED_TYPES, MAX_ANSWER_CHARS, MAX_CHOICES, MAX_FIELD_NAME_CHARS, MAX_FILES_PER_REQUEST, MAX_FORM_FIELDS,
+    MAX_NAME_CHARS,
 };
 use crate::text::{self, Lines, TextError};
 
@@ -150,9 +150,7 @@ pub enum RequestError {
     MissingAnswer(String),
     #[error("`{field}` expects {expected}")]
     WrongAnswerType { field: String, expected: FieldType },
-    #[error(
-        "`{value}` is not a number for `{field}`; use digits, an optional minus sign and a decimal point"
-    )]
+    #[error("`{value}` is not a number for `{field}`; use digits, an optional minus sign and a decimal point")]
     InvalidNumber { field: String, value: String },
     #[error("`{value}` is not one of the choices for `{field}`")]
     InvalidChoice { field: String, value: String },
@@ -164,12 +162,7 @@ pub enum RequestError {
 
 /// Lowercases a MIME type and drops its parameters (`; charset=...`), or None when it is not one.
 pub fn normalise_mime(value: &str) -> Option<String> {
-    let essence = value
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
+    let essence = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
     let (kind, sub) = essence.split_once('/')?;
     let token = |s: &str| {
         !s.is_empty()
@@ -183,14 +176,10 @@ pub fn normalise_mime(value: &str) -> Option<String> {
 /// Whether a file of `content_type` may be uploaded to a request allowing `allowed_types`.
 pub fn type_allowed(allowed_types: &[String], content_type: &str) -> bool {
     allowed_types.is_empty()
-        || allowed_types
-            .iter()
-            .any(|allowed| match allowed.strip_suffix("/*") {
-                Some(family) => content_type
-                    .split_once('/')
-                    .is_some_and(|(kind, _)| kind == family),
-                None => allowed == content_type,
-            })
+        || allowed_types.iter().any(|allowed| match allowed.strip_suffix("/*") {
+            Some(family) => content_type.split_once('/').is_some_and(|(kind, _)| kind == family),
+            None => allowed == content_type,
+        })
 }
 
 /// Validates and normalises what a request asks for.
@@ -207,9 +196,7 @@ pub fn check_kind(kind: &RequestKind) -> Result<RequestKind, RequestError> {
                 });
             }
             if allowed_types.len() > MAX_ALLOWED_TYPES {
-                return Err(RequestError::TooManyAllowedTypes {
-                    max: MAX_ALLOWED_TYPES,
-                });
+                return Err(RequestError::TooManyAllowedTypes { max: MAX_ALLOWED_TYPES });
             }
             let mut normalised: Vec<String> = Vec::with_capacity(allowed_types.len());
             for allowed in allowed_types {
@@ -230,9 +217,7 @@ pub fn check_kind(kind: &RequestKind) -> Result<RequestKind, RequestError> {
                 return Err(RequestError::NoFormFields);
             }
             if fields.len() > MAX_FORM_FIELDS {
-                return Err(RequestError::TooManyFormFields {
-                    max: MAX_FORM_FIELDS,
-                });
+                return Err(RequestError::TooManyFormFields { max: MAX_FORM_FIELDS });
             }
             let mut names = BTreeSet::new();
             let fields = fields
@@ -299,10 +284,7 @@ fn check_field(field: &FormField) -> Result<FormField, RequestError> {
 /// Checks answers against a form's fields and returns them normalised (trimmed; blank optional
 /// answers dropped).
 pub fn check_answers(fields: &[FormField], answers: &Answers) -> Result<Answers, RequestError> {
-    if let Some(unknown) = answers
-        .keys()
-        .find(|name| !fields.iter().any(|f| &f.name == *name))
-    {
+    if let Some(unknown) = answers.keys().find(|name| !fields.iter().any(|f| &f.name == *name)) {
         return Err(RequestError::UnknownField(unknown.clone()));
     }
     let mut checked = Answers::new();
@@ -330,11 +312,9 @@ fn check_answer(field: &FormField, answer: &Answer) -> Result<Option<Answer>, Re
         });
     }
     let answer_text = |value: &str| {
-        text::optional("answer", value, MAX_ANSWER_CHARS, Lines::Many).map_err(|source| {
-            RequestError::AnswerText {
-                field: field.label.clone(),
-                source,
-            }
+        text::optional("answer", value, MAX_ANSWER_CHARS, Lines::Many).map_err(|source| RequestError::AnswerText {
+            field: field.label.clone(),
+            source,
         })
     };
     Ok(match answer {

@@ -37,22 +37,12 @@ impl fmt::Display for Lines {
 }
 
 /// Trims `value` and checks it is non-empty, at most `max` characters, and clean.
-pub fn required(
-    field: &'static str,
-    value: &str,
-    max: usize,
-    lines: Lines,
-) -> Result<String, TextError> {
+pub fn required(field: &'static str, value: &str, max: usize, lines: Lines) -> Result<String, TextError> {
     optional(field, value, max, lines)?.ok_or(TextError::Empty { field })
 }
 
 /// Like [`required`], but an empty (or blank) text means "none".
-pub fn optional(
-    field: &'static str,
-    value: &str,
-    max: usize,
-    lines: Lines,
-) -> Result<Option<String>, TextError> {
+pub fn optional(field: &'static str, value: &str, max: usize, lines: Lines) -> Result<Option<String>, TextError> {
     let trimmed = value.trim();
     if trimmed.is_empty() {
         return Ok(None);
@@ -87,10 +77,7 @@ mod tests {
 
     #[test]
     fn trims_and_keeps_inner_text() {
-        assert_eq!(
-            required("title", "  Tax 2026 \n", 200, Lines::One).unwrap(),
-            "Tax 2026"
-        );
+        assert_eq!(required("title", "  Tax 2026 \n", 200, Lines::One).unwrap(), "Tax 2026");
     }
 
     #[test]

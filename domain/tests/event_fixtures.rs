@@ -26,8 +26,8 @@ fn fixtures() -> Vec<(PathBuf, Fixture)> {
         .filter(|path| path.extension().is_some_and(|e| e == "json"))
         .map(|path| {
             let text = std::fs::read_to_string(&path).unwrap();
-            let fixture: Fixture = serde_json::from_str(&text)
-                .unwrap_or_else(|e| panic!("{}: not a fixture: {e}", path.display()));
+            let fixture: Fixture =
+                serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: not a fixture: {e}", path.display()));
             (path, fixture)
         })
         .collect();
@@ -41,22 +41,10 @@ fn every_stored_event_still_reads() {
     assert!(!all.is_empty());
     for (path, fixture) in all {
         let name = format!("{}.v{}.json", fixture.event_type, fixture.schema_version);
-        assert_eq!(
-            path.file_name().unwrap().to_str().unwrap(),
-            name,
-            "fixture file name"
-        );
-        let event = InviteEvent::from_json(
-            &fixture.event_type,
-            fixture.schema_version,
-            &fixture.data.to_string(),
-        )
-        .unwrap_or_else(|e| panic!("{name} no longer reads: {e}"));
-        assert_eq!(
-            event.event_type(),
-            fixture.event_type,
-            "{name} reads as another type"
-        );
+        assert_eq!(path.file_name().unwrap().to_str().unwrap(), name, "fixture file name");
+        let event = InviteEvent::from_json(&fixture.event_type, fixture.schema_version, &fixture.data.to_string())
+            .unwrap_or_else(|e| panic!("{name} no longer reads: {e}"));
+        assert_eq!(event.event_type(), fixture.event_type, "{name} reads as another type");
     }
 }
 
@@ -67,9 +55,10 @@ fn the_current_version_of_every_type_is_written_exactly_as_its_fixture() {
         let (_, fixture) = all
             .iter()
             .find(|(_, f)| f.event_type == *event_type && f.schema_version == *version)
-            .unwrap_or_else(|| panic!("no fixture for {event_type} v{version}: add tests/fixtures/events/{event_type}.v{version}.json"));
-        let event =
-            InviteEvent::from_json(event_type, *version, &fixture.data.to_string()).unwrap();
+            .unwrap_or_else(|| {
+                panic!("no fixture for {event_type} v{version}: add tests/fixtures/events/{event_type}.v{version}.json")
+            });
+        let event = InviteEvent::from_json(event_type, *version, &fixture.data.to_string()).unwrap();
         assert_eq!(event.schema_version(), *version);
         let written: serde_json::Value = serde_json::from_str(&event.to_json()).unwrap();
         assert_eq!(
@@ -116,8 +105,7 @@ fn unknown_newer_and_malformed_events_are_told_apart() {
         matches!(
             InviteEvent::from_json("InviteSent", 1, &{
                 let text = std::fs::read_to_string(
-                    Path::new(env!("CARGO_MANIFEST_DIR"))
-                        .join("tests/fixtures/events/InviteSent.v1.json"),
+                    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/events/InviteSent.v1.json"),
                 )
                 .unwrap();
                 let mut fixture: serde_json::Value = serde_json::from_str(&text).unwrap();

@@ -83,10 +83,7 @@ fn action() -> impl Strategy<Value = Action> {
 fn starting_invite() -> impl Strategy<Value = SendInvite> {
     (
         1..=3usize,
-        proptest::collection::vec(
-            (any::<bool>(), 1..=3u32, proptest::option::of(0..3usize)),
-            1..=4,
-        ),
+        proptest::collection::vec((any::<bool>(), 1..=3u32, proptest::option::of(0..3usize)), 1..=4),
         any::<bool>(),
     )
         .prop_map(|(contact_count, requests, protected)| {
@@ -160,8 +157,7 @@ fn command_for(invite: &Invite, action: &Action, step: usize) -> InviteCommand {
                 CONTENT_TYPES[content_type],
             );
             // Sometimes reuse an existing document id, which must be refused.
-            if let (InviteCommand::UploadDocument(c), Some(existing)) =
-                (&mut command, documents.get(document))
+            if let (InviteCommand::UploadDocument(c), Some(existing)) = (&mut command, documents.get(document))
                 && document == 0
             {
                 c.document_id = *existing;
@@ -219,9 +215,7 @@ fn command_for(invite: &Invite, action: &Action, step: usize) -> InviteCommand {
         Action::AddRequest { form, assign } => {
             let assigned_to = match assign {
                 None => Assignment::AllContacts,
-                Some(picks) => Assignment::Contacts(
-                    picks.iter().map(|i| pick(&contacts, *i, nobody)).collect(),
-                ),
+                Some(picks) => Assignment::Contacts(picks.iter().map(|i| pick(&contacts, *i, nobody)).collect()),
             };
             InviteCommand::AddRequest(AddRequest {
                 request: numbered_request(10 + step, form, 2, assigned_to),
@@ -240,18 +234,16 @@ fn command_for(invite: &Invite, action: &Action, step: usize) -> InviteCommand {
             portal_link: token(0x80 + link),
             by: staff(),
         }),
-        Action::Visit { contact, refused } => {
-            InviteCommand::RecordPortalAccess(RecordPortalAccess {
-                contact_id: pick(&contacts, contact, nobody),
-                access: if refused {
-                    PortalAccess::PasswordRefused
-                } else {
-                    PortalAccess::Opened
-                },
-                ip: None,
-                user_agent: Some("proptest".into()),
-            })
-        }
+        Action::Visit { contact, refused } => InviteCommand::RecordPortalAccess(RecordPortalAccess {
+            contact_id: pick(&contacts, contact, nobody),
+            access: if refused {
+                PortalAccess::PasswordRefused
+            } else {
+                PortalAccess::Opened
+            },
+            ip: None,
+            user_agent: Some("proptest".into()),
+        }),
     }
 }
 
@@ -270,16 +262,8 @@ fn assert_invariants(invite: &Invite) {
         invite.contacts.iter().filter(|c| c.email.is_some()).count(),
         "emails are unique"
     );
-    let links: BTreeSet<_> = invite
-        .contacts
-        .iter()
-        .map(|c| c.portal_link.as_str())
-        .collect();
-    assert_eq!(
-        links.len(),
-        invite.contacts.len(),
-        "portal links are unique"
-    );
+    let links: BTreeSet<_> = invite.contacts.iter().map(|c| c.portal_link.as_str()).collect();
+    assert_eq!(links.len(), invite.contacts.len(), "portal links are unique");
     for contact in &invite.contacts {
         if invite.channels.contains(&Channel::Email) {
             assert!(contact.email.is_some());
@@ -289,11 +273,7 @@ fn assert_invariants(invite: &Invite) {
     // Requests: within the limit, each once, assigned to someone who is a contact.
     assert!(!invite.requests.is_empty() && invite.requests.len() <= MAX_REQUESTS);
     let request_ids: BTreeSet<_> = invite.requests.iter().map(|r| r.id).collect();
-    assert_eq!(
-        request_ids.len(),
-        invite.requests.len(),
-        "request ids are unique"
-    );
+    assert_eq!(request_ids.len(), invite.requests.len(), "request ids are unique");
     for request in &invite.requests {
         if let Assignment::Contacts(assigned) = &request.assigned_to {
             assert!(!assigned.is_empty());
@@ -303,11 +283,7 @@ fn assert_invariants(invite: &Invite) {
 
     // Documents: on file requests assigned to their contact, of an allowed type, within max files.
     let document_ids: BTreeSet<_> = invite.documents.iter().map(|d| d.id).collect();
-    assert_eq!(
-        document_ids.len(),
-        invite.documents.len(),
-        "document ids are unique"
-    );
+    assert_eq!(document_ids.len(), invite.documents.len(), "document ids are unique");
     let mut live: BTreeMap<(RequestId, ContactId), u32> = BTreeMap::new();
     for document in &invite.documents {
         let request = invite
@@ -322,9 +298,7 @@ fn assert_invariants(invite: &Invite) {
         };
         assert!(request::type_allowed(allowed_types, &document.content_type));
         if document.is_live() {
-            *live
-                .entry((document.request_id, document.contact_id))
-                .or_default() += 1;
+            *live.entry((document.request_id, document.contact_id)).or_default() += 1;
         }
     }
     for ((request_id, _), count) in live {
@@ -341,19 +315,12 @@ fn assert_invariants(invite: &Invite) {
         let RequestKind::Form { fields } = &request.kind else {
             panic!("answers on a file request");
         };
-        assert_eq!(
-            request::check_answers(fields, answers).as_ref(),
-            Ok(answers)
-        );
+        assert_eq!(request::check_answers(fields, answers).as_ref(), Ok(answers));
     }
 
     // An open rejection always has a rejected document behind it.
     for (request_id, contact_id) in invite.open_rejections.keys() {
-        assert!(
-            invite
-                .documents_for(*request_id, *contact_id)
-                .any(|d| !d.is_live())
-        );
+        assert!(invite.documents_for(*request_id, *contact_id).any(|d| !d.is_live()));
     }
 }
 

@@ -30,11 +30,7 @@ mod send_invite {
         let invite = state(&events);
         assert_eq!(invite.status, InviteStatus::Open);
         assert_eq!(invite.requests_for(ANA).count(), 3);
-        assert_eq!(
-            invite.requests_for(BEN).count(),
-            2,
-            "the passport is Ana's alone"
-        );
+        assert_eq!(invite.requests_for(BEN).count(), 2, "the passport is Ana's alone");
     }
 
     #[test]
@@ -49,10 +45,7 @@ mod send_invite {
     fn needs_contacts_and_at_most_fifty() {
         let mut none = send_invite();
         none.contacts.clear();
-        assert_eq!(
-            when(&[], InviteCommand::SendInvite(none)),
-            Err(InviteError::NoContacts)
-        );
+        assert_eq!(when(&[], InviteCommand::SendInvite(none)), Err(InviteError::NoContacts));
 
         let mut many = send_invite();
         many.contacts = (0..=MAX_CONTACTS as u128)
@@ -75,20 +68,11 @@ mod send_invite {
     fn needs_requests_and_at_most_a_hundred() {
         let mut none = send_invite();
         none.requests.clear();
-        assert_eq!(
-            when(&[], InviteCommand::SendInvite(none)),
-            Err(InviteError::NoRequests)
-        );
+        assert_eq!(when(&[], InviteCommand::SendInvite(none)), Err(InviteError::NoRequests));
 
         let mut many = send_invite();
         many.requests = (0..=MAX_REQUESTS as u128)
-            .map(|n| {
-                file_request(
-                    RequestId::from_uuid(uuid(0x6000 + n)),
-                    "Doc",
-                    Assignment::AllContacts,
-                )
-            })
+            .map(|n| file_request(RequestId::from_uuid(uuid(0x6000 + n)), "Doc", Assignment::AllContacts))
             .collect();
         assert_eq!(
             when(&[], InviteCommand::SendInvite(many)),
@@ -109,10 +93,7 @@ mod send_invite {
         by_sms.contacts[0].phone = Some("+1 415 555 0100".into());
         by_sms.contacts[1].phone = Some("+1 415 555 0101".into());
         let events = when(&[], InviteCommand::SendInvite(by_sms)).unwrap();
-        assert_eq!(
-            state(&events).contacts[0].phone.as_deref(),
-            Some("+14155550100")
-        );
+        assert_eq!(state(&events).contacts[0].phone.as_deref(), Some("+14155550100"));
 
         let mut sms_only = send_invite();
         sms_only.channels = BTreeSet::from([Channel::Sms]);
@@ -151,9 +132,7 @@ mod send_invite {
         bad_phone.contacts[0].phone = Some("555-0100".into());
         assert_eq!(
             when(&[], InviteCommand::SendInvite(bad_phone)),
-            Err(InviteError::Contact(ContactError::InvalidPhone(
-                "555-0100".into()
-            )))
+            Err(InviteError::Contact(ContactError::InvalidPhone("555-0100".into())))
         );
     }
 
@@ -250,9 +229,7 @@ mod send_invite {
         };
         assert_eq!(
             when(&[], InviteCommand::SendInvite(bad_type)),
-            Err(InviteError::Request(RequestError::InvalidAllowedType(
-                "pdf".into()
-            )))
+            Err(InviteError::Request(RequestError::InvalidAllowedType("pdf".into())))
         );
 
         let mut empty_form = send_invite();
@@ -304,10 +281,7 @@ mod send_invite {
 
     #[test]
     fn nothing_but_sending_works_before_the_invite_is_sent() {
-        assert_eq!(
-            when(&[], upload(1, PAYSLIPS, ANA)),
-            Err(InviteError::NotSent)
-        );
+        assert_eq!(when(&[], upload(1, PAYSLIPS, ANA)), Err(InviteError::NotSent));
         assert_eq!(
             when(&[], message(1, ANA, MessageFrom::Contact, "hi")),
             Err(InviteError::NotSent)
@@ -324,10 +298,7 @@ mod upload_document {
         let history = then(&sent(), upload(1, PAYSLIPS, ANA));
         let invite = state(&history);
         let request = invite.request(PAYSLIPS).unwrap();
-        assert_eq!(
-            invite.status_of(request, ANA),
-            RequestStatus::AwaitingReview
-        );
+        assert_eq!(invite.status_of(request, ANA), RequestStatus::AwaitingReview);
         assert_eq!(invite.status_of(request, BEN), RequestStatus::Open);
         let document = invite.document(DocumentId::from_uuid(uuid(1))).unwrap();
         assert_eq!(document.sha256.as_str(), "ab".repeat(32));
@@ -381,10 +352,7 @@ mod upload_document {
 
     #[test]
     fn at_most_max_files_counting_only_pending_and_accepted() {
-        let two = then(
-            &then(&sent(), upload(1, PAYSLIPS, ANA)),
-            upload(2, PAYSLIPS, ANA),
-        );
+        let two = then(&then(&sent(), upload(1, PAYSLIPS, ANA)), upload(2, PAYSLIPS, ANA));
         assert_eq!(
             when(&two, upload(3, PAYSLIPS, ANA)),
             Err(InviteError::TooManyFiles {
@@ -455,14 +423,8 @@ mod submit_form {
         let [InviteEvent::FormSubmitted(submitted)] = events.as_slice() else {
             panic!("{events:?}")
         };
-        assert_eq!(
-            submitted.answers["tax_number"],
-            Answer::Text("123 456 789".into())
-        );
-        assert_eq!(
-            submitted.answers["income"],
-            Answer::Number("85000.50".into())
-        );
+        assert_eq!(submitted.answers["tax_number"], Answer::Text("123 456 789".into()));
+        assert_eq!(submitted.answers["income"], Answer::Number("85000.50".into()));
         let history = then(&sent(), submit(ANA, answers("1")));
         let invite = state(&history);
         assert_eq!(
@@ -484,9 +446,7 @@ mod submit_form {
         unknown.insert("shoe_size".into(), Answer::Text("9".into()));
         assert_eq!(
             when(&sent(), submit(ANA, unknown)),
-            Err(InviteError::Request(RequestError::UnknownField(
-                "shoe_size".into()
-            )))
+            Err(InviteError::Request(RequestError::UnknownField("shoe_size".into())))
         );
         let mut wrong = answers("1");
         wrong.insert("income".into(), Answer::Text("lots".into()));
@@ -518,10 +478,7 @@ mod submit_form {
             contact_id: ANA,
             answers: answers("1"),
         });
-        assert_eq!(
-            when(&sent(), command),
-            Err(InviteError::NotAFormRequest(PAYSLIPS))
-        );
+        assert_eq!(when(&sent(), command), Err(InviteError::NotAFormRequest(PAYSLIPS)));
         assert_eq!(
             when(&sent(), submit(CARA, answers("1"))),
             Err(InviteError::UnknownContact(CARA))
@@ -540,20 +497,13 @@ mod review_document {
             invite.status_of(invite.request(PAYSLIPS).unwrap(), ANA),
             RequestStatus::Accepted
         );
-        assert_eq!(
-            invite.status,
-            InviteStatus::Open,
-            "other requests are outstanding"
-        );
+        assert_eq!(invite.status, InviteStatus::Open, "other requests are outstanding");
     }
 
     #[test]
     fn rejecting_needs_a_reason_and_reopens_the_request() {
         let uploaded = then(&sent(), upload(1, PAYSLIPS, ANA));
-        assert_eq!(
-            when(&uploaded, reject(1, "  ")),
-            Err(InviteError::RejectionNeedsReason)
-        );
+        assert_eq!(when(&uploaded, reject(1, "  ")), Err(InviteError::RejectionNeedsReason));
 
         let rejected = then(&uploaded, reject(1, "The second page is missing"));
         let invite = state(&rejected);
@@ -573,10 +523,7 @@ mod review_document {
 
     #[test]
     fn a_rejection_stays_open_until_the_contact_uploads_again() {
-        let two = then(
-            &then(&sent(), upload(1, PAYSLIPS, ANA)),
-            upload(2, PAYSLIPS, ANA),
-        );
+        let two = then(&then(&sent(), upload(1, PAYSLIPS, ANA)), upload(2, PAYSLIPS, ANA));
         let history = then(&then(&two, reject(1, "Blurry")), accept(2));
         let invite = state(&history);
         assert_eq!(
@@ -606,30 +553,22 @@ mod review_document {
     #[test]
     fn the_invite_completes_by_itself_when_everything_is_done() {
         let mut history = sent();
-        for (doc, request, contact) in [(1, PAYSLIPS, ANA), (2, PASSPORT, ANA), (3, PAYSLIPS, BEN)]
-        {
+        for (doc, request, contact) in [(1, PAYSLIPS, ANA), (2, PASSPORT, ANA), (3, PAYSLIPS, BEN)] {
             history = then(&then(&history, upload(doc, request, contact)), accept(doc));
         }
         history = then(&history, submit(ANA, answers("1")));
-        assert_eq!(
-            state(&history).status,
-            InviteStatus::Open,
-            "Ben's form is outstanding"
-        );
+        assert_eq!(state(&history).status, InviteStatus::Open, "Ben's form is outstanding");
         let last = when(&history, submit(BEN, answers("2"))).unwrap();
         assert_eq!(
             last.last(),
-            Some(&InviteEvent::InviteCompleted(InviteCompleted {
-                completed_by: None
-            }))
+            Some(&InviteEvent::InviteCompleted(InviteCompleted { completed_by: None }))
         );
 
         // The same when the last thing done is an acceptance.
         let mut history = sent();
         history = then(&history, submit(ANA, answers("1")));
         history = then(&history, submit(BEN, answers("2")));
-        for (doc, request, contact) in [(1, PAYSLIPS, ANA), (2, PASSPORT, ANA), (3, PAYSLIPS, BEN)]
-        {
+        for (doc, request, contact) in [(1, PAYSLIPS, ANA), (2, PASSPORT, ANA), (3, PAYSLIPS, BEN)] {
             history = then(&history, upload(doc, request, contact));
         }
         history = then(&then(&history, accept(1)), accept(2));
@@ -639,10 +578,7 @@ mod review_document {
             last[1],
             InviteEvent::InviteCompleted(InviteCompleted { completed_by: None })
         ));
-        assert_eq!(
-            state(&then(&history, accept(3))).status,
-            InviteStatus::Completed
-        );
+        assert_eq!(state(&then(&history, accept(3))).status, InviteStatus::Completed);
     }
 }
 
@@ -651,11 +587,7 @@ mod post_message {
 
     #[test]
     fn staff_and_contacts_write_in_the_contact_thread() {
-        let events = when(
-            &sent(),
-            message(1, ANA, MessageFrom::Staff(staff()), "Any questions?"),
-        )
-        .unwrap();
+        let events = when(&sent(), message(1, ANA, MessageFrom::Staff(staff()), "Any questions?")).unwrap();
         assert!(matches!(
             &events[..],
             [InviteEvent::MessagePosted(MessagePosted { author: Actor::Staff { .. }, contact_id, .. })] if *contact_id == ANA
@@ -671,17 +603,12 @@ mod post_message {
     fn must_have_text_and_at_most_ten_thousand_characters() {
         assert_eq!(
             when(&sent(), message(1, ANA, MessageFrom::Contact, " \n ")),
-            Err(InviteError::Text(TextError::Empty {
-                field: "the message"
-            }))
+            Err(InviteError::Text(TextError::Empty { field: "the message" }))
         );
         let longest = "x".repeat(MAX_MESSAGE_CHARS);
         assert!(when(&sent(), message(1, ANA, MessageFrom::Contact, &longest)).is_ok());
         assert_eq!(
-            when(
-                &sent(),
-                message(1, ANA, MessageFrom::Contact, &format!("{longest}x"))
-            ),
+            when(&sent(), message(1, ANA, MessageFrom::Contact, &format!("{longest}x"))),
             Err(InviteError::Text(TextError::TooLong {
                 field: "the message",
                 length: MAX_MESSAGE_CHARS + 1,
@@ -708,10 +635,7 @@ mod closed_invites {
     use super::*;
 
     fn completed() -> Vec<InviteEvent> {
-        then(
-            &sent(),
-            InviteCommand::CompleteInvite(CompleteInvite { by: staff() }),
-        )
+        then(&sent(), InviteCommand::CompleteInvite(CompleteInvite { by: staff() }))
     }
 
     #[test]
@@ -720,10 +644,7 @@ mod closed_invites {
         for (closed, status) in [
             (then(&uploaded, cancel()), InviteStatus::Cancelled),
             (
-                then(
-                    &uploaded,
-                    InviteCommand::CompleteInvite(CompleteInvite { by: staff() }),
-                ),
+                then(&uploaded, InviteCommand::CompleteInvite(CompleteInvite { by: staff() })),
                 InviteStatus::Completed,
             ),
         ] {
@@ -733,10 +654,7 @@ mod closed_invites {
             assert_eq!(when(&closed, submit(ANA, answers("1"))), refused);
             assert_eq!(when(&closed, cancel()), refused);
             assert_eq!(
-                when(
-                    &closed,
-                    InviteCommand::CompleteInvite(CompleteInvite { by: staff() })
-                ),
+                when(&closed, InviteCommand::CompleteInvite(CompleteInvite { by: staff() })),
                 refused
             );
             assert_eq!(
@@ -772,13 +690,7 @@ mod closed_invites {
                 refused
             );
             assert!(when(&closed, message(1, ANA, MessageFrom::Contact, "Thanks!")).is_ok());
-            assert!(
-                when(
-                    &closed,
-                    message(2, BEN, MessageFrom::Staff(staff()), "You're welcome")
-                )
-                .is_ok()
-            );
+            assert!(when(&closed, message(2, BEN, MessageFrom::Staff(staff()), "You're welcome")).is_ok());
         }
     }
 
@@ -788,9 +700,7 @@ mod closed_invites {
         assert_eq!(state(&history).status, InviteStatus::Completed);
         assert!(matches!(
             history.last(),
-            Some(InviteEvent::InviteCompleted(InviteCompleted {
-                completed_by: Some(_)
-            }))
+            Some(InviteEvent::InviteCompleted(InviteCompleted { completed_by: Some(_) }))
         ));
     }
 }
@@ -824,11 +734,7 @@ mod changes_to_a_sent_invite {
             })
         );
         let unchanged = state(&sent()).due_on;
-        assert_eq!(
-            when(&sent(), change_due(unchanged)),
-            Ok(vec![]),
-            "no change, no event"
-        );
+        assert_eq!(when(&sent(), change_due(unchanged)), Ok(vec![]), "no change, no event");
     }
 
     #[test]
@@ -897,30 +803,16 @@ mod changes_to_a_sent_invite {
     #[test]
     fn an_added_request_is_checked() {
         let statement = RequestId::from_uuid(uuid(0x3004));
-        let add = |request| {
-            InviteCommand::AddRequest(AddRequest {
-                request,
-                by: staff(),
-            })
-        };
-        let history = then(
-            &sent(),
-            add(file_request(statement, "Bank statement", only(&[BEN]))),
-        );
+        let add = |request| InviteCommand::AddRequest(AddRequest { request, by: staff() });
+        let history = then(&sent(), add(file_request(statement, "Bank statement", only(&[BEN]))));
         let invite = state(&history);
         assert_eq!(invite.requests_for(BEN).count(), 3);
         assert_eq!(
-            when(
-                &history,
-                add(file_request(statement, "Again", Assignment::AllContacts))
-            ),
+            when(&history, add(file_request(statement, "Again", Assignment::AllContacts))),
             Err(InviteError::DuplicateId(statement.as_uuid()))
         );
         assert_eq!(
-            when(
-                &sent(),
-                add(file_request(statement, "For a stranger", only(&[CARA])))
-            ),
+            when(&sent(), add(file_request(statement, "For a stranger", only(&[CARA])))),
             Err(InviteError::UnknownContact(CARA))
         );
     }
@@ -943,10 +835,7 @@ mod changes_to_a_sent_invite {
                 ..
             })
         ));
-        assert_eq!(
-            when(&sent(), reissue(CARA, 8)),
-            Err(InviteError::UnknownContact(CARA))
-        );
+        assert_eq!(when(&sent(), reissue(CARA, 8)), Err(InviteError::UnknownContact(CARA)));
     }
 }
 
@@ -964,20 +853,12 @@ mod portal_access {
 
     #[test]
     fn visits_are_recorded_with_a_cleaned_user_agent() {
-        let events = when(
-            &sent(),
-            access(ANA, PortalAccess::Opened, "Mozilla/5.0\u{0}\n"),
-        )
-        .unwrap();
+        let events = when(&sent(), access(ANA, PortalAccess::Opened, "Mozilla/5.0\u{0}\n")).unwrap();
         let [InviteEvent::PortalOpened(opened)] = events.as_slice() else {
             panic!("{events:?}")
         };
         assert_eq!(opened.user_agent.as_deref(), Some("Mozilla/5.0"));
-        let long = when(
-            &sent(),
-            access(ANA, PortalAccess::Opened, &"a".repeat(5_000)),
-        )
-        .unwrap();
+        let long = when(&sent(), access(ANA, PortalAccess::Opened, &"a".repeat(5_000))).unwrap();
         let [InviteEvent::PortalOpened(opened)] = long.as_slice() else {
             panic!()
         };

@@ -7,9 +7,8 @@ use crate::contact::{self, Channel, ContactDetails};
 use crate::digest::Sha256Hex;
 use crate::ids::{ContactId, RequestId};
 use crate::limits::{
-    MAX_BLOB_KEY_CHARS, MAX_CONTACTS, MAX_DESCRIPTION_CHARS, MAX_FILE_NAME_CHARS,
-    MAX_MESSAGE_CHARS, MAX_NAME_CHARS, MAX_REASON_CHARS, MAX_REQUESTS, MAX_TITLE_CHARS,
-    MAX_USER_AGENT_CHARS,
+    MAX_BLOB_KEY_CHARS, MAX_CONTACTS, MAX_DESCRIPTION_CHARS, MAX_FILE_NAME_CHARS, MAX_MESSAGE_CHARS, MAX_NAME_CHARS,
+    MAX_REASON_CHARS, MAX_REQUESTS, MAX_TITLE_CHARS, MAX_USER_AGENT_CHARS,
 };
 use crate::request::{self, Assignment, RequestError, RequestKind, RequestSpec};
 use crate::text::{self, Lines};
@@ -19,10 +18,7 @@ use super::error::InviteError;
 use super::event::*;
 use super::state::{DocumentStatus, Invite, InviteState, InviteStatus, evolve};
 
-pub fn decide(
-    state: &InviteState,
-    command: &InviteCommand,
-) -> Result<Vec<InviteEvent>, InviteError> {
+pub fn decide(state: &InviteState, command: &InviteCommand) -> Result<Vec<InviteEvent>, InviteError> {
     let invite = match (state.invite(), command) {
         (None, InviteCommand::SendInvite(send)) => return send_invite(send),
         (Some(_), InviteCommand::SendInvite(_)) => return Err(InviteError::AlreadySent),
@@ -35,9 +31,7 @@ pub fn decide(
         InviteCommand::PostMessage(c) => return post_message(invite, c),
         InviteCommand::RecordPortalAccess(c) => return record_portal_access(invite, c),
         _ if invite.status != InviteStatus::Open => {
-            return Err(InviteError::Closed {
-                status: invite.status,
-            });
+            return Err(InviteError::Closed { status: invite.status });
         }
         _ => {}
     }
@@ -49,15 +43,11 @@ pub fn decide(
         InviteCommand::ReviewDocument(c) => review_document(state, invite, c),
         InviteCommand::ChangeDueDate(c) => change_due_date(invite, c),
         InviteCommand::CancelInvite(c) => cancel_invite(c),
-        InviteCommand::CompleteInvite(c) => {
-            Ok(vec![InviteEvent::InviteCompleted(InviteCompleted {
-                completed_by: Some(c.by.clone()),
-            })])
-        }
+        InviteCommand::CompleteInvite(c) => Ok(vec![InviteEvent::InviteCompleted(InviteCompleted {
+            completed_by: Some(c.by.clone()),
+        })]),
         InviteCommand::ReissuePortalLink(c) => reissue_portal_link(invite, c),
-        InviteCommand::SendInvite(_)
-        | InviteCommand::PostMessage(_)
-        | InviteCommand::RecordPortalAccess(_) => {
+        InviteCommand::SendInvite(_) | InviteCommand::PostMessage(_) | InviteCommand::RecordPortalAccess(_) => {
             unreachable!("handled above")
         }
     }
@@ -65,12 +55,7 @@ pub fn decide(
 
 fn send_invite(c: &SendInvite) -> Result<Vec<InviteEvent>, InviteError> {
     let title = text::required("the title", &c.title, MAX_TITLE_CHARS, Lines::One)?;
-    let message = text::optional_input(
-        "the message",
-        c.message.as_deref(),
-        MAX_MESSAGE_CHARS,
-        Lines::Many,
-    )?;
+    let message = text::optional_input("the message", c.message.as_deref(), MAX_MESSAGE_CHARS, Lines::Many)?;
     let sender = check_sender(&c.sender)?;
     if c.channels.is_empty() {
         return Err(contact::ContactError::NoChannel.into());
@@ -103,10 +88,7 @@ fn send_invite(c: &SendInvite) -> Result<Vec<InviteEvent>, InviteError> {
     if let Some(due_on) = c.due_on
         && due_on < c.today
     {
-        return Err(InviteError::DueDateInPast {
-            due_on,
-            today: c.today,
-        });
+        return Err(InviteError::DueDateInPast { due_on, today: c.today });
     }
     Ok(vec![InviteEvent::InviteSent(InviteSent {
         invite_id: c.invite_id,
@@ -124,34 +106,18 @@ fn send_invite(c: &SendInvite) -> Result<Vec<InviteEvent>, InviteError> {
 fn check_sender(sender: &Sender) -> Result<Sender, InviteError> {
     Ok(Sender {
         id: sender.id,
-        name: text::required(
-            "the sender's name",
-            &sender.name,
-            MAX_NAME_CHARS,
-            Lines::One,
-        )?,
+        name: text::required("the sender's name", &sender.name, MAX_NAME_CHARS, Lines::One)?,
         email: contact::normalise_email(&sender.email)?,
-        phone: sender
-            .phone
-            .as_deref()
-            .map(contact::normalise_phone)
-            .transpose()?,
+        phone: sender.phone.as_deref().map(contact::normalise_phone).transpose()?,
     })
 }
 
-fn check_contact(
-    raw: &ContactDetails,
-    channels: &BTreeSet<Channel>,
-) -> Result<ContactDetails, InviteError> {
+fn check_contact(raw: &ContactDetails, channels: &BTreeSet<Channel>) -> Result<ContactDetails, InviteError> {
     let checked = ContactDetails {
         id: raw.id,
         name: text::required("the contact's name", &raw.name, MAX_NAME_CHARS, Lines::One)?,
-        email: non_blank(&raw.email)
-            .map(contact::normalise_email)
-            .transpose()?,
-        phone: non_blank(&raw.phone)
-            .map(contact::normalise_phone)
-            .transpose()?,
+        email: non_blank(&raw.email).map(contact::normalise_email).transpose()?,
+        phone: non_blank(&raw.phone).map(contact::normalise_phone).transpose()?,
         portal_link: raw.portal_link.clone(),
     };
     contact::check_reachable(&checked, channels)?;
@@ -163,10 +129,7 @@ fn non_blank(value: &Option<String>) -> Option<&str> {
     value.as_deref().map(str::trim).filter(|v| !v.is_empty())
 }
 
-fn check_not_duplicate(
-    contact: &ContactDetails,
-    existing: &[ContactDetails],
-) -> Result<(), InviteError> {
+fn check_not_duplicate(contact: &ContactDetails, existing: &[ContactDetails]) -> Result<(), InviteError> {
     let duplicate = |same: &'static str| InviteError::DuplicateContact {
         name: contact.name.clone(),
         same,
@@ -189,24 +152,13 @@ fn check_not_duplicate(
     Ok(())
 }
 
-fn check_request(
-    raw: &RequestSpec,
-    contacts: &[ContactDetails],
-) -> Result<RequestSpec, InviteError> {
-    let title = text::required(
-        "the request's title",
-        &raw.title,
-        MAX_TITLE_CHARS,
-        Lines::One,
-    )?;
+fn check_request(raw: &RequestSpec, contacts: &[ContactDetails]) -> Result<RequestSpec, InviteError> {
+    let title = text::required("the request's title", &raw.title, MAX_TITLE_CHARS, Lines::One)?;
     if let Assignment::Contacts(assigned) = &raw.assigned_to {
         if assigned.is_empty() {
             return Err(RequestError::AssignedToNobody { title }.into());
         }
-        if let Some(unknown) = assigned
-            .iter()
-            .find(|id| !contacts.iter().any(|c| c.id == **id))
-        {
+        if let Some(unknown) = assigned.iter().find(|id| !contacts.iter().any(|c| c.id == **id)) {
             return Err(InviteError::UnknownContact(*unknown));
         }
     }
@@ -250,17 +202,9 @@ fn add_request(invite: &Invite, c: &AddRequest) -> Result<Vec<InviteEvent>, Invi
 }
 
 /// The request, checked to exist and to be assigned to a contact of the invite.
-fn assigned_request(
-    invite: &Invite,
-    request: RequestId,
-    contact: ContactId,
-) -> Result<&RequestSpec, InviteError> {
-    invite
-        .contact(contact)
-        .ok_or(InviteError::UnknownContact(contact))?;
-    let spec = invite
-        .request(request)
-        .ok_or(InviteError::UnknownRequest(request))?;
+fn assigned_request(invite: &Invite, request: RequestId, contact: ContactId) -> Result<&RequestSpec, InviteError> {
+    invite.contact(contact).ok_or(InviteError::UnknownContact(contact))?;
+    let spec = invite.request(request).ok_or(InviteError::UnknownRequest(request))?;
     if !spec.assigned_to.includes(contact) {
         return Err(InviteError::NotAssigned { request, contact });
     }
@@ -279,12 +223,7 @@ fn upload_document(invite: &Invite, c: &UploadDocument) -> Result<Vec<InviteEven
     if invite.document(c.document_id).is_some() {
         return Err(InviteError::DuplicateId(c.document_id.as_uuid()));
     }
-    let file_name = text::required(
-        "the file name",
-        &c.file_name,
-        MAX_FILE_NAME_CHARS,
-        Lines::One,
-    )?;
+    let file_name = text::required("the file name", &c.file_name, MAX_FILE_NAME_CHARS, Lines::One)?;
     if file_name.contains(['/', '\\']) {
         return Err(InviteError::InvalidFileName(file_name));
     }
@@ -324,11 +263,7 @@ fn upload_document(invite: &Invite, c: &UploadDocument) -> Result<Vec<InviteEven
     })])
 }
 
-fn submit_form(
-    state: &InviteState,
-    invite: &Invite,
-    c: &SubmitForm,
-) -> Result<Vec<InviteEvent>, InviteError> {
+fn submit_form(state: &InviteState, invite: &Invite, c: &SubmitForm) -> Result<Vec<InviteEvent>, InviteError> {
     let spec = assigned_request(invite, c.request_id, c.contact_id)?;
     let RequestKind::Form { fields } = &spec.kind else {
         return Err(InviteError::NotAFormRequest(c.request_id));
@@ -341,11 +276,7 @@ fn submit_form(
     Ok(with_completion_if_all_done(state, vec![submitted]))
 }
 
-fn review_document(
-    state: &InviteState,
-    invite: &Invite,
-    c: &ReviewDocument,
-) -> Result<Vec<InviteEvent>, InviteError> {
+fn review_document(state: &InviteState, invite: &Invite, c: &ReviewDocument) -> Result<Vec<InviteEvent>, InviteError> {
     let document = invite
         .document(c.document_id)
         .ok_or(InviteError::UnknownDocument(c.document_id))?;
@@ -381,15 +312,10 @@ fn review_document(
 
 /// Appends InviteCompleted when `events` leave every request done: Lodge completes an invite by itself
 /// as soon as nothing more is needed.
-fn with_completion_if_all_done(
-    state: &InviteState,
-    mut events: Vec<InviteEvent>,
-) -> Vec<InviteEvent> {
+fn with_completion_if_all_done(state: &InviteState, mut events: Vec<InviteEvent>) -> Vec<InviteEvent> {
     let after = events.iter().fold(state.clone(), evolve);
     if after.invite().is_some_and(Invite::all_done) {
-        events.push(InviteEvent::InviteCompleted(InviteCompleted {
-            completed_by: None,
-        }));
+        events.push(InviteEvent::InviteCompleted(InviteCompleted { completed_by: None }));
     }
     events
 }
@@ -420,10 +346,7 @@ fn change_due_date(invite: &Invite, c: &ChangeDueDate) -> Result<Vec<InviteEvent
     if let Some(due_on) = c.due_on
         && due_on < c.today
     {
-        return Err(InviteError::DueDateInPast {
-            due_on,
-            today: c.today,
-        });
+        return Err(InviteError::DueDateInPast { due_on, today: c.today });
     }
     if c.due_on == invite.due_on {
         return Ok(vec![]);
@@ -437,28 +360,16 @@ fn change_due_date(invite: &Invite, c: &ChangeDueDate) -> Result<Vec<InviteEvent
 
 fn cancel_invite(c: &CancelInvite) -> Result<Vec<InviteEvent>, InviteError> {
     Ok(vec![InviteEvent::InviteCancelled(InviteCancelled {
-        reason: text::optional_input(
-            "the reason",
-            c.reason.as_deref(),
-            MAX_REASON_CHARS,
-            Lines::Many,
-        )?,
+        reason: text::optional_input("the reason", c.reason.as_deref(), MAX_REASON_CHARS, Lines::Many)?,
         cancelled_by: c.by.clone(),
     })])
 }
 
-fn reissue_portal_link(
-    invite: &Invite,
-    c: &ReissuePortalLink,
-) -> Result<Vec<InviteEvent>, InviteError> {
+fn reissue_portal_link(invite: &Invite, c: &ReissuePortalLink) -> Result<Vec<InviteEvent>, InviteError> {
     let contact = invite
         .contact(c.contact_id)
         .ok_or(InviteError::UnknownContact(c.contact_id))?;
-    if invite
-        .contacts
-        .iter()
-        .any(|other| other.portal_link == c.portal_link)
-    {
+    if invite.contacts.iter().any(|other| other.portal_link == c.portal_link) {
         return Err(InviteError::DuplicateContact {
             name: contact.name.clone(),
             same: "portal link",
@@ -471,10 +382,7 @@ fn reissue_portal_link(
     })])
 }
 
-fn record_portal_access(
-    invite: &Invite,
-    c: &RecordPortalAccess,
-) -> Result<Vec<InviteEvent>, InviteError> {
+fn record_portal_access(invite: &Invite, c: &RecordPortalAccess) -> Result<Vec<InviteEvent>, InviteError> {
     invite
         .contact(c.contact_id)
         .ok_or(InviteError::UnknownContact(c.contact_id))?;

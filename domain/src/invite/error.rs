@@ -41,10 +41,7 @@ pub enum InviteError {
     #[error("this invite has no document {0}")]
     UnknownDocument(DocumentId),
     #[error("request {request} is not assigned to contact {contact}")]
-    NotAssigned {
-        request: RequestId,
-        contact: ContactId,
-    },
+    NotAssigned { request: RequestId, contact: ContactId },
     #[error("request {0} asks for files, not form answers")]
     NotAFormRequest(RequestId),
     #[error("request {0} asks for form answers, not files")]
@@ -54,10 +51,7 @@ pub enum InviteError {
     )]
     TooManyFiles { request: RequestId, max: u32 },
     #[error("files of type {content_type} are not accepted for this request (accepted: {allowed})")]
-    TypeNotAllowed {
-        content_type: String,
-        allowed: String,
-    },
+    TypeNotAllowed { content_type: String, allowed: String },
     #[error("`{0}` is not a content type such as application/pdf")]
     InvalidContentType(String),
     #[error("the file `{0}` is empty")]
@@ -67,10 +61,7 @@ pub enum InviteError {
     #[error("a rejection needs a reason, so that the contact knows what to send instead")]
     RejectionNeedsReason,
     #[error("document {document} is {status}, not waiting for review")]
-    NotAwaitingReview {
-        document: DocumentId,
-        status: &'static str,
-    },
+    NotAwaitingReview { document: DocumentId, status: &'static str },
     #[error("this invite has no portal password, so no password can have been refused")]
     NoPortalPassword,
     #[error(transparent)]

@@ -173,11 +173,7 @@ impl InviteEvent {
     }
 }
 
-fn payload<T: DeserializeOwned>(
-    event_type: &str,
-    schema_version: u32,
-    json: &str,
-) -> Result<T, EventDecodeError> {
+fn payload<T: DeserializeOwned>(event_type: &str, schema_version: u32, json: &str) -> Result<T, EventDecodeError> {
     serde_json::from_str(json).map_err(|e| EventDecodeError::Malformed {
         event_type: event_type.to_owned(),
         schema_version,
@@ -206,8 +202,7 @@ impl EventSchema for InviteEvent {
     }
 
     fn schema_version(&self) -> u32 {
-        Self::current_version(self.event_type())
-            .expect("every event type is listed in InviteEvent::TYPES")
+        Self::current_version(self.event_type()).expect("every event type is listed in InviteEvent::TYPES")
     }
 
     fn to_json(&self) -> String {
@@ -231,15 +226,10 @@ impl EventSchema for InviteEvent {
         json.expect("invite events always serialise")
     }
 
-    fn from_json(
-        event_type: &str,
-        schema_version: u32,
-        json: &str,
-    ) -> Result<Self, EventDecodeError> {
-        let current =
-            Self::current_version(event_type).ok_or_else(|| EventDecodeError::UnknownType {
-                event_type: event_type.to_owned(),
-            })?;
+    fn from_json(event_type: &str, schema_version: u32, json: &str) -> Result<Self, EventDecodeError> {
+        let current = Self::current_version(event_type).ok_or_else(|| EventDecodeError::UnknownType {
+            event_type: event_type.to_owned(),
+        })?;
         if schema_version > current {
             return Err(EventDecodeError::NewerSchemaVersion {
                 event_type: event_type.to_owned(),
@@ -264,9 +254,7 @@ impl EventSchema for InviteEvent {
             ("InviteCompleted", 1) => payload(t, v, json).map(InviteEvent::InviteCompleted),
             ("PortalLinkReissued", 1) => payload(t, v, json).map(InviteEvent::PortalLinkReissued),
             ("PortalOpened", 1) => payload(t, v, json).map(InviteEvent::PortalOpened),
-            ("PortalPasswordRefused", 1) => {
-                payload(t, v, json).map(InviteEvent::PortalPasswordRefused)
-            }
+            ("PortalPasswordRefused", 1) => payload(t, v, json).map(InviteEvent::PortalPasswordRefused),
             _ => Err(EventDecodeError::UnknownSchemaVersion {
                 event_type: event_type.to_owned(),
                 schema_version,

@@ -10,9 +10,7 @@ pub use command::*;
 pub use decide::decide;
 pub use error::InviteError;
 pub use event::*;
-pub use state::{
-    Document, DocumentStatus, Invite, InviteState, InviteStatus, RequestStatus, evolve,
-};
+pub use state::{Document, DocumentStatus, Invite, InviteState, InviteStatus, RequestStatus, evolve};
 
 use crate::decider::Decider;
 
@@ -25,14 +23,15 @@ impl Decider for InviteDecider {
     type Event = InviteEvent;
     type Error = InviteError;
 
-    fn decide(
-        state: &InviteState,
-        command: &InviteCommand,
-    ) -> Result<Vec<InviteEvent>, InviteError> {
+    fn decide(state: &InviteState, command: &InviteCommand) -> Result<Vec<InviteEvent>, InviteError> {
         decide(state, command)
     }
 
     fn evolve(state: InviteState, event: &InviteEvent) -> InviteState {
         evolve(state, event)
+    }
+
+    fn command_name(command: &InviteCommand) -> &'static str {
+        command.name()
     }
 }

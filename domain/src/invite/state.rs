@@ -136,16 +136,10 @@ impl Invite {
 
     /// The requests assigned to a contact, in the order they were added.
     pub fn requests_for(&self, contact: ContactId) -> impl Iterator<Item = &RequestSpec> {
-        self.requests
-            .iter()
-            .filter(move |r| r.assigned_to.includes(contact))
+        self.requests.iter().filter(move |r| r.assigned_to.includes(contact))
     }
 
-    pub fn documents_for(
-        &self,
-        request: RequestId,
-        contact: ContactId,
-    ) -> impl Iterator<Item = &Document> {
+    pub fn documents_for(&self, request: RequestId, contact: ContactId) -> impl Iterator<Item = &Document> {
         self.documents
             .iter()
             .filter(move |d| d.request_id == request && d.contact_id == contact)
@@ -168,9 +162,7 @@ impl Invite {
             }
         }
         if let Some(reason) = self.open_rejections.get(&(request.id, contact)) {
-            RequestStatus::Rejected {
-                reason: reason.clone(),
-            }
+            RequestStatus::Rejected { reason: reason.clone() }
         } else if accepted {
             RequestStatus::Accepted
         } else {
@@ -238,9 +230,7 @@ pub fn evolve(mut state: InviteState, event: &InviteEvent) -> InviteState {
             });
         }
         InviteEvent::FormSubmitted(e) => {
-            invite
-                .answers
-                .insert((e.request_id, e.contact_id), e.answers.clone());
+            invite.answers.insert((e.request_id, e.contact_id), e.answers.clone());
         }
         InviteEvent::MessagePosted(e) => {
             invite.message_ids.insert(e.message_id);

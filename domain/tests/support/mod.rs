@@ -8,9 +8,7 @@ use lodge_domain::contact::{Channel, ContactDetails};
 use lodge_domain::digest::{PasswordHash, TokenHash};
 use lodge_domain::invite::*;
 use lodge_domain::request::{Answer, Assignment, FieldType, FormField, RequestKind, RequestSpec};
-use lodge_domain::{
-    ContactId, Decider, DocumentId, InviteId, MessageId, RequestId, Sender, StaffId, StaffMember,
-};
+use lodge_domain::{ContactId, Decider, DocumentId, InviteId, MessageId, RequestId, Sender, StaffId, StaffMember};
 use uuid::Uuid;
 
 pub fn uuid(n: u128) -> Uuid {
@@ -37,8 +35,7 @@ pub fn token(n: u8) -> TokenHash {
 }
 
 pub fn password() -> PasswordHash {
-    PasswordHash::parse("$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA")
-        .unwrap()
+    PasswordHash::parse("$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA").unwrap()
 }
 
 pub fn staff() -> StaffMember {
@@ -155,10 +152,7 @@ pub fn send_invite() -> SendInvite {
     }
 }
 
-pub fn when(
-    history: &[InviteEvent],
-    command: InviteCommand,
-) -> Result<Vec<InviteEvent>, InviteError> {
+pub fn when(history: &[InviteEvent], command: InviteCommand) -> Result<Vec<InviteEvent>, InviteError> {
     InviteDecider::decide(&InviteDecider::fold(history), &command)
 }
 
@@ -170,10 +164,7 @@ pub fn then(history: &[InviteEvent], command: InviteCommand) -> Vec<InviteEvent>
 }
 
 pub fn state(history: &[InviteEvent]) -> Invite {
-    InviteDecider::fold(history)
-        .invite()
-        .cloned()
-        .expect("invite sent")
+    InviteDecider::fold(history).invite().cloned().expect("invite sent")
 }
 
 pub fn sent() -> Vec<InviteEvent> {
@@ -184,12 +175,7 @@ pub fn upload(document: u128, request: RequestId, contact: ContactId) -> InviteC
     upload_as(document, request, contact, "application/pdf")
 }
 
-pub fn upload_as(
-    document: u128,
-    request: RequestId,
-    contact: ContactId,
-    content_type: &str,
-) -> InviteCommand {
+pub fn upload_as(document: u128, request: RequestId, contact: ContactId, content_type: &str) -> InviteCommand {
     InviteCommand::UploadDocument(UploadDocument {
         document_id: DocumentId::from_uuid(uuid(document)),
         request_id: request,
@@ -213,9 +199,7 @@ pub fn accept(document: u128) -> InviteCommand {
 pub fn reject(document: u128, reason: &str) -> InviteCommand {
     InviteCommand::ReviewDocument(ReviewDocument {
         document_id: DocumentId::from_uuid(uuid(document)),
-        decision: ReviewDecision::Reject {
-            reason: reason.into(),
-        },
+        decision: ReviewDecision::Reject { reason: reason.into() },
         reviewer: staff(),
     })
 }

@@ -1,0 +1,129 @@
+//! The command path: load a stream, fold it, decide, append with the expected version. When another
+//! writer got there first, reload and decide again, a bounded number of times. A command id seen
+//! before returns its first outcome without deciding anything.
+
+use lodge_domain::{Decider, EventSchema};
+
+use crate::error::LogError;
+use crate::log::EventLog;
+use crate::types::{AppendOutcome, ExpectedVersion, Metadata, NewEvent, Position, StreamId};
+
+/// How many times a command is decided again after losing a race for its stream.
+pub const MAX_ATTEMPTS: u32 = 5;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CommandOutcome<E> {
+    /// What the command recorded; empty when it changed nothing.
+    pub events: Vec<E>,
+    /// The stream's version after the command.
+    pub stream_version: u64,
+    /// The global position a reader must reach to see the outcome (None: the stream is empty).
+    pub position: Option<Position>,
+    /// The command id had been seen before: these are the events its first run recorded.
+    pub replayed: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError<E: std::error::Error + 'static> {
+    /// The domain refused the command.
+    #[error(transparent)]
+    Rejected(E),
+    #[error(transparent)]
+    Log(#[from] LogError),
+    #[error("stream {stream} kept changing while this command was decided; gave up after {attempts} attempts")]
+    Contention { stream: StreamId, attempts: u32 },
+}
+
+/// Decides `command` against the current state of `stream` and appends what it decides.
+#[tracing::instrument(
+    skip_all,
+    fields(command = D::command_name(command), stream = %stream, command_id = %metadata.command_id, correlation_id = %metadata.correlation_id)
+)]
+pub async fn execute<D>(
+    log: &EventLog,
+    stream: &StreamId,
+    command: &D::Command,
+    metadata: &Metadata,
+) -> Result<CommandOutcome<D::Event>, CommandError<D::Error>>
+where
+    D: Decider,
+    D::Event: EventSchema,
+{
+    for attempt in 1..=MAX_ATTEMPTS {
+        if let Some(first) = log.command_outcome(metadata.command_id).await? {
+            return Ok(replay::<D>(log, stream, metadata, first).await?);
+        }
+        let history = match log.read_stream(stream).await {
+            Ok(history) => history,
+            Err(LogError::UnknownStream(_)) => Vec::new(),
+            Err(error) => return Err(error.into()),
+        };
+        let mut state = D::State::default();
+        for recorded in &history {
+            state = D::evolve(state, &recorded.decode::<D::Event>()?);
+        }
+        let events = D::decide(&state, command).map_err(CommandError::Rejected)?;
+        let head = history.last();
+        if events.is_empty() {
+            return Ok(CommandOutcome {
+                events,
+                stream_version: head.map_or(0, |e| e.stream_version),
+                position: head.map(|e| e.position),
+                replayed: false,
+            });
+        }
+        let expected = head.map_or(ExpectedVersion::NoStream, |e| ExpectedVersion::Exact(e.stream_version));
+        let new_events: Vec<NewEvent> = events.iter().map(NewEvent::from_domain).collect();
+        match log.append(stream, expected, &new_events, metadata).await {
+            Ok(outcome) if outcome.duplicate => return Ok(replay::<D>(log, stream, metadata, outcome).await?),
+            Ok(outcome) => {
+                return Ok(CommandOutcome {
+                    events,
+                    stream_version: outcome.last_version,
+                    position: Some(outcome.last_position),
+                    replayed: false,
+                });
+            }
+            Err(LogError::VersionConflict { .. }) => {
+                tracing::debug!(attempt, "the stream moved on while deciding; deciding again");
+            }
+            Err(error) => return Err(error.into()),
+        }
+    }
+    Err(CommandError::Contention {
+        stream: stream.clone(),
+        attempts: MAX_ATTEMPTS,
+    })
+}
+
+/// The events a command appended the first time it ran.
+async fn replay<D>(
+    log: &EventLog,
+    stream: &StreamId,
+    metadata: &Metadata,
+    first: AppendOutcome,
+) -> Result<CommandOutcome<D::Event>, LogError>
+where
+    D: Decider,
+    D::Event: EventSchema,
+{
+    if &first.stream_id != stream {
+        return Err(LogError::CommandIdReused {
+            command_id: metadata.command_id,
+            first_stream: first.stream_id.to_string(),
+        });
+    }
+    let events = log
+        .read_stream(stream)
+        .await?
+        .iter()
+        .filter(|e| (first.first_version..=first.last_version).contains(&e.stream_version))
+        .map(|e| e.decode::<D::Event>())
+        .collect::<Result<_, _>>()?;
+    Ok(CommandOutcome {
+        events,
+        stream_version: first.last_version,
+        position: Some(first.last_position),
+        replayed: true,
+    })
+}

@@ -1,0 +1,394 @@
+//! The log on PostgreSQL, the production engine.
+//!
+//! An append is one call of the `lodge_append` SQL function: one round trip, one short transaction.
+//! Reads follow log order (transaction_id, position) and stop below the oldest transaction still in
+//! progress, so no reader ever passes an event that commits later (docs/decisions/0002).
+//!
+//! Wake-ups: appends ring subscribers in this process at once, and a background task sends one
+//! coalesced `NOTIFY lodge_events` for other processes. NOTIFY is kept out of the append transaction
+//! on purpose: PostgreSQL serialises the commits of notifying transactions on one lock, which would
+//! cap concurrent appends at the speed of a single writer.
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use futures_util::TryStreamExt;
+use sqlx::Postgres;
+use sqlx::postgres::{PgArguments, PgConnectOptions, PgDatabaseError, PgListener, PgPool, PgPoolOptions, PgRow};
+use sqlx::query::Query;
+use sqlx::{Row, error::ErrorKind};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::append::{self, PreparedAppend, StoredCommand};
+use crate::error::LogError;
+use crate::row::EventRow;
+use crate::types::{AppendOutcome, ExpectedVersion, Metadata, NewEvent, Position, RecordedEvent, StreamId};
+use crate::verify::{Verifier, VerifyReport, VerifyRow};
+use crate::wakeup::Wakeup;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
+
+const CHANNEL: &str = "lodge_events";
+
+const EVENT_COLUMNS: &str = "e.position, e.event_id, e.stream_id, e.stream_version, e.event_type, e.schema_version, \
+                             e.data::text AS data, e.metadata::text AS metadata, e.recorded_at, e.hash";
+
+/// Only events of transactions older than every transaction still running: nothing that commits
+/// later can sort before them.
+const VISIBLE: &str = "e.transaction_id < pg_snapshot_xmin(pg_current_snapshot())";
+
+pub(crate) struct PostgresLog {
+    pool: PgPool,
+    pub(crate) wakeup: Wakeup,
+    announce: Arc<Notify>,
+    listening: AtomicBool,
+    shutdown: CancellationToken,
+}
+
+/// The connection settings every Lodge connection to PostgreSQL uses.
+pub fn connect_options(url: &str) -> Result<PgConnectOptions, LogError> {
+    // Acknowledged means durable, whatever the server's default.
+    Ok(PgConnectOptions::from_str(url)?
+        .application_name("lodge")
+        .options([("synchronous_commit", "on")]))
+}
+
+fn event_row(row: &PgRow) -> Result<EventRow, sqlx::Error> {
+    Ok(EventRow {
+        position: row.try_get("position")?,
+        event_id: row.try_get("event_id")?,
+        stream_id: row.try_get("stream_id")?,
+        stream_version: row.try_get("stream_version")?,
+        event_type: row.try_get("event_type")?,
+        schema_version: row.try_get("schema_version")?,
+        data: row.try_get("data")?,
+        metadata: row.try_get("metadata")?,
+        recorded_at: row.try_get("recorded_at")?,
+        hash: row.try_get("hash")?,
+    })
+}
+
+fn recorded(rows: Vec<PgRow>) -> Result<Vec<RecordedEvent>, LogError> {
+    rows.iter().map(|row| event_row(row)?.into_recorded()).collect()
+}
+
+/// The SQLSTATE and detail of a database error raised by `lodge_append`.
+fn raised(error: &sqlx::Error) -> Option<(&str, Option<&str>)> {
+    let sqlx::Error::Database(db) = error else { return None };
+    let pg = db.try_downcast_ref::<PgDatabaseError>()?;
+    Some((pg.code(), pg.detail()))
+}
+
+fn is_concurrent_command(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(db)
+        if db.kind() == ErrorKind::UniqueViolation && db.constraint() == Some("lodge_commands_pkey"))
+}
+
+/// One call of `lodge_append`.
+fn append_query(
+    stream: &StreamId,
+    expected: ExpectedVersion,
+    events: &[NewEvent],
+    metadata: &Metadata,
+    prepared: &PreparedAppend,
+) -> Query<'static, Postgres, PgArguments> {
+    let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
+    let versions: Vec<i32> = events.iter().map(|e| e.schema_version as i32).collect();
+    let data: Vec<&str> = events.iter().map(|e| e.data.as_str()).collect();
+    let hashes: Vec<&[u8]> = prepared.content_hashes.iter().map(|h| &h[..]).collect();
+    sqlx::query(
+        "SELECT duplicate, first_version, last_version, last_position, recorded_at
+         FROM lodge_append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(stream.as_str())
+    .bind(expected.required().map(|v| v as i64))
+    .bind(metadata.command_id)
+    .bind(&prepared.fingerprint[..])
+    .bind(&prepared.event_ids)
+    .bind(types)
+    .bind(versions)
+    .bind(data)
+    .bind(&prepared.metadata_json)
+    .bind(hashes)
+}
+
+fn append_outcome(row: &PgRow, stream: &StreamId) -> Result<AppendOutcome, LogError> {
+    Ok(AppendOutcome {
+        stream_id: stream.clone(),
+        first_version: row.try_get::<i64, _>("first_version")? as u64,
+        last_version: row.try_get::<i64, _>("last_version")? as u64,
+        last_position: Position(row.try_get("last_position")?),
+        recorded_at: row.try_get("recorded_at")?,
+        duplicate: row.try_get("duplicate")?,
+    })
+}
+
+fn append_error(error: sqlx::Error, stream: &StreamId, expected: ExpectedVersion, command_id: Uuid) -> LogError {
+    match raised(&error) {
+        Some(("LG001", detail)) => LogError::VersionConflict {
+            stream: stream.clone(),
+            expected,
+            actual: detail.and_then(|d| d.parse::<u64>().ok()).filter(|v| *v > 0),
+        },
+        Some(("LG002", detail)) => LogError::CommandIdReused {
+            command_id,
+            first_stream: detail.unwrap_or_default().to_owned(),
+        },
+        _ => LogError::Database(error),
+    }
+}
+
+/// Appends inside a transaction the caller controls, exactly as [`EventLog::append`] does otherwise.
+/// Tests use it to hold transactions open and commit them in an order of their choosing.
+///
+/// [`EventLog::append`]: crate::EventLog::append
+#[cfg(feature = "testing")]
+pub async fn append_within(
+    connection: &mut sqlx::PgConnection,
+    stream: &StreamId,
+    expected: ExpectedVersion,
+    events: &[NewEvent],
+    metadata: &Metadata,
+) -> Result<AppendOutcome, LogError> {
+    let prepared = append::prepare(stream, events, metadata)?;
+    let row = append_query(stream, expected, events, metadata, &prepared)
+        .fetch_one(connection)
+        .await
+        .map_err(|error| append_error(error, stream, expected, metadata.command_id))?;
+    append_outcome(&row, stream)
+}
+
+impl PostgresLog {
+    pub(crate) async fn connect(url: &str, max_connections: u32) -> Result<Self, LogError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections)
+            .connect_with(connect_options(url)?)
+            .await?;
+        let log = Self {
+            pool,
+            wakeup: Wakeup::new(),
+            announce: Arc::new(Notify::new()),
+            listening: AtomicBool::new(false),
+            shutdown: CancellationToken::new(),
+        };
+        tokio::spawn(announce_appends(
+            log.pool.clone(),
+            log.announce.clone(),
+            log.shutdown.clone(),
+        ));
+        Ok(log)
+    }
+
+    pub(crate) async fn migrate(&self) -> Result<(), LogError> {
+        MIGRATOR.run(&self.pool).await?;
+        Ok(())
+    }
+
+    pub(crate) async fn append(
+        &self,
+        stream: &StreamId,
+        expected: ExpectedVersion,
+        events: &[NewEvent],
+        metadata: &Metadata,
+    ) -> Result<AppendOutcome, LogError> {
+        let prepared = append::prepare(stream, events, metadata)?;
+        // A concurrent append of the same command id loses the race on lodge_commands' key; the
+        // second try then finds the winner's outcome.
+        let mut attempts = 0;
+        let row = loop {
+            attempts += 1;
+            match append_query(stream, expected, events, metadata, &prepared)
+                .fetch_one(&self.pool)
+                .await
+            {
+                Ok(row) => break row,
+                Err(error) if attempts < 3 && is_concurrent_command(&error) => continue,
+                Err(error) => return Err(append_error(error, stream, expected, metadata.command_id)),
+            }
+        };
+        let outcome = append_outcome(&row, stream)?;
+        if !outcome.duplicate {
+            self.wakeup.ring();
+            self.announce.notify_one();
+        }
+        Ok(outcome)
+    }
+
+    pub(crate) async fn read_stream(&self, stream: &StreamId) -> Result<Vec<RecordedEvent>, LogError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {EVENT_COLUMNS} FROM lodge_events e WHERE e.stream_id = $1 ORDER BY e.stream_version"
+        )))
+        .bind(stream.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        recorded(rows)
+    }
+
+    pub(crate) async fn read_all(&self, after: Position, limit: usize) -> Result<Vec<RecordedEvent>, LogError> {
+        let rows = if after == Position::START {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT {EVENT_COLUMNS} FROM lodge_events e WHERE {VISIBLE}
+                 ORDER BY e.transaction_id, e.position LIMIT $1"
+            )))
+            .bind(limit as i64)
+            .fetch_all(&self.pool)
+            .await?
+        } else {
+            // The reader's place in log order is (transaction_id, position) of the last event it read.
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT {EVENT_COLUMNS} FROM lodge_events e
+                 WHERE (e.transaction_id, e.position) >
+                       ((SELECT c.transaction_id FROM lodge_events c WHERE c.position = $1), $1)
+                   AND {VISIBLE}
+                 ORDER BY e.transaction_id, e.position LIMIT $2"
+            )))
+            .bind(after.0)
+            .bind(limit as i64)
+            .fetch_all(&self.pool)
+            .await?
+        };
+        if rows.is_empty() && after != Position::START {
+            self.check_position(after).await?;
+        }
+        recorded(rows)
+    }
+
+    async fn check_position(&self, position: Position) -> Result<(), LogError> {
+        let exists: Option<i64> = sqlx::query_scalar("SELECT position FROM lodge_events WHERE position = $1")
+            .bind(position.0)
+            .fetch_optional(&self.pool)
+            .await?;
+        exists.map(|_| ()).ok_or(LogError::UnknownPosition(position))
+    }
+
+    pub(crate) async fn command_outcome(&self, command_id: Uuid) -> Result<Option<AppendOutcome>, LogError> {
+        let row = sqlx::query(
+            "SELECT stream_id, fingerprint, first_version, last_version, last_position, recorded_at
+             FROM lodge_commands WHERE command_id = $1",
+        )
+        .bind(command_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| {
+            StoredCommand {
+                stream_id: row.try_get("stream_id")?,
+                fingerprint: row.try_get("fingerprint")?,
+                first_version: row.try_get("first_version")?,
+                last_version: row.try_get("last_version")?,
+                last_position: row.try_get("last_position")?,
+                recorded_at: row.try_get("recorded_at")?,
+            }
+            .into_outcome()
+        })
+        .transpose()
+    }
+
+    pub(crate) async fn verify(&self) -> Result<VerifyReport, LogError> {
+        let mut verifier = Verifier::default();
+        {
+            let mut rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT {EVENT_COLUMNS}, s.version AS head_version, s.last_hash AS head_hash
+                 FROM lodge_events e LEFT JOIN lodge_streams s ON s.stream_id = e.stream_id
+                 ORDER BY e.stream_id, e.stream_version"
+            )))
+            .fetch(&self.pool);
+            while let Some(row) = rows.try_next().await? {
+                let head_version: Option<i64> = row.try_get("head_version")?;
+                let head_hash: Option<Vec<u8>> = row.try_get("head_hash")?;
+                let keep_going = verifier.check(VerifyRow {
+                    event: event_row(&row)?,
+                    head: head_version.zip(head_hash),
+                });
+                if !keep_going {
+                    break;
+                }
+            }
+        }
+        let orphans: Vec<String> = sqlx::query_scalar(
+            "SELECT s.stream_id FROM lodge_streams s
+             WHERE NOT EXISTS (SELECT 1 FROM lodge_events e WHERE e.stream_id = s.stream_id)
+             ORDER BY s.stream_id LIMIT 1",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(verifier.finish(orphans))
+    }
+
+    /// Starts listening for other processes' appends, once, when the first subscription needs it.
+    pub(crate) fn listen(&self) {
+        if !self.listening.swap(true, Ordering::AcqRel) {
+            tokio::spawn(listen_for_appends(
+                self.pool.clone(),
+                self.wakeup.clone(),
+                self.shutdown.clone(),
+            ));
+        }
+    }
+
+    pub(crate) async fn close(&self) {
+        self.shutdown.cancel();
+        self.pool.close().await;
+    }
+}
+
+impl Drop for PostgresLog {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// Sends one NOTIFY for any number of appends made since the last one.
+async fn announce_appends(pool: PgPool, announce: Arc<Notify>, shutdown: CancellationToken) {
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = announce.notified() => {}
+        }
+        if let Err(error) = sqlx::query("SELECT pg_notify($1, '')")
+            .bind(CHANNEL)
+            .execute(&pool)
+            .await
+        {
+            // Other processes still poll; a lost notification only delays them.
+            tracing::debug!(%error, "could not announce appends to other processes");
+        }
+    }
+}
+
+/// Rings this process's subscribers when another process appends.
+async fn listen_for_appends(pool: PgPool, wakeup: Wakeup, shutdown: CancellationToken) {
+    loop {
+        let error = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            error = listen_until_error(&pool, &wakeup) => error,
+        };
+        tracing::debug!(%error, "listening for appends failed; retrying");
+        wakeup.ring();
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+    }
+}
+
+async fn listen_until_error(pool: &PgPool, wakeup: &Wakeup) -> sqlx::Error {
+    let mut listener = match PgListener::connect_with(pool).await {
+        Ok(listener) => listener,
+        Err(error) => return error,
+    };
+    if let Err(error) = listener.listen(CHANNEL).await {
+        return error;
+    }
+    loop {
+        // Ok(None) means the connection was lost and re-established: notifications may have been
+        // missed, so ring anyway.
+        match listener.try_recv().await {
+            Ok(_) => wakeup.ring(),
+            Err(error) => return error,
+        }
+    }
+}

@@ -1,0 +1,168 @@
+//! Fresh databases for tests, on either engine. Each [`TestDatabase`] is its own SQLite file in a
+//! temporary folder, or its own PostgreSQL database (dropped when the value is dropped).
+//!
+//! PostgreSQL tests never skip: when the server cannot be reached they fail, saying how to fix it.
+//! The server is `LODGE_TEST_POSTGRES_URL`, by default `postgres://postgres@127.0.0.1:5432/postgres`.
+
+use sqlx::{Connection, Executor, PgConnection};
+use uuid::Uuid;
+
+use crate::log::{Engine, EventLog};
+
+pub const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// The PostgreSQL server tests create their databases on.
+pub fn postgres_server_url() -> String {
+    std::env::var("LODGE_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_owned())
+}
+
+/// `url` with its database name replaced by `database`.
+fn with_database(url: &str, database: &str) -> String {
+    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let authority_start = base.find("://").map_or(0, |i| i + 3);
+    let server = match base[authority_start..].find('/') {
+        Some(slash) => &base[..authority_start + slash],
+        None => base,
+    };
+    match query {
+        Some(query) => format!("{server}/{database}?{query}"),
+        None => format!("{server}/{database}"),
+    }
+}
+
+pub struct TestDatabase {
+    engine: Engine,
+    url: String,
+    /// The SQLite file's folder, removed on drop.
+    _folder: Option<tempfile::TempDir>,
+    /// The PostgreSQL database's name, dropped on drop.
+    postgres_database: Option<String>,
+}
+
+impl TestDatabase {
+    pub async fn new(engine: Engine) -> Self {
+        match engine {
+            Engine::Sqlite => Self::sqlite(),
+            Engine::Postgres => Self::postgres().await,
+        }
+    }
+
+    pub fn sqlite() -> Self {
+        let folder = tempfile::tempdir().expect("a temporary folder");
+        let url = format!("sqlite://{}", folder.path().join("lodge.db").display());
+        Self {
+            engine: Engine::Sqlite,
+            url,
+            _folder: Some(folder),
+            postgres_database: None,
+        }
+    }
+
+    pub async fn postgres() -> Self {
+        let server = postgres_server_url();
+        let mut admin = PgConnection::connect(&server).await.unwrap_or_else(|error| {
+            panic!(
+                "this test needs PostgreSQL, which is not reachable at {server}: {error}\n\
+                 Start it (see README.md) or point LODGE_TEST_POSTGRES_URL at a server."
+            )
+        });
+        let name = format!("lodge_test_{}", Uuid::new_v4().simple());
+        admin
+            .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .await
+            .expect("CREATE DATABASE for a test");
+        admin.close().await.ok();
+        Self {
+            engine: Engine::Postgres,
+            url: with_database(&server, &name),
+            _folder: None,
+            postgres_database: Some(name),
+        }
+    }
+
+    pub fn engine(&self) -> Engine {
+        self.engine
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// A log on this database, migrated.
+    pub async fn log(&self) -> EventLog {
+        let log = EventLog::connect(&self.url)
+            .await
+            .expect("connect to the test database");
+        log.migrate().await.expect("migrate the test database");
+        log
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let Some(name) = self.postgres_database.take() else {
+            return;
+        };
+        // Drop may run inside an async test; a thread of its own can block on the database.
+        let server = postgres_server_url();
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            runtime.block_on(async {
+                let mut admin = PgConnection::connect(&server).await?;
+                admin
+                    .execute(sqlx::AssertSqlSafe(format!(
+                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                    )))
+                    .await?;
+                admin.close().await
+            })?;
+            Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+        })
+        .join();
+        if let Ok(Err(error)) = dropped {
+            eprintln!("could not drop a test database: {error}");
+        }
+    }
+}
+
+/// Runs each listed `async fn name(db: TestDatabase)` once on SQLite and once on PostgreSQL, as
+/// `sqlite::name` and `postgres::name`.
+#[macro_export]
+macro_rules! test_on_both_engines {
+    ($($name:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::testing::TestDatabase::sqlite()).await;
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::testing::TestDatabase::postgres().await).await;
+                }
+            )+
+        }
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_database;
+
+    #[test]
+    fn replaces_the_database_name() {
+        assert_eq!(
+            with_database("postgres://postgres@127.0.0.1:5432/postgres", "t1"),
+            "postgres://postgres@127.0.0.1:5432/t1"
+        );
+        assert_eq!(with_database("postgres://localhost", "t1"), "postgres://localhost/t1");
+        assert_eq!(
+            with_database("postgresql://u:p@h/db?sslmode=disable", "t1"),
+            "postgresql://u:p@h/t1?sslmode=disable"
+        );
+    }
+}

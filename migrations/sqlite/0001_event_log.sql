@@ -1,0 +1,44 @@
+-- The event log. Rows are only ever inserted: triggers refuse UPDATE and DELETE.
+-- Writes are serialised by SQLite's single write lock (BEGIN IMMEDIATE), so positions are assigned
+-- and committed in the same order, and readers can follow the log by position alone.
+CREATE TABLE lodge_events (
+    position        INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id        BLOB NOT NULL UNIQUE,
+    stream_id       TEXT NOT NULL,
+    stream_version  INTEGER NOT NULL CHECK (stream_version >= 1),
+    event_type      TEXT NOT NULL,
+    schema_version  INTEGER NOT NULL CHECK (schema_version >= 1),
+    data            TEXT NOT NULL,
+    metadata        TEXT NOT NULL,
+    -- UTC, RFC 3339 with exactly six fractional digits, so that text order is time order.
+    recorded_at     TEXT NOT NULL,
+    -- sha256(previous hash of the stream || version || recorded_at in µs || content hash)
+    hash            BLOB NOT NULL CHECK (length(hash) = 32),
+    UNIQUE (stream_id, stream_version)
+);
+
+CREATE TABLE lodge_streams (
+    stream_id  TEXT PRIMARY KEY,
+    version    INTEGER NOT NULL,
+    last_hash  BLOB NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE lodge_commands (
+    command_id     BLOB PRIMARY KEY,
+    stream_id      TEXT NOT NULL,
+    fingerprint    BLOB NOT NULL,
+    first_version  INTEGER NOT NULL,
+    last_version   INTEGER NOT NULL,
+    last_position  INTEGER NOT NULL,
+    recorded_at    TEXT NOT NULL
+) WITHOUT ROWID;
+
+CREATE TRIGGER lodge_events_no_update BEFORE UPDATE ON lodge_events
+BEGIN
+    SELECT RAISE(ABORT, 'lodge_events is append-only: UPDATE is not allowed');
+END;
+
+CREATE TRIGGER lodge_events_no_delete BEFORE DELETE ON lodge_events
+BEGIN
+    SELECT RAISE(ABORT, 'lodge_events is append-only: DELETE is not allowed');
+END;
