@@ -41,6 +41,8 @@ pub enum LogError {
     UnsupportedUrl(String),
     #[error("cannot create the folder for the SQLite database {path}: {source}")]
     CreateFolder { path: String, source: std::io::Error },
+    #[error("Lodge is shutting down; the append may not have happened")]
+    ShuttingDown,
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
     #[error("migration failed: {0}")]

@@ -26,5 +26,7 @@ mod wakeup;
 pub use error::LogError;
 pub use log::{Engine, EventLog, LogOptions};
 pub use subscription::Subscription;
-pub use types::{AppendOutcome, ExpectedVersion, Metadata, NewEvent, Position, RecordedEvent, Source, StreamId};
+pub use types::{
+    AppendOutcome, ExpectedVersion, LogSummary, Metadata, NewEvent, Position, RecordedEvent, Source, StreamId,
+};
 pub use verify::{BrokenLink, VerifyReport};

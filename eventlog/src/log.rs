@@ -10,7 +10,7 @@ use crate::error::LogError;
 use crate::postgres::PostgresLog;
 use crate::sqlite::SqliteLog;
 use crate::subscription::Subscription;
-use crate::types::{AppendOutcome, ExpectedVersion, Metadata, NewEvent, Position, RecordedEvent, StreamId};
+use crate::types::{AppendOutcome, ExpectedVersion, LogSummary, Metadata, NewEvent, Position, RecordedEvent, StreamId};
 use crate::verify::VerifyReport;
 
 /// Which database holds the log.
@@ -162,6 +162,14 @@ impl EventLog {
         match &*self.store {
             Store::Sqlite(log) => log.command_outcome(command_id).await,
             Store::Postgres(log) => log.command_outcome(command_id).await,
+        }
+    }
+
+    /// How many streams and events the log holds.
+    pub async fn summary(&self) -> Result<LogSummary, LogError> {
+        match &*self.store {
+            Store::Sqlite(log) => log.summary().await,
+            Store::Postgres(log) => log.summary().await,
         }
     }
 

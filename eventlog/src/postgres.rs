@@ -18,7 +18,7 @@ use futures_util::TryStreamExt;
 use sqlx::Postgres;
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgDatabaseError, PgListener, PgPool, PgPoolOptions, PgRow};
 use sqlx::query::Query;
-use sqlx::{Row, error::ErrorKind};
+use sqlx::{Connection, Row, error::ErrorKind};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -26,7 +26,7 @@ use uuid::Uuid;
 use crate::append::{self, PreparedAppend, StoredCommand};
 use crate::error::LogError;
 use crate::row::EventRow;
-use crate::types::{AppendOutcome, ExpectedVersion, Metadata, NewEvent, Position, RecordedEvent, StreamId};
+use crate::types::{AppendOutcome, ExpectedVersion, LogSummary, Metadata, NewEvent, Position, RecordedEvent, StreamId};
 use crate::verify::{Verifier, VerifyReport, VerifyRow};
 use crate::wakeup::Wakeup;
 
@@ -55,6 +55,40 @@ pub fn connect_options(url: &str) -> Result<PgConnectOptions, LogError> {
     Ok(PgConnectOptions::from_str(url)?
         .application_name("lodge")
         .options([("synchronous_commit", "on")]))
+}
+
+/// A connection idle for longer than this is pinged before use: it may have been cut meanwhile.
+const PING_WHEN_IDLE_FOR: Duration = Duration::from_secs(30);
+
+/// The pool settings every Lodge pool on PostgreSQL uses. sqlx pings each connection on every
+/// acquire by default, a second round trip per query; only long-idle connections are checked here.
+pub fn pool_options(max_connections: u32) -> PgPoolOptions {
+    PgPoolOptions::new()
+        .max_connections(max_connections)
+        .test_before_acquire(false)
+        .before_acquire(|connection, meta| {
+            Box::pin(async move {
+                if meta.idle_for > PING_WHEN_IDLE_FOR {
+                    connection.ping().await?;
+                }
+                Ok(true)
+            })
+        })
+}
+
+/// `url` with its database name replaced by `database`: for tools that create a database of their own
+/// on a server they are given.
+pub fn with_database(url: &str, database: &str) -> String {
+    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let authority_start = base.find("://").map_or(0, |i| i + 3);
+    let server = match base[authority_start..].find('/') {
+        Some(slash) => &base[..authority_start + slash],
+        None => base,
+    };
+    match query {
+        Some(query) => format!("{server}/{database}?{query}"),
+        None => format!("{server}/{database}"),
+    }
 }
 
 fn event_row(row: &PgRow) -> Result<EventRow, sqlx::Error> {
@@ -164,8 +198,7 @@ pub async fn append_within(
 
 impl PostgresLog {
     pub(crate) async fn connect(url: &str, max_connections: u32) -> Result<Self, LogError> {
-        let pool = PgPoolOptions::new()
-            .max_connections(max_connections)
+        let pool = pool_options(max_connections)
             .connect_with(connect_options(url)?)
             .await?;
         let log = Self {
@@ -287,6 +320,17 @@ impl PostgresLog {
         .transpose()
     }
 
+    pub(crate) async fn summary(&self) -> Result<LogSummary, LogError> {
+        let (streams, events): (i64, i64) =
+            sqlx::query_as("SELECT count(*), coalesce(sum(version), 0)::bigint FROM lodge_streams")
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(LogSummary {
+            streams: streams as u64,
+            events: events as u64,
+        })
+    }
+
     pub(crate) async fn verify(&self) -> Result<VerifyReport, LogError> {
         let mut verifier = Verifier::default();
         {
@@ -341,12 +385,20 @@ impl Drop for PostgresLog {
     }
 }
 
-/// Sends one NOTIFY for any number of appends made since the last one.
+/// Other processes hear of this process's appends at most this long after they commit.
+const ANNOUNCE_EVERY: Duration = Duration::from_millis(10);
+
+/// Sends one NOTIFY for all the appends of a short window. Without the window, busy writers would
+/// send a NOTIFY (a query and a transaction of its own) for nearly every append.
 async fn announce_appends(pool: PgPool, announce: Arc<Notify>, shutdown: CancellationToken) {
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = announce.notified() => {}
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(ANNOUNCE_EVERY) => {}
         }
         if let Err(error) = sqlx::query("SELECT pg_notify($1, '')")
             .bind(CHANNEL)
@@ -390,5 +442,23 @@ async fn listen_until_error(pool: &PgPool, wakeup: &Wakeup) -> sqlx::Error {
             Ok(_) => wakeup.ring(),
             Err(error) => return error,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_database;
+
+    #[test]
+    fn replaces_the_database_name() {
+        assert_eq!(
+            with_database("postgres://postgres@127.0.0.1:5432/postgres", "t1"),
+            "postgres://postgres@127.0.0.1:5432/t1"
+        );
+        assert_eq!(with_database("postgres://localhost", "t1"), "postgres://localhost/t1");
+        assert_eq!(
+            with_database("postgresql://u:p@h/db?sslmode=disable", "t1"),
+            "postgresql://u:p@h/t1?sslmode=disable"
+        );
     }
 }

@@ -8,26 +8,13 @@ use sqlx::{Connection, Executor, PgConnection};
 use uuid::Uuid;
 
 use crate::log::{Engine, EventLog};
+use crate::postgres::with_database;
 
 pub const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
 /// The PostgreSQL server tests create their databases on.
 pub fn postgres_server_url() -> String {
     std::env::var("LODGE_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_owned())
-}
-
-/// `url` with its database name replaced by `database`.
-fn with_database(url: &str, database: &str) -> String {
-    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
-    let authority_start = base.find("://").map_or(0, |i| i + 3);
-    let server = match base[authority_start..].find('/') {
-        Some(slash) => &base[..authority_start + slash],
-        None => base,
-    };
-    match query {
-        Some(query) => format!("{server}/{database}?{query}"),
-        None => format!("{server}/{database}"),
-    }
 }
 
 pub struct TestDatabase {
@@ -147,22 +134,4 @@ macro_rules! test_on_both_engines {
             )+
         }
     };
-}
-
-#[cfg(test)]
-mod tests {
-    use super::with_database;
-
-    #[test]
-    fn replaces_the_database_name() {
-        assert_eq!(
-            with_database("postgres://postgres@127.0.0.1:5432/postgres", "t1"),
-            "postgres://postgres@127.0.0.1:5432/t1"
-        );
-        assert_eq!(with_database("postgres://localhost", "t1"), "postgres://localhost/t1");
-        assert_eq!(
-            with_database("postgresql://u:p@h/db?sslmode=disable", "t1"),
-            "postgresql://u:p@h/t1?sslmode=disable"
-        );
-    }
 }

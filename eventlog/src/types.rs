@@ -252,3 +252,10 @@ pub struct AppendOutcome {
     /// The command id had been seen before: nothing was appended and this is the first outcome.
     pub duplicate: bool,
 }
+
+/// How much the log holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogSummary {
+    pub streams: u64,
+    pub events: u64,
+}

@@ -31,6 +31,8 @@ lodge_eventlog::test_on_both_engines!(
     verify_finds_a_removed_event,
     appends_are_durable_when_acknowledged,
     a_reopened_log_has_everything,
+    two_processes_on_one_database_never_fork_a_stream,
+    large_batches_are_appended_whole,
 );
 
 async fn appends_get_versions_positions_ids_times_and_metadata(db: TestDatabase) {
@@ -659,4 +661,90 @@ async fn a_reopened_log_has_everything(db: TestDatabase) {
     assert_eq!(recorded.last().unwrap().position, outcome.last_position);
     let metadata: Metadata = recorded[0].metadata.clone();
     assert_eq!(metadata.actor, staff());
+}
+
+/// Two logs on one database, as two Lodge processes would have: each one's idea of a stream's head
+/// goes stale whenever the other appends, and neither may fork the stream or break its chain.
+async fn two_processes_on_one_database_never_fork_a_stream(db: TestDatabase) {
+    let (first, second) = (db.log().await, db.log().await);
+    let s = stream("invite-shared");
+    first
+        .append(&s, ExpectedVersion::NoStream, &events(0..1), &meta())
+        .await
+        .unwrap();
+    for n in 1..6u32 {
+        let (log, other) = if n % 2 == 0 {
+            (&first, &second)
+        } else {
+            (&second, &first)
+        };
+        // Any version: the stale head is noticed and the append lands on top.
+        let any = log
+            .append(&s, ExpectedVersion::Any, &[event(n * 10)], &meta())
+            .await
+            .unwrap();
+        // The exact version just reached works from the other log too…
+        let exact = other
+            .append(
+                &s,
+                ExpectedVersion::Exact(any.last_version),
+                &[event(n * 10 + 1)],
+                &meta(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(exact.last_version, any.last_version + 1);
+        // …and a version that is no longer current is refused by both.
+        for log in [&first, &second] {
+            let stale = log
+                .append(&s, ExpectedVersion::Exact(any.last_version), &[event(999)], &meta())
+                .await;
+            assert!(
+                matches!(stale, Err(LogError::VersionConflict { actual: Some(v), .. }) if v == exact.last_version),
+                "{stale:?}"
+            );
+        }
+        assert!(matches!(
+            log.append(&s, ExpectedVersion::NoStream, &[event(999)], &meta()).await,
+            Err(LogError::VersionConflict { .. })
+        ));
+    }
+    // A command repeated through the other log is still a repeat.
+    let metadata = meta();
+    let once = first
+        .append(&s, ExpectedVersion::Any, &[event(500)], &metadata)
+        .await
+        .unwrap();
+    let twice = second
+        .append(&s, ExpectedVersion::Any, &[event(500)], &metadata)
+        .await
+        .unwrap();
+    assert!(twice.duplicate);
+    assert_eq!(twice.last_position, once.last_position);
+
+    let recorded = first.read_stream(&s).await.unwrap();
+    assert_eq!(recorded.len(), 12);
+    assert!(
+        recorded
+            .iter()
+            .enumerate()
+            .all(|(i, e)| e.stream_version == i as u64 + 1)
+    );
+    assert!(first.verify().await.unwrap().broken.is_none());
+}
+
+async fn large_batches_are_appended_whole(db: TestDatabase) {
+    let log = db.log().await;
+    let s = stream("invite-big");
+    // More rows than one SQLite statement can take parameters for.
+    let outcome = log
+        .append(&s, ExpectedVersion::NoStream, &events(0..4_500), &meta())
+        .await
+        .unwrap();
+    assert_eq!((outcome.first_version, outcome.last_version), (1, 4_500));
+    let recorded = log.read_stream(&s).await.unwrap();
+    assert_eq!(recorded.len(), 4_500);
+    assert_eq!(recorded.last().unwrap().position, outcome.last_position);
+    assert_eq!(numbers(&recorded), (0..4_500).collect::<Vec<u64>>());
+    assert!(log.verify().await.unwrap().broken.is_none());
 }

@@ -2,7 +2,9 @@
 -- Writes are serialised by SQLite's single write lock (BEGIN IMMEDIATE), so positions are assigned
 -- and committed in the same order, and readers can follow the log by position alone.
 CREATE TABLE lodge_events (
-    position        INTEGER PRIMARY KEY AUTOINCREMENT,
+    -- The rowid. No AUTOINCREMENT (an extra page write per commit): rows are never deleted, so a
+    -- position is never reused.
+    position        INTEGER PRIMARY KEY,
     event_id        BLOB NOT NULL UNIQUE,
     stream_id       TEXT NOT NULL,
     stream_version  INTEGER NOT NULL CHECK (stream_version >= 1),
@@ -17,11 +19,20 @@ CREATE TABLE lodge_events (
     UNIQUE (stream_id, stream_version)
 );
 
+-- One row per stream: its version and the hash at its head, kept by the trigger below.
 CREATE TABLE lodge_streams (
     stream_id  TEXT PRIMARY KEY,
     version    INTEGER NOT NULL,
     last_hash  BLOB NOT NULL
 ) WITHOUT ROWID;
+
+-- Keeping the head in a trigger saves the append a statement (each one is a hop to SQLite's thread).
+CREATE TRIGGER lodge_events_move_head AFTER INSERT ON lodge_events
+BEGIN
+    INSERT INTO lodge_streams (stream_id, version, last_hash)
+        VALUES (NEW.stream_id, NEW.stream_version, NEW.hash)
+        ON CONFLICT (stream_id) DO UPDATE SET version = excluded.version, last_hash = excluded.last_hash;
+END;
 
 CREATE TABLE lodge_commands (
     command_id     BLOB PRIMARY KEY,

@@ -5,6 +5,7 @@
 //! run beside the writer. Durability: WAL with `synchronous=FULL`, so a commit survives power loss.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -18,9 +19,8 @@ use uuid::Uuid;
 
 use crate::append::{self, StoredCommand};
 use crate::error::LogError;
-use crate::hash;
 use crate::row::EventRow;
-use crate::types::{AppendOutcome, ExpectedVersion, Metadata, NewEvent, Position, RecordedEvent, StreamId};
+use crate::types::{AppendOutcome, ExpectedVersion, LogSummary, Metadata, NewEvent, Position, RecordedEvent, StreamId};
 use crate::verify::{Verifier, VerifyReport, VerifyRow};
 use crate::wakeup::Wakeup;
 
@@ -29,8 +29,12 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite"
 const EVENT_COLUMNS: &str =
     "position, event_id, stream_id, stream_version, event_type, schema_version, data, metadata, recorded_at, hash";
 
+mod writer;
+
+use writer::Writer;
+
 pub(crate) struct SqliteLog {
-    writer: Mutex<SqliteConnection>,
+    writer: Arc<Mutex<Writer>>,
     readers: SqlitePool,
     pub(crate) wakeup: Wakeup,
 }
@@ -52,9 +56,12 @@ pub fn connect_options(url: &str) -> Result<SqliteConnectOptions, LogError> {
     Ok(options)
 }
 
-/// RFC 3339 with exactly six fractional digits, so that stored text sorts in time order.
-fn format_time(at: DateTime<Utc>) -> String {
-    at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+/// The pool settings of every Lodge pool on SQLite. sqlx pings each connection on every acquire by
+/// default; a local file cannot be cut like a network connection, so there is no need.
+pub fn pool_options(max_connections: u32) -> SqlitePoolOptions {
+    SqlitePoolOptions::new()
+        .max_connections(max_connections)
+        .test_before_acquire(false)
 }
 
 fn parse_time(text: &str) -> Result<DateTime<Utc>, sqlx::Error> {
@@ -78,7 +85,7 @@ fn event_row(row: &SqliteRow) -> Result<EventRow, sqlx::Error> {
     })
 }
 
-fn stored_command(row: &SqliteRow) -> Result<StoredCommand, sqlx::Error> {
+pub(crate) fn stored_command(row: &SqliteRow) -> Result<StoredCommand, sqlx::Error> {
     Ok(StoredCommand {
         stream_id: row.try_get("stream_id")?,
         fingerprint: row.try_get("fingerprint")?,
@@ -97,12 +104,9 @@ impl SqliteLog {
     pub(crate) async fn open(url: &str) -> Result<Self, LogError> {
         let options = connect_options(url)?;
         let writer = SqliteConnection::connect_with(&options).await?;
-        let readers = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options)
-            .await?;
+        let readers = pool_options(4).connect_with(options).await?;
         Ok(Self {
-            writer: Mutex::new(writer),
+            writer: Arc::new(Mutex::new(Writer::new(writer))),
             readers,
             wakeup: Wakeup::new(),
         })
@@ -110,7 +114,7 @@ impl SqliteLog {
 
     pub(crate) async fn migrate(&self) -> Result<(), LogError> {
         let mut writer = self.writer.lock().await;
-        MIGRATOR.run(&mut *writer).await?;
+        MIGRATOR.run(&mut writer.connection).await?;
         Ok(())
     }
 
@@ -122,99 +126,25 @@ impl SqliteLog {
         metadata: &Metadata,
     ) -> Result<AppendOutcome, LogError> {
         let prepared = append::prepare(stream, events, metadata)?;
-        let now = append::now_micros();
-        let recorded_at = format_time(now);
-
-        let mut writer = self.writer.lock().await;
-        // IMMEDIATE takes the write lock at once: a transaction that read first and wrote later could
-        // fail to upgrade when another process wrote in between.
-        let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
-
-        let previous = sqlx::query(
-            "SELECT stream_id, fingerprint, first_version, last_version, last_position, recorded_at
-             FROM lodge_commands WHERE command_id = ?",
-        )
-        .bind(metadata.command_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if let Some(row) = previous {
-            return stored_command(&row)?.replay(metadata.command_id, stream, &prepared.fingerprint);
-        }
-
-        let head: Option<(i64, Vec<u8>)> =
-            sqlx::query_as("SELECT version, last_hash FROM lodge_streams WHERE stream_id = ?")
-                .bind(stream.as_str())
-                .fetch_optional(&mut *tx)
-                .await?;
-        let (version, mut last_hash) = match head {
-            Some((version, hash)) => (version as u64, hash.try_into().unwrap_or(hash::GENESIS)),
-            None => (0, hash::GENESIS),
-        };
-        if let Some(required) = expected.required()
-            && required != version
-        {
-            return Err(LogError::VersionConflict {
-                stream: stream.clone(),
-                expected,
-                actual: (version > 0).then_some(version),
-            });
-        }
-
-        let mut last_position = 0;
-        for (offset, event) in events.iter().enumerate() {
-            let event_version = version + 1 + offset as u64;
-            last_hash = hash::chain(&last_hash, event_version, now, &prepared.content_hashes[offset]);
-            last_position = sqlx::query_scalar(
-                "INSERT INTO lodge_events (event_id, stream_id, stream_version, event_type, schema_version, data, metadata, recorded_at, hash)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING position",
-            )
-            .bind(prepared.event_ids[offset])
-            .bind(stream.as_str())
-            .bind(event_version as i64)
-            .bind(&event.event_type)
-            .bind(event.schema_version as i64)
-            .bind(&event.data)
-            .bind(&prepared.metadata_json)
-            .bind(&recorded_at)
-            .bind(&last_hash[..])
-            .fetch_one(&mut *tx)
-            .await?;
-        }
-        let last_version = version + events.len() as u64;
-        sqlx::query(
-            "INSERT INTO lodge_streams (stream_id, version, last_hash) VALUES (?, ?, ?)
-             ON CONFLICT (stream_id) DO UPDATE SET version = excluded.version, last_hash = excluded.last_hash",
-        )
-        .bind(stream.as_str())
-        .bind(last_version as i64)
-        .bind(&last_hash[..])
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO lodge_commands (command_id, stream_id, fingerprint, first_version, last_version, last_position, recorded_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(metadata.command_id)
-        .bind(stream.as_str())
-        .bind(&prepared.fingerprint[..])
-        .bind((version + 1) as i64)
-        .bind(last_version as i64)
-        .bind(last_position)
-        .bind(&recorded_at)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        drop(writer);
-
-        self.wakeup.ring();
-        Ok(AppendOutcome {
-            stream_id: stream.clone(),
-            first_version: version + 1,
-            last_version,
-            last_position: Position(last_position),
-            recorded_at: now,
-            duplicate: false,
+        let (writer, stream, events, metadata) =
+            (self.writer.clone(), stream.clone(), events.to_vec(), metadata.clone());
+        // On a task of its own, so that a caller that goes away cannot cut a write in half: the append
+        // either happens whole or not at all, and a retry of the command gets its outcome.
+        let outcome = tokio::spawn(async move {
+            let mut writer = writer.lock().await;
+            writer
+                .append(&stream, expected, &events, &metadata, &prepared, append::now_micros())
+                .await
         })
+        .await
+        .map_err(|e| match e.try_into_panic() {
+            Ok(panic) => std::panic::resume_unwind(panic),
+            Err(_) => LogError::ShuttingDown,
+        })??;
+        if !outcome.duplicate {
+            self.wakeup.ring();
+        }
+        Ok(outcome)
     }
 
     pub(crate) async fn read_stream(&self, stream: &StreamId) -> Result<Vec<RecordedEvent>, LogError> {
@@ -258,6 +188,17 @@ impl SqliteLog {
         .fetch_optional(&self.readers)
         .await?;
         row.map(|row| stored_command(&row)?.into_outcome()).transpose()
+    }
+
+    pub(crate) async fn summary(&self) -> Result<LogSummary, LogError> {
+        let (streams, events): (i64, i64) =
+            sqlx::query_as("SELECT count(*), coalesce(sum(version), 0) FROM lodge_streams")
+                .fetch_one(&self.readers)
+                .await?;
+        Ok(LogSummary {
+            streams: streams as u64,
+            events: events as u64,
+        })
     }
 
     pub(crate) async fn verify(&self) -> Result<VerifyReport, LogError> {

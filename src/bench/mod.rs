@@ -1,0 +1,95 @@
+//! `lodge bench`: measurements that print figures beside a baseline taken in the same run, on the
+//! same database with the same durability settings. Targets are reported, never asserted.
+
+pub mod append;
+
+use std::time::Duration;
+
+use anyhow::Context;
+use lodge_eventlog::Engine;
+use sqlx::{Connection, Executor, PgConnection};
+use uuid::Uuid;
+
+/// A database of the benchmark's own, removed afterwards.
+pub struct BenchDatabase {
+    pub engine: Engine,
+    pub url: String,
+    _folder: Option<tempfile::TempDir>,
+    postgres: Option<(String, String)>,
+}
+
+impl BenchDatabase {
+    pub fn sqlite() -> anyhow::Result<Self> {
+        let folder = tempfile::tempdir().context("a temporary folder for the SQLite benchmark")?;
+        Ok(Self {
+            engine: Engine::Sqlite,
+            url: format!("sqlite://{}", folder.path().join("bench.db").display()),
+            _folder: Some(folder),
+            postgres: None,
+        })
+    }
+
+    /// Creates a fresh database on the PostgreSQL server at `server`.
+    pub async fn postgres(server: &str) -> anyhow::Result<Self> {
+        let name = format!("lodge_bench_{}", Uuid::new_v4().simple());
+        let mut admin = PgConnection::connect(server).await.with_context(|| {
+            format!(
+                "cannot reach the benchmark's PostgreSQL at {}",
+                crate::config::redact_url(server)
+            )
+        })?;
+        admin
+            .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .await?;
+        Ok(Self {
+            engine: Engine::Postgres,
+            url: lodge_eventlog::postgres::with_database(server, &name),
+            _folder: None,
+            postgres: Some((server.to_owned(), name)),
+        })
+    }
+
+    pub async fn remove(self) {
+        if let Some((server, name)) = &self.postgres {
+            let dropped = async {
+                let mut admin = PgConnection::connect(server).await?;
+                admin
+                    .execute(sqlx::AssertSqlSafe(format!(
+                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                    )))
+                    .await
+            };
+            if let Err(error) = dropped.await {
+                eprintln!("could not drop the benchmark database {name}: {error}");
+            }
+        }
+    }
+}
+
+pub fn per_second(count: u64, elapsed: Duration) -> f64 {
+    count as f64 / elapsed.as_secs_f64().max(1e-9)
+}
+
+/// 12345.6 → "12,346"
+pub fn grouped(value: f64) -> String {
+    let digits = format!("{:.0}", value.max(0.0));
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn groups_thousands() {
+        assert_eq!(super::grouped(0.4), "0");
+        assert_eq!(super::grouped(999.0), "999");
+        assert_eq!(super::grouped(12_345.6), "12,346");
+        assert_eq!(super::grouped(1_234_567.0), "1,234,567");
+    }
+}

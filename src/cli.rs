@@ -1,0 +1,83 @@
+//! The `lodge` command line.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "lodge",
+    version,
+    about = "Lodge: a self-hostable client portal for collecting documents, built on an event log",
+    after_help = "Configuration comes from ./lodge.toml (or --config) and LODGE_* variables; see README.md."
+)]
+pub struct Cli {
+    /// A TOML configuration file [default: ./lodge.toml when it exists]
+    #[arg(long, env = "LODGE_CONFIG", global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show where the log is, what it holds, and what to try next (what a bare `lodge` does)
+    Status,
+    /// Create or update the database schema (also done by every other command)
+    Migrate,
+    /// Check every stream's tamper-evident hash chain; exits with 1 at the first broken link
+    Verify,
+    /// Print events as JSON lines, one per line, from the whole log or from one stream
+    Log(LogArgs),
+    /// Send a sample invite through Lodge's rules, to see the log at work
+    Demo,
+    /// Measure Lodge against plain-database baselines taken in the same run
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct LogArgs {
+    /// Only this stream, e.g. invite-0193…, in version order
+    #[arg(long, value_name = "STREAM")]
+    pub stream: Option<String>,
+    /// Start after this global position (0: from the beginning)
+    #[arg(long, default_value_t = 0, value_name = "POSITION", conflicts_with = "stream")]
+    pub after: i64,
+    /// Print at most this many events
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+    /// Keep printing new events as they are appended (Ctrl-C to stop)
+    #[arg(long, conflicts_with = "stream")]
+    pub follow: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Appends per second (1 writer, 8 writers, batches of 10) beside plain INSERTs, and read_all speed.
+    /// PostgreSQL is measured when LODGE_BENCH_POSTGRES_URL names a server.
+    Append(AppendBenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AppendBenchArgs {
+    /// One JSON object per engine per line
+    #[arg(long)]
+    pub json: bool,
+    /// Appends for the one-writer runs (the 8-writer and batch runs do twice as many)
+    #[arg(long, default_value_t = 2_000, value_parser = clap::value_parser!(u32).range(16..))]
+    pub appends: u32,
+    /// Events to read back with read_all
+    #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub read_events: u32,
+    /// Measure only this engine
+    #[arg(long, value_enum)]
+    pub only: Option<BenchEngine>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BenchEngine {
+    Sqlite,
+    Postgres,
+}

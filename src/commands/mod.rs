@@ -1,0 +1,32 @@
+//! One module per `lodge` subcommand.
+
+pub mod demo;
+pub mod log;
+pub mod migrate;
+pub mod status;
+pub mod verify;
+
+use anyhow::Context;
+use lodge_eventlog::EventLog;
+
+use crate::config::{Config, redact_url};
+
+/// Connects to the configured database and brings its schema up to date, as every command does.
+pub async fn open_log(config: &Config) -> anyhow::Result<EventLog> {
+    let shown = redact_url(&config.database_url);
+    let log = EventLog::connect_with(&config.database_url, config.log_options())
+        .await
+        .with_context(|| format!("cannot open the database at {shown}"))?;
+    log.migrate()
+        .await
+        .with_context(|| format!("cannot update the schema of the database at {shown}"))?;
+    Ok(log)
+}
+
+/// `lodge log | head` closes stdout early: that is not an error.
+pub fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error
+        .chain()
+        .filter_map(|cause| cause.downcast_ref::<std::io::Error>())
+        .any(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+}

@@ -1,0 +1,31 @@
+//! `lodge` and `lodge status`: what a newcomer sees first.
+
+use std::process::ExitCode;
+
+use lodge_eventlog::Engine;
+
+use crate::config::{Config, redact_url};
+
+pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
+    let log = super::open_log(config).await?;
+    let summary = log.summary().await?;
+    let engine = match log.engine() {
+        Engine::Sqlite => "SQLite, embedded",
+        Engine::Postgres => "PostgreSQL",
+    };
+    println!("Lodge {}", env!("CARGO_PKG_VERSION"));
+    println!("  database   {} ({engine})", redact_url(&config.database_url));
+    println!("  event log  {} events in {} streams", summary.events, summary.streams);
+    println!();
+    println!("Next:");
+    if summary.events == 0 {
+        println!("  lodge demo              send a sample invite through Lodge's rules");
+    }
+    println!("  lodge log               print the log as JSON lines (--stream, --after, --follow)");
+    println!("  lodge verify            check every stream's tamper-evident hash chain");
+    println!("  lodge bench append      measure appends against plain INSERTs");
+    println!("  lodge --help            everything else");
+    println!();
+    println!("(With cargo: cargo run -- demo, cargo run -- log, …)");
+    Ok(ExitCode::SUCCESS)
+}
