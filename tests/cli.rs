@@ -1,0 +1,323 @@
+//! The `lodge` binary end to end: real processes against a fresh database on each engine.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use lodge_domain::EventSchema;
+use lodge_domain::invite::InviteEvent;
+use lodge_eventlog::Engine;
+use lodge_eventlog::testing::{TestDatabase, postgres_server_url};
+use serde_json::Value;
+
+/// A `lodge` command on `db`, run in an empty folder with no configuration around it.
+fn lodge(db: &TestDatabase, folder: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_lodge"));
+    command
+        .current_dir(folder)
+        .env_remove("LODGE_CONFIG")
+        .env("LODGE_DATABASE_URL", db.url())
+        .env("LODGE_POLL_INTERVAL_MS", "100");
+    command
+}
+
+fn run(mut command: Command) -> Output {
+    let output = command.output().expect("lodge runs");
+    if std::env::var_os("LODGE_TEST_VERBOSE").is_some() {
+        eprintln!("{}", String::from_utf8_lossy(&output.stderr));
+    }
+    output
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8(output.stderr.clone()).unwrap()
+}
+
+fn lodge_ok(db: &TestDatabase, folder: &Path, args: &[&str]) -> String {
+    let mut command = lodge(db, folder);
+    command.args(args);
+    let output = run(command);
+    assert!(
+        output.status.success(),
+        "lodge {args:?} failed: {}{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    stdout(&output)
+}
+
+fn json_lines(text: &str) -> Vec<Value> {
+    text.lines()
+        .map(|line| serde_json::from_str(line).expect("a JSON line"))
+        .collect()
+}
+
+lodge_eventlog::test_on_both_engines!(
+    a_bare_lodge_sets_up_the_database_and_says_what_to_do_next,
+    the_demo_invite_reads_back_as_json_lines_and_verifies,
+    verify_reports_a_tampered_event_and_fails,
+    bad_input_gets_a_clear_error_and_changes_nothing,
+    configuration_comes_from_a_file_and_the_environment,
+    log_follow_prints_what_another_process_appends,
+);
+
+async fn a_bare_lodge_sets_up_the_database_and_says_what_to_do_next(db: TestDatabase) {
+    let folder = tempfile::tempdir().unwrap();
+    let out = lodge_ok(&db, folder.path(), &[]);
+    assert!(out.contains("0 events in 0 streams"), "{out}");
+    assert!(out.contains("lodge demo"), "{out}");
+    let engine = match db.engine() {
+        Engine::Sqlite => "SQLite",
+        Engine::Postgres => "PostgreSQL",
+    };
+    assert!(out.contains(engine), "{out}");
+    assert!(lodge_ok(&db, folder.path(), &["migrate"]).contains("up to date"));
+    assert!(
+        !folder.path().join("lodge-data").exists(),
+        "the configured database is used, not the default"
+    );
+}
+
+async fn the_demo_invite_reads_back_as_json_lines_and_verifies(db: TestDatabase) {
+    let folder = tempfile::tempdir().unwrap();
+    let said = lodge_ok(&db, folder.path(), &["demo"]);
+    assert!(said.contains("Tax return 2026"), "{said}");
+
+    let events = json_lines(&lodge_ok(&db, folder.path(), &["log"]));
+    assert_eq!(events.len(), 2);
+    let types: Vec<&str> = events.iter().map(|e| e["event_type"].as_str().unwrap()).collect();
+    assert_eq!(types, ["InviteSent", "MessagePosted"]);
+    for event in &events {
+        let decoded = InviteEvent::from_json(
+            event["event_type"].as_str().unwrap(),
+            event["schema_version"].as_u64().unwrap() as u32,
+            &event["data"].to_string(),
+        )
+        .expect("the log holds real Invite events");
+        assert_eq!(decoded.event_type(), event["event_type"]);
+        assert_eq!(event["hash"].as_str().unwrap().len(), 64);
+        assert_eq!(event["metadata"]["actor"]["kind"], "staff");
+    }
+    assert_eq!(
+        events[1]["metadata"]["causation_id"],
+        events[0]["metadata"]["command_id"]
+    );
+    let stream = events[0]["stream_id"].as_str().unwrap();
+    assert!(said.contains(stream), "the demo names its stream");
+
+    let by_stream = json_lines(&lodge_ok(&db, folder.path(), &["log", "--stream", stream]));
+    assert_eq!(by_stream, events);
+    let first = events[0]["position"].to_string();
+    let after_first = json_lines(&lodge_ok(&db, folder.path(), &["log", "--after", &first]));
+    assert_eq!(after_first, events[1..]);
+    assert_eq!(
+        json_lines(&lodge_ok(&db, folder.path(), &["log", "--limit", "1"])),
+        events[..1]
+    );
+
+    let verified = lodge_ok(&db, folder.path(), &["verify"]);
+    assert!(verified.contains("OK: 2 events in 1 stream"), "{verified}");
+    assert!(lodge_ok(&db, folder.path(), &[]).contains("2 events in 1 stream"));
+}
+
+async fn tamper(db: &TestDatabase, sql: &str) {
+    use sqlx::{Connection, Executor};
+    match db.engine() {
+        Engine::Sqlite => {
+            let mut conn = sqlx::SqliteConnection::connect(db.url()).await.unwrap();
+            conn.execute("DROP TRIGGER lodge_events_no_update").await.unwrap();
+            conn.execute(sqlx::AssertSqlSafe(sql.to_owned())).await.unwrap();
+        }
+        Engine::Postgres => {
+            let mut conn = sqlx::PgConnection::connect(db.url()).await.unwrap();
+            conn.execute("ALTER TABLE lodge_events DISABLE TRIGGER lodge_events_no_update_or_delete")
+                .await
+                .unwrap();
+            conn.execute(sqlx::AssertSqlSafe(sql.to_owned())).await.unwrap();
+        }
+    }
+}
+
+async fn verify_reports_a_tampered_event_and_fails(db: TestDatabase) {
+    let folder = tempfile::tempdir().unwrap();
+    lodge_ok(&db, folder.path(), &["demo"]);
+    let events = json_lines(&lodge_ok(&db, folder.path(), &["log"]));
+    let stream = events[0]["stream_id"].as_str().unwrap();
+    let data = match db.engine() {
+        Engine::Sqlite => "data",
+        Engine::Postgres => "data::text",
+    };
+    let forged = format!("replace({data}, 'Tax return 2026', 'Nothing to see')");
+    let forged = match db.engine() {
+        Engine::Sqlite => forged,
+        Engine::Postgres => format!("({forged})::json"),
+    };
+    tamper(
+        &db,
+        &format!(
+            "UPDATE lodge_events SET data = {forged} WHERE position = {}",
+            events[0]["position"]
+        ),
+    )
+    .await;
+    let mut command = lodge(&db, folder.path());
+    command.arg("verify");
+    let output = run(command);
+    assert_eq!(output.status.code(), Some(1));
+    let report = stdout(&output);
+    assert!(
+        report.contains(&format!("BROKEN: stream {stream}, version 1")),
+        "{report}"
+    );
+    assert!(report.contains("changed"), "{report}");
+}
+
+async fn bad_input_gets_a_clear_error_and_changes_nothing(db: TestDatabase) {
+    let folder = tempfile::tempdir().unwrap();
+    lodge_ok(&db, folder.path(), &["demo"]);
+    let before = lodge_ok(&db, folder.path(), &["log"]);
+
+    let fails = |args: &[&str], expected: &str| {
+        let mut command = lodge(&db, folder.path());
+        command.args(args);
+        let output = run(command);
+        assert_eq!(output.status.code(), Some(1), "lodge {args:?}: {}", stdout(&output));
+        let message = stderr(&output);
+        assert!(message.contains(expected), "lodge {args:?} said: {message}");
+        assert!(!message.contains("panicked"), "{message}");
+    };
+    fails(&["log", "--stream", "no such stream"], "is not a stream id");
+    fails(
+        &["log", "--stream", "invite-nobody"],
+        "there is no stream invite-nobody",
+    );
+    fails(&["log", "--after", "999999"], "there is no event at position 999999");
+
+    let mut command = lodge(&db, folder.path());
+    command.args(["log", "--stream", "invite-x", "--follow"]);
+    let output = run(command);
+    assert_eq!(output.status.code(), Some(2), "clap refuses conflicting flags");
+
+    let mut command = lodge(&db, folder.path());
+    command.env("LODGE_DATABASE_URL", "mysql://root@localhost/lodge");
+    let output = run(command);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("is not a database URL Lodge can use"),
+        "{}",
+        stderr(&output)
+    );
+
+    assert_eq!(lodge_ok(&db, folder.path(), &["log"]), before, "nothing changed");
+}
+
+async fn configuration_comes_from_a_file_and_the_environment(db: TestDatabase) {
+    let folder = tempfile::tempdir().unwrap();
+    let file = folder.path().join("custom.toml");
+    std::fs::write(&file, format!("database_url = \"{}\"\n", db.url())).unwrap();
+
+    let mut command = lodge(&db, folder.path());
+    command
+        .env_remove("LODGE_DATABASE_URL")
+        .args(["--config", file.to_str().unwrap(), "demo"]);
+    assert!(run(command).status.success());
+    // The default file name is read from the working folder.
+    std::fs::copy(&file, folder.path().join("lodge.toml")).unwrap();
+    let mut command = lodge(&db, folder.path());
+    command.env_remove("LODGE_DATABASE_URL");
+    assert!(stdout(&run(command)).contains("2 events in 1 stream"));
+    // The environment wins over the file.
+    let other = folder.path().join("other.db");
+    let mut command = lodge(&db, folder.path());
+    command.env("LODGE_DATABASE_URL", format!("sqlite://{}", other.display()));
+    assert!(stdout(&run(command)).contains("0 events in 0 streams"));
+
+    std::fs::write(folder.path().join("lodge.toml"), "databse_url = \"typo\"\n").unwrap();
+    let mut command = lodge(&db, folder.path());
+    command.env_remove("LODGE_DATABASE_URL");
+    let output = run(command);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("databse_url"), "{}", stderr(&output));
+
+    let mut command = lodge(&db, folder.path());
+    command.args(["--config", "missing.toml"]);
+    let output = run(command);
+    assert!(
+        stderr(&output).contains("missing.toml does not exist"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+async fn log_follow_prints_what_another_process_appends(db: TestDatabase) {
+    let folder = tempfile::tempdir().unwrap();
+    lodge_ok(&db, folder.path(), &["migrate"]);
+    let mut follower = lodge(&db, folder.path())
+        .args(["log", "--follow", "--limit", "2"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = std::thread::spawn({
+        let stdout = follower.stdout.take().unwrap();
+        move || BufReader::new(stdout).lines().map(Result::unwrap).collect::<Vec<_>>()
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    lodge_ok(&db, folder.path(), &["demo"]);
+
+    let started = Instant::now();
+    while follower.try_wait().unwrap().is_none() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the follower saw the demo's events"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let printed = lines.join().unwrap();
+    let types: Vec<String> = printed
+        .iter()
+        .map(|line| {
+            serde_json::from_str::<Value>(line).unwrap()["event_type"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(types, ["InviteSent", "MessagePosted"]);
+}
+
+#[test]
+fn the_append_benchmark_prints_one_json_object_per_engine() {
+    let folder = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_lodge"))
+        .current_dir(folder.path())
+        .env("LODGE_BENCH_POSTGRES_URL", postgres_server_url())
+        .args(["bench", "append", "--json", "--appends", "16", "--read-events", "200"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let figures = json_lines(&stdout(&output));
+    let engines: Vec<&str> = figures.iter().map(|f| f["engine"].as_str().unwrap()).collect();
+    assert_eq!(engines, ["sqlite", "postgres"]);
+    for figure in &figures {
+        assert_eq!(figure["bench"], "append");
+        for key in [
+            "append_1w_eps",
+            "insert_1w_rps",
+            "ratio_1w",
+            "append_8w_eps",
+            "insert_8w_rps",
+            "ratio_8w",
+            "append_batch10_eps",
+            "read_all_eps",
+        ] {
+            assert!(figure[key].as_f64().is_some_and(|v| v > 0.0), "{key} in {figure}");
+        }
+        let ratio = figure["append_1w_eps"].as_f64().unwrap() / figure["insert_1w_rps"].as_f64().unwrap();
+        assert!((ratio - figure["ratio_1w"].as_f64().unwrap()).abs() < 1e-9);
+    }
+}
