@@ -126,7 +126,10 @@ async fn postgres_a_lower_position_committed_later_is_still_delivered() {
     assert!(subscription.next_within(SETTLE).await.unwrap().is_none());
 }
 
-lodge_eventlog::test_on_both_engines!(concurrent_writers_and_a_live_subscriber_agree_on_every_event);
+lodge_eventlog::test_on_both_engines!(
+    concurrent_writers_and_a_live_subscriber_agree_on_every_event,
+    every_stream_reaches_readers_in_version_order_under_load,
+);
 
 /// Eight writers append at random to twenty streams while a subscriber follows the log live. The
 /// subscriber must see every event exactly once, each stream in version order, and the same set of
@@ -210,4 +213,50 @@ async fn concurrent_writers_and_a_live_subscriber_agree_on_every_event(db: TestD
         .collect();
     assert_eq!(ids, everything);
     assert!(log.verify().await.unwrap().broken.is_none());
+}
+
+/// Many writers on few streams, with no pauses, so that appends wait for each other's streams and
+/// group into batches: readers must still get each stream's events in version order, because a
+/// projector applying "accepted" before "uploaded" would be wrong.
+async fn every_stream_reaches_readers_in_version_order_under_load(db: TestDatabase) {
+    const WRITERS: u32 = 8;
+    const APPENDS: u32 = 60;
+    let log = db.log().await;
+    let mut writers = Vec::new();
+    for writer in 0..WRITERS {
+        let log = log.clone();
+        writers.push(tokio::spawn(async move {
+            for n in 0..APPENDS {
+                let stream_no = (writer + n) % 3;
+                log.append(
+                    &stream(&format!("invite-{stream_no}")),
+                    ExpectedVersion::Any,
+                    &[event(writer * 1_000 + n)],
+                    &meta(),
+                )
+                .await
+                .unwrap();
+            }
+        }));
+    }
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    let mut subscription = log.subscribe(Position::START);
+    let mut versions: BTreeMap<String, u64> = BTreeMap::new();
+    for _ in 0..WRITERS * APPENDS {
+        let event = subscription
+            .next_within(PATIENCE)
+            .await
+            .unwrap()
+            .expect("every event arrives");
+        let last = versions.entry(event.stream_id.to_string()).or_default();
+        assert_eq!(
+            event.stream_version,
+            *last + 1,
+            "stream {} out of version order in the log",
+            event.stream_id
+        );
+        *last = event.stream_version;
+    }
 }

@@ -1,6 +1,8 @@
 //! The log on PostgreSQL, the production engine.
 //!
 //! An append is one call of the `lodge_append` SQL function: one round trip, one short transaction.
+//! Appends that arrive while others are being written go together in one call of
+//! `lodge_append_batch` (group commit, see `group_commit.rs`).
 //! Reads follow log order (transaction_id, position) and stop below the oldest transaction still in
 //! progress, so no reader ever passes an event that commits later (docs/decisions/0002).
 //!
@@ -37,14 +39,18 @@ const CHANNEL: &str = "lodge_events";
 const EVENT_COLUMNS: &str = "e.position, e.event_id, e.stream_id, e.stream_version, e.event_type, e.schema_version, \
                              e.data::text AS data, e.metadata::text AS metadata, e.recorded_at, e.hash";
 
-/// Only events of transactions older than every transaction still running: nothing that commits
-/// later can sort before them.
-const VISIBLE: &str = "e.transaction_id < pg_snapshot_xmin(pg_current_snapshot())";
+/// Only events of transactions older than every transaction still running that could append here:
+/// nothing that commits later can sort before them. A subquery, so the horizon is computed once.
+const VISIBLE: &str = "e.transaction_id < (SELECT lodge_read_horizon())";
+
+mod group_commit;
+
+use group_commit::{GroupCommit, Signals};
 
 pub(crate) struct PostgresLog {
     pool: PgPool,
     pub(crate) wakeup: Wakeup,
-    announce: Arc<Notify>,
+    group_commit: GroupCommit,
     listening: AtomicBool,
     shutdown: CancellationToken,
 }
@@ -177,7 +183,9 @@ fn append_error(error: sqlx::Error, stream: &StreamId, expected: ExpectedVersion
 }
 
 /// Appends inside a transaction the caller controls, exactly as [`EventLog::append`] does otherwise.
-/// Tests use it to hold transactions open and commit them in an order of their choosing.
+/// Tests use it to hold transactions open and commit them in an order of their choosing. For a
+/// stream's events to stay in version order in the log, the append must be the transaction's first
+/// write (see migrations/postgres/0002_group_commit.sql).
 ///
 /// [`EventLog::append`]: crate::EventLog::append
 #[cfg(feature = "testing")]
@@ -201,18 +209,20 @@ impl PostgresLog {
         let pool = pool_options(max_connections)
             .connect_with(connect_options(url)?)
             .await?;
+        let wakeup = Wakeup::new();
+        let announce = Arc::new(Notify::new());
+        let signals = Signals {
+            wakeup: wakeup.clone(),
+            announce: announce.clone(),
+        };
         let log = Self {
+            group_commit: GroupCommit::new(pool.clone(), signals),
             pool,
-            wakeup: Wakeup::new(),
-            announce: Arc::new(Notify::new()),
+            wakeup,
             listening: AtomicBool::new(false),
             shutdown: CancellationToken::new(),
         };
-        tokio::spawn(announce_appends(
-            log.pool.clone(),
-            log.announce.clone(),
-            log.shutdown.clone(),
-        ));
+        tokio::spawn(announce_appends(log.pool.clone(), announce, log.shutdown.clone()));
         Ok(log)
     }
 
@@ -229,26 +239,9 @@ impl PostgresLog {
         metadata: &Metadata,
     ) -> Result<AppendOutcome, LogError> {
         let prepared = append::prepare(stream, events, metadata)?;
-        // A concurrent append of the same command id loses the race on lodge_commands' key; the
-        // second try then finds the winner's outcome.
-        let mut attempts = 0;
-        let row = loop {
-            attempts += 1;
-            match append_query(stream, expected, events, metadata, &prepared)
-                .fetch_one(&self.pool)
-                .await
-            {
-                Ok(row) => break row,
-                Err(error) if attempts < 3 && is_concurrent_command(&error) => continue,
-                Err(error) => return Err(append_error(error, stream, expected, metadata.command_id)),
-            }
-        };
-        let outcome = append_outcome(&row, stream)?;
-        if !outcome.duplicate {
-            self.wakeup.ring();
-            self.announce.notify_one();
-        }
-        Ok(outcome)
+        self.group_commit
+            .append(stream, expected, events, metadata, prepared)
+            .await
     }
 
     pub(crate) async fn read_stream(&self, stream: &StreamId) -> Result<Vec<RecordedEvent>, LogError> {
