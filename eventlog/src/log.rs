@@ -138,11 +138,25 @@ impl EventLog {
 
     /// Up to `limit` events after `after` in log order ([`Position::START`] for the beginning).
     /// Fails with [`LogError::UnknownPosition`] when `after` is not the position of an event.
+    ///
+    /// On PostgreSQL, an event appears here once every transaction that began before it has ended:
+    /// only then can nothing that commits later sort before it (docs/decisions/0002).
     pub async fn read_all(&self, after: Position, limit: usize) -> Result<Vec<RecordedEvent>, LogError> {
-        match &*self.store {
-            Store::Sqlite(log) => log.read_all(after, limit).await,
-            Store::Postgres(log) => log.read_all(after, limit).await,
+        let events = match &*self.store {
+            Store::Sqlite(log) => log.read_all(after, limit).await?,
+            Store::Postgres(log) => log.read_all(after, limit).await?,
+        };
+        // Only when nothing comes back is it worth asking whether the reader's place is real.
+        if events.is_empty() && after != Position::START {
+            let known = match &*self.store {
+                Store::Sqlite(log) => log.has_position(after).await?,
+                Store::Postgres(log) => log.has_position(after).await?,
+            };
+            if !known {
+                return Err(LogError::UnknownPosition(after));
+            }
         }
+        Ok(events)
     }
 
     /// Follows the log from `after`: first the events already there, then new ones as they come.

@@ -4,6 +4,9 @@
 
 use std::fmt;
 
+use futures_util::{Stream, TryStreamExt};
+
+use crate::error::LogError;
 use crate::hash;
 use crate::row::EventRow;
 use crate::types::Position;
@@ -159,4 +162,21 @@ impl Verifier {
             broken: self.broken,
         }
     }
+}
+
+/// Streams whose head exists but which have no events at all (the first, if any).
+pub(crate) const ORPHAN_HEADS: &str = "SELECT s.stream_id FROM lodge_streams s
+     WHERE NOT EXISTS (SELECT 1 FROM lodge_events e WHERE e.stream_id = s.stream_id)
+     ORDER BY s.stream_id LIMIT 1";
+
+/// Feeds rows, ordered by stream then version, to a verifier until the first broken link.
+pub(crate) async fn walk(rows: impl Stream<Item = Result<VerifyRow, LogError>>) -> Result<Verifier, LogError> {
+    let mut verifier = Verifier::default();
+    let mut rows = std::pin::pin!(rows);
+    while let Some(row) = rows.try_next().await? {
+        if !verifier.check(row) {
+            break;
+        }
+    }
+    Ok(verifier)
 }

@@ -29,7 +29,7 @@ use crate::append::{self, PreparedAppend, StoredCommand};
 use crate::error::LogError;
 use crate::row::EventRow;
 use crate::types::{AppendOutcome, ExpectedVersion, LogSummary, Metadata, NewEvent, Position, RecordedEvent, StreamId};
-use crate::verify::{Verifier, VerifyReport, VerifyRow};
+use crate::verify::{self, VerifyReport, VerifyRow};
 use crate::wakeup::Wakeup;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
@@ -277,18 +277,15 @@ impl PostgresLog {
             .fetch_all(&self.pool)
             .await?
         };
-        if rows.is_empty() && after != Position::START {
-            self.check_position(after).await?;
-        }
         recorded(rows)
     }
 
-    async fn check_position(&self, position: Position) -> Result<(), LogError> {
+    pub(crate) async fn has_position(&self, position: Position) -> Result<bool, LogError> {
         let exists: Option<i64> = sqlx::query_scalar("SELECT position FROM lodge_events WHERE position = $1")
             .bind(position.0)
             .fetch_optional(&self.pool)
             .await?;
-        exists.map(|_| ()).ok_or(LogError::UnknownPosition(position))
+        Ok(exists.is_some())
     }
 
     pub(crate) async fn command_outcome(&self, command_id: Uuid) -> Result<Option<AppendOutcome>, LogError> {
@@ -325,33 +322,23 @@ impl PostgresLog {
     }
 
     pub(crate) async fn verify(&self) -> Result<VerifyReport, LogError> {
-        let mut verifier = Verifier::default();
-        {
-            let mut rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "SELECT {EVENT_COLUMNS}, s.version AS head_version, s.last_hash AS head_hash
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {EVENT_COLUMNS}, s.version AS head_version, s.last_hash AS head_hash
                  FROM lodge_events e LEFT JOIN lodge_streams s ON s.stream_id = e.stream_id
                  ORDER BY e.stream_id, e.stream_version"
-            )))
-            .fetch(&self.pool);
-            while let Some(row) = rows.try_next().await? {
-                let head_version: Option<i64> = row.try_get("head_version")?;
-                let head_hash: Option<Vec<u8>> = row.try_get("head_hash")?;
-                let keep_going = verifier.check(VerifyRow {
-                    event: event_row(&row)?,
-                    head: head_version.zip(head_hash),
-                });
-                if !keep_going {
-                    break;
-                }
-            }
-        }
-        let orphans: Vec<String> = sqlx::query_scalar(
-            "SELECT s.stream_id FROM lodge_streams s
-             WHERE NOT EXISTS (SELECT 1 FROM lodge_events e WHERE e.stream_id = s.stream_id)
-             ORDER BY s.stream_id LIMIT 1",
-        )
-        .fetch_all(&self.pool)
-        .await?;
+        )))
+        .fetch(&self.pool)
+        .map_err(LogError::from)
+        .and_then(|row| async move {
+            Ok(VerifyRow {
+                event: event_row(&row)?,
+                head: row
+                    .try_get::<Option<i64>, _>("head_version")?
+                    .zip(row.try_get::<Option<Vec<u8>>, _>("head_hash")?),
+            })
+        });
+        let verifier = verify::walk(rows).await?;
+        let orphans: Vec<String> = sqlx::query_scalar(verify::ORPHAN_HEADS).fetch_all(&self.pool).await?;
         Ok(verifier.finish(orphans))
     }
 

@@ -21,7 +21,7 @@ use crate::append::{self, StoredCommand};
 use crate::error::LogError;
 use crate::row::EventRow;
 use crate::types::{AppendOutcome, ExpectedVersion, LogSummary, Metadata, NewEvent, Position, RecordedEvent, StreamId};
-use crate::verify::{Verifier, VerifyReport, VerifyRow};
+use crate::verify::{self, VerifyReport, VerifyRow};
 use crate::wakeup::Wakeup;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
@@ -85,7 +85,22 @@ fn event_row(row: &SqliteRow) -> Result<EventRow, sqlx::Error> {
     })
 }
 
-pub(crate) fn stored_command(row: &SqliteRow) -> Result<StoredCommand, sqlx::Error> {
+/// A command's first outcome, if it appended anything.
+pub(crate) async fn stored_command<'e>(
+    executor: impl sqlx::SqliteExecutor<'e>,
+    command_id: Uuid,
+) -> Result<Option<StoredCommand>, LogError> {
+    let row = sqlx::query(
+        "SELECT stream_id, fingerprint, first_version, last_version, last_position, recorded_at
+         FROM lodge_commands WHERE command_id = ?",
+    )
+    .bind(command_id)
+    .fetch_optional(executor)
+    .await?;
+    Ok(row.map(|row| stored_command_from(&row)).transpose()?)
+}
+
+fn stored_command_from(row: &SqliteRow) -> Result<StoredCommand, sqlx::Error> {
     Ok(StoredCommand {
         stream_id: row.try_get("stream_id")?,
         fingerprint: row.try_get("fingerprint")?,
@@ -165,29 +180,22 @@ impl SqliteLog {
         .bind(limit as i64)
         .fetch_all(&self.readers)
         .await?;
-        if rows.is_empty() && after != Position::START {
-            self.check_position(after).await?;
-        }
         recorded(rows)
     }
 
-    async fn check_position(&self, position: Position) -> Result<(), LogError> {
+    pub(crate) async fn has_position(&self, position: Position) -> Result<bool, LogError> {
         let exists: Option<i64> = sqlx::query_scalar("SELECT position FROM lodge_events WHERE position = ?")
             .bind(position.0)
             .fetch_optional(&self.readers)
             .await?;
-        exists.map(|_| ()).ok_or(LogError::UnknownPosition(position))
+        Ok(exists.is_some())
     }
 
     pub(crate) async fn command_outcome(&self, command_id: Uuid) -> Result<Option<AppendOutcome>, LogError> {
-        let row = sqlx::query(
-            "SELECT stream_id, fingerprint, first_version, last_version, last_position, recorded_at
-             FROM lodge_commands WHERE command_id = ?",
-        )
-        .bind(command_id)
-        .fetch_optional(&self.readers)
-        .await?;
-        row.map(|row| stored_command(&row)?.into_outcome()).transpose()
+        stored_command(&self.readers, command_id)
+            .await?
+            .map(StoredCommand::into_outcome)
+            .transpose()
     }
 
     pub(crate) async fn summary(&self) -> Result<LogSummary, LogError> {
@@ -202,34 +210,26 @@ impl SqliteLog {
     }
 
     pub(crate) async fn verify(&self) -> Result<VerifyReport, LogError> {
-        let mut verifier = Verifier::default();
-        {
-            let mut rows = sqlx::query(
-                "SELECT e.position, e.event_id, e.stream_id, e.stream_version, e.event_type, e.schema_version,
+        let rows = sqlx::query(
+            "SELECT e.position, e.event_id, e.stream_id, e.stream_version, e.event_type, e.schema_version,
                         e.data, e.metadata, e.recorded_at, e.hash, s.version AS head_version, s.last_hash AS head_hash
                  FROM lodge_events e LEFT JOIN lodge_streams s ON s.stream_id = e.stream_id
                  ORDER BY e.stream_id, e.stream_version",
-            )
-            .fetch(&self.readers);
-            while let Some(row) = rows.try_next().await? {
-                let head_version: Option<i64> = row.try_get("head_version")?;
-                let head_hash: Option<Vec<u8>> = row.try_get("head_hash")?;
-                let keep_going = verifier.check(VerifyRow {
-                    event: event_row(&row)?,
-                    head: head_version.zip(head_hash),
-                });
-                if !keep_going {
-                    break;
-                }
-            }
-        }
-        let orphans: Vec<String> = sqlx::query_scalar(
-            "SELECT s.stream_id FROM lodge_streams s
-             WHERE NOT EXISTS (SELECT 1 FROM lodge_events e WHERE e.stream_id = s.stream_id)
-             ORDER BY s.stream_id LIMIT 1",
         )
-        .fetch_all(&self.readers)
-        .await?;
+        .fetch(&self.readers)
+        .map_err(LogError::from)
+        .and_then(|row| async move {
+            Ok(VerifyRow {
+                event: event_row(&row)?,
+                head: row
+                    .try_get::<Option<i64>, _>("head_version")?
+                    .zip(row.try_get::<Option<Vec<u8>>, _>("head_hash")?),
+            })
+        });
+        let verifier = verify::walk(rows).await?;
+        let orphans: Vec<String> = sqlx::query_scalar(verify::ORPHAN_HEADS)
+            .fetch_all(&self.readers)
+            .await?;
         Ok(verifier.finish(orphans))
     }
 

@@ -144,14 +144,7 @@ impl Writer {
     }
 
     async fn stored_command(&mut self, metadata: &Metadata) -> Result<Option<StoredCommand>, LogError> {
-        let row = sqlx::query(
-            "SELECT stream_id, fingerprint, first_version, last_version, last_position, recorded_at
-             FROM lodge_commands WHERE command_id = ?",
-        )
-        .bind(metadata.command_id)
-        .fetch_optional(&mut self.connection)
-        .await?;
-        Ok(row.map(|row| super::stored_command(&row)).transpose()?)
+        super::stored_command(&mut self.connection, metadata.command_id).await
     }
 
     /// Runs the whole append as one script, in one transaction.
