@@ -21,6 +21,19 @@ async fn begin(db: &TestDatabase) -> PgConnection {
     conn
 }
 
+/// Appends one event to a new stream inside the open transaction `tx`, as the log itself would.
+async fn append_in(tx: &mut PgConnection, stream_name: &str, n: u32) -> lodge_eventlog::AppendOutcome {
+    lodge_eventlog::postgres::append_within(
+        tx,
+        &stream(stream_name),
+        ExpectedVersion::NoStream,
+        &[event(n)],
+        &meta(),
+    )
+    .await
+    .unwrap()
+}
+
 /// Positions a reader that trusts positions alone would see after `after`.
 async fn naive_read(db: &TestDatabase, after: Position) -> Vec<i64> {
     let mut conn = PgConnection::connect(db.url()).await.unwrap();
@@ -41,24 +54,8 @@ async fn postgres_a_higher_position_committed_first_waits_for_the_lower_one() {
 
     let mut t1 = begin(&db).await;
     let mut t2 = begin(&db).await;
-    let lower = lodge_eventlog::postgres::append_within(
-        &mut t1,
-        &stream("invite-1"),
-        ExpectedVersion::NoStream,
-        &[event(1)],
-        &meta(),
-    )
-    .await
-    .unwrap();
-    let higher = lodge_eventlog::postgres::append_within(
-        &mut t2,
-        &stream("invite-2"),
-        ExpectedVersion::NoStream,
-        &[event(2)],
-        &meta(),
-    )
-    .await
-    .unwrap();
+    let lower = append_in(&mut t1, "invite-1", 1).await;
+    let higher = append_in(&mut t2, "invite-2", 2).await;
     assert!(lower.last_position < higher.last_position);
     t2.execute("COMMIT").await.unwrap();
 
@@ -91,24 +88,8 @@ async fn postgres_a_lower_position_committed_later_is_still_delivered() {
     // Take a transaction id now, so that T1 is the older transaction.
     t1.execute("SELECT pg_current_xact_id()").await.unwrap();
     let mut t2 = begin(&db).await;
-    let lower = lodge_eventlog::postgres::append_within(
-        &mut t2,
-        &stream("invite-2"),
-        ExpectedVersion::NoStream,
-        &[event(2)],
-        &meta(),
-    )
-    .await
-    .unwrap();
-    let higher = lodge_eventlog::postgres::append_within(
-        &mut t1,
-        &stream("invite-1"),
-        ExpectedVersion::NoStream,
-        &[event(1)],
-        &meta(),
-    )
-    .await
-    .unwrap();
+    let lower = append_in(&mut t2, "invite-2", 2).await;
+    let higher = append_in(&mut t1, "invite-1", 1).await;
     assert!(lower.last_position < higher.last_position);
     t1.execute("COMMIT").await.unwrap();
 
