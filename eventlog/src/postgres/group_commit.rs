@@ -8,6 +8,7 @@
 //! costs task switches on both sides.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use sqlx::Row;
@@ -30,6 +31,7 @@ const MAX_BATCH: usize = 32;
 
 /// One append waiting to be written, and where its outcome goes.
 struct Pending {
+    ticket: u64,
     stream: StreamId,
     expected: ExpectedVersion,
     events: Vec<NewEvent>,
@@ -50,6 +52,23 @@ pub(super) struct GroupCommit {
     signals: Signals,
     queue: Mutex<VecDeque<Pending>>,
     slots: Arc<Semaphore>,
+    tickets: AtomicU64,
+}
+
+/// Withdraws an append still waiting in the queue when its caller goes away: it is then not written
+/// at all, rather than whenever the next append happens to come. Once taken into a batch, it is
+/// written.
+struct Withdraw<'a> {
+    queue: &'a Mutex<VecDeque<Pending>>,
+    ticket: u64,
+}
+
+impl Drop for Withdraw<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut queue) = self.queue.lock() {
+            queue.retain(|pending| pending.ticket != self.ticket);
+        }
+    }
 }
 
 impl GroupCommit {
@@ -59,6 +78,7 @@ impl GroupCommit {
             signals,
             queue: Mutex::new(VecDeque::new()),
             slots: Arc::new(Semaphore::new(FLUSH_SLOTS)),
+            tickets: AtomicU64::new(0),
         }
     }
 
@@ -71,7 +91,13 @@ impl GroupCommit {
         prepared: PreparedAppend,
     ) -> Result<AppendOutcome, LogError> {
         let (reply, mut outcome) = oneshot::channel();
+        let ticket = self.tickets.fetch_add(1, Ordering::Relaxed);
+        let _withdraw = Withdraw {
+            queue: &self.queue,
+            ticket,
+        };
         self.queue.lock().expect("queue lock").push_back(Pending {
+            ticket,
             stream: stream.clone(),
             expected,
             events: events.to_vec(),
