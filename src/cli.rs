@@ -32,6 +32,8 @@ pub enum Command {
     Log(LogArgs),
     /// Send a sample invite through Lodge's rules, to see the log at work
     Demo,
+    /// Run the projectors that build the read models from the log, until Ctrl-C
+    Project,
     /// Measure Lodge against plain-database baselines taken in the same run
     #[command(subcommand)]
     Bench(BenchCommand),

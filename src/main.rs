@@ -39,6 +39,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Verify => commands::verify::run(&config).await,
         Command::Log(args) => commands::log::run(&config, &args).await,
         Command::Demo => commands::demo::run(&config).await,
+        Command::Project => commands::project::run(&config).await,
         Command::Bench(BenchCommand::Append(args)) => bench::append::run(&args).await,
     }
 }

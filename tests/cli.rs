@@ -64,12 +64,14 @@ lodge_eventlog::test_on_both_engines!(
     bad_input_gets_a_clear_error_and_changes_nothing,
     configuration_comes_from_a_file_and_the_environment,
     log_follow_prints_what_another_process_appends,
+    lodge_project_builds_the_portal_views,
 );
 
 async fn a_bare_lodge_sets_up_the_database_and_says_what_to_do_next(db: TestDatabase) {
     let folder = tempfile::tempdir().unwrap();
     let out = lodge_ok(&db, folder.path(), &[]);
     assert!(out.contains("0 events in 0 streams"), "{out}");
+    assert!(out.contains("projector  portal: not run yet"), "{out}");
     assert!(out.contains("lodge demo"), "{out}");
     let engine = match db.engine() {
         Engine::Sqlite => "SQLite",
@@ -320,4 +322,50 @@ fn the_append_benchmark_prints_one_json_object_per_engine() {
         let ratio = figure["append_1w_eps"].as_f64().unwrap() / figure["insert_1w_rps"].as_f64().unwrap();
         assert!((ratio - figure["ratio_1w"].as_f64().unwrap()).abs() < 1e-9);
     }
+}
+
+async fn lodge_project_builds_the_portal_views(db: TestDatabase) {
+    let folder = tempfile::tempdir().unwrap();
+    lodge_ok(&db, folder.path(), &["demo"]);
+    let last = json_lines(&lodge_ok(&db, folder.path(), &["log"]))[1]["position"].clone();
+    let mut projector = lodge(&db, folder.path())
+        .arg("project")
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+
+    let started = Instant::now();
+    let status = loop {
+        let status = lodge_ok(&db, folder.path(), &["status"]);
+        if status.contains(&format!("projector  portal: at position {last}")) {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the projector caught up: {status}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    projector.kill().unwrap();
+    projector.wait().unwrap();
+    assert!(status.contains("2 events in 1 stream\n"), "{status}");
+
+    use sqlx::Connection;
+    let views: i64 = match db.engine() {
+        Engine::Sqlite => {
+            let mut conn = sqlx::SqliteConnection::connect(db.url()).await.unwrap();
+            sqlx::query_scalar("SELECT count(*) FROM portal_views")
+                .fetch_one(&mut conn)
+                .await
+                .unwrap()
+        }
+        Engine::Postgres => {
+            let mut conn = sqlx::PgConnection::connect(db.url()).await.unwrap();
+            sqlx::query_scalar("SELECT count(*) FROM portal_views")
+                .fetch_one(&mut conn)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(views, 2, "one portal view per contact of the demo invite");
 }

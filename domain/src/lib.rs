@@ -12,6 +12,8 @@ pub mod ids;
 pub mod invite;
 pub mod limits;
 pub mod request;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod text;
 
 pub use actor::{Actor, Sender, StaffMember};

@@ -2,17 +2,15 @@
 //! whose invariants hold; closed invites take nothing but messages and visits; every event written
 //! reads back as itself.
 
-mod support;
-
 use std::collections::{BTreeMap, BTreeSet};
 
 use lodge_domain::contact::Channel;
 use lodge_domain::invite::*;
 use lodge_domain::limits::{MAX_CONTACTS, MAX_REQUESTS};
 use lodge_domain::request::{self, Answer, Assignment, RequestKind, RequestSpec};
+use lodge_domain::testing::*;
 use lodge_domain::{ContactId, Decider, DocumentId, EventSchema, MessageId, RequestId};
 use proptest::prelude::*;
-use support::*;
 
 #[derive(Debug, Clone)]
 enum Action {

@@ -1,7 +1,5 @@
 //! Every rule of an Invite, as given (past events) / when (a command) / then (new events or an error).
 
-mod support;
-
 use std::collections::BTreeSet;
 
 use lodge_domain::contact::{Channel, ContactError};
@@ -9,9 +7,9 @@ use lodge_domain::digest::DigestError;
 use lodge_domain::invite::*;
 use lodge_domain::limits::{MAX_CONTACTS, MAX_MESSAGE_CHARS, MAX_REQUESTS};
 use lodge_domain::request::{Answer, Assignment, RequestError, RequestKind};
+use lodge_domain::testing::*;
 use lodge_domain::text::TextError;
 use lodge_domain::{Actor, ContactId, DocumentId, RequestId};
-use support::*;
 
 mod send_invite {
     use super::*;

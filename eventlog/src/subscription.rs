@@ -76,6 +76,20 @@ impl Subscription {
         }
     }
 
+    /// The next events: waits for one, then returns it with up to `max - 1` more that are already
+    /// available, for callers that work in batches.
+    pub async fn next_batch(&mut self, max: usize) -> Result<Vec<RecordedEvent>, LogError> {
+        let first = self.next().await?;
+        let more = self.buffer.len().min(max.saturating_sub(1));
+        let mut batch = Vec::with_capacity(1 + more);
+        batch.push(first);
+        batch.extend(self.buffer.drain(..more));
+        if let Some(last) = batch.last() {
+            self.after = last.position;
+        }
+        Ok(batch)
+    }
+
     /// The next event if one arrives within `timeout`.
     pub async fn next_within(&mut self, timeout: Duration) -> Result<Option<RecordedEvent>, LogError> {
         match tokio::time::timeout(timeout, self.next()).await {

@@ -11,6 +11,8 @@ use uuid::Uuid;
 
 use crate::error::LogError;
 
+const INVITE_PREFIX: &str = "invite-";
+
 /// The name of a stream: one aggregate's history, e.g. `invite-0193…`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
@@ -34,7 +36,12 @@ impl StreamId {
 
     /// The stream of one Invite.
     pub fn invite(id: InviteId) -> Self {
-        Self(format!("invite-{id}"))
+        Self(format!("{INVITE_PREFIX}{id}"))
+    }
+
+    /// The Invite whose stream this is, if it is one.
+    pub fn invite_id(&self) -> Option<InviteId> {
+        self.0.strip_prefix(INVITE_PREFIX)?.parse().ok()
     }
 
     pub fn as_str(&self) -> &str {

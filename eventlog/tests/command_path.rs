@@ -8,7 +8,8 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 use lodge_domain::invite::*;
-use lodge_domain::{ContactId, Decider, EventDecodeError, EventSchema, InviteId, MessageId, Sender, StaffId};
+use lodge_domain::testing::ANA;
+use lodge_domain::{Decider, EventDecodeError, EventSchema, InviteId};
 use lodge_eventlog::command::{self, CommandError, MAX_ATTEMPTS};
 use lodge_eventlog::testing::TestDatabase;
 use lodge_eventlog::{ExpectedVersion, LogError, NewEvent, Position, StreamId};
@@ -16,56 +17,15 @@ use support::*;
 use uuid::Uuid;
 
 fn invite_id() -> InviteId {
-    InviteId::from_uuid(Uuid::from_u128(0x1000))
+    lodge_domain::testing::INVITE
 }
 
-const ANA: ContactId = ContactId::from_uuid(Uuid::from_u128(0x2001));
-
 fn send_invite() -> InviteCommand {
-    use lodge_domain::contact::{Channel, ContactDetails};
-    use lodge_domain::digest::TokenHash;
-    use lodge_domain::request::{Assignment, RequestKind, RequestSpec};
-    InviteCommand::SendInvite(SendInvite {
-        invite_id: invite_id(),
-        title: "Tax return 2026".into(),
-        message: None,
-        sender: Sender {
-            id: StaffId::from_uuid(Uuid::from_u128(7)),
-            name: "Sam Staff".into(),
-            email: "sam@firm.example".into(),
-            phone: None,
-        },
-        channels: [Channel::Email].into(),
-        contacts: vec![ContactDetails {
-            id: ANA,
-            name: "Ana Alves".into(),
-            email: Some("ana@example.com".into()),
-            phone: None,
-            portal_link: TokenHash::parse(&"ab".repeat(32)).unwrap(),
-        }],
-        requests: vec![RequestSpec {
-            id: lodge_domain::RequestId::from_uuid(Uuid::from_u128(0x3001)),
-            title: "Payslips".into(),
-            description: None,
-            kind: RequestKind::File {
-                allowed_types: vec![],
-                max_files: 3,
-            },
-            assigned_to: Assignment::AllContacts,
-        }],
-        due_on: None,
-        portal_password: None,
-        today: chrono::NaiveDate::from_ymd_opt(2026, 11, 28).unwrap(),
-    })
+    InviteCommand::SendInvite(lodge_domain::testing::send_invite())
 }
 
 fn message(body: &str) -> InviteCommand {
-    InviteCommand::PostMessage(PostMessage {
-        message_id: MessageId::from_uuid(Uuid::now_v7()),
-        contact_id: ANA,
-        from: MessageFrom::Contact,
-        body: body.into(),
-    })
+    lodge_domain::testing::message(Uuid::now_v7().as_u128(), ANA, MessageFrom::Contact, body)
 }
 
 lodge_eventlog::test_on_both_engines!(

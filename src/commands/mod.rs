@@ -3,6 +3,7 @@
 pub mod demo;
 pub mod log;
 pub mod migrate;
+pub mod project;
 pub mod status;
 pub mod verify;
 
@@ -29,4 +30,13 @@ pub fn is_broken_pipe(error: &anyhow::Error) -> bool {
         .chain()
         .filter_map(|cause| cause.downcast_ref::<std::io::Error>())
         .any(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+}
+
+/// "1 stream", "2 streams".
+pub fn count(n: u64, thing: &str) -> String {
+    if n == 1 {
+        format!("1 {thing}")
+    } else {
+        format!("{n} {thing}s")
+    }
 }

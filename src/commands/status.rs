@@ -15,13 +15,30 @@ pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
     };
     println!("Lodge {}", env!("CARGO_PKG_VERSION"));
     println!("  database   {} ({engine})", redact_url(&config.database_url));
-    println!("  event log  {} events in {} streams", summary.events, summary.streams);
+    println!(
+        "  event log  {} in {}",
+        super::count(summary.events, "event"),
+        super::count(summary.streams, "stream")
+    );
+    let store = lodge_projections::ReadStore::connect(&config.database_url).await?;
+    for name in ["portal"] {
+        match store.status(name).await? {
+            None => println!("  projector  {name}: not run yet (lodge project)"),
+            Some(status) => match status.failure {
+                None => println!("  projector  {name}: at position {}", status.position),
+                Some((position, reason)) => {
+                    println!("  projector  {name}: STOPPED at position {position}: {reason}")
+                }
+            },
+        }
+    }
     println!();
     println!("Next:");
     if summary.events == 0 {
         println!("  lodge demo              send a sample invite through Lodge's rules");
     }
     println!("  lodge log               print the log as JSON lines (--stream, --after, --follow)");
+    println!("  lodge project           build the read models (portal views) from the log");
     println!("  lodge verify            check every stream's tamper-evident hash chain");
     println!("  lodge bench append      measure appends against plain INSERTs");
     println!("  lodge --help            everything else");

@@ -10,16 +10,18 @@ pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
     match report.broken {
         None => {
             println!(
-                "OK: {} events in {} streams; every hash chain holds.",
-                report.events, report.streams
+                "OK: {} in {}; every hash chain holds.",
+                super::count(report.events, "event"),
+                super::count(report.streams, "stream")
             );
             Ok(ExitCode::SUCCESS)
         }
         Some(broken) => {
             println!("BROKEN: {broken}");
             println!(
-                "({} events in {} streams checked before it.)",
-                report.events, report.streams
+                "({} in {} checked before it.)",
+                super::count(report.events, "event"),
+                super::count(report.streams, "stream")
             );
             Ok(ExitCode::FAILURE)
         }

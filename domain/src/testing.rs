@@ -1,14 +1,14 @@
-//! Builders for domain tests: readable ids, a valid invite, and given/when helpers.
-#![allow(dead_code)]
+//! Builders for tests in every crate: readable ids, a valid invite, commands, and given/when helpers.
+//! Compiled only with the `testing` feature.
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::contact::{Channel, ContactDetails};
+use crate::digest::{PasswordHash, TokenHash};
+use crate::invite::*;
+use crate::request::{Answer, Assignment, FieldType, FormField, RequestKind, RequestSpec};
+use crate::{ContactId, Decider, DocumentId, InviteId, MessageId, RequestId, Sender, StaffId, StaffMember};
 use chrono::NaiveDate;
-use lodge_domain::contact::{Channel, ContactDetails};
-use lodge_domain::digest::{PasswordHash, TokenHash};
-use lodge_domain::invite::*;
-use lodge_domain::request::{Answer, Assignment, FieldType, FormField, RequestKind, RequestSpec};
-use lodge_domain::{ContactId, Decider, DocumentId, InviteId, MessageId, RequestId, Sender, StaffId, StaffMember};
 use uuid::Uuid;
 
 pub fn uuid(n: u128) -> Uuid {

@@ -1,0 +1,25 @@
+//! What can go wrong while projecting.
+
+use lodge_eventlog::{LogError, Position};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectionError {
+    /// An event this projector cannot handle: the projector stops here.
+    #[error("projector {projector} stopped at the event at position {position}: {reason}")]
+    Stopped {
+        projector: String,
+        position: Position,
+        reason: String,
+    },
+    /// A projection cannot handle the event at `position` (returned by `Projection::write`).
+    #[error("cannot handle the event at position {position}: {reason}")]
+    Unhandled { position: Position, reason: String },
+    #[error("the event log: {0}")]
+    Log(#[from] LogError),
+    #[error("the read-model store: {0}")]
+    Store(#[from] sqlx::Error),
+    #[error("a stored read model is malformed: {0}")]
+    Malformed(String),
+    #[error("`{0}` is not a database URL Lodge can use: give sqlite://PATH or postgres://…")]
+    UnsupportedUrl(String),
+}

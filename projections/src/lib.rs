@@ -1,0 +1,22 @@
+//! Lodge's read models. Everything a person reads in Lodge is a projection of the event log.
+//!
+//! A [`Projection`] renders, from one invite's whole history, the rows it keeps about that invite.
+//! Because rows depend on the history alone, writing them again is harmless, and a projector can read
+//! a history that runs ahead of its checkpoint. The [`runtime`] follows the log from each projector's
+//! checkpoint and writes rows and checkpoint in one transaction, so a crash neither loses nor
+//! double-applies an event.
+//!
+//! Read-model tables carry a generation suffix (`portal_views__g1`) and are read through a view of
+//! the plain name (`portal_views`), so that a rebuild can fill a new generation beside the live one.
+
+mod error;
+mod history;
+pub mod portal;
+mod projection;
+pub mod runtime;
+mod store;
+
+pub use error::ProjectionError;
+pub use history::{HistoryEvent, InviteHistory};
+pub use projection::{Generation, Projection, Table};
+pub use store::{ProjectorStatus, ReadStore};

@@ -1,0 +1,107 @@
+//! The portal view: one per (invite, contact), and the portal link that opens it.
+
+mod render;
+mod view;
+
+pub use render::{RenderedView, render};
+pub use view::*;
+
+use lodge_domain::{ContactId, InviteId};
+use sqlx::AnyConnection;
+
+use crate::error::ProjectionError;
+use crate::history::InviteHistory;
+use crate::projection::{Generation, Projection, Table};
+use crate::store::ReadStore;
+
+pub struct PortalProjection;
+
+impl Projection for PortalProjection {
+    const NAME: &'static str = "portal";
+    const TABLES: &'static [Table] = &[
+        Table {
+            name: "portal_views",
+            columns: "invite_id TEXT NOT NULL, contact_id TEXT NOT NULL, position BIGINT NOT NULL, doc TEXT NOT NULL,
+                      PRIMARY KEY (invite_id, contact_id)",
+            indexes: &[],
+        },
+        Table {
+            name: "portal_links",
+            columns: "token_hash TEXT PRIMARY KEY, invite_id TEXT NOT NULL, contact_id TEXT NOT NULL",
+            indexes: &["invite_id"],
+        },
+    ];
+
+    async fn write(
+        &self,
+        connection: &mut AnyConnection,
+        generation: Generation,
+        history: &InviteHistory,
+    ) -> Result<(), ProjectionError> {
+        let (views, links) = (generation.table("portal_views"), generation.table("portal_links"));
+        let invite_id = history.invite_id.to_string();
+        let position = history.last_position().0;
+        sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {links} WHERE invite_id = $1")))
+            .bind(&invite_id)
+            .execute(&mut *connection)
+            .await?;
+        for rendered in render(history) {
+            let doc = serde_json::to_string(&rendered.view).expect("portal views serialise");
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "INSERT INTO {views} (invite_id, contact_id, position, doc) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (invite_id, contact_id) DO UPDATE SET position = excluded.position, doc = excluded.doc"
+            )))
+            .bind(&invite_id)
+            .bind(rendered.contact_id.to_string())
+            .bind(position)
+            .bind(doc)
+            .execute(&mut *connection)
+            .await?;
+            // Token hashes come from 256-bit random tokens and never collide; should one ever repeat
+            // across invites, the first invite keeps it rather than a link opening two portals.
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "INSERT INTO {links} (token_hash, invite_id, contact_id) VALUES ($1, $2, $3)
+                 ON CONFLICT (token_hash) DO NOTHING"
+            )))
+            .bind(rendered.portal_link)
+            .bind(&invite_id)
+            .bind(rendered.contact_id.to_string())
+            .execute(&mut *connection)
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+/// One contact's portal view, as of the projector's last write.
+pub async fn portal_view(
+    store: &ReadStore,
+    invite_id: InviteId,
+    contact_id: ContactId,
+) -> Result<Option<PortalView>, ProjectionError> {
+    let doc: Option<String> =
+        sqlx::query_scalar("SELECT doc FROM portal_views WHERE invite_id = $1 AND contact_id = $2")
+            .bind(invite_id.to_string())
+            .bind(contact_id.to_string())
+            .fetch_optional(store.pool())
+            .await?;
+    doc.map(|doc| serde_json::from_str(&doc).map_err(|e| ProjectionError::Malformed(format!("portal view: {e}"))))
+        .transpose()
+}
+
+/// The invite and contact a portal link's token hash opens, while that link is current.
+pub async fn portal_link(
+    store: &ReadStore,
+    token_hash: &str,
+) -> Result<Option<(InviteId, ContactId)>, ProjectionError> {
+    let row: Option<(String, String)> =
+        sqlx::query_as("SELECT invite_id, contact_id FROM portal_links WHERE token_hash = $1")
+            .bind(token_hash)
+            .fetch_optional(store.pool())
+            .await?;
+    row.map(|(invite, contact)| {
+        let malformed = |e: uuid::Error| ProjectionError::Malformed(format!("portal link: {e}"));
+        Ok((invite.parse().map_err(malformed)?, contact.parse().map_err(malformed)?))
+    })
+    .transpose()
+}

@@ -1,0 +1,45 @@
+//! What a projection is: tables, and the rows it writes for one invite.
+
+use std::future::Future;
+
+use sqlx::AnyConnection;
+
+use crate::error::ProjectionError;
+use crate::history::InviteHistory;
+
+/// A read-model table: `columns` is the body of its CREATE TABLE, `indexes` the columns of each
+/// index, both in SQL that SQLite and PostgreSQL share.
+#[derive(Debug, Clone, Copy)]
+pub struct Table {
+    pub name: &'static str,
+    pub columns: &'static str,
+    pub indexes: &'static [&'static str],
+}
+
+/// One generation of a projection's tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Generation(pub i64);
+
+impl Generation {
+    /// The physical name of `table` in this generation.
+    pub fn table(&self, table: &str) -> String {
+        format!("{table}__g{}", self.0)
+    }
+}
+
+pub trait Projection: Send + Sync + 'static {
+    /// Stable: the key of the projector's checkpoint.
+    const NAME: &'static str;
+    const TABLES: &'static [Table];
+
+    /// Writes everything this projection keeps about one invite, as its whole history says, into
+    /// `generation`'s tables, replacing what was there. It must depend on the history alone: it is
+    /// called again for every new event of the invite, and with histories that run ahead of the
+    /// projector's checkpoint.
+    fn write(
+        &self,
+        connection: &mut AnyConnection,
+        generation: Generation,
+        history: &InviteHistory,
+    ) -> impl Future<Output = Result<(), ProjectionError>> + Send;
+}

@@ -1,0 +1,241 @@
+//! The database that holds the read models: the log's own database, reached through sqlx's `Any`
+//! driver so that one SQL text serves SQLite and PostgreSQL (both take `$1` parameters).
+
+use std::time::Duration;
+
+use chrono::Utc;
+use lodge_eventlog::{Engine, Position};
+use sqlx::any::AnyPoolOptions;
+use sqlx::{AnyConnection, AnyPool, Executor, Row};
+
+use crate::error::ProjectionError;
+use crate::projection::{Generation, Projection};
+
+#[derive(Clone)]
+pub struct ReadStore {
+    pool: AnyPool,
+    engine: Engine,
+}
+
+/// Where a projector stands, as recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectorStatus {
+    pub name: String,
+    pub generation: Generation,
+    /// The last event applied (0: none yet).
+    pub position: Position,
+    /// Where and why the projector stopped, if it did.
+    pub failure: Option<(Position, String)>,
+}
+
+fn now() -> String {
+    Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+impl ReadStore {
+    /// Connects to the log's database (already migrated by the log).
+    pub async fn connect(url: &str) -> Result<Self, ProjectionError> {
+        sqlx::any::install_default_drivers();
+        let engine = Engine::of_url(url).ok_or_else(|| ProjectionError::UnsupportedUrl(url.to_owned()))?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(8)
+            .test_before_acquire(false)
+            .after_connect(move |connection, _| {
+                Box::pin(async move {
+                    // The same durability as the log's own connections.
+                    let settings = match engine {
+                        Engine::Sqlite => "PRAGMA busy_timeout = 10000; PRAGMA synchronous = FULL",
+                        Engine::Postgres => "SET synchronous_commit = on",
+                    };
+                    connection.execute(settings).await.map(|_| ())
+                })
+            })
+            .connect(url)
+            .await?;
+        Ok(Self { pool, engine })
+    }
+
+    pub fn engine(&self) -> Engine {
+        self.engine
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Starts a transaction that will write. On SQLite it takes the write lock at once: a transaction
+    /// that read first could not take it later if another connection wrote in between.
+    pub async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, ProjectionError> {
+        Ok(match self.engine {
+            Engine::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Engine::Postgres => self.pool.begin().await?,
+        })
+    }
+
+    pub async fn status(&self, name: &str) -> Result<Option<ProjectorStatus>, ProjectionError> {
+        let row = sqlx::query(
+            "SELECT name, generation, position, failed_position, error FROM lodge_projections WHERE name = $1",
+        )
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| {
+            let failed: Option<i64> = row.try_get("failed_position")?;
+            let error: Option<String> = row.try_get("error")?;
+            Ok(ProjectorStatus {
+                name: row.try_get("name")?,
+                generation: Generation(row.try_get("generation")?),
+                position: Position(row.try_get("position")?),
+                failure: failed.map(|p| (Position(p), error.unwrap_or_default())),
+            })
+        })
+        .transpose()
+    }
+
+    /// Registers a projection the first time it runs: its first generation's tables, the views that
+    /// read them, and a checkpoint at the start of the log. Clears a recorded failure, so that a
+    /// restarted (perhaps upgraded) Lodge tries the event again. A server registers every projection
+    /// before it serves reads, so that the views exist; running a projector registers it too.
+    pub async fn register<P: Projection>(&self) -> Result<ProjectorStatus, ProjectionError> {
+        let mut tx = self.begin_write().await?;
+        let known: Option<i64> = sqlx::query_scalar("SELECT generation FROM lodge_projections WHERE name = $1")
+            .bind(P::NAME)
+            .fetch_optional(&mut *tx)
+            .await?;
+        match known {
+            Some(_) => {
+                sqlx::query("UPDATE lodge_projections SET failed_position = NULL, error = NULL WHERE name = $1")
+                    .bind(P::NAME)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            None => {
+                let generation = Generation(1);
+                create_tables::<P>(&mut tx, generation).await?;
+                point_views_at::<P>(&mut tx, generation).await?;
+                sqlx::query(
+                    "INSERT INTO lodge_projections (name, generation, position, updated_at) VALUES ($1, $2, 0, $3)",
+                )
+                .bind(P::NAME)
+                .bind(generation.0)
+                .bind(now())
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        self.status(P::NAME)
+            .await?
+            .ok_or_else(|| ProjectionError::Malformed(format!("projector {} vanished", P::NAME)))
+    }
+
+    /// Moves a projector's checkpoint, inside the transaction that wrote its rows. Fails when the
+    /// live generation is no longer the one written (a rebuild switched it meanwhile).
+    pub(crate) async fn save_position(
+        connection: &mut AnyConnection,
+        name: &str,
+        generation: Generation,
+        position: Position,
+    ) -> Result<(), ProjectionError> {
+        let updated = sqlx::query(
+            "UPDATE lodge_projections SET position = $3, updated_at = $4 WHERE name = $1 AND generation = $2",
+        )
+        .bind(name)
+        .bind(generation.0)
+        .bind(position.0)
+        .bind(now())
+        .execute(connection)
+        .await?;
+        if updated.rows_affected() != 1 {
+            return Err(ProjectionError::Malformed(format!(
+                "projector {name} is no longer at generation {}",
+                generation.0
+            )));
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn record_failure(
+        &self,
+        name: &str,
+        position: Position,
+        error: &str,
+    ) -> Result<(), ProjectionError> {
+        sqlx::query("UPDATE lodge_projections SET failed_position = $2, error = $3, updated_at = $4 WHERE name = $1")
+            .bind(name)
+            .bind(position.0)
+            .bind(error)
+            .bind(now())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Whether a storage error may pass if tried again (a lost connection, a busy database, a
+    /// serialization failure), as opposed to one that would fail the same way every time.
+    pub(crate) fn is_transient(error: &sqlx::Error) -> bool {
+        match error {
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => true,
+            sqlx::Error::Database(db) => {
+                let code = db.code().unwrap_or_default();
+                // SQLite: busy, locked. PostgreSQL: serialization failure, deadlock, connection
+                // exceptions (class 08), shutting down (57P01-57P03), out of resources (class 53).
+                matches!(
+                    code.as_ref(),
+                    "5" | "6" | "40001" | "40P01" | "57P01" | "57P02" | "57P03"
+                ) || code.starts_with("08")
+                    || code.starts_with("53")
+            }
+            _ => false,
+        }
+    }
+
+    /// Waits between retries after a storage error.
+    pub(crate) async fn pause(attempt: u32) {
+        let millis = 100u64.saturating_mul(1 << attempt.min(6)).min(5_000);
+        tokio::time::sleep(Duration::from_millis(millis)).await;
+    }
+}
+
+async fn create_tables<P: Projection>(
+    connection: &mut AnyConnection,
+    generation: Generation,
+) -> Result<(), ProjectionError> {
+    for table in P::TABLES {
+        let name = generation.table(table.name);
+        connection
+            .execute(sqlx::AssertSqlSafe(format!("CREATE TABLE {name} ({})", table.columns)))
+            .await?;
+        for (i, columns) in table.indexes.iter().enumerate() {
+            connection
+                .execute(sqlx::AssertSqlSafe(format!(
+                    "CREATE INDEX {name}_i{i} ON {name} ({columns})"
+                )))
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+async fn point_views_at<P: Projection>(
+    connection: &mut AnyConnection,
+    generation: Generation,
+) -> Result<(), ProjectionError> {
+    for table in P::TABLES {
+        connection
+            .execute(sqlx::AssertSqlSafe(format!("DROP VIEW IF EXISTS {}", table.name)))
+            .await?;
+        connection
+            .execute(sqlx::AssertSqlSafe(format!(
+                "CREATE VIEW {} AS SELECT * FROM {}",
+                table.name,
+                generation.table(table.name)
+            )))
+            .await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,73 @@
+//! A log, a read store and running projectors on a fresh database, for projection tests.
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::time::Duration;
+
+use lodge_domain::invite::{InviteCommand, InviteDecider, InviteEvent};
+use lodge_domain::{Actor, testing};
+use lodge_eventlog::command::{self, CommandOutcome};
+use lodge_eventlog::testing::TestDatabase;
+use lodge_eventlog::{EventLog, Metadata, StreamId};
+use lodge_projections::{Projection, ProjectionError, ReadStore, runtime};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub struct Projected {
+    pub db: TestDatabase,
+    pub log: EventLog,
+    pub store: ReadStore,
+    pub shutdown: CancellationToken,
+}
+
+impl Projected {
+    pub async fn new(db: TestDatabase) -> Self {
+        let log = db.log().await;
+        let store = ReadStore::connect(db.url()).await.expect("read store");
+        Self {
+            db,
+            log,
+            store,
+            shutdown: CancellationToken::new(),
+        }
+    }
+
+    /// Registers a projector (so that its views can be read at once) and starts it in the background.
+    pub async fn run<P: Projection>(&self, projection: P) -> JoinHandle<Result<(), ProjectionError>> {
+        self.store.register::<P>().await.expect("register the projection");
+        tokio::spawn(runtime::run(
+            projection,
+            self.log.clone(),
+            self.store.clone(),
+            self.shutdown.clone(),
+        ))
+    }
+
+    /// Decides a command on the sample invite's stream as staff would, through the real command path.
+    pub async fn execute(&self, command: InviteCommand) -> CommandOutcome<InviteEvent> {
+        command::execute::<InviteDecider>(
+            &self.log,
+            &StreamId::invite(testing::INVITE),
+            &command,
+            &Metadata::new(Actor::from(&testing::staff())),
+        )
+        .await
+        .expect("command accepted")
+    }
+}
+
+/// Polls `probe` until it gives something, for at most 10 seconds.
+pub async fn eventually<T, F, Fut>(what: &str, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(found) = probe().await {
+            return found;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
