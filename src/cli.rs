@@ -34,6 +34,8 @@ pub enum Command {
     Demo,
     /// Run the projectors that build the read models from the log, until Ctrl-C
     Project,
+    /// Print the audit trail (as far as `lodge project` has built it), streamed
+    Audit(AuditArgs),
     /// Measure Lodge against plain-database baselines taken in the same run
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -53,6 +55,29 @@ pub struct LogArgs {
     /// Keep printing new events as they are appended (Ctrl-C to stop)
     #[arg(long, conflicts_with = "stream")]
     pub follow: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Only this invite's entries
+    #[arg(long, value_name = "ID")]
+    pub invite: Option<uuid::Uuid>,
+    /// Only this contact's entries
+    #[arg(long, value_name = "ID")]
+    pub contact: Option<uuid::Uuid>,
+    /// Only this document's entries
+    #[arg(long, value_name = "ID")]
+    pub document: Option<uuid::Uuid>,
+    #[arg(long, value_enum, default_value_t = AuditFormat::Jsonl)]
+    pub format: AuditFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AuditFormat {
+    /// One JSON object per line
+    Jsonl,
+    /// Comma-separated values with a header row
+    Csv,
 }
 
 #[derive(Debug, Subcommand)]

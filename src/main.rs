@@ -40,6 +40,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Log(args) => commands::log::run(&config, &args).await,
         Command::Demo => commands::demo::run(&config).await,
         Command::Project => commands::project::run(&config).await,
+        Command::Audit(args) => commands::audit::run(&config, &args).await,
         Command::Bench(BenchCommand::Append(args)) => bench::append::run(&args).await,
     }
 }

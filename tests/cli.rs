@@ -337,7 +337,10 @@ async fn lodge_project_builds_the_portal_views(db: TestDatabase) {
     let started = Instant::now();
     let status = loop {
         let status = lodge_ok(&db, folder.path(), &["status"]);
-        if status.contains(&format!("projector  portal: at position {last}")) {
+        let caught_up = ["portal", "audit"]
+            .iter()
+            .all(|name| status.contains(&format!("projector  {name}: at position {last}")));
+        if caught_up {
             break status;
         }
         assert!(
@@ -368,4 +371,30 @@ async fn lodge_project_builds_the_portal_views(db: TestDatabase) {
         }
     };
     assert_eq!(views, 2, "one portal view per contact of the demo invite");
+
+    let invite = json_lines(&lodge_ok(&db, folder.path(), &["log"]))[0]["data"]["invite_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let trail = json_lines(&lodge_ok(&db, folder.path(), &["audit", "--invite", &invite]));
+    let actions: Vec<&str> = trail.iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert_eq!(actions, ["invite_sent", "message_posted"]);
+    assert_eq!(trail[0]["actor"]["kind"], "staff");
+    let csv = lodge_ok(&db, folder.path(), &["audit", "--invite", &invite, "--format", "csv"]);
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 3, "{csv}");
+    assert!(
+        lines[0].starts_with("position,invite_id,stream_version,at,actor_kind"),
+        "{csv}"
+    );
+    assert!(
+        lines[1].contains(",staff,") && lines[1].contains(",invite_sent,"),
+        "{csv}"
+    );
+    let elsewhere = lodge_ok(
+        &db,
+        folder.path(),
+        &["audit", "--invite", "00000000-0000-0000-0000-000000000001"],
+    );
+    assert!(elsewhere.is_empty());
 }

@@ -9,6 +9,8 @@
 //! Read-model tables carry a generation suffix (`portal_views__g1`) and are read through a view of
 //! the plain name (`portal_views`), so that a rebuild can fill a new generation beside the live one.
 
+pub mod all;
+pub mod audit;
 mod error;
 mod history;
 pub mod portal;

@@ -1,5 +1,6 @@
 //! One module per `lodge` subcommand.
 
+pub mod audit;
 pub mod demo;
 pub mod log;
 pub mod migrate;

@@ -3,8 +3,7 @@
 
 use std::process::ExitCode;
 
-use lodge_projections::portal::PortalProjection;
-use lodge_projections::{ProjectionError, ReadStore, runtime};
+use lodge_projections::{ProjectionError, ReadStore, all};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -13,11 +12,11 @@ use crate::config::Config;
 pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
     let log = super::open_log(config).await?;
     let store = ReadStore::connect(&config.database_url).await?;
-    store.register::<PortalProjection>().await?;
+    all::register_all(&store).await?;
 
     let shutdown = CancellationToken::new();
     let mut projectors = JoinSet::new();
-    projectors.spawn(runtime::run(PortalProjection, log, store, shutdown.clone()));
+    all::spawn_all(&log, &store, &shutdown, &mut projectors);
     eprintln!("Projecting the log into read models; Ctrl-C stops.");
 
     let mut failed = false;

@@ -21,7 +21,7 @@ pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
         super::count(summary.streams, "stream")
     );
     let store = lodge_projections::ReadStore::connect(&config.database_url).await?;
-    for name in ["portal"] {
+    for name in lodge_projections::all::NAMES {
         match store.status(name).await? {
             None => println!("  projector  {name}: not run yet (lodge project)"),
             Some(status) => match status.failure {
@@ -38,7 +38,8 @@ pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
         println!("  lodge demo              send a sample invite through Lodge's rules");
     }
     println!("  lodge log               print the log as JSON lines (--stream, --after, --follow)");
-    println!("  lodge project           build the read models (portal views) from the log");
+    println!("  lodge project           build the read models (portal views, audit trail) from the log");
+    println!("  lodge audit --invite ID the audit trail as JSON lines or CSV");
     println!("  lodge verify            check every stream's tamper-evident hash chain");
     println!("  lodge bench append      measure appends against plain INSERTs");
     println!("  lodge --help            everything else");

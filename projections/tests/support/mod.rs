@@ -45,14 +45,15 @@ impl Projected {
 
     /// Decides a command on the sample invite's stream as staff would, through the real command path.
     pub async fn execute(&self, command: InviteCommand) -> CommandOutcome<InviteEvent> {
-        command::execute::<InviteDecider>(
-            &self.log,
-            &StreamId::invite(testing::INVITE),
-            &command,
-            &Metadata::new(Actor::from(&testing::staff())),
-        )
-        .await
-        .expect("command accepted")
+        self.execute_as(command, Metadata::new(Actor::from(&testing::staff())))
+            .await
+    }
+
+    /// Decides a command on the sample invite's stream with the given metadata (actor, source).
+    pub async fn execute_as(&self, command: InviteCommand, metadata: Metadata) -> CommandOutcome<InviteEvent> {
+        command::execute::<InviteDecider>(&self.log, &StreamId::invite(testing::INVITE), &command, &metadata)
+            .await
+            .expect("command accepted")
     }
 }
 

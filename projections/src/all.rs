@@ -1,0 +1,42 @@
+//! Every projection Lodge runs, in one place, for the commands that run or report on them all.
+
+use lodge_eventlog::EventLog;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::audit::AuditProjection;
+use crate::error::ProjectionError;
+use crate::portal::PortalProjection;
+use crate::projection::Projection;
+use crate::runtime;
+use crate::store::ReadStore;
+
+pub const NAMES: [&str; 2] = [PortalProjection::NAME, AuditProjection::NAME];
+
+/// Registers every projection, so that its views can be read before its projector has run.
+pub async fn register_all(store: &ReadStore) -> Result<(), ProjectionError> {
+    store.register::<PortalProjection>().await?;
+    store.register::<AuditProjection>().await?;
+    Ok(())
+}
+
+/// Starts every projector, each on a task of its own.
+pub fn spawn_all(
+    log: &EventLog,
+    store: &ReadStore,
+    shutdown: &CancellationToken,
+    projectors: &mut JoinSet<Result<(), ProjectionError>>,
+) {
+    projectors.spawn(runtime::run(
+        PortalProjection,
+        log.clone(),
+        store.clone(),
+        shutdown.clone(),
+    ));
+    projectors.spawn(runtime::run(
+        AuditProjection,
+        log.clone(),
+        store.clone(),
+        shutdown.clone(),
+    ));
+}

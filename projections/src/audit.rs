@@ -1,0 +1,301 @@
+//! The audit trail: one entry per event of every invite, saying when, who (staff member, contact or
+//! Lodge itself), what, on which request and document (with the file's SHA-256), and from where.
+//! Entries never change once written, so only an invite's new events are added on each pass.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use futures_util::{Stream, TryStreamExt};
+use lodge_domain::invite::InviteEvent;
+use lodge_domain::{Actor, ContactId, DocumentId, InviteId, RequestId};
+use serde::{Deserialize, Serialize};
+use sqlx::{AnyConnection, Row};
+
+use crate::error::ProjectionError;
+use crate::history::{HistoryEvent, InviteHistory};
+use crate::projection::{Generation, Projection, Table};
+use crate::store::ReadStore;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub position: i64,
+    pub invite_id: InviteId,
+    pub stream_version: u64,
+    pub at: DateTime<Utc>,
+    pub actor: Actor,
+    /// What happened, e.g. `document_uploaded`.
+    pub action: String,
+    pub contact_id: Option<ContactId>,
+    pub request_id: Option<RequestId>,
+    pub document_id: Option<DocumentId>,
+    pub sha256: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    /// A short human account: a title, a file name, a reason.
+    pub detail: Option<String>,
+    /// The event's link in its invite's hash chain (hex), to check against `lodge verify`.
+    pub event_hash: String,
+}
+
+/// `DocumentUploaded` → `document_uploaded`.
+fn action(event: &InviteEvent) -> String {
+    use lodge_domain::EventSchema;
+    let mut out = String::new();
+    for (i, c) in event.event_type().chars().enumerate() {
+        if c.is_uppercase() && i > 0 {
+            out.push('_');
+        }
+        out.push(c.to_ascii_lowercase());
+    }
+    out
+}
+
+/// The entries of every event of the history after `after_version`.
+pub fn render(history: &InviteHistory, after_version: u64) -> Vec<AuditEntry> {
+    // Reviews name the document; its hash and request come from its upload.
+    let mut uploads: BTreeMap<DocumentId, (String, RequestId, ContactId)> = BTreeMap::new();
+    let mut entries = Vec::new();
+    for recorded in &history.events {
+        if let InviteEvent::DocumentUploaded(e) = &recorded.event {
+            uploads.insert(
+                e.document_id,
+                (e.sha256.as_str().to_owned(), e.request_id, e.contact_id),
+            );
+        }
+        if recorded.stream_version > after_version {
+            entries.push(entry(history.invite_id, recorded, &uploads));
+        }
+    }
+    entries
+}
+
+fn entry(
+    invite_id: InviteId,
+    recorded: &HistoryEvent,
+    uploads: &BTreeMap<DocumentId, (String, RequestId, ContactId)>,
+) -> AuditEntry {
+    let source = recorded.metadata.source.as_ref();
+    let mut entry = AuditEntry {
+        position: recorded.position.0,
+        invite_id,
+        stream_version: recorded.stream_version,
+        at: recorded.recorded_at,
+        actor: recorded.metadata.actor.clone(),
+        action: action(&recorded.event),
+        contact_id: None,
+        request_id: None,
+        document_id: None,
+        sha256: None,
+        ip: source.and_then(|s| s.ip).map(|ip| ip.to_string()),
+        user_agent: source.and_then(|s| s.user_agent.clone()),
+        detail: None,
+        event_hash: recorded.hash.iter().map(|b| format!("{b:02x}")).collect(),
+    };
+    let review = |document: DocumentId| uploads.get(&document).cloned();
+    match &recorded.event {
+        InviteEvent::InviteSent(e) => {
+            entry.detail = Some(format!(
+                "\"{}\" to {} contacts, {} requests",
+                e.title,
+                e.contacts.len(),
+                e.requests.len()
+            ))
+        }
+        InviteEvent::ContactAdded(e) => {
+            entry.contact_id = Some(e.contact.id);
+            entry.detail = Some(e.contact.name.clone());
+        }
+        InviteEvent::RequestAdded(e) => {
+            entry.request_id = Some(e.request.id);
+            entry.detail = Some(e.request.title.clone());
+        }
+        InviteEvent::DocumentUploaded(e) => {
+            entry.contact_id = Some(e.contact_id);
+            entry.request_id = Some(e.request_id);
+            entry.document_id = Some(e.document_id);
+            entry.sha256 = Some(e.sha256.as_str().to_owned());
+            entry.detail = Some(format!("{} ({} bytes, {})", e.file_name, e.size_bytes, e.content_type));
+        }
+        InviteEvent::FormSubmitted(e) => {
+            entry.contact_id = Some(e.contact_id);
+            entry.request_id = Some(e.request_id);
+        }
+        InviteEvent::MessagePosted(e) => entry.contact_id = Some(e.contact_id),
+        InviteEvent::DocumentAccepted(e) => {
+            entry.contact_id = Some(e.contact_id);
+            entry.request_id = Some(e.request_id);
+            entry.document_id = Some(e.document_id);
+            entry.sha256 = review(e.document_id).map(|(sha, ..)| sha);
+        }
+        InviteEvent::DocumentRejected(e) => {
+            entry.contact_id = Some(e.contact_id);
+            entry.request_id = Some(e.request_id);
+            entry.document_id = Some(e.document_id);
+            entry.sha256 = review(e.document_id).map(|(sha, ..)| sha);
+            entry.detail = Some(e.reason.clone());
+        }
+        InviteEvent::DueDateChanged(e) => {
+            let date = |d: Option<chrono::NaiveDate>| d.map_or("none".to_owned(), |d| d.to_string());
+            entry.detail = Some(format!("from {} to {}", date(e.previous), date(e.due_on)));
+        }
+        InviteEvent::InviteCancelled(e) => entry.detail = e.reason.clone(),
+        InviteEvent::InviteCompleted(e) => {
+            entry.detail = Some(
+                if e.completed_by.is_none() {
+                    "every request done"
+                } else {
+                    "marked complete"
+                }
+                .to_owned(),
+            )
+        }
+        InviteEvent::PortalLinkReissued(e) => entry.contact_id = Some(e.contact_id),
+        InviteEvent::PortalOpened(e) => visit(&mut entry, e.contact_id, e.ip, &e.user_agent),
+        InviteEvent::PortalPasswordRefused(e) => visit(&mut entry, e.contact_id, e.ip, &e.user_agent),
+    }
+    entry
+}
+
+/// A portal visit: the event itself says where it came from.
+fn visit(entry: &mut AuditEntry, contact: ContactId, ip: Option<std::net::IpAddr>, user_agent: &Option<String>) {
+    entry.contact_id = Some(contact);
+    entry.ip = ip.map(|ip| ip.to_string()).or(entry.ip.take());
+    entry.user_agent = user_agent.clone().or(entry.user_agent.take());
+}
+
+pub struct AuditProjection;
+
+const COLUMNS: &str = "position, invite_id, stream_version, at, actor_kind, actor_id, actor_name, action, \
+                       contact_id, request_id, document_id, sha256, ip, user_agent, detail, event_hash";
+
+impl Projection for AuditProjection {
+    const NAME: &'static str = "audit";
+    const TABLES: &'static [Table] = &[Table {
+        name: "audit_entries",
+        columns: "position BIGINT PRIMARY KEY, invite_id TEXT NOT NULL, stream_version BIGINT NOT NULL,
+                  at TEXT NOT NULL, actor_kind TEXT NOT NULL, actor_id TEXT, actor_name TEXT, action TEXT NOT NULL,
+                  contact_id TEXT, request_id TEXT, document_id TEXT, sha256 TEXT, ip TEXT, user_agent TEXT,
+                  detail TEXT, event_hash TEXT NOT NULL",
+        indexes: &["invite_id, stream_version", "contact_id", "document_id"],
+    }];
+
+    async fn write(
+        &self,
+        connection: &mut AnyConnection,
+        generation: Generation,
+        history: &InviteHistory,
+    ) -> Result<(), ProjectionError> {
+        let table = generation.table("audit_entries");
+        let written: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT max(stream_version) FROM {table} WHERE invite_id = $1"
+        )))
+        .bind(history.invite_id.to_string())
+        .fetch_one(&mut *connection)
+        .await?;
+        for entry in render(history, written.unwrap_or(0) as u64) {
+            let (kind, id, name) = match &entry.actor {
+                Actor::Staff { id, name } => ("staff", Some(id.to_string()), Some(name.clone())),
+                Actor::Contact { id, name } => ("contact", Some(id.to_string()), Some(name.clone())),
+                Actor::System => ("system", None, None),
+            };
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "INSERT INTO {table} ({COLUMNS})
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+                 ON CONFLICT (position) DO NOTHING"
+            )))
+            .bind(entry.position)
+            .bind(entry.invite_id.to_string())
+            .bind(entry.stream_version as i64)
+            .bind(entry.at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
+            .bind(kind)
+            .bind(id)
+            .bind(name)
+            .bind(entry.action)
+            .bind(entry.contact_id.map(|v| v.to_string()))
+            .bind(entry.request_id.map(|v| v.to_string()))
+            .bind(entry.document_id.map(|v| v.to_string()))
+            .bind(entry.sha256)
+            .bind(entry.ip)
+            .bind(entry.user_agent)
+            .bind(entry.detail)
+            .bind(entry.event_hash)
+            .execute(&mut *connection)
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+/// Which entries to read: an invite's, a contact's or a document's (any combination narrows).
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub invite_id: Option<InviteId>,
+    pub contact_id: Option<ContactId>,
+    pub document_id: Option<DocumentId>,
+}
+
+fn parse<T: std::str::FromStr>(value: Option<String>, what: &str) -> Result<Option<T>, ProjectionError> {
+    value
+        .map(|v| {
+            v.parse()
+                .map_err(|_| ProjectionError::Malformed(format!("audit entry: bad {what} `{v}`")))
+        })
+        .transpose()
+}
+
+fn from_row(row: sqlx::any::AnyRow) -> Result<AuditEntry, ProjectionError> {
+    let kind: String = row.try_get("actor_kind")?;
+    let actor_id: Option<String> = row.try_get("actor_id")?;
+    let actor_name: String = row.try_get::<Option<String>, _>("actor_name")?.unwrap_or_default();
+    let actor = match kind.as_str() {
+        "staff" => Actor::Staff {
+            id: parse(actor_id, "staff id")?.unwrap_or_else(|| uuid::Uuid::nil().into()),
+            name: actor_name,
+        },
+        "contact" => Actor::Contact {
+            id: parse(actor_id, "contact id")?.unwrap_or_else(|| uuid::Uuid::nil().into()),
+            name: actor_name,
+        },
+        _ => Actor::System,
+    };
+    let at: String = row.try_get("at")?;
+    Ok(AuditEntry {
+        position: row.try_get("position")?,
+        invite_id: parse(Some(row.try_get("invite_id")?), "invite id")?.expect("given"),
+        stream_version: row.try_get::<i64, _>("stream_version")? as u64,
+        at: DateTime::parse_from_rfc3339(&at)
+            .map_err(|e| ProjectionError::Malformed(format!("audit entry time `{at}`: {e}")))?
+            .with_timezone(&Utc),
+        actor,
+        action: row.try_get("action")?,
+        contact_id: parse(row.try_get("contact_id")?, "contact id")?,
+        request_id: parse(row.try_get("request_id")?, "request id")?,
+        document_id: parse(row.try_get("document_id")?, "document id")?,
+        sha256: row.try_get("sha256")?,
+        ip: row.try_get("ip")?,
+        user_agent: row.try_get("user_agent")?,
+        detail: row.try_get("detail")?,
+        event_hash: row.try_get("event_hash")?,
+    })
+}
+
+/// The matching entries in the order things happened, streamed from the database: an export of any
+/// size is read and written a row at a time.
+pub fn entries<'a>(
+    store: &'a ReadStore,
+    filter: &AuditFilter,
+) -> impl Stream<Item = Result<AuditEntry, ProjectionError>> + 'a {
+    // Unset filters compare NULL with itself; each set one narrows the result.
+    let query = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM audit_entries
+         WHERE ($1 IS NULL OR invite_id = $1) AND ($2 IS NULL OR contact_id = $2) AND ($3 IS NULL OR document_id = $3)
+         ORDER BY at, position"
+    )))
+    .bind(filter.invite_id.map(|v| v.to_string()))
+    .bind(filter.contact_id.map(|v| v.to_string()))
+    .bind(filter.document_id.map(|v| v.to_string()));
+    query
+        .fetch(store.pool())
+        .map_err(ProjectionError::from)
+        .and_then(|row| async move { from_row(row) })
+}

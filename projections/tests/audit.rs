@@ -1,0 +1,161 @@
+//! The audit trail, built by its projector from commands decided through the real command path, on
+//! both engines.
+
+mod support;
+
+use futures_util::TryStreamExt;
+use lodge_domain::invite::{InviteCommand, PortalAccess, RecordPortalAccess};
+use lodge_domain::testing::*;
+use lodge_domain::{Actor, DocumentId};
+use lodge_eventlog::testing::TestDatabase;
+use lodge_eventlog::{Metadata, Source, StreamId};
+use lodge_projections::ReadStore;
+use lodge_projections::audit::{self, AuditEntry, AuditFilter, AuditProjection};
+use support::*;
+
+async fn entries(store: &ReadStore, filter: AuditFilter) -> Vec<AuditEntry> {
+    audit::entries(store, &filter).try_collect().await.unwrap()
+}
+
+fn as_ana() -> Metadata {
+    let mut metadata = Metadata::new(Actor::Contact {
+        id: ANA,
+        name: "Ana Alves".into(),
+    });
+    metadata.source = Some(Source {
+        ip: Some("198.51.100.4".parse().unwrap()),
+        user_agent: Some("Mozilla/5.0 (iPhone)".into()),
+    });
+    metadata
+}
+
+lodge_eventlog::test_on_both_engines!(
+    every_event_has_one_entry_saying_who_what_when_and_where,
+    entries_can_be_read_per_contact_and_per_document,
+);
+
+async fn every_event_has_one_entry_saying_who_what_when_and_where(db: TestDatabase) {
+    let p = Projected::new(db).await;
+    p.run(AuditProjection).await;
+    p.execute(InviteCommand::SendInvite(send_invite())).await;
+    p.execute_as(upload(1, PAYSLIPS, ANA), as_ana()).await;
+    p.execute(reject(1, "Blurry")).await;
+    p.execute_as(upload(2, PAYSLIPS, ANA), as_ana()).await;
+    p.execute(accept(2)).await;
+    p.execute_as(
+        InviteCommand::RecordPortalAccess(RecordPortalAccess {
+            contact_id: ANA,
+            access: PortalAccess::Opened,
+            ip: Some("203.0.113.9".parse().unwrap()),
+            user_agent: Some("Firefox".into()),
+        }),
+        Metadata::new(Actor::System),
+    )
+    .await;
+
+    let log_events = p.log.read_stream(&StreamId::invite(INVITE)).await.unwrap();
+    let all = eventually("every entry", || async {
+        let all = entries(&p.store, AuditFilter::default()).await;
+        (all.len() == log_events.len()).then_some(all)
+    })
+    .await;
+    let actions: Vec<&str> = all.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(
+        actions,
+        [
+            "invite_sent",
+            "document_uploaded",
+            "document_rejected",
+            "document_uploaded",
+            "document_accepted",
+            "portal_opened"
+        ]
+    );
+    for (entry, event) in all.iter().zip(&log_events) {
+        assert_eq!(entry.position, event.position.0);
+        assert_eq!(entry.at, event.recorded_at);
+        assert_eq!(
+            entry.event_hash,
+            event.hash.iter().map(|b| format!("{b:02x}")).collect::<String>()
+        );
+    }
+    let sent = &all[0];
+    assert!(matches!(&sent.actor, Actor::Staff { name, .. } if name == "Sam Staff"));
+    assert_eq!(
+        sent.detail.as_deref(),
+        Some("\"Tax return 2026\" to 2 contacts, 3 requests")
+    );
+
+    let uploaded = &all[1];
+    assert!(matches!(&uploaded.actor, Actor::Contact { id, .. } if *id == ANA));
+    assert_eq!(uploaded.sha256.as_deref(), Some("ab".repeat(32).as_str()));
+    assert_eq!(uploaded.request_id, Some(PAYSLIPS));
+    assert_eq!(uploaded.ip.as_deref(), Some("198.51.100.4"));
+    assert_eq!(uploaded.user_agent.as_deref(), Some("Mozilla/5.0 (iPhone)"));
+
+    let rejected = &all[2];
+    assert_eq!(rejected.detail.as_deref(), Some("Blurry"));
+    assert_eq!(rejected.sha256, uploaded.sha256, "a review names the file it is about");
+    assert_eq!(rejected.contact_id, Some(ANA));
+    assert_eq!(rejected.ip, None, "staff reviewed from no recorded place");
+
+    let opened = &all[5];
+    assert_eq!(opened.actor, Actor::System);
+    assert_eq!(opened.ip.as_deref(), Some("203.0.113.9"));
+    assert_eq!(opened.user_agent.as_deref(), Some("Firefox"));
+}
+
+async fn entries_can_be_read_per_contact_and_per_document(db: TestDatabase) {
+    let p = Projected::new(db).await;
+    p.run(AuditProjection).await;
+    p.execute(InviteCommand::SendInvite(send_invite())).await;
+    p.execute_as(upload(1, PAYSLIPS, ANA), as_ana()).await;
+    p.execute(upload(2, PAYSLIPS, BEN)).await;
+    p.execute(accept(1)).await;
+    eventually("four entries", || async {
+        (entries(&p.store, AuditFilter::default()).await.len() == 4).then_some(())
+    })
+    .await;
+
+    let document = DocumentId::from_uuid(uuid(1));
+    let of_document = entries(
+        &p.store,
+        AuditFilter {
+            document_id: Some(document),
+            ..AuditFilter::default()
+        },
+    )
+    .await;
+    let actions: Vec<&str> = of_document.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(actions, ["document_uploaded", "document_accepted"]);
+
+    let of_ben = entries(
+        &p.store,
+        AuditFilter {
+            contact_id: Some(BEN),
+            ..AuditFilter::default()
+        },
+    )
+    .await;
+    assert_eq!(of_ben.len(), 1);
+    assert_eq!(of_ben[0].document_id, Some(DocumentId::from_uuid(uuid(2))));
+
+    let of_invite = entries(
+        &p.store,
+        AuditFilter {
+            invite_id: Some(INVITE),
+            ..AuditFilter::default()
+        },
+    )
+    .await;
+    assert_eq!(of_invite.len(), 4);
+    let of_another = entries(
+        &p.store,
+        AuditFilter {
+            invite_id: Some(lodge_domain::InviteId::from_uuid(uuid(0x9999))),
+            ..AuditFilter::default()
+        },
+    )
+    .await;
+    assert!(of_another.is_empty());
+}
