@@ -159,6 +159,21 @@ impl EventLog {
         Ok(events)
     }
 
+    /// Whether a reader whose last event is `checkpoint` has read the event at `target` (log order:
+    /// on PostgreSQL that is not position order, see docs/decisions/0002).
+    pub async fn has_reached(&self, checkpoint: Position, target: Position) -> Result<bool, LogError> {
+        if target == Position::START || checkpoint == target {
+            return Ok(true);
+        }
+        if checkpoint == Position::START {
+            return Ok(false);
+        }
+        match &*self.store {
+            Store::Sqlite(_) => Ok(checkpoint > target),
+            Store::Postgres(log) => log.has_reached(checkpoint, target).await,
+        }
+    }
+
     /// Follows the log from `after`: first the events already there, then new ones as they come.
     pub fn subscribe(&self, after: Position) -> Subscription {
         let wakeup = match &*self.store {

@@ -33,6 +33,7 @@ lodge_eventlog::test_on_both_engines!(
     a_reopened_log_has_everything,
     two_processes_on_one_database_never_fork_a_stream,
     large_batches_are_appended_whole,
+    readers_can_tell_whether_they_have_reached_a_position,
 );
 
 async fn appends_get_versions_positions_ids_times_and_metadata(db: TestDatabase) {
@@ -747,4 +748,29 @@ async fn large_batches_are_appended_whole(db: TestDatabase) {
     assert_eq!(recorded.last().unwrap().position, outcome.last_position);
     assert_eq!(numbers(&recorded), (0..4_500).collect::<Vec<u64>>());
     assert!(log.verify().await.unwrap().broken.is_none());
+}
+
+async fn readers_can_tell_whether_they_have_reached_a_position(db: TestDatabase) {
+    let log = db.log().await;
+    let first = log
+        .append(&stream("invite-s"), ExpectedVersion::NoStream, &events(1..2), &meta())
+        .await
+        .unwrap()
+        .last_position;
+    let second = log
+        .append(&stream("invite-s"), ExpectedVersion::Exact(1), &events(2..3), &meta())
+        .await
+        .unwrap()
+        .last_position;
+    assert!(log.has_reached(second, first).await.unwrap());
+    assert!(log.has_reached(first, first).await.unwrap());
+    assert!(!log.has_reached(first, second).await.unwrap());
+    assert!(!log.has_reached(Position::START, first).await.unwrap());
+    assert!(log.has_reached(Position::START, Position::START).await.unwrap());
+    if db.engine() == Engine::Postgres {
+        assert!(matches!(
+            log.has_reached(first, Position(second.0 + 100)).await,
+            Err(LogError::UnknownPosition(_))
+        ));
+    }
 }

@@ -9,13 +9,15 @@ use crate::error::ProjectionError;
 use crate::portal::PortalProjection;
 use crate::projection::Projection;
 use crate::runtime;
+use crate::staff::StaffProjection;
 use crate::store::ReadStore;
 
-pub const NAMES: [&str; 2] = [PortalProjection::NAME, AuditProjection::NAME];
+pub const NAMES: [&str; 3] = [PortalProjection::NAME, StaffProjection::NAME, AuditProjection::NAME];
 
 /// Registers every projection, so that its views can be read before its projector has run.
 pub async fn register_all(store: &ReadStore) -> Result<(), ProjectionError> {
     store.register::<PortalProjection>().await?;
+    store.register::<StaffProjection>().await?;
     store.register::<AuditProjection>().await?;
     Ok(())
 }

@@ -16,6 +16,7 @@ mod history;
 pub mod portal;
 mod projection;
 pub mod runtime;
+pub mod staff;
 mod store;
 
 pub use error::ProjectionError;

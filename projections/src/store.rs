@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use lodge_eventlog::{Engine, Position};
+use lodge_eventlog::{Engine, EventLog, Position};
 use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyConnection, AnyPool, Executor, Row};
 
@@ -191,6 +191,37 @@ impl ReadStore {
                     || code.starts_with("53")
             }
             _ => false,
+        }
+    }
+
+    /// Waits, at most `timeout`, until `projector` has applied the event at `position` (a position a
+    /// command's outcome reported), so that a read can follow a write. Returns whether it has;
+    /// fails at once if the projector has stopped on an event it cannot handle.
+    pub async fn wait_for(
+        &self,
+        log: &EventLog,
+        projector: &str,
+        position: Position,
+        timeout: Duration,
+    ) -> Result<bool, ProjectionError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.status(projector).await? {
+                if let Some((stopped_at, reason)) = status.failure {
+                    return Err(ProjectionError::Stopped {
+                        projector: projector.to_owned(),
+                        position: stopped_at,
+                        reason,
+                    });
+                }
+                if log.has_reached(status.position, position).await? {
+                    return Ok(true);
+                }
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Ok(false);
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
         }
     }
 

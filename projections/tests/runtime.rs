@@ -83,6 +83,7 @@ lodge_eventlog::test_on_both_engines!(
     a_projector_resumes_from_its_checkpoint,
     an_event_a_projector_cannot_read_stops_it_and_says_where,
     one_stopped_projector_does_not_stop_the_others,
+    a_read_can_wait_until_the_projector_has_applied_a_write,
 );
 
 async fn rows_and_checkpoint_commit_together_or_not_at_all(db: TestDatabase) {
@@ -231,4 +232,55 @@ async fn one_stopped_projector_does_not_stop_the_others(db: TestDatabase) {
     })
     .await;
     assert!(p.store.status("portal").await.unwrap().unwrap().failure.is_none());
+}
+
+async fn a_read_can_wait_until_the_projector_has_applied_a_write(db: TestDatabase) {
+    let p = Projected::new(db).await;
+    p.store.register::<PortalProjection>().await.unwrap();
+    let sent = p
+        .execute(InviteCommand::SendInvite(send_invite()))
+        .await
+        .position
+        .unwrap();
+    let short = std::time::Duration::from_millis(100);
+    assert!(
+        !p.store.wait_for(&p.log, "portal", sent, short).await.unwrap(),
+        "no projector is running: the wait gives up"
+    );
+    p.run(PortalProjection).await;
+    assert!(
+        p.store
+            .wait_for(&p.log, "portal", sent, std::time::Duration::from_secs(10))
+            .await
+            .unwrap()
+    );
+    assert!(
+        portal::portal_view(&p.store, INVITE, ANA).await.unwrap().is_some(),
+        "readable at once"
+    );
+
+    // A stopped projector is reported rather than waited for.
+    let shredded = p
+        .log
+        .append(
+            &StreamId::invite(INVITE),
+            ExpectedVersion::Any,
+            &[NewEvent {
+                event_type: "InviteShredded".into(),
+                schema_version: 1,
+                data: "{}".into(),
+            }],
+            &Metadata::new(Actor::System),
+        )
+        .await
+        .unwrap()
+        .last_position;
+    let waited = p
+        .store
+        .wait_for(&p.log, "portal", shredded, std::time::Duration::from_secs(10))
+        .await;
+    assert!(
+        matches!(waited, Err(ProjectionError::Stopped { position, .. }) if position == shredded),
+        "{waited:?}"
+    );
 }

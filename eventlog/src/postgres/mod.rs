@@ -280,6 +280,22 @@ impl PostgresLog {
         recorded(rows)
     }
 
+    pub(crate) async fn has_reached(&self, checkpoint: Position, target: Position) -> Result<bool, LogError> {
+        let reached: Option<bool> = sqlx::query_scalar(
+            "SELECT (c.transaction_id, c.position) >= (t.transaction_id, t.position)
+             FROM lodge_events c, lodge_events t WHERE c.position = $1 AND t.position = $2",
+        )
+        .bind(checkpoint.0)
+        .bind(target.0)
+        .fetch_optional(&self.pool)
+        .await?;
+        match reached {
+            Some(reached) => Ok(reached),
+            None if self.has_position(target).await? => Err(LogError::UnknownPosition(checkpoint)),
+            None => Err(LogError::UnknownPosition(target)),
+        }
+    }
+
     pub(crate) async fn has_position(&self, position: Position) -> Result<bool, LogError> {
         let exists: Option<i64> = sqlx::query_scalar("SELECT position FROM lodge_events WHERE position = $1")
             .bind(position.0)

@@ -1,0 +1,244 @@
+//! Staff views: the list of invites with status and progress, and one invite in full with every
+//! contact's progress. Built from the same per-contact rendering as the portal, so staff and
+//! contacts always see the same state.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use lodge_domain::invite::InviteEvent;
+use lodge_domain::{ContactId, InviteId};
+use serde::{Deserialize, Serialize};
+use sqlx::{AnyConnection, Row};
+
+use crate::error::ProjectionError;
+use crate::history::InviteHistory;
+use crate::portal::{self, InviteStatus, PortalRequest, PortalSender, RequestStatus};
+use crate::projection::{Generation, Projection, Table};
+use crate::store::ReadStore;
+
+/// Done out of total, counting each request once per contact it is assigned to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Progress {
+    pub done: u32,
+    pub total: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InviteSummary {
+    pub id: InviteId,
+    pub title: String,
+    pub status: InviteStatus,
+    pub due_on: Option<NaiveDate>,
+    pub sent_at: DateTime<Utc>,
+    pub sender: String,
+    pub contacts: Vec<String>,
+    pub progress: Progress,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContactProgress {
+    pub id: ContactId,
+    pub name: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub progress: Progress,
+    /// When the contact last opened their portal, if ever.
+    pub last_opened_at: Option<DateTime<Utc>>,
+    pub requests: Vec<PortalRequest>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StaffInviteView {
+    pub id: InviteId,
+    pub title: String,
+    pub message: Option<String>,
+    pub status: InviteStatus,
+    pub due_on: Option<NaiveDate>,
+    pub sent_at: DateTime<Utc>,
+    pub sender: PortalSender,
+    pub progress: Progress,
+    pub contacts: Vec<ContactProgress>,
+}
+
+impl StaffInviteView {
+    pub fn summary(&self) -> InviteSummary {
+        InviteSummary {
+            id: self.id,
+            title: self.title.clone(),
+            status: self.status,
+            due_on: self.due_on,
+            sent_at: self.sent_at,
+            sender: self.sender.name.clone(),
+            contacts: self.contacts.iter().map(|c| c.name.clone()).collect(),
+            progress: self.progress,
+        }
+    }
+}
+
+fn is_done(request: &PortalRequest) -> bool {
+    matches!(request.status, RequestStatus::Accepted | RequestStatus::FormSubmitted)
+}
+
+/// The staff view of an invite, or None if the history holds no InviteSent.
+pub fn render(history: &InviteHistory) -> Option<StaffInviteView> {
+    let sent_at = history.events.first()?.recorded_at;
+    let mut last_opened = std::collections::BTreeMap::new();
+    for recorded in &history.events {
+        if let InviteEvent::PortalOpened(e) = &recorded.event {
+            last_opened.insert(e.contact_id, recorded.recorded_at);
+        }
+    }
+    let views = portal::render(history);
+    let first = views.first()?;
+    let contacts: Vec<ContactProgress> = views
+        .iter()
+        .map(|rendered| {
+            let view = &rendered.view;
+            ContactProgress {
+                id: view.contact.id,
+                name: view.contact.name.clone(),
+                email: view.contact.email.clone(),
+                phone: view.contact.phone.clone(),
+                progress: Progress {
+                    done: view.requests.iter().filter(|r| is_done(r)).count() as u32,
+                    total: view.requests.len() as u32,
+                },
+                last_opened_at: last_opened.get(&view.contact.id).copied(),
+                requests: view.requests.clone(),
+            }
+        })
+        .collect();
+    let progress = Progress {
+        done: contacts.iter().map(|c| c.progress.done).sum(),
+        total: contacts.iter().map(|c| c.progress.total).sum(),
+    };
+    let invite = &first.view.invite;
+    Some(StaffInviteView {
+        id: invite.id,
+        title: invite.title.clone(),
+        message: invite.message.clone(),
+        status: invite.status,
+        due_on: invite.due_on,
+        sent_at,
+        sender: first.view.sender.clone(),
+        progress,
+        contacts,
+    })
+}
+
+pub struct StaffProjection;
+
+impl Projection for StaffProjection {
+    const NAME: &'static str = "staff";
+    const TABLES: &'static [Table] = &[Table {
+        name: "staff_invites",
+        columns: "invite_id TEXT PRIMARY KEY, status TEXT NOT NULL, due_on TEXT, sent_at TEXT NOT NULL,
+                  search TEXT NOT NULL, position BIGINT NOT NULL, doc TEXT NOT NULL",
+        indexes: &["status, due_on", "sent_at"],
+    }];
+
+    async fn write(
+        &self,
+        connection: &mut AnyConnection,
+        generation: Generation,
+        history: &InviteHistory,
+    ) -> Result<(), ProjectionError> {
+        let Some(view) = render(history) else {
+            return Ok(());
+        };
+        // Lowercased text that the list's search and contact filter look in.
+        let mut search = view.title.to_lowercase();
+        for contact in &view.contacts {
+            for text in [Some(&contact.name), contact.email.as_ref(), contact.phone.as_ref()]
+                .into_iter()
+                .flatten()
+            {
+                search.push('\n');
+                search.push_str(&text.to_lowercase());
+            }
+        }
+        let status = serde_json::to_value(view.status).expect("a status serialises");
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO {} (invite_id, status, due_on, sent_at, search, position, doc) VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (invite_id) DO UPDATE SET status = excluded.status, due_on = excluded.due_on,
+                 search = excluded.search, position = excluded.position, doc = excluded.doc",
+            generation.table("staff_invites")
+        )))
+        .bind(view.id.to_string())
+        .bind(status.as_str().unwrap_or_default().to_owned())
+        .bind(view.due_on.map(|d| d.to_string()))
+        .bind(view.sent_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
+        .bind(search)
+        .bind(history.last_position().0)
+        .bind(serde_json::to_string(&view).expect("staff views serialise"))
+        .execute(connection)
+        .await?;
+        Ok(())
+    }
+}
+
+/// Which invites to list. `today` is in the firm's time zone; `overdue` means open and past due.
+#[derive(Debug, Clone)]
+pub struct InviteQuery {
+    pub status: Option<InviteStatus>,
+    pub overdue: bool,
+    pub today: NaiveDate,
+    /// Text in a contact's name, email address or phone number.
+    pub contact: Option<String>,
+    /// Text in the title or a contact's details.
+    pub text: Option<String>,
+    pub limit: u32,
+    pub offset: u32,
+}
+
+/// `%text%` for LIKE, with LIKE's own wildcards in `text` taken literally.
+fn containing(text: &str) -> String {
+    let escaped = text
+        .to_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+/// Invites, newest first.
+pub async fn list(store: &ReadStore, query: &InviteQuery) -> Result<Vec<InviteSummary>, ProjectionError> {
+    let status = query
+        .status
+        .map(|s| serde_json::to_value(s).expect("a status serialises"))
+        .and_then(|v| v.as_str().map(str::to_owned));
+    let rows = sqlx::query(
+        "SELECT doc FROM staff_invites
+         WHERE ($1 IS NULL OR status = $1)
+           AND ($2 = 0 OR (status = 'open' AND due_on < $3))
+           AND ($4 IS NULL OR search LIKE $4 ESCAPE '\\')
+           AND ($5 IS NULL OR search LIKE $5 ESCAPE '\\')
+         ORDER BY sent_at DESC, invite_id
+         LIMIT $6 OFFSET $7",
+    )
+    .bind(status)
+    .bind(i64::from(query.overdue))
+    .bind(query.today.to_string())
+    .bind(query.contact.as_deref().map(containing))
+    .bind(query.text.as_deref().map(containing))
+    .bind(i64::from(query.limit))
+    .bind(i64::from(query.offset))
+    .fetch_all(store.pool())
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let doc: String = row.try_get("doc")?;
+            let view: StaffInviteView =
+                serde_json::from_str(&doc).map_err(|e| ProjectionError::Malformed(format!("staff view: {e}")))?;
+            Ok(view.summary())
+        })
+        .collect()
+}
+
+/// One invite in full.
+pub async fn invite(store: &ReadStore, id: InviteId) -> Result<Option<StaffInviteView>, ProjectionError> {
+    let doc: Option<String> = sqlx::query_scalar("SELECT doc FROM staff_invites WHERE invite_id = $1")
+        .bind(id.to_string())
+        .fetch_optional(store.pool())
+        .await?;
+    doc.map(|doc| serde_json::from_str(&doc).map_err(|e| ProjectionError::Malformed(format!("staff view: {e}"))))
+        .transpose()
+}
