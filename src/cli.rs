@@ -36,6 +36,9 @@ pub enum Command {
     Project,
     /// Print the audit trail (as far as `lodge project` has built it), streamed
     Audit(AuditArgs),
+    /// Show an invite, or one document's chain of custody, as it stood at a moment, from the log alone,
+    /// with the check of its hash chain; exits with 1 if the chain is broken
+    History(HistoryArgs),
     /// Measure Lodge against plain-database baselines taken in the same run
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -80,6 +83,47 @@ pub enum AuditFormat {
     Csv,
 }
 
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    #[arg(long, value_name = "ID")]
+    pub invite: uuid::Uuid,
+    /// Show this document's chain of custody instead of the whole invite
+    #[arg(long, value_name = "ID")]
+    pub document: Option<uuid::Uuid>,
+    /// The moment: 2026-11-28T10:15:00Z, "2026-11-28 10:15" (UTC), or 2026-11-28 (the end of that
+    /// day, UTC) [default: now]
+    #[arg(long, value_name = "TIME", value_parser = parse_moment)]
+    pub as_of: Option<chrono::DateTime<chrono::Utc>>,
+    /// Print JSON instead of a table
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A moment given on the command line, in UTC unless it says otherwise.
+fn parse_moment(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    use chrono::{NaiveDate, NaiveDateTime, TimeZone, Utc};
+    if let Ok(at) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(at.with_timezone(&Utc));
+    }
+    for format in [
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%dT%H:%M",
+    ] {
+        if let Ok(at) = NaiveDateTime::parse_from_str(text, format) {
+            return Ok(Utc.from_utc_datetime(&at));
+        }
+    }
+    if let Ok(day) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        let end = day.and_hms_micro_opt(23, 59, 59, 999_999).expect("a valid time of day");
+        return Ok(Utc.from_utc_datetime(&end));
+    }
+    Err(format!(
+        "`{text}` is not a moment; use 2026-11-28T10:15:00Z, \"2026-11-28 10:15\" (UTC) or 2026-11-28"
+    ))
+}
+
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
     /// Appends per second (1 writer, 8 writers, batches of 10) beside plain INSERTs, and read_all speed.
@@ -107,4 +151,26 @@ pub struct AppendBenchArgs {
 pub enum BenchEngine {
     Sqlite,
     Postgres,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_moment;
+
+    #[test]
+    fn moments() {
+        assert_eq!(
+            parse_moment("2026-11-28T10:15:00+01:00").unwrap().to_rfc3339(),
+            "2026-11-28T09:15:00+00:00"
+        );
+        assert_eq!(
+            parse_moment("2026-11-28 10:15").unwrap().to_rfc3339(),
+            "2026-11-28T10:15:00+00:00"
+        );
+        assert_eq!(
+            parse_moment("2026-11-28").unwrap().to_rfc3339(),
+            "2026-11-28T23:59:59.999999+00:00"
+        );
+        assert!(parse_moment("yesterday").unwrap_err().contains("is not a moment"));
+    }
 }

@@ -41,6 +41,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Demo => commands::demo::run(&config).await,
         Command::Project => commands::project::run(&config).await,
         Command::Audit(args) => commands::audit::run(&config, &args).await,
+        Command::History(args) => commands::history::run(&config, &args).await,
         Command::Bench(BenchCommand::Append(args)) => bench::append::run(&args).await,
     }
 }

@@ -65,6 +65,7 @@ lodge_eventlog::test_on_both_engines!(
     configuration_comes_from_a_file_and_the_environment,
     log_follow_prints_what_another_process_appends,
     lodge_project_builds_the_portal_views,
+    lodge_history_shows_an_invite_as_it_stood_with_its_chain_checked,
 );
 
 async fn a_bare_lodge_sets_up_the_database_and_says_what_to_do_next(db: TestDatabase) {
@@ -397,4 +398,49 @@ async fn lodge_project_builds_the_portal_views(db: TestDatabase) {
         &["audit", "--invite", "00000000-0000-0000-0000-000000000001"],
     );
     assert!(elsewhere.is_empty());
+}
+
+async fn lodge_history_shows_an_invite_as_it_stood_with_its_chain_checked(db: TestDatabase) {
+    let folder = tempfile::tempdir().unwrap();
+    lodge_ok(&db, folder.path(), &["demo"]);
+    let events = json_lines(&lodge_ok(&db, folder.path(), &["log"]));
+    let invite = events[0]["data"]["invite_id"].as_str().unwrap().to_owned();
+
+    let table = lodge_ok(&db, folder.path(), &["history", "--invite", &invite]);
+    assert!(table.contains("Invite \"Tax return 2026\""), "{table}");
+    assert!(table.contains("Ana Alves <ana@example.com>: 0 of 3 done"), "{table}");
+    assert!(table.contains("Hash chain: intact (2 events checked)."), "{table}");
+
+    // As of the moment of the first event, the message had not been written.
+    let sent_at = events[0]["recorded_at"].as_str().unwrap();
+    let json: Value = serde_json::from_str(&lodge_ok(
+        &db,
+        folder.path(),
+        &["history", "--invite", &invite, "--as-of", sent_at, "--json"],
+    ))
+    .unwrap();
+    assert_eq!(json["events"], 1);
+    assert_eq!(json["chain"]["intact"], true);
+    assert_eq!(json["invite"]["title"], "Tax return 2026");
+
+    let mut command = lodge(&db, folder.path());
+    command.args(["history", "--invite", &invite, "--as-of", "2020-01-01"]);
+    let output = run(command);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("did not exist yet at 2020-01-01 23:59:59.999999 UTC"),
+        "{}",
+        stderr(&output)
+    );
+
+    let mut command = lodge(&db, folder.path());
+    command.args(["history", "--invite", "00000000-0000-0000-0000-000000000009"]);
+    let output = run(command);
+    assert!(stderr(&output).contains("there is no invite 00000000-0000-0000-0000-000000000009"));
+
+    let mut command = lodge(&db, folder.path());
+    command.args(["history", "--invite", &invite, "--as-of", "yesterday"]);
+    let output = run(command);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("is not a moment"), "{}", stderr(&output));
 }

@@ -205,8 +205,16 @@ impl EventLog {
     /// Walks every stream's hash chain and reports the first broken link.
     pub async fn verify(&self) -> Result<VerifyReport, LogError> {
         match &*self.store {
-            Store::Sqlite(log) => log.verify().await,
-            Store::Postgres(log) => log.verify().await,
+            Store::Sqlite(log) => log.verify(None).await,
+            Store::Postgres(log) => log.verify(None).await,
+        }
+    }
+
+    /// Checks one stream's hash chain, from its stored rows.
+    pub async fn verify_stream(&self, stream: &StreamId) -> Result<VerifyReport, LogError> {
+        match &*self.store {
+            Store::Sqlite(log) => log.verify(Some(stream)).await,
+            Store::Postgres(log) => log.verify(Some(stream)).await,
         }
     }
 

@@ -10,6 +10,7 @@
 //! the plain name (`portal_views`), so that a rebuild can fill a new generation beside the live one.
 
 pub mod all;
+pub mod as_of;
 pub mod audit;
 mod error;
 mod history;

@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod demo;
+pub mod history;
 pub mod log;
 pub mod migrate;
 pub mod project;

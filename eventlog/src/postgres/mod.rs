@@ -337,12 +337,14 @@ impl PostgresLog {
         })
     }
 
-    pub(crate) async fn verify(&self) -> Result<VerifyReport, LogError> {
+    pub(crate) async fn verify(&self, stream: Option<&StreamId>) -> Result<VerifyReport, LogError> {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {EVENT_COLUMNS}, s.version AS head_version, s.last_hash AS head_hash
                  FROM lodge_events e LEFT JOIN lodge_streams s ON s.stream_id = e.stream_id
+                 WHERE $1::text IS NULL OR e.stream_id = $1
                  ORDER BY e.stream_id, e.stream_version"
         )))
+        .bind(stream.map(StreamId::as_str))
         .fetch(&self.pool)
         .map_err(LogError::from)
         .and_then(|row| async move {

@@ -209,13 +209,15 @@ impl SqliteLog {
         })
     }
 
-    pub(crate) async fn verify(&self) -> Result<VerifyReport, LogError> {
+    pub(crate) async fn verify(&self, stream: Option<&StreamId>) -> Result<VerifyReport, LogError> {
         let rows = sqlx::query(
             "SELECT e.position, e.event_id, e.stream_id, e.stream_version, e.event_type, e.schema_version,
                         e.data, e.metadata, e.recorded_at, e.hash, s.version AS head_version, s.last_hash AS head_hash
                  FROM lodge_events e LEFT JOIN lodge_streams s ON s.stream_id = e.stream_id
+                 WHERE $1 IS NULL OR e.stream_id = $1
                  ORDER BY e.stream_id, e.stream_version",
         )
+        .bind(stream.map(StreamId::as_str))
         .fetch(&self.readers)
         .map_err(LogError::from)
         .and_then(|row| async move {
@@ -227,9 +229,15 @@ impl SqliteLog {
             })
         });
         let verifier = verify::walk(rows).await?;
-        let orphans: Vec<String> = sqlx::query_scalar(verify::ORPHAN_HEADS)
-            .fetch_all(&self.readers)
-            .await?;
+        // Heads without events can only be found walking the whole log.
+        let orphans: Vec<String> = match stream {
+            Some(_) => Vec::new(),
+            None => {
+                sqlx::query_scalar(verify::ORPHAN_HEADS)
+                    .fetch_all(&self.readers)
+                    .await?
+            }
+        };
         Ok(verifier.finish(orphans))
     }
 
