@@ -1,6 +1,6 @@
 //! The command path: load a stream, fold it, decide, append with the expected version. When another
 //! writer got there first, reload and decide again, a bounded number of times. A command id seen
-//! before returns its first outcome without deciding anything.
+//! before returns its first outcome, once the command is shown to be the same one.
 
 use lodge_domain::{Decider, EventSchema};
 
@@ -51,7 +51,7 @@ where
 {
     for attempt in 1..=MAX_ATTEMPTS {
         if let Some(first) = log.command_outcome(metadata.command_id).await? {
-            return Ok(replay::<D>(log, stream, metadata, first).await?);
+            return Ok(replay::<D>(log, stream, command, metadata, first).await?);
         }
         let history = match log.read_stream(stream).await {
             Ok(history) => history,
@@ -75,7 +75,7 @@ where
         let expected = head.map_or(ExpectedVersion::NoStream, |e| ExpectedVersion::Exact(e.stream_version));
         let new_events: Vec<NewEvent> = events.iter().map(NewEvent::from_domain).collect();
         match log.append(stream, expected, &new_events, metadata).await {
-            Ok(outcome) if outcome.duplicate => return Ok(replay::<D>(log, stream, metadata, outcome).await?),
+            Ok(outcome) if outcome.duplicate => return Ok(replay::<D>(log, stream, command, metadata, outcome).await?),
             Ok(outcome) => {
                 return Ok(CommandOutcome {
                     events,
@@ -96,10 +96,13 @@ where
     })
 }
 
-/// The events a command appended the first time it ran.
+/// The events a command appended the first time it ran. A command id names one command: the
+/// repeat must decide, against the state its first run saw, exactly what that run appended;
+/// anything else is another command under a reused id.
 async fn replay<D>(
     log: &EventLog,
     stream: &StreamId,
+    command: &D::Command,
     metadata: &Metadata,
     first: AppendOutcome,
 ) -> Result<CommandOutcome<D::Event>, LogError>
@@ -107,19 +110,35 @@ where
     D: Decider,
     D::Event: EventSchema,
 {
+    let reused = || LogError::CommandIdReused {
+        command_id: metadata.command_id,
+        first_stream: first.stream_id.to_string(),
+    };
     if &first.stream_id != stream {
-        return Err(LogError::CommandIdReused {
-            command_id: metadata.command_id,
-            first_stream: first.stream_id.to_string(),
-        });
+        return Err(reused());
     }
-    let events = log
-        .read_stream(stream)
-        .await?
-        .iter()
-        .filter(|e| (first.first_version..=first.last_version).contains(&e.stream_version))
-        .map(|e| e.decode::<D::Event>())
-        .collect::<Result<_, _>>()?;
+    let history = log.read_stream(stream).await?;
+    let mut before = D::State::default();
+    let mut events = Vec::new();
+    for recorded in &history {
+        let event = recorded.decode::<D::Event>()?;
+        if recorded.stream_version < first.first_version {
+            before = D::evolve(before, &event);
+        } else if recorded.stream_version <= first.last_version {
+            events.push(event);
+        }
+    }
+    let same = |decided: &[D::Event]| {
+        decided.len() == events.len()
+            && decided
+                .iter()
+                .zip(&events)
+                .all(|(a, b)| NewEvent::from_domain(a) == NewEvent::from_domain(b))
+    };
+    match D::decide(&before, command) {
+        Ok(decided) if same(&decided) => {}
+        _ => return Err(reused()),
+    }
     Ok(CommandOutcome {
         events,
         stream_version: first.last_version,

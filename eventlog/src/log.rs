@@ -194,6 +194,24 @@ impl EventLog {
         }
     }
 
+    /// Up to `limit` stream ids after `after`, in id order: for walking every stream.
+    pub async fn streams(&self, after: Option<&StreamId>, limit: usize) -> Result<Vec<StreamId>, LogError> {
+        let ids = match &*self.store {
+            Store::Sqlite(log) => log.streams(after, limit).await?,
+            Store::Postgres(log) => log.streams(after, limit).await?,
+        };
+        ids.iter().map(|id| StreamId::parse(id)).collect()
+    }
+
+    /// The last event a reader can read now, in log order ([`Position::START`] if none): a reader
+    /// that has reached it has read everything appended before this call.
+    pub async fn settled_head(&self) -> Result<Position, LogError> {
+        match &*self.store {
+            Store::Sqlite(log) => log.settled_head().await,
+            Store::Postgres(log) => log.settled_head().await,
+        }
+    }
+
     /// How many streams and events the log holds.
     pub async fn summary(&self) -> Result<LogSummary, LogError> {
         match &*self.store {

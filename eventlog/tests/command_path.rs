@@ -89,6 +89,18 @@ async fn a_repeated_command_returns_its_first_outcome(db: TestDatabase) {
         elsewhere,
         Err(CommandError::Log(LogError::CommandIdReused { .. }))
     ));
+
+    // The same id for another command on the same stream is not a retry.
+    let another = command::execute::<InviteDecider>(&log, &stream, &message("Hello"), &metadata).await;
+    assert!(
+        matches!(another, Err(CommandError::Log(LogError::CommandIdReused { .. }))),
+        "{another:?}"
+    );
+    assert_eq!(
+        log.read_all(Position::START, 10).await.unwrap().len(),
+        1,
+        "nothing appended"
+    );
 }
 
 async fn a_refused_command_appends_nothing(db: TestDatabase) {

@@ -34,6 +34,7 @@ lodge_eventlog::test_on_both_engines!(
     two_processes_on_one_database_never_fork_a_stream,
     large_batches_are_appended_whole,
     readers_can_tell_whether_they_have_reached_a_position,
+    streams_can_be_walked_in_order_and_the_settled_head_found,
 );
 
 async fn appends_get_versions_positions_ids_times_and_metadata(db: TestDatabase) {
@@ -773,4 +774,26 @@ async fn readers_can_tell_whether_they_have_reached_a_position(db: TestDatabase)
             Err(LogError::UnknownPosition(_))
         ));
     }
+}
+
+async fn streams_can_be_walked_in_order_and_the_settled_head_found(db: TestDatabase) {
+    let log = db.log().await;
+    assert_eq!(log.settled_head().await.unwrap(), Position::START);
+    assert!(log.streams(None, 10).await.unwrap().is_empty());
+    let mut last = Position::START;
+    for name in ["invite-c", "invite-a", "invite-b", "invite-a"] {
+        last = log
+            .append(&stream(name), ExpectedVersion::Any, &events(1..2), &meta())
+            .await
+            .unwrap()
+            .last_position;
+    }
+    assert_eq!(log.settled_head().await.unwrap(), last);
+    let first_two = log.streams(None, 2).await.unwrap();
+    assert_eq!(first_two, [stream("invite-a"), stream("invite-b")]);
+    assert_eq!(
+        log.streams(Some(&first_two[1]), 10).await.unwrap(),
+        [stream("invite-c")]
+    );
+    assert!(log.streams(Some(&stream("invite-c")), 10).await.unwrap().is_empty());
 }

@@ -7,12 +7,20 @@ use tokio_util::sync::CancellationToken;
 use crate::audit::AuditProjection;
 use crate::error::ProjectionError;
 use crate::portal::PortalProjection;
-use crate::projection::Projection;
+use crate::projection::{DynProjection, Projection};
 use crate::runtime;
 use crate::staff::StaffProjection;
 use crate::store::ReadStore;
 
 pub const NAMES: [&str; 3] = [PortalProjection::NAME, StaffProjection::NAME, AuditProjection::NAME];
+
+/// Every projection, for work on several at once (rebuilds).
+pub static ALL: [&dyn DynProjection; 3] = [&PortalProjection, &StaffProjection, &AuditProjection];
+
+/// The projection of that name.
+pub fn by_name(name: &str) -> Option<&'static dyn DynProjection> {
+    ALL.iter().copied().find(|p| p.name() == name)
+}
 
 /// Registers every projection, so that its views can be read before its projector has run.
 pub async fn register_all(store: &ReadStore) -> Result<(), ProjectionError> {
@@ -31,6 +39,12 @@ pub fn spawn_all(
 ) {
     projectors.spawn(runtime::run(
         PortalProjection,
+        log.clone(),
+        store.clone(),
+        shutdown.clone(),
+    ));
+    projectors.spawn(runtime::run(
+        StaffProjection,
         log.clone(),
         store.clone(),
         shutdown.clone(),

@@ -14,6 +14,9 @@ pub enum ProjectionError {
     /// A projection cannot handle the event at `position` (returned by `Projection::write`).
     #[error("cannot handle the event at position {position}: {reason}")]
     Unhandled { position: Position, reason: String },
+    /// A rebuild switched the projection to a new generation: the projector starts again from it.
+    #[error("projector {0} was switched to a rebuilt generation")]
+    Switched(String),
     #[error("the event log: {0}")]
     Log(#[from] LogError),
     #[error("the read-model store: {0}")]

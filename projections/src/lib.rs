@@ -16,11 +16,12 @@ mod error;
 mod history;
 pub mod portal;
 mod projection;
+pub mod rebuild;
 pub mod runtime;
 pub mod staff;
 mod store;
 
 pub use error::ProjectionError;
 pub use history::{HistoryEvent, InviteHistory};
-pub use projection::{Generation, Projection, Table};
+pub use projection::{DynProjection, Generation, Projection, Table};
 pub use store::{ProjectorStatus, ReadStore};

@@ -1,6 +1,7 @@
 //! What a projection is: tables, and the rows it writes for one invite.
 
 use std::future::Future;
+use std::pin::Pin;
 
 use sqlx::AnyConnection;
 
@@ -42,4 +43,36 @@ pub trait Projection: Send + Sync + 'static {
         generation: Generation,
         history: &InviteHistory,
     ) -> impl Future<Output = Result<(), ProjectionError>> + Send;
+}
+
+/// A projection behind a pointer, for work on several at once (a rebuild renders each invite for
+/// all of them in one pass).
+pub trait DynProjection: Send + Sync {
+    fn name(&self) -> &'static str;
+    fn tables(&self) -> &'static [Table];
+    fn write_dyn<'a>(
+        &'a self,
+        connection: &'a mut AnyConnection,
+        generation: Generation,
+        history: &'a InviteHistory,
+    ) -> Pin<Box<dyn Future<Output = Result<(), ProjectionError>> + Send + 'a>>;
+}
+
+impl<P: Projection> DynProjection for P {
+    fn name(&self) -> &'static str {
+        P::NAME
+    }
+
+    fn tables(&self) -> &'static [Table] {
+        P::TABLES
+    }
+
+    fn write_dyn<'a>(
+        &'a self,
+        connection: &'a mut AnyConnection,
+        generation: Generation,
+        history: &'a InviteHistory,
+    ) -> Pin<Box<dyn Future<Output = Result<(), ProjectionError>> + Send + 'a>> {
+        Box::pin(self.write(connection, generation, history))
+    }
 }

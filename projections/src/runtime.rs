@@ -22,7 +22,7 @@ pub async fn run<P: Projection>(
     shutdown: CancellationToken,
 ) -> Result<(), ProjectionError> {
     let status = store.register::<P>().await?;
-    let generation = status.generation;
+    let mut generation = status.generation;
     let mut subscription = log.subscribe(status.position);
     tracing::info!(projector = P::NAME, position = %status.position, "projector started");
     loop {
@@ -40,6 +40,17 @@ pub async fn run<P: Projection>(
         };
         match applied {
             Ok(()) => {}
+            Err(ProjectionError::Switched(_)) => {
+                // A rebuild took over: carry on from the new generation's checkpoint.
+                let status = store.register::<P>().await?;
+                tracing::info!(
+                    projector = P::NAME,
+                    generation = status.generation.0,
+                    "following a rebuilt generation"
+                );
+                generation = status.generation;
+                subscription = log.subscribe(status.position);
+            }
             Err(ProjectionError::Unhandled { position, reason }) => {
                 tracing::error!(projector = P::NAME, %position, %reason, "projector stopped");
                 store.record_failure(P::NAME, position, &reason).await?;
@@ -105,6 +116,9 @@ async fn write_batch<P: Projection>(
     histories: &[InviteHistory],
 ) -> Result<(), ProjectionError> {
     let mut tx = store.begin_write().await?;
+    if store.live_generation(&mut tx, P::NAME).await? != Some(generation) {
+        return Err(ProjectionError::Switched(P::NAME.to_owned()));
+    }
     for history in histories {
         match projection.write(&mut tx, generation, history).await {
             Err(ProjectionError::Store(error)) if !ReadStore::is_transient(&error) => {

@@ -9,7 +9,7 @@ use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyConnection, AnyPool, Executor, Row};
 
 use crate::error::ProjectionError;
-use crate::projection::{Generation, Projection};
+use crate::projection::{DynProjection, Generation, Projection, Table};
 
 #[derive(Clone)]
 pub struct ReadStore {
@@ -97,26 +97,35 @@ impl ReadStore {
     /// restarted (perhaps upgraded) Lodge tries the event again. A server registers every projection
     /// before it serves reads, so that the views exist; running a projector registers it too.
     pub async fn register<P: Projection>(&self) -> Result<ProjectorStatus, ProjectionError> {
+        self.register_tables(P::NAME, P::TABLES).await
+    }
+
+    /// [`ReadStore::register`] for a projection behind a pointer.
+    pub async fn register_dyn(&self, projection: &dyn DynProjection) -> Result<ProjectorStatus, ProjectionError> {
+        self.register_tables(projection.name(), projection.tables()).await
+    }
+
+    async fn register_tables(&self, name: &str, tables: &[Table]) -> Result<ProjectorStatus, ProjectionError> {
         let mut tx = self.begin_write().await?;
         let known: Option<i64> = sqlx::query_scalar("SELECT generation FROM lodge_projections WHERE name = $1")
-            .bind(P::NAME)
+            .bind(name)
             .fetch_optional(&mut *tx)
             .await?;
         match known {
             Some(_) => {
                 sqlx::query("UPDATE lodge_projections SET failed_position = NULL, error = NULL WHERE name = $1")
-                    .bind(P::NAME)
+                    .bind(name)
                     .execute(&mut *tx)
                     .await?;
             }
             None => {
                 let generation = Generation(1);
-                create_tables::<P>(&mut tx, generation).await?;
-                point_views_at::<P>(&mut tx, generation).await?;
+                create_tables(&mut tx, tables, generation).await?;
+                point_views_at(&mut tx, tables, generation).await?;
                 sqlx::query(
                     "INSERT INTO lodge_projections (name, generation, position, updated_at) VALUES ($1, $2, 0, $3)",
                 )
-                .bind(P::NAME)
+                .bind(name)
                 .bind(generation.0)
                 .bind(now())
                 .execute(&mut *tx)
@@ -124,9 +133,25 @@ impl ReadStore {
             }
         }
         tx.commit().await?;
-        self.status(P::NAME)
+        self.status(name)
             .await?
-            .ok_or_else(|| ProjectionError::Malformed(format!("projector {} vanished", P::NAME)))
+            .ok_or_else(|| ProjectionError::Malformed(format!("projector {} vanished", name)))
+    }
+
+    /// The live generation, read inside a batch's transaction before it writes. On PostgreSQL the row
+    /// stays locked until the transaction ends, so a rebuild cannot switch generations under a batch;
+    /// on SQLite the write lock taken by `begin_write` does the same.
+    pub(crate) async fn live_generation(
+        &self,
+        connection: &mut AnyConnection,
+        name: &str,
+    ) -> Result<Option<Generation>, ProjectionError> {
+        let sql = match self.engine {
+            Engine::Sqlite => "SELECT generation FROM lodge_projections WHERE name = $1",
+            Engine::Postgres => "SELECT generation FROM lodge_projections WHERE name = $1 FOR SHARE",
+        };
+        let generation: Option<i64> = sqlx::query_scalar(sql).bind(name).fetch_optional(connection).await?;
+        Ok(generation.map(Generation))
     }
 
     /// Moves a projector's checkpoint, inside the transaction that wrote its rows. Fails when the
@@ -232,11 +257,12 @@ impl ReadStore {
     }
 }
 
-async fn create_tables<P: Projection>(
+pub(crate) async fn create_tables(
     connection: &mut AnyConnection,
+    tables: &[Table],
     generation: Generation,
 ) -> Result<(), ProjectionError> {
-    for table in P::TABLES {
+    for table in tables {
         let name = generation.table(table.name);
         connection
             .execute(sqlx::AssertSqlSafe(format!("CREATE TABLE {name} ({})", table.columns)))
@@ -252,11 +278,12 @@ async fn create_tables<P: Projection>(
     Ok(())
 }
 
-async fn point_views_at<P: Projection>(
+pub(crate) async fn point_views_at(
     connection: &mut AnyConnection,
+    tables: &[Table],
     generation: Generation,
 ) -> Result<(), ProjectionError> {
-    for table in P::TABLES {
+    for table in tables {
         connection
             .execute(sqlx::AssertSqlSafe(format!("DROP VIEW IF EXISTS {}", table.name)))
             .await?;
@@ -264,6 +291,22 @@ async fn point_views_at<P: Projection>(
             .execute(sqlx::AssertSqlSafe(format!(
                 "CREATE VIEW {} AS SELECT * FROM {}",
                 table.name,
+                generation.table(table.name)
+            )))
+            .await?;
+    }
+    Ok(())
+}
+
+pub(crate) async fn drop_tables(
+    connection: &mut AnyConnection,
+    tables: &[Table],
+    generation: Generation,
+) -> Result<(), ProjectionError> {
+    for table in tables {
+        connection
+            .execute(sqlx::AssertSqlSafe(format!(
+                "DROP TABLE IF EXISTS {}",
                 generation.table(table.name)
             )))
             .await?;

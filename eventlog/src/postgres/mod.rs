@@ -296,6 +296,26 @@ impl PostgresLog {
         }
     }
 
+    pub(crate) async fn streams(&self, after: Option<&StreamId>, limit: usize) -> Result<Vec<String>, LogError> {
+        Ok(
+            sqlx::query_scalar("SELECT stream_id FROM lodge_streams WHERE stream_id > $1 ORDER BY stream_id LIMIT $2")
+                .bind(after.map_or("", StreamId::as_str))
+                .bind(limit as i64)
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+
+    pub(crate) async fn settled_head(&self) -> Result<Position, LogError> {
+        let head: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT e.position FROM lodge_events e WHERE {VISIBLE}
+             ORDER BY e.transaction_id DESC, e.position DESC LIMIT 1"
+        )))
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(head.map_or(Position::START, Position))
+    }
+
     pub(crate) async fn has_position(&self, position: Position) -> Result<bool, LogError> {
         let exists: Option<i64> = sqlx::query_scalar("SELECT position FROM lodge_events WHERE position = $1")
             .bind(position.0)

@@ -183,6 +183,23 @@ impl SqliteLog {
         recorded(rows)
     }
 
+    pub(crate) async fn streams(&self, after: Option<&StreamId>, limit: usize) -> Result<Vec<String>, LogError> {
+        Ok(
+            sqlx::query_scalar("SELECT stream_id FROM lodge_streams WHERE stream_id > ? ORDER BY stream_id LIMIT ?")
+                .bind(after.map_or("", StreamId::as_str))
+                .bind(limit as i64)
+                .fetch_all(&self.readers)
+                .await?,
+        )
+    }
+
+    pub(crate) async fn settled_head(&self) -> Result<Position, LogError> {
+        let head: Option<i64> = sqlx::query_scalar("SELECT max(position) FROM lodge_events")
+            .fetch_one(&self.readers)
+            .await?;
+        Ok(head.map_or(Position::START, Position))
+    }
+
     pub(crate) async fn has_position(&self, position: Position) -> Result<bool, LogError> {
         let exists: Option<i64> = sqlx::query_scalar("SELECT position FROM lodge_events WHERE position = ?")
             .bind(position.0)
