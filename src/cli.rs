@@ -36,6 +36,9 @@ pub enum Command {
     Project,
     /// Print the audit trail (as far as `lodge project` has built it), streamed
     Audit(AuditArgs),
+    /// Rebuild read models from the whole log into fresh tables while the live ones keep serving, then
+    /// switch over; Ctrl-C interrupts, and running it again resumes
+    Rebuild(RebuildArgs),
     /// Show an invite, or one document's chain of custody, as it stood at a moment, from the log alone,
     /// with the check of its hash chain; exits with 1 if the chain is broken
     History(HistoryArgs),
@@ -81,6 +84,16 @@ pub enum AuditFormat {
     Jsonl,
     /// Comma-separated values with a header row
     Csv,
+}
+
+#[derive(Debug, Args)]
+pub struct RebuildArgs {
+    /// The projections to rebuild (portal, staff, audit)
+    #[arg(value_name = "NAME", required_unless_present = "all", conflicts_with = "all")]
+    pub names: Vec<String>,
+    /// Rebuild every projection
+    #[arg(long)]
+    pub all: bool,
 }
 
 #[derive(Debug, Args)]

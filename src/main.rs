@@ -42,6 +42,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Project => commands::project::run(&config).await,
         Command::Audit(args) => commands::audit::run(&config, &args).await,
         Command::History(args) => commands::history::run(&config, &args).await,
+        Command::Rebuild(args) => commands::rebuild::run(&config, &args).await,
         Command::Bench(BenchCommand::Append(args)) => bench::append::run(&args).await,
     }
 }

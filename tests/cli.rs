@@ -66,6 +66,7 @@ lodge_eventlog::test_on_both_engines!(
     log_follow_prints_what_another_process_appends,
     lodge_project_builds_the_portal_views,
     lodge_history_shows_an_invite_as_it_stood_with_its_chain_checked,
+    lodge_rebuild_replaces_every_read_model_and_reports_it,
 );
 
 async fn a_bare_lodge_sets_up_the_database_and_says_what_to_do_next(db: TestDatabase) {
@@ -443,4 +444,43 @@ async fn lodge_history_shows_an_invite_as_it_stood_with_its_chain_checked(db: Te
     let output = run(command);
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("is not a moment"), "{}", stderr(&output));
+}
+
+async fn lodge_rebuild_replaces_every_read_model_and_reports_it(db: TestDatabase) {
+    let folder = tempfile::tempdir().unwrap();
+    lodge_ok(&db, folder.path(), &["demo"]);
+    let events = json_lines(&lodge_ok(&db, folder.path(), &["log"]));
+    let invite = events[0]["data"]["invite_id"].as_str().unwrap().to_owned();
+
+    let report = lodge_ok(&db, folder.path(), &["rebuild", "--all"]);
+    assert!(
+        report.contains("Rebuilt portal, staff, audit from 1 stream (2 events)"),
+        "{report}"
+    );
+    for name in ["portal", "staff", "audit"] {
+        assert!(
+            report.contains(&format!("{name}: generation 2 replaced generation 1 (dropped)")),
+            "{report}"
+        );
+    }
+    let status = lodge_ok(&db, folder.path(), &[]);
+    let last = &events[1]["position"];
+    assert!(
+        status.contains(&format!("projector  staff: at position {last}")),
+        "{status}"
+    );
+    let trail = json_lines(&lodge_ok(&db, folder.path(), &["audit", "--invite", &invite]));
+    assert_eq!(trail.len(), 2, "the rebuilt audit trail serves at once");
+
+    let again = lodge_ok(&db, folder.path(), &["rebuild", "audit"]);
+    assert!(again.contains("audit: generation 3 replaced generation 2"), "{again}");
+
+    let mut command = lodge(&db, folder.path());
+    command.args(["rebuild", "nope"]);
+    let output = run(command);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("there is no projection `nope`; there are: portal, staff, audit"));
+    let mut command = lodge(&db, folder.path());
+    command.arg("rebuild");
+    assert_eq!(run(command).status.code(), Some(2), "a name or --all is required");
 }

@@ -6,6 +6,7 @@ pub mod history;
 pub mod log;
 pub mod migrate;
 pub mod project;
+pub mod rebuild;
 pub mod status;
 pub mod verify;
 
