@@ -4,8 +4,6 @@
 
 mod support;
 
-use std::time::Duration;
-
 use lodge_domain::invite::{InviteCommand, InviteDecider, MessageFrom};
 use lodge_domain::testing::*;
 use lodge_domain::{Actor, InviteId};
@@ -14,36 +12,8 @@ use lodge_eventlog::{Metadata, Position, StreamId, command};
 use lodge_projections::all::{self, ALL};
 use lodge_projections::rebuild::{self, Progress, RebuildOutcome};
 use lodge_projections::{Generation, ReadStore};
-use sqlx::Row;
 use support::*;
-use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
-
-/// Every row of every read model, as text, in a stable order.
-async fn snapshot(store: &ReadStore) -> Vec<String> {
-    let mut rows = Vec::new();
-    for projection in ALL {
-        for table in projection.tables() {
-            let found = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "SELECT * FROM {} ORDER BY 1, 2",
-                table.name
-            )))
-            .fetch_all(store.pool())
-            .await
-            .unwrap();
-            for row in found {
-                let values: Vec<String> = (0..row.len())
-                    .map(|i| match row.try_get::<Option<String>, _>(i) {
-                        Ok(text) => format!("{text:?}"),
-                        Err(_) => format!("{:?}", row.try_get::<Option<i64>, _>(i).unwrap()),
-                    })
-                    .collect();
-                rows.push(format!("{}: {}", table.name, values.join(" | ")));
-            }
-        }
-    }
-    rows
-}
 
 /// Several invites with uploads, reviews, forms and messages.
 async fn some_history(p: &Projected, from: u8) -> Position {
@@ -75,20 +45,6 @@ async fn some_history(p: &Projected, from: u8) -> Position {
         }
     }
     last
-}
-
-fn start_all(p: &Projected, shutdown: &CancellationToken) -> JoinSet<Result<(), lodge_projections::ProjectionError>> {
-    let mut projectors = JoinSet::new();
-    all::spawn_all(&p.log, &p.store, shutdown, &mut projectors);
-    projectors
-}
-
-async fn wait_all(p: &Projected, position: Position) {
-    for name in all::NAMES {
-        let reached = p.store.wait_for(&p.log, name, position, Duration::from_secs(20)).await;
-        let status = p.store.status(name).await.unwrap();
-        assert!(reached.unwrap(), "{name} caught up to {position}: {status:?}");
-    }
 }
 
 async fn generation(store: &ReadStore, name: &str) -> Generation {

@@ -6,11 +6,15 @@ use std::time::Duration;
 
 use lodge_domain::invite::{InviteCommand, InviteDecider, InviteEvent};
 use lodge_domain::{Actor, testing};
+use lodge_eventlog::Position;
 use lodge_eventlog::command::{self, CommandOutcome};
 use lodge_eventlog::testing::TestDatabase;
 use lodge_eventlog::{EventLog, Metadata, StreamId};
+use lodge_projections::all::{self, ALL};
 use lodge_projections::{Projection, ProjectionError, ReadStore, runtime};
+use sqlx::Row;
 use tokio::task::JoinHandle;
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 pub struct Projected {
@@ -70,5 +74,48 @@ where
         }
         assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
         tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Every row of every read model, as text, in a stable order.
+pub async fn snapshot(store: &ReadStore) -> Vec<String> {
+    let mut rows = Vec::new();
+    for projection in ALL {
+        for table in projection.tables() {
+            let found = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT * FROM {} ORDER BY 1, 2",
+                table.name
+            )))
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+            for row in found {
+                let values: Vec<String> = (0..row.len())
+                    .map(|i| match row.try_get::<Option<String>, _>(i) {
+                        Ok(text) => format!("{text:?}"),
+                        Err(_) => format!("{:?}", row.try_get::<Option<i64>, _>(i).unwrap()),
+                    })
+                    .collect();
+                rows.push(format!("{}: {}", table.name, values.join(" | ")));
+            }
+        }
+    }
+    rows
+}
+
+pub fn start_all(
+    p: &Projected,
+    shutdown: &CancellationToken,
+) -> JoinSet<Result<(), lodge_projections::ProjectionError>> {
+    let mut projectors = JoinSet::new();
+    all::spawn_all(&p.log, &p.store, shutdown, &mut projectors);
+    projectors
+}
+
+pub async fn wait_all(p: &Projected, position: Position) {
+    for name in all::NAMES {
+        let reached = p.store.wait_for(&p.log, name, position, Duration::from_secs(20)).await;
+        let status = p.store.status(name).await.unwrap();
+        assert!(reached.unwrap(), "{name} caught up to {position}: {status:?}");
     }
 }

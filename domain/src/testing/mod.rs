@@ -1,6 +1,8 @@
 //! Builders for tests in every crate: readable ids, a valid invite, commands, and given/when helpers.
 //! Compiled only with the `testing` feature.
 
+pub mod random;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::contact::{Channel, ContactDetails};
