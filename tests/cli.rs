@@ -484,3 +484,109 @@ async fn lodge_rebuild_replaces_every_read_model_and_reports_it(db: TestDatabase
     command.arg("rebuild");
     assert_eq!(run(command).status.code(), Some(2), "a name or --all is required");
 }
+
+/// The application names of the processes holding projector leadership, one row per projector led.
+async fn leaders(db: &TestDatabase) -> Vec<String> {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(db.url()).await.unwrap();
+    sqlx::query_scalar(
+        "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+         WHERE l.locktype = 'advisory' AND l.classid = 1819239269 AND l.granted ORDER BY 1",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap()
+}
+
+async fn eventually_leaders(db: &TestDatabase, expected: &[&str]) {
+    let started = Instant::now();
+    loop {
+        let now = leaders(db).await;
+        if now == expected {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "leaders {now:?}, expected {expected:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn projector_process(db: &TestDatabase, folder: &Path, name: &str) -> std::process::Child {
+    lodge(db, folder)
+        .env("LODGE_DATABASE_URL", format!("{}?application_name={name}", db.url()))
+        .arg("project")
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+fn wait_until_projected(db: &TestDatabase, folder: &Path, position: &Value) {
+    let started = Instant::now();
+    loop {
+        let status = lodge_ok(db, folder, &["status"]);
+        if ["portal", "staff", "audit"]
+            .iter()
+            .all(|name| status.contains(&format!("projector  {name}: at position {position}")))
+        {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "projected up to {position}: {status}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_each_projector_runs_in_one_process_and_another_takes_over_when_it_dies() {
+    let db = TestDatabase::postgres().await;
+    let folder = tempfile::tempdir().unwrap();
+    lodge_ok(&db, folder.path(), &["migrate"]);
+
+    let mut first = projector_process(&db, folder.path(), "lodge-first");
+    eventually_leaders(&db, &["lodge-first"; 3]).await;
+    let mut second = projector_process(&db, folder.path(), "lodge-second");
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    assert_eq!(leaders(&db).await, ["lodge-first"; 3], "the second process waits");
+
+    lodge_ok(&db, folder.path(), &["demo"]);
+    let events = json_lines(&lodge_ok(&db, folder.path(), &["log"]));
+    wait_until_projected(&db, folder.path(), &events[1]["position"]);
+
+    first.kill().unwrap();
+    first.wait().unwrap();
+    eventually_leaders(&db, &["lodge-second"; 3]).await;
+
+    lodge_ok(&db, folder.path(), &["demo"]);
+    let events = json_lines(&lodge_ok(&db, folder.path(), &["log"]));
+    assert_eq!(events.len(), 4);
+    wait_until_projected(&db, folder.path(), &events[3]["position"]);
+    second.kill().unwrap();
+    second.wait().unwrap();
+
+    // Nothing lost, nothing twice: one audit entry per event, and both invites in the staff list.
+    let mut entries = Vec::new();
+    for invite in [&events[0], &events[2]] {
+        let invite = invite["data"]["invite_id"].as_str().unwrap();
+        entries.extend(json_lines(&lodge_ok(
+            &db,
+            folder.path(),
+            &["audit", "--invite", invite],
+        )));
+    }
+    let mut positions: Vec<i64> = entries.iter().map(|e| e["position"].as_i64().unwrap()).collect();
+    positions.sort();
+    let mut expected: Vec<i64> = events.iter().map(|e| e["position"].as_i64().unwrap()).collect();
+    expected.sort();
+    assert_eq!(positions, expected);
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(db.url()).await.unwrap();
+    let invites: i64 = sqlx::query_scalar("SELECT count(*) FROM staff_invites")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(invites, 2);
+}

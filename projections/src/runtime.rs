@@ -3,6 +3,7 @@
 use std::collections::BTreeSet;
 
 use lodge_eventlog::{EventLog, LogError, Position, RecordedEvent, StreamId};
+use sqlx::AnyConnection;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::ProjectionError;
@@ -13,43 +14,32 @@ use crate::store::ReadStore;
 /// Events applied per transaction at most.
 pub const BATCH: usize = 500;
 
-/// Runs one projector until `shutdown`. Returns an error when it stops on an event it cannot handle
-/// (recorded, with its position, for operators to see); storage errors are retried.
+/// Runs one projector until `shutdown`: waits to lead it (one process at a time), then follows the
+/// log. Returns an error when it stops on an event it cannot handle (recorded, with its position,
+/// for operators to see). A storage error that may pass (a lost connection, a busy database) gives
+/// up leadership and tries again.
 pub async fn run<P: Projection>(
     projection: P,
     log: EventLog,
     store: ReadStore,
     shutdown: CancellationToken,
 ) -> Result<(), ProjectionError> {
-    let status = store.register::<P>().await?;
-    let mut generation = status.generation;
-    let mut subscription = log.subscribe(status.position);
-    tracing::info!(projector = P::NAME, position = %status.position, "projector started");
+    store.register::<P>().await?;
+    let mut attempt = 0;
     loop {
-        let batch = tokio::select! {
-            _ = shutdown.cancelled() => return Ok(()),
-            batch = subscription.next_batch(BATCH) => batch?,
+        let Some(mut leader) = store.lead(P::NAME, &shutdown).await? else {
+            return Ok(());
         };
-        let applied = match histories(&log, &batch).await {
-            Ok(histories) => apply(&projection, &store, generation, &batch, &histories, &shutdown).await,
-            Err(LogError::Decode { position, source }) => Err(ProjectionError::Unhandled {
-                position,
-                reason: source.to_string(),
-            }),
-            Err(error) => Err(error.into()),
-        };
-        match applied {
-            Ok(()) => {}
-            Err(ProjectionError::Switched(_)) => {
-                // A rebuild took over: carry on from the new generation's checkpoint.
-                let status = store.register::<P>().await?;
-                tracing::info!(
-                    projector = P::NAME,
-                    generation = status.generation.0,
-                    "following a rebuilt generation"
-                );
-                generation = status.generation;
-                subscription = log.subscribe(status.position);
+        match follow(&projection, &log, &store, &mut leader, &shutdown).await {
+            Ok(()) => return Ok(()),
+            Err(ProjectionError::Store(error)) if ReadStore::is_transient(&error) => {
+                attempt += 1;
+                tracing::warn!(projector = P::NAME, %error, attempt, "writing read models failed; trying again");
+                drop(leader);
+                tokio::select! {
+                    _ = shutdown.cancelled() => return Ok(()),
+                    _ = ReadStore::pause(attempt) => {}
+                }
             }
             Err(ProjectionError::Unhandled { position, reason }) => {
                 tracing::error!(projector = P::NAME, %position, %reason, "projector stopped");
@@ -65,6 +55,55 @@ pub async fn run<P: Projection>(
     }
 }
 
+/// Follows the log from the projector's checkpoint, writing through the leader's connection, until
+/// `shutdown` or an error.
+async fn follow<P: Projection>(
+    projection: &P,
+    log: &EventLog,
+    store: &ReadStore,
+    leader: &mut AnyConnection,
+    shutdown: &CancellationToken,
+) -> Result<(), ProjectionError> {
+    // Another leader may have moved the checkpoint: start from what is recorded now.
+    let status = store.status(P::NAME).await?.ok_or_else(|| not_registered::<P>())?;
+    let mut generation = status.generation;
+    let mut subscription = log.subscribe(status.position);
+    tracing::info!(projector = P::NAME, position = %status.position, "projector following the log");
+    loop {
+        let batch = tokio::select! {
+            _ = shutdown.cancelled() => return Ok(()),
+            batch = subscription.next_batch(BATCH) => batch?,
+        };
+        let histories = histories(log, &batch).await.map_err(|error| match error {
+            LogError::Decode { position, source } => ProjectionError::Unhandled {
+                position,
+                reason: source.to_string(),
+            },
+            other => other.into(),
+        })?;
+        let last = batch.last().map(|e| e.position).expect("a batch has events");
+        match write_batch(projection, store, leader, generation, last, &histories).await {
+            Ok(()) => {}
+            Err(ProjectionError::Switched(_)) => {
+                // A rebuild took over: carry on from the new generation's checkpoint.
+                let status = store.status(P::NAME).await?.ok_or_else(|| not_registered::<P>())?;
+                tracing::info!(
+                    projector = P::NAME,
+                    generation = status.generation.0,
+                    "following a rebuilt generation"
+                );
+                generation = status.generation;
+                subscription = log.subscribe(status.position);
+            }
+            Err(error) => return Err(error),
+        }
+    }
+}
+
+fn not_registered<P: Projection>() -> ProjectionError {
+    ProjectionError::Malformed(format!("projector {} is not registered", P::NAME))
+}
+
 /// The whole history of every invite the batch touches, each read once. Events of other streams are
 /// not invites' and are left alone.
 async fn histories(log: &EventLog, batch: &[RecordedEvent]) -> Result<Vec<InviteHistory>, LogError> {
@@ -78,59 +117,44 @@ async fn histories(log: &EventLog, batch: &[RecordedEvent]) -> Result<Vec<Invite
     Ok(histories)
 }
 
-/// Writes the rows of every history and moves the checkpoint past the batch, in one transaction;
-/// retried until it succeeds or the projector is shut down.
-async fn apply<P: Projection>(
-    projection: &P,
-    store: &ReadStore,
-    generation: Generation,
-    batch: &[RecordedEvent],
-    histories: &[InviteHistory],
-    shutdown: &CancellationToken,
-) -> Result<(), ProjectionError> {
-    let last = batch.last().map(|e| e.position).expect("a batch has events");
-    let mut attempt = 0;
-    loop {
-        match write_batch(projection, store, generation, last, histories).await {
-            Ok(()) => return Ok(()),
-            Err(ProjectionError::Store(error)) if ReadStore::is_transient(&error) => {
-                attempt += 1;
-                tracing::warn!(projector = P::NAME, %error, attempt, "writing read models failed; retrying");
-                tokio::select! {
-                    _ = shutdown.cancelled() => return Ok(()),
-                    _ = ReadStore::pause(attempt) => {}
-                }
-            }
-            Err(error) => return Err(error),
-        }
-    }
-}
-
 /// One transaction: every history's rows, then the checkpoint. A storage error that would fail the
 /// same way again stops the projector at the last event of the history it was writing.
 async fn write_batch<P: Projection>(
     projection: &P,
     store: &ReadStore,
+    leader: &mut AnyConnection,
     generation: Generation,
     last: Position,
     histories: &[InviteHistory],
 ) -> Result<(), ProjectionError> {
-    let mut tx = store.begin_write().await?;
-    if store.live_generation(&mut tx, P::NAME).await? != Some(generation) {
-        return Err(ProjectionError::Switched(P::NAME.to_owned()));
-    }
-    for history in histories {
-        match projection.write(&mut tx, generation, history).await {
-            Err(ProjectionError::Store(error)) if !ReadStore::is_transient(&error) => {
-                return Err(ProjectionError::Unhandled {
-                    position: history.last_position(),
-                    reason: format!("the read model refused the write: {error}"),
-                });
+    let mut tx = store.begin_write_on(leader).await?;
+    let written = async {
+        if store.live_generation(&mut tx, P::NAME).await? != Some(generation) {
+            return Err(ProjectionError::Switched(P::NAME.to_owned()));
+        }
+        for history in histories {
+            match projection.write(&mut tx, generation, history).await {
+                Err(ProjectionError::Store(error)) if !ReadStore::is_transient(&error) => {
+                    return Err(ProjectionError::Unhandled {
+                        position: history.last_position(),
+                        reason: format!("the read model refused the write: {error}"),
+                    });
+                }
+                written => written?,
             }
-            written => written?,
+        }
+        ReadStore::save_position(&mut tx, P::NAME, generation, last).await
+    }
+    .await;
+    match written {
+        Ok(()) => Ok(tx.commit().await?),
+        Err(error) => {
+            // At once, not on the connection's next use: the transaction holds the projector's
+            // registry row, which the caller may be about to update from another connection.
+            if let Err(rollback) = tx.rollback().await {
+                tracing::debug!(%rollback, "rolling back a failed batch");
+            }
+            Err(error)
         }
     }
-    ReadStore::save_position(&mut tx, P::NAME, generation, last).await?;
-    tx.commit().await?;
-    Ok(())
 }

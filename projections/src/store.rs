@@ -6,10 +6,16 @@ use std::time::Duration;
 use chrono::Utc;
 use lodge_eventlog::{Engine, EventLog, Position};
 use sqlx::any::AnyPoolOptions;
-use sqlx::{AnyConnection, AnyPool, Executor, Row};
+use sqlx::{AnyConnection, AnyPool, Connection, Executor, Row};
+use tokio_util::sync::CancellationToken;
 
 use crate::error::ProjectionError;
 use crate::projection::{DynProjection, Generation, Projection, Table};
+
+/// The advisory lock class of projector leadership ('lode'); stream locks use another.
+const LEADERSHIP_LOCK_CLASS: i32 = 1_819_239_269;
+/// How often a waiting process tries to take over a projector.
+const LEADERSHIP_POLL: Duration = Duration::from_secs(1);
 
 #[derive(Clone)]
 pub struct ReadStore {
@@ -61,6 +67,49 @@ impl ReadStore {
 
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// Becomes the one process that runs projector `name`, waiting (polling) while another does,
+    /// until `shutdown`. On PostgreSQL, leadership is a session advisory lock held by the returned
+    /// connection, and the projector writes through that same connection: if the process or its
+    /// connection dies, the lock goes with it and a stale leader cannot write. A SQLite database
+    /// has one server, so its leader is simply the caller.
+    pub(crate) async fn lead(
+        &self,
+        name: &str,
+        shutdown: &CancellationToken,
+    ) -> Result<Option<AnyConnection>, ProjectionError> {
+        loop {
+            let mut connection = self.pool.acquire().await?.detach();
+            if self.engine == Engine::Sqlite {
+                return Ok(Some(connection));
+            }
+            let won: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1, hashtext($2))")
+                .bind(LEADERSHIP_LOCK_CLASS)
+                .bind(name)
+                .fetch_one(&mut connection)
+                .await?;
+            if won {
+                tracing::info!(projector = name, "leading");
+                return Ok(Some(connection));
+            }
+            drop(connection);
+            tokio::select! {
+                _ = shutdown.cancelled() => return Ok(None),
+                _ = tokio::time::sleep(LEADERSHIP_POLL) => {}
+            }
+        }
+    }
+
+    /// Starts a transaction that will write, on the leader's connection.
+    pub(crate) async fn begin_write_on<'c>(
+        &self,
+        connection: &'c mut AnyConnection,
+    ) -> Result<sqlx::Transaction<'c, sqlx::Any>, ProjectionError> {
+        Ok(match self.engine {
+            Engine::Sqlite => connection.begin_with("BEGIN IMMEDIATE").await?,
+            Engine::Postgres => connection.begin().await?,
+        })
     }
 
     /// Starts a transaction that will write. On SQLite it takes the write lock at once: a transaction

@@ -26,6 +26,13 @@ pub struct Projected {
 
 impl Projected {
     pub async fn new(db: TestDatabase) -> Self {
+        // LODGE_TEST_LOG=lodge_projections=debug shows what the projectors do.
+        if let Ok(filter) = std::env::var("LODGE_TEST_LOG") {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_test_writer()
+                .try_init();
+        }
         let log = db.log().await;
         let store = ReadStore::connect(db.url()).await.expect("read store");
         Self {
