@@ -142,6 +142,25 @@ pub enum BenchCommand {
     /// Appends per second (1 writer, 8 writers, batches of 10) beside plain INSERTs, and read_all speed.
     /// PostgreSQL is measured when LODGE_BENCH_POSTGRES_URL names a server.
     Append(AppendBenchArgs),
+    /// Rebuild speed of every read model beside read_all's on a large log, peak memory, and the delay
+    /// from an append to the portal view under load. PostgreSQL as for `append`.
+    Rebuild(RebuildBenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RebuildBenchArgs {
+    /// One JSON object per engine per line
+    #[arg(long)]
+    pub json: bool,
+    /// Events in the log
+    #[arg(long, default_value_t = 1_000_000, value_parser = clap::value_parser!(u32).range(1_000..))]
+    pub events: u32,
+    /// Invites they belong to
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(10..))]
+    pub invites: u32,
+    /// Measure only this engine
+    #[arg(long, value_enum)]
+    pub only: Option<BenchEngine>,
 }
 
 #[derive(Debug, Args)]

@@ -44,5 +44,6 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::History(args) => commands::history::run(&config, &args).await,
         Command::Rebuild(args) => commands::rebuild::run(&config, &args).await,
         Command::Bench(BenchCommand::Append(args)) => bench::append::run(&args).await,
+        Command::Bench(BenchCommand::Rebuild(args)) => bench::rebuild::run(&args).await,
     }
 }

@@ -203,6 +203,15 @@ impl EventLog {
         ids.iter().map(|id| StreamId::parse(id)).collect()
     }
 
+    /// Up to `limit` events of the streams after `after`, in (stream id, version) order: for reading
+    /// every stream whole, in big pages (a rebuild). The last stream of a full page may be cut short.
+    pub async fn read_by_stream(&self, after: Option<&StreamId>, limit: usize) -> Result<Vec<RecordedEvent>, LogError> {
+        match &*self.store {
+            Store::Sqlite(log) => log.read_by_stream(after, limit).await,
+            Store::Postgres(log) => log.read_by_stream(after, limit).await,
+        }
+    }
+
     /// The last event a reader can read now, in log order ([`Position::START`] if none): a reader
     /// that has reached it has read everything appended before this call.
     pub async fn settled_head(&self) -> Result<Position, LogError> {

@@ -165,6 +165,74 @@ fn visit(entry: &mut AuditEntry, contact: ContactId, ip: Option<std::net::IpAddr
 
 pub struct AuditProjection;
 
+const COLUMN_NAMES: [&str; 16] = [
+    "position",
+    "invite_id",
+    "stream_version",
+    "at",
+    "actor_kind",
+    "actor_id",
+    "actor_name",
+    "action",
+    "contact_id",
+    "request_id",
+    "document_id",
+    "sha256",
+    "ip",
+    "user_agent",
+    "detail",
+    "event_hash",
+];
+
+/// An entry as a row of `audit_entries`, keyed by column name.
+#[derive(Serialize)]
+struct AuditRow<'a> {
+    position: i64,
+    invite_id: String,
+    stream_version: i64,
+    at: String,
+    actor_kind: &'static str,
+    actor_id: Option<String>,
+    actor_name: Option<&'a str>,
+    action: &'a str,
+    contact_id: Option<String>,
+    request_id: Option<String>,
+    document_id: Option<String>,
+    sha256: Option<&'a str>,
+    ip: Option<&'a str>,
+    user_agent: Option<&'a str>,
+    detail: Option<&'a str>,
+    event_hash: &'a str,
+}
+
+impl<'a> From<&'a AuditEntry> for AuditRow<'a> {
+    fn from(entry: &'a AuditEntry) -> Self {
+        let (actor_kind, actor_id, actor_name) = match &entry.actor {
+            Actor::Staff { id, name } => ("staff", Some(id.to_string()), Some(name.as_str())),
+            Actor::Contact { id, name } => ("contact", Some(id.to_string()), Some(name.as_str())),
+            Actor::System => ("system", None, None),
+        };
+        Self {
+            position: entry.position,
+            invite_id: entry.invite_id.to_string(),
+            stream_version: entry.stream_version as i64,
+            at: entry.at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            actor_kind,
+            actor_id,
+            actor_name,
+            action: &entry.action,
+            contact_id: entry.contact_id.map(|v| v.to_string()),
+            request_id: entry.request_id.map(|v| v.to_string()),
+            document_id: entry.document_id.map(|v| v.to_string()),
+            sha256: entry.sha256.as_deref(),
+            ip: entry.ip.as_deref(),
+            user_agent: entry.user_agent.as_deref(),
+            detail: entry.detail.as_deref(),
+            event_hash: &entry.event_hash,
+        }
+    }
+}
+
 const COLUMNS: &str = "position, invite_id, stream_version, at, actor_kind, actor_id, actor_name, action, \
                        contact_id, request_id, document_id, sha256, ip, user_agent, detail, event_hash";
 
@@ -181,48 +249,38 @@ impl Projection for AuditProjection {
 
     async fn write(
         &self,
+        store: &ReadStore,
         connection: &mut AnyConnection,
         generation: Generation,
-        history: &InviteHistory,
+        histories: &[InviteHistory],
     ) -> Result<(), ProjectionError> {
         let table = generation.table("audit_entries");
-        let written: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-            "SELECT max(stream_version) FROM {table} WHERE invite_id = $1"
+        // Entries never change: only each invite's events after those already written are added.
+        let written: Vec<(String, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT invite_id, max(stream_version) FROM {table} WHERE invite_id {} GROUP BY invite_id",
+            store.in_json_list(1)
         )))
-        .bind(history.invite_id.to_string())
-        .fetch_one(&mut *connection)
+        .bind(ReadStore::json_list(histories.iter().map(|h| h.invite_id)))
+        .fetch_all(&mut *connection)
         .await?;
-        for entry in render(history, written.unwrap_or(0) as u64) {
-            let (kind, id, name) = match &entry.actor {
-                Actor::Staff { id, name } => ("staff", Some(id.to_string()), Some(name.clone())),
-                Actor::Contact { id, name } => ("contact", Some(id.to_string()), Some(name.clone())),
-                Actor::System => ("system", None, None),
-            };
-            sqlx::query(sqlx::AssertSqlSafe(format!(
-                "INSERT INTO {table} ({COLUMNS})
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
-                 ON CONFLICT (position) DO NOTHING"
-            )))
-            .bind(entry.position)
-            .bind(entry.invite_id.to_string())
-            .bind(entry.stream_version as i64)
-            .bind(entry.at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
-            .bind(kind)
-            .bind(id)
-            .bind(name)
-            .bind(entry.action)
-            .bind(entry.contact_id.map(|v| v.to_string()))
-            .bind(entry.request_id.map(|v| v.to_string()))
-            .bind(entry.document_id.map(|v| v.to_string()))
-            .bind(entry.sha256)
-            .bind(entry.ip)
-            .bind(entry.user_agent)
-            .bind(entry.detail)
-            .bind(entry.event_hash)
-            .execute(&mut *connection)
-            .await?;
-        }
-        Ok(())
+        let written: std::collections::HashMap<String, i64> = written.into_iter().collect();
+        let entries: Vec<AuditEntry> = histories
+            .iter()
+            .flat_map(|history| {
+                let after = written.get(&history.invite_id.to_string()).copied().unwrap_or(0);
+                render(history, after as u64)
+            })
+            .collect();
+        let rows: Vec<AuditRow> = entries.iter().map(AuditRow::from).collect();
+        store
+            .insert_json_rows(
+                connection,
+                &table,
+                &COLUMN_NAMES,
+                "ON CONFLICT (position) DO NOTHING",
+                &rows,
+            )
+            .await
     }
 }
 

@@ -7,6 +7,7 @@ use sqlx::AnyConnection;
 
 use crate::error::ProjectionError;
 use crate::history::InviteHistory;
+use crate::store::ReadStore;
 
 /// A read-model table: `columns` is the body of its CREATE TABLE, `indexes` the columns of each
 /// index, both in SQL that SQLite and PostgreSQL share.
@@ -33,15 +34,19 @@ pub trait Projection: Send + Sync + 'static {
     const NAME: &'static str;
     const TABLES: &'static [Table];
 
-    /// Writes everything this projection keeps about one invite, as its whole history says, into
-    /// `generation`'s tables, replacing what was there. It must depend on the history alone: it is
-    /// called again for every new event of the invite, and with histories that run ahead of the
-    /// projector's checkpoint.
+    /// Writes everything this projection keeps about each invite, as its whole history says, into
+    /// `generation`'s tables, replacing what was there; one history per invite. It must depend on
+    /// the histories alone: it is called again for every new event of an invite, and with
+    /// histories that run ahead of the projector's checkpoint. Writing a batch of invites at once
+    /// lets a projection use a few set-based statements instead of a few per invite.
+    /// `store` knows the database's dialect (see [`ReadStore::insert_json_rows`]); `connection` is
+    /// inside the transaction that also moves the projector's checkpoint.
     fn write(
         &self,
+        store: &ReadStore,
         connection: &mut AnyConnection,
         generation: Generation,
-        history: &InviteHistory,
+        histories: &[InviteHistory],
     ) -> impl Future<Output = Result<(), ProjectionError>> + Send;
 }
 
@@ -52,9 +57,10 @@ pub trait DynProjection: Send + Sync {
     fn tables(&self) -> &'static [Table];
     fn write_dyn<'a>(
         &'a self,
+        store: &'a ReadStore,
         connection: &'a mut AnyConnection,
         generation: Generation,
-        history: &'a InviteHistory,
+        histories: &'a [InviteHistory],
     ) -> Pin<Box<dyn Future<Output = Result<(), ProjectionError>> + Send + 'a>>;
 }
 
@@ -69,10 +75,11 @@ impl<P: Projection> DynProjection for P {
 
     fn write_dyn<'a>(
         &'a self,
+        store: &'a ReadStore,
         connection: &'a mut AnyConnection,
         generation: Generation,
-        history: &'a InviteHistory,
+        histories: &'a [InviteHistory],
     ) -> Pin<Box<dyn Future<Output = Result<(), ProjectionError>> + Send + 'a>> {
-        Box::pin(self.write(connection, generation, history))
+        Box::pin(self.write(store, connection, generation, histories))
     }
 }

@@ -24,11 +24,10 @@ use crate::history::InviteHistory;
 use crate::projection::{DynProjection, Generation};
 use crate::store::{self, ReadStore};
 
-/// Streams listed per query.
-const STREAM_PAGE: usize = 1_000;
-/// A transaction closes once it has rendered this many events.
-const EVENTS_PER_TRANSACTION: usize = 5_000;
-/// The catch-up is over once the log has had nothing new for this long.
+/// Events read per page, and so rendered per transaction, while every stream is rendered.
+const PAGE_EVENTS: usize = 5_000;
+/// The catch-up is also over once the log has had nothing new for this long (an event not yet
+/// settled, behind an open transaction, leaves the head out of reach for a moment).
 const QUIET: Duration = Duration::from_millis(200);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -175,14 +174,62 @@ async fn write_chunk(
     plan: &Plan,
 ) -> Result<(), ProjectionError> {
     let mut tx = store.begin_write().await?;
-    for history in histories {
-        for (projection, generation) in targets {
-            projection.write_dyn(&mut tx, *generation, history).await?;
-        }
+    for (projection, generation) in targets {
+        projection.write_dyn(store, &mut tx, *generation, histories).await?;
     }
     save_plan(&mut tx, targets, plan).await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// Whole streams read in one go.
+struct Page {
+    histories: Vec<InviteHistory>,
+    last_stream: StreamId,
+    streams: u64,
+    events: u64,
+}
+
+/// The streams after `after`, whole, about a page of events of them; None when there are no more.
+async fn next_page(log: EventLog, after: Option<StreamId>) -> Result<Option<Page>, ProjectionError> {
+    let read = log.read_by_stream(after.as_ref(), PAGE_EVENTS).await?;
+    if read.is_empty() {
+        return Ok(None);
+    }
+    let full = read.len() == PAGE_EVENTS;
+    let mut streams: Vec<Vec<lodge_eventlog::RecordedEvent>> = Vec::new();
+    for event in read {
+        match streams.last_mut() {
+            Some(stream) if stream[0].stream_id == event.stream_id => stream.push(event),
+            _ => streams.push(vec![event]),
+        }
+    }
+    if full {
+        if streams.len() > 1 {
+            // The last stream may be cut short: the next page starts with it.
+            streams.pop();
+        } else {
+            // One stream longer than a page: read it whole.
+            let id = streams[0][0].stream_id.clone();
+            streams[0] = log.read_stream(&id).await?;
+        }
+    }
+    let last_stream = streams.last().expect("at least one stream")[0].stream_id.clone();
+    let mut page = Page {
+        histories: Vec::with_capacity(streams.len()),
+        last_stream,
+        streams: 0,
+        events: 0,
+    };
+    for stream in streams {
+        page.events += stream.len() as u64;
+        if let Some(invite) = stream[0].stream_id.invite_id() {
+            page.histories
+                .push(InviteHistory::decode(invite, &stream).map_err(unreadable)?);
+            page.streams += 1;
+        }
+    }
+    Ok(Some(page))
 }
 
 fn unreadable(error: LogError) -> ProjectionError {
@@ -211,37 +258,32 @@ pub async fn rebuild(
     let total = log.summary().await?.events;
     let (mut streams, mut events) = (0u64, 0u64);
 
-    // 1. Every stream, once.
-    while plan.phase == "streams" {
+    // 1. Every stream, once, a page at a time; the next page is read (and decoded) while the current
+    //    one is rendered and written.
+    if plan.phase == "streams" {
         let cursor = plan.cursor.as_deref().map(StreamId::parse).transpose()?;
-        let page = log.streams(cursor.as_ref(), STREAM_PAGE).await?;
-        let Some(last) = page.last() else {
-            plan.phase = "catch_up".into();
-            plan.cursor = None;
-            let mut tx = store.begin_write().await?;
-            save_plan(&mut tx, &targets, &plan).await?;
-            tx.commit().await?;
-            break;
-        };
-        let mut chunk = Vec::new();
-        let mut chunk_events = 0;
-        for (i, stream) in page.iter().enumerate() {
-            if let Some(history) = InviteHistory::load(log, stream).await.map_err(unreadable)? {
-                chunk_events += history.events.len();
-                chunk.push(history);
-            }
-            let end_of_page = i + 1 == page.len();
-            if chunk_events >= EVENTS_PER_TRANSACTION || end_of_page {
-                plan.cursor = Some(if end_of_page { last } else { stream }.to_string());
-                write_chunk(store, &targets, &chunk, &plan).await?;
-                streams += chunk.len() as u64;
-                events += chunk_events as u64;
-                progress(Progress::Streams { events, total });
-                chunk.clear();
-                chunk_events = 0;
-                if shutdown.is_cancelled() {
-                    return Ok(RebuildOutcome::Interrupted { streams, events });
-                }
+        let mut pending = tokio::spawn(next_page(log.clone(), cursor));
+        loop {
+            let page = pending
+                .await
+                .map_err(|e| ProjectionError::Malformed(format!("reading the log: {e}")))??;
+            let Some(page) = page else {
+                plan.phase = "catch_up".into();
+                plan.cursor = None;
+                let mut tx = store.begin_write().await?;
+                save_plan(&mut tx, &targets, &plan).await?;
+                tx.commit().await?;
+                break;
+            };
+            pending = tokio::spawn(next_page(log.clone(), Some(page.last_stream.clone())));
+            plan.cursor = Some(page.last_stream.to_string());
+            write_chunk(store, &targets, &page.histories, &plan).await?;
+            streams += page.streams;
+            events += page.events;
+            progress(Progress::Streams { events, total });
+            if shutdown.is_cancelled() {
+                pending.abort();
+                return Ok(RebuildOutcome::Interrupted { streams, events });
             }
         }
     }
@@ -252,6 +294,14 @@ pub async fn rebuild(
     loop {
         if shutdown.is_cancelled() {
             return Ok(RebuildOutcome::Interrupted { streams, events });
+        }
+        // Caught up with everything settled now: what comes later is the live projector's, after
+        // the switch.
+        if log
+            .has_reached(Position(plan.position), log.settled_head().await?)
+            .await?
+        {
+            break;
         }
         let batch = match tokio::time::timeout(QUIET, subscription.next_batch(crate::runtime::BATCH)).await {
             Err(_) => break,

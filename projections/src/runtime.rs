@@ -132,17 +132,7 @@ async fn write_batch<P: Projection>(
         if store.live_generation(&mut tx, P::NAME).await? != Some(generation) {
             return Err(ProjectionError::Switched(P::NAME.to_owned()));
         }
-        for history in histories {
-            match projection.write(&mut tx, generation, history).await {
-                Err(ProjectionError::Store(error)) if !ReadStore::is_transient(&error) => {
-                    return Err(ProjectionError::Unhandled {
-                        position: history.last_position(),
-                        reason: format!("the read model refused the write: {error}"),
-                    });
-                }
-                written => written?,
-            }
-        }
+        projection.write(store, &mut tx, generation, histories).await?;
         ReadStore::save_position(&mut tx, P::NAME, generation, last).await
     }
     .await;
@@ -154,7 +144,48 @@ async fn write_batch<P: Projection>(
             if let Err(rollback) = tx.rollback().await {
                 tracing::debug!(%rollback, "rolling back a failed batch");
             }
-            Err(error)
+            match error {
+                ProjectionError::Store(error) if !ReadStore::is_transient(&error) => {
+                    Err(culprit(projection, store, leader, generation, histories, last, &error).await)
+                }
+                other => Err(other),
+            }
         }
     }
+}
+
+/// A write the read model refuses for good: find the invite it is about, writing the histories one
+/// at a time (each undone at once), so that the projector stops naming that invite's position.
+async fn culprit<P: Projection>(
+    projection: &P,
+    store: &ReadStore,
+    leader: &mut AnyConnection,
+    generation: Generation,
+    histories: &[InviteHistory],
+    batch_end: Position,
+    error: &sqlx::Error,
+) -> ProjectionError {
+    let refused = |position: Position, error: &dyn std::fmt::Display| ProjectionError::Unhandled {
+        position,
+        reason: format!("the read model refused the write: {error}"),
+    };
+    let Ok(mut tx) = store.begin_write_on(leader).await else {
+        return refused(batch_end, error);
+    };
+    for history in histories {
+        // A savepoint inside the transaction.
+        let Ok(mut attempt) = sqlx::Connection::begin(&mut *tx).await else {
+            break;
+        };
+        let outcome = projection
+            .write(store, &mut attempt, generation, std::slice::from_ref(history))
+            .await;
+        let _ = attempt.rollback().await;
+        if let Err(ProjectionError::Store(alone)) = outcome {
+            let _ = tx.rollback().await;
+            return refused(history.last_position(), &alone);
+        }
+    }
+    let _ = tx.rollback().await;
+    refused(batch_end, error)
 }

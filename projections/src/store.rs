@@ -268,6 +268,82 @@ impl ReadStore {
         }
     }
 
+    /// `IN (…)` over the JSON array of text given as parameter `$n`: one parameter for any number of
+    /// values.
+    pub(crate) fn in_json_list(&self, n: usize) -> String {
+        match self.engine {
+            Engine::Postgres => format!("IN (SELECT json_array_elements_text(${n}::json))"),
+            Engine::Sqlite => format!("IN (SELECT value FROM json_each(${n}))"),
+        }
+    }
+
+    /// The JSON array parameter for [`ReadStore::in_json_list`].
+    pub(crate) fn json_list<T: ToString>(values: impl IntoIterator<Item = T>) -> String {
+        let values: Vec<String> = values.into_iter().map(|v| v.to_string()).collect();
+        serde_json::to_string(&values).expect("a list of text serialises")
+    }
+
+    /// Inserts `rows` (serialised as objects keyed by column name) into `table`. `conflict` is an
+    /// `ON CONFLICT …` clause or empty. On PostgreSQL the rows travel as one JSON parameter, expanded
+    /// by `json_populate_recordset`: sqlx spends far longer binding thousands of parameters than the
+    /// server spends inserting. On SQLite, in-process, bound parameters are cheap and JSON functions
+    /// are not (each column would parse its row again), so rows go as multi-row VALUES.
+    pub(crate) async fn insert_json_rows<T: serde::Serialize>(
+        &self,
+        connection: &mut AnyConnection,
+        table: &str,
+        columns: &[&str],
+        conflict: &str,
+        rows: &[T],
+    ) -> Result<(), ProjectionError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let names = columns.join(", ");
+        let malformed = |e: serde_json::Error| ProjectionError::Malformed(format!("rows of {table}: {e}"));
+        match self.engine {
+            Engine::Postgres => {
+                let sql = format!(
+                    "INSERT INTO {table} ({names}) SELECT {names} FROM json_populate_recordset(NULL::{table}, $1::json) {conflict}"
+                );
+                let json = serde_json::to_string(rows).map_err(malformed)?;
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(json)
+                    .execute(connection)
+                    .await?;
+            }
+            Engine::Sqlite => {
+                // Anonymous `?` parameters: SQLite looks each named one up among those before it, which
+                // is quadratic in a statement of thousands. 500 rows stay well under its limit of
+                // 32,766 parameters.
+                let placeholders = format!("({})", vec!["?"; columns.len()].join(", "));
+                for chunk in rows.chunks(500) {
+                    let mut sql = format!("INSERT INTO {table} ({names}) VALUES ");
+                    sql.push_str(&vec![placeholders.as_str(); chunk.len()].join(", "));
+                    sql.push(' ');
+                    sql.push_str(conflict);
+                    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+                    for row in chunk {
+                        let serde_json::Value::Object(mut fields) = serde_json::to_value(row).map_err(malformed)?
+                        else {
+                            return Err(ProjectionError::Malformed(format!("rows of {table} must be objects")));
+                        };
+                        for column in columns {
+                            query = match fields.remove(*column).unwrap_or(serde_json::Value::Null) {
+                                serde_json::Value::Null => query.bind(None::<String>),
+                                serde_json::Value::Number(n) => query.bind(n.as_i64()),
+                                serde_json::Value::String(text) => query.bind(text),
+                                other => query.bind(other.to_string()),
+                            };
+                        }
+                    }
+                    query.execute(&mut *connection).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Waits, at most `timeout`, until `projector` has applied the event at `position` (a position a
     /// command's outcome reported), so that a read can follow a write. Returns whether it has;
     /// fails at once if the projector has stopped on an event it cannot handle.

@@ -13,12 +13,13 @@ use lodge_eventlog::command;
 use lodge_eventlog::testing::TestDatabase;
 use lodge_eventlog::{ExpectedVersion, Metadata, NewEvent, Position, StreamId};
 use lodge_projections::portal::{self, PortalProjection};
-use lodge_projections::{Generation, InviteHistory, Projection, ProjectionError, Table};
+use lodge_projections::{Generation, InviteHistory, Projection, ProjectionError, ReadStore, Table};
 use sqlx::AnyConnection;
 use support::*;
 
 /// Counts its writes: one row per (invite, applied batch). Can fail once after writing, like a
-/// connection lost mid-transaction, and refuses invites whose title starts with "Poison".
+/// connection lost mid-transaction; refuses invites whose title starts with "Poison", and cannot
+/// write those whose title starts with "Broken".
 struct Tally {
     fail_once: Arc<AtomicBool>,
 }
@@ -33,26 +34,32 @@ impl Projection for Tally {
 
     async fn write(
         &self,
+        _store: &ReadStore,
         connection: &mut AnyConnection,
         generation: Generation,
-        history: &InviteHistory,
+        histories: &[InviteHistory],
     ) -> Result<(), ProjectionError> {
-        if let Some(InviteEvent::InviteSent(sent)) = history.events.first().map(|e| &e.event)
-            && sent.title.starts_with("Poison")
-        {
-            return Err(ProjectionError::Unhandled {
-                position: history.events[0].position,
-                reason: "a poisoned invite".into(),
-            });
+        for history in histories {
+            if let Some(InviteEvent::InviteSent(sent)) = history.events.first().map(|e| &e.event)
+                && sent.title.starts_with("Poison")
+            {
+                return Err(ProjectionError::Unhandled {
+                    position: history.events[0].position,
+                    reason: "a poisoned invite".into(),
+                });
+            }
+            // A "Broken" invite makes a write the table refuses for good (NULL in a NOT NULL column).
+            let broken = matches!(history.events.first().map(|e| &e.event),
+                Some(InviteEvent::InviteSent(sent)) if sent.title.starts_with("Broken"));
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "INSERT INTO {} (invite_id, events) VALUES ($1, $2)",
+                generation.table("tally_writes")
+            )))
+            .bind((!broken).then(|| history.invite_id.to_string()))
+            .bind(history.events.len() as i64)
+            .execute(&mut *connection)
+            .await?;
         }
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "INSERT INTO {} (invite_id, events) VALUES ($1, $2)",
-            generation.table("tally_writes")
-        )))
-        .bind(history.invite_id.to_string())
-        .bind(history.events.len() as i64)
-        .execute(&mut *connection)
-        .await?;
         if self.fail_once.swap(false, Ordering::SeqCst) {
             let lost = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "the connection was lost");
             return Err(ProjectionError::Store(sqlx::Error::Io(lost)));
@@ -84,6 +91,7 @@ lodge_eventlog::test_on_both_engines!(
     an_event_a_projector_cannot_read_stops_it_and_says_where,
     one_stopped_projector_does_not_stop_the_others,
     a_read_can_wait_until_the_projector_has_applied_a_write,
+    a_write_the_store_refuses_for_good_stops_the_projector_at_its_invite,
 );
 
 async fn rows_and_checkpoint_commit_together_or_not_at_all(db: TestDatabase) {
@@ -283,4 +291,43 @@ async fn a_read_can_wait_until_the_projector_has_applied_a_write(db: TestDatabas
         matches!(waited, Err(ProjectionError::Stopped { position, .. }) if position == shredded),
         "{waited:?}"
     );
+}
+
+async fn a_write_the_store_refuses_for_good_stops_the_projector_at_its_invite(db: TestDatabase) {
+    let p = Projected::new(db).await;
+    p.store.register::<Tally>().await.unwrap();
+    // Three invites, the second broken, appended before the projector starts: one batch.
+    let mut positions = Vec::new();
+    for (n, title) in [(1u8, "Fine"), (2, "Broken on purpose"), (3, "Also fine")] {
+        let mut send = send_invite();
+        send.invite_id = InviteId::from_uuid(uuid(0x1200 + n as u128));
+        send.title = title.into();
+        for (i, contact) in send.contacts.iter_mut().enumerate() {
+            contact.portal_link = token(0x60 + 2 * n + i as u8);
+        }
+        let sent = command::execute::<InviteDecider>(
+            &p.log,
+            &StreamId::invite(send.invite_id),
+            &InviteCommand::SendInvite(send),
+            &Metadata::new(Actor::from(&staff())),
+        )
+        .await
+        .unwrap();
+        positions.push(sent.position.unwrap());
+    }
+    let stopped = p
+        .run(Tally {
+            fail_once: Arc::new(AtomicBool::new(false)),
+        })
+        .await
+        .await
+        .unwrap();
+    match stopped {
+        Err(ProjectionError::Stopped { position, reason, .. }) => {
+            assert_eq!(position, positions[1], "the broken invite is named, not the batch");
+            assert!(reason.contains("refused the write"), "{reason}");
+        }
+        other => panic!("expected the projector to stop, got {other:?}"),
+    }
+    assert!(tally_rows(&p).await.is_empty(), "nothing of the batch was kept");
 }

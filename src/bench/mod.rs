@@ -2,6 +2,8 @@
 //! same database with the same durability settings. Targets are reported, never asserted.
 
 pub mod append;
+pub mod history;
+pub mod rebuild;
 
 use std::time::Duration;
 

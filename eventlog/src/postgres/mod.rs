@@ -306,6 +306,19 @@ impl PostgresLog {
         )
     }
 
+    pub(crate) async fn read_by_stream(
+        &self,
+        after: Option<&StreamId>,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, LogError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {EVENT_COLUMNS} FROM lodge_events e WHERE e.stream_id > $1 ORDER BY e.stream_id, e.stream_version LIMIT $2")))
+            .bind(after.map_or("", StreamId::as_str))
+            .bind(limit as i64)
+            .fetch_all(&self.pool)
+            .await?;
+        recorded(rows)
+    }
+
     pub(crate) async fn settled_head(&self) -> Result<Position, LogError> {
         let head: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
             "SELECT e.position FROM lodge_events e WHERE {VISIBLE}

@@ -193,6 +193,21 @@ impl SqliteLog {
         )
     }
 
+    pub(crate) async fn read_by_stream(
+        &self,
+        after: Option<&StreamId>,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, LogError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {EVENT_COLUMNS} FROM lodge_events WHERE stream_id > $1 ORDER BY stream_id, stream_version LIMIT $2"
+        )))
+        .bind(after.map_or("", StreamId::as_str))
+        .bind(limit as i64)
+        .fetch_all(&self.readers)
+        .await?;
+        recorded(rows)
+    }
+
     pub(crate) async fn settled_head(&self) -> Result<Position, LogError> {
         let head: Option<i64> = sqlx::query_scalar("SELECT max(position) FROM lodge_events")
             .fetch_one(&self.readers)

@@ -34,43 +34,76 @@ impl Projection for PortalProjection {
 
     async fn write(
         &self,
+        store: &ReadStore,
         connection: &mut AnyConnection,
         generation: Generation,
-        history: &InviteHistory,
+        histories: &[InviteHistory],
     ) -> Result<(), ProjectionError> {
         let (views, links) = (generation.table("portal_views"), generation.table("portal_links"));
-        let invite_id = history.invite_id.to_string();
-        let position = history.last_position().0;
-        sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {links} WHERE invite_id = $1")))
-            .bind(&invite_id)
-            .execute(&mut *connection)
-            .await?;
-        for rendered in render(history) {
-            let doc = serde_json::to_string(&rendered.view).expect("portal views serialise");
-            sqlx::query(sqlx::AssertSqlSafe(format!(
-                "INSERT INTO {views} (invite_id, contact_id, position, doc) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (invite_id, contact_id) DO UPDATE SET position = excluded.position, doc = excluded.doc"
-            )))
-            .bind(&invite_id)
-            .bind(rendered.contact_id.to_string())
-            .bind(position)
-            .bind(doc)
-            .execute(&mut *connection)
-            .await?;
-            // Token hashes come from 256-bit random tokens and never collide; should one ever repeat
-            // across invites, the first invite keeps it rather than a link opening two portals.
-            sqlx::query(sqlx::AssertSqlSafe(format!(
-                "INSERT INTO {links} (token_hash, invite_id, contact_id) VALUES ($1, $2, $3)
-                 ON CONFLICT (token_hash) DO NOTHING"
-            )))
-            .bind(rendered.portal_link)
-            .bind(&invite_id)
-            .bind(rendered.contact_id.to_string())
-            .execute(&mut *connection)
-            .await?;
+        let mut view_rows = Vec::new();
+        let mut link_rows = Vec::new();
+        for history in histories {
+            let invite_id = history.invite_id.to_string();
+            let position = history.last_position().0;
+            for rendered in render(history) {
+                let contact_id = rendered.contact_id.to_string();
+                link_rows.push(LinkRow {
+                    token_hash: rendered.portal_link,
+                    invite_id: invite_id.clone(),
+                    contact_id: contact_id.clone(),
+                });
+                view_rows.push(ViewRow {
+                    invite_id: invite_id.clone(),
+                    contact_id,
+                    position,
+                    doc: serde_json::to_string(&rendered.view).expect("portal views serialise"),
+                });
+            }
         }
-        Ok(())
+        // A reissued link replaces the old one: the invites' links are written afresh.
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DELETE FROM {links} WHERE invite_id {}",
+            store.in_json_list(1)
+        )))
+        .bind(ReadStore::json_list(histories.iter().map(|h| h.invite_id)))
+        .execute(&mut *connection)
+        .await?;
+        store
+            .insert_json_rows(
+                connection,
+                &views,
+                &["invite_id", "contact_id", "position", "doc"],
+                "ON CONFLICT (invite_id, contact_id) DO UPDATE SET position = excluded.position, doc = excluded.doc",
+                &view_rows,
+            )
+            .await?;
+        // Token hashes come from 256-bit random tokens and never collide; should one ever repeat
+        // across invites, the first invite keeps it rather than a link opening two portals.
+        store
+            .insert_json_rows(
+                connection,
+                &links,
+                &["token_hash", "invite_id", "contact_id"],
+                "ON CONFLICT (token_hash) DO NOTHING",
+                &link_rows,
+            )
+            .await
     }
+}
+
+#[derive(serde::Serialize)]
+struct ViewRow {
+    invite_id: String,
+    contact_id: String,
+    position: i64,
+    doc: String,
+}
+
+#[derive(serde::Serialize)]
+struct LinkRow {
+    token_hash: String,
+    invite_id: String,
+    contact_id: String,
 }
 
 /// One contact's portal view, as of the projector's last write.

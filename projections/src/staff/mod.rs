@@ -137,42 +137,60 @@ impl Projection for StaffProjection {
 
     async fn write(
         &self,
+        store: &ReadStore,
         connection: &mut AnyConnection,
         generation: Generation,
-        history: &InviteHistory,
+        histories: &[InviteHistory],
     ) -> Result<(), ProjectionError> {
-        let Some(view) = render(history) else {
-            return Ok(());
-        };
-        // Lowercased text that the list's search and contact filter look in.
-        let mut search = view.title.to_lowercase();
-        for contact in &view.contacts {
-            for text in [Some(&contact.name), contact.email.as_ref(), contact.phone.as_ref()]
-                .into_iter()
-                .flatten()
-            {
-                search.push('\n');
-                search.push_str(&text.to_lowercase());
-            }
-        }
-        let status = serde_json::to_value(view.status).expect("a status serialises");
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "INSERT INTO {} (invite_id, status, due_on, sent_at, search, position, doc) VALUES ($1, $2, $3, $4, $5, $6, $7)
-             ON CONFLICT (invite_id) DO UPDATE SET status = excluded.status, due_on = excluded.due_on,
-                 search = excluded.search, position = excluded.position, doc = excluded.doc",
-            generation.table("staff_invites")
-        )))
-        .bind(view.id.to_string())
-        .bind(status.as_str().unwrap_or_default().to_owned())
-        .bind(view.due_on.map(|d| d.to_string()))
-        .bind(view.sent_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
-        .bind(search)
-        .bind(history.last_position().0)
-        .bind(serde_json::to_string(&view).expect("staff views serialise"))
-        .execute(connection)
-        .await?;
-        Ok(())
+        let rows: Vec<StaffRow> = histories
+            .iter()
+            .filter_map(|history| {
+                let view = render(history)?;
+                // Lowercased text that the list's search and contact filter look in.
+                let mut search = view.title.to_lowercase();
+                for contact in &view.contacts {
+                    for text in [Some(&contact.name), contact.email.as_ref(), contact.phone.as_ref()]
+                        .into_iter()
+                        .flatten()
+                    {
+                        search.push('\n');
+                        search.push_str(&text.to_lowercase());
+                    }
+                }
+                let status = serde_json::to_value(view.status).expect("a status serialises");
+                Some(StaffRow {
+                    invite_id: view.id.to_string(),
+                    status: status.as_str().unwrap_or_default().to_owned(),
+                    due_on: view.due_on.map(|d| d.to_string()),
+                    sent_at: view.sent_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+                    search,
+                    position: history.last_position().0,
+                    doc: serde_json::to_string(&view).expect("staff views serialise"),
+                })
+            })
+            .collect();
+        store
+            .insert_json_rows(
+                connection,
+                &generation.table("staff_invites"),
+                &["invite_id", "status", "due_on", "sent_at", "search", "position", "doc"],
+                "ON CONFLICT (invite_id) DO UPDATE SET status = excluded.status, due_on = excluded.due_on,
+                     search = excluded.search, position = excluded.position, doc = excluded.doc",
+                &rows,
+            )
+            .await
     }
+}
+
+#[derive(Serialize)]
+struct StaffRow {
+    invite_id: String,
+    status: String,
+    due_on: Option<String>,
+    sent_at: String,
+    search: String,
+    position: i64,
+    doc: String,
 }
 
 /// Which invites to list. `today` is in the firm's time zone; `overdue` means open and past due.
