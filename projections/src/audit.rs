@@ -13,7 +13,7 @@ use sqlx::{AnyConnection, Row};
 
 use crate::error::ProjectionError;
 use crate::history::{HistoryEvent, InviteHistory};
-use crate::projection::{Generation, Projection, Table};
+use crate::projection::{Generation, Prior, Projection, Table};
 use crate::store::ReadStore;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -252,18 +252,28 @@ impl Projection for AuditProjection {
         store: &ReadStore,
         connection: &mut AnyConnection,
         generation: Generation,
+        prior: Prior,
         histories: &[InviteHistory],
     ) -> Result<(), ProjectionError> {
         let table = generation.table("audit_entries");
         // Entries never change: only each invite's events after those already written are added.
-        let written: Vec<(String, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT invite_id, max(stream_version) FROM {table} WHERE invite_id {} GROUP BY invite_id",
-            store.in_json_list(1)
-        )))
-        .bind(ReadStore::json_list(histories.iter().map(|h| h.invite_id)))
-        .fetch_all(&mut *connection)
-        .await?;
-        let written: std::collections::HashMap<String, i64> = written.into_iter().collect();
+        // One index lookup per invite finds its last entry.
+        let written: Vec<(String, Option<i64>)> = match prior {
+            Prior::Nothing => Vec::new(),
+            Prior::Rows => {
+                sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                    "SELECT value, (SELECT max(stream_version) FROM {table} WHERE invite_id = list.value) FROM {}",
+                    store.json_list_rows(1)
+                )))
+                .bind(ReadStore::json_list(histories.iter().map(|h| h.invite_id)))
+                .fetch_all(&mut *connection)
+                .await?
+            }
+        };
+        let written: std::collections::HashMap<String, i64> = written
+            .into_iter()
+            .filter_map(|(invite, version)| Some((invite, version?)))
+            .collect();
         let entries: Vec<AuditEntry> = histories
             .iter()
             .flat_map(|history| {

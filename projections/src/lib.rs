@@ -23,5 +23,5 @@ mod store;
 
 pub use error::ProjectionError;
 pub use history::{HistoryEvent, InviteHistory};
-pub use projection::{DynProjection, Generation, Projection, Table};
+pub use projection::{DynProjection, Generation, Prior, Projection, Table};
 pub use store::{ProjectorStatus, ReadStore};

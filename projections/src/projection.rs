@@ -29,6 +29,16 @@ impl Generation {
     }
 }
 
+/// What a generation's tables already hold about the invites being written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Prior {
+    /// Perhaps rows from an earlier write, which the write replaces.
+    Rows,
+    /// Nothing: a rebuild writes each invite once into new tables, before their secondary indexes
+    /// exist, so the write need not look for old rows (without those indexes, looking would scan).
+    Nothing,
+}
+
 pub trait Projection: Send + Sync + 'static {
     /// Stable: the key of the projector's checkpoint.
     const NAME: &'static str;
@@ -46,6 +56,7 @@ pub trait Projection: Send + Sync + 'static {
         store: &ReadStore,
         connection: &mut AnyConnection,
         generation: Generation,
+        prior: Prior,
         histories: &[InviteHistory],
     ) -> impl Future<Output = Result<(), ProjectionError>> + Send;
 }
@@ -60,6 +71,7 @@ pub trait DynProjection: Send + Sync {
         store: &'a ReadStore,
         connection: &'a mut AnyConnection,
         generation: Generation,
+        prior: Prior,
         histories: &'a [InviteHistory],
     ) -> Pin<Box<dyn Future<Output = Result<(), ProjectionError>> + Send + 'a>>;
 }
@@ -78,8 +90,9 @@ impl<P: Projection> DynProjection for P {
         store: &'a ReadStore,
         connection: &'a mut AnyConnection,
         generation: Generation,
+        prior: Prior,
         histories: &'a [InviteHistory],
     ) -> Pin<Box<dyn Future<Output = Result<(), ProjectionError>> + Send + 'a>> {
-        Box::pin(self.write(store, connection, generation, histories))
+        Box::pin(self.write(store, connection, generation, prior, histories))
     }
 }

@@ -21,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::error::ProjectionError;
 use crate::history::InviteHistory;
-use crate::projection::{DynProjection, Generation};
+use crate::projection::{DynProjection, Generation, Prior};
 use crate::store::{self, ReadStore};
 
 /// Events read per page, and so rendered per transaction, while every stream is rendered.
@@ -170,12 +170,15 @@ async fn prepare(
 async fn write_chunk(
     store: &ReadStore,
     targets: &[(&dyn DynProjection, Generation)],
+    prior: Prior,
     histories: &[InviteHistory],
     plan: &Plan,
 ) -> Result<(), ProjectionError> {
     let mut tx = store.begin_write().await?;
     for (projection, generation) in targets {
-        projection.write_dyn(store, &mut tx, *generation, histories).await?;
+        projection
+            .write_dyn(store, &mut tx, *generation, prior, histories)
+            .await?;
     }
     save_plan(&mut tx, targets, plan).await?;
     tx.commit().await?;
@@ -271,13 +274,16 @@ pub async fn rebuild(
                 plan.phase = "catch_up".into();
                 plan.cursor = None;
                 let mut tx = store.begin_write().await?;
+                for (projection, generation) in &targets {
+                    store::create_indexes(&mut tx, store.engine(), projection.tables(), *generation).await?;
+                }
                 save_plan(&mut tx, &targets, &plan).await?;
                 tx.commit().await?;
                 break;
             };
             pending = tokio::spawn(next_page(log.clone(), Some(page.last_stream.clone())));
             plan.cursor = Some(page.last_stream.to_string());
-            write_chunk(store, &targets, &page.histories, &plan).await?;
+            write_chunk(store, &targets, Prior::Nothing, &page.histories, &plan).await?;
             streams += page.streams;
             events += page.events;
             progress(Progress::Streams { events, total });
@@ -317,7 +323,7 @@ pub async fn rebuild(
             }
         }
         plan.position = batch.last().expect("a batch has events").position.0;
-        write_chunk(store, &targets, &histories, &plan).await?;
+        write_chunk(store, &targets, Prior::Rows, &histories, &plan).await?;
         caught_up += batch.len() as u64;
         progress(Progress::CatchingUp { events: caught_up });
     }

@@ -170,6 +170,7 @@ impl ReadStore {
             None => {
                 let generation = Generation(1);
                 create_tables(&mut tx, tables, generation).await?;
+                create_indexes(&mut tx, self.engine, tables, generation).await?;
                 point_views_at(&mut tx, tables, generation).await?;
                 sqlx::query(
                     "INSERT INTO lodge_projections (name, generation, position, updated_at) VALUES ($1, $2, 0, $3)",
@@ -269,11 +270,22 @@ impl ReadStore {
     }
 
     /// `IN (…)` over the JSON array of text given as parameter `$n`: one parameter for any number of
-    /// values.
+    /// values. On PostgreSQL it is `= ANY(ARRAY(…))`: the planner guesses a hundred rows for a
+    /// set-returning function and, for `IN (SELECT …)`, then prefers a sequential scan of the table
+    /// to its index; an array it treats as short.
     pub(crate) fn in_json_list(&self, n: usize) -> String {
         match self.engine {
-            Engine::Postgres => format!("IN (SELECT json_array_elements_text(${n}::json))"),
+            Engine::Postgres => format!("= ANY(ARRAY(SELECT json_array_elements_text(${n}::json)))"),
             Engine::Sqlite => format!("IN (SELECT value FROM json_each(${n}))"),
+        }
+    }
+
+    /// A FROM item with one row per element of the JSON array of text given as parameter `$n`, in
+    /// a column named `value`.
+    pub(crate) fn json_list_rows(&self, n: usize) -> String {
+        match self.engine {
+            Engine::Postgres => format!("json_array_elements_text(${n}::json) AS list(value)"),
+            Engine::Sqlite => format!("json_each(${n}) AS list"),
         }
     }
 
@@ -382,6 +394,7 @@ impl ReadStore {
     }
 }
 
+/// Creates `generation`'s tables, with their primary keys but without their secondary indexes.
 pub(crate) async fn create_tables(
     connection: &mut AnyConnection,
     tables: &[Table],
@@ -392,11 +405,31 @@ pub(crate) async fn create_tables(
         connection
             .execute(sqlx::AssertSqlSafe(format!("CREATE TABLE {name} ({})", table.columns)))
             .await?;
+    }
+    Ok(())
+}
+
+/// Creates the secondary indexes of `generation`'s tables. A rebuild creates them once its tables
+/// are filled: building an index over a full table is far cheaper than updating it row by row.
+/// It then has PostgreSQL gather the tables' statistics, so that the planner sees them as full.
+pub(crate) async fn create_indexes(
+    connection: &mut AnyConnection,
+    engine: Engine,
+    tables: &[Table],
+    generation: Generation,
+) -> Result<(), ProjectionError> {
+    for table in tables {
+        let name = generation.table(table.name);
         for (i, columns) in table.indexes.iter().enumerate() {
             connection
                 .execute(sqlx::AssertSqlSafe(format!(
-                    "CREATE INDEX {name}_i{i} ON {name} ({columns})"
+                    "CREATE INDEX IF NOT EXISTS {name}_i{i} ON {name} ({columns})"
                 )))
+                .await?;
+        }
+        if engine == Engine::Postgres {
+            connection
+                .execute(sqlx::AssertSqlSafe(format!("ANALYZE {name}")))
                 .await?;
         }
     }

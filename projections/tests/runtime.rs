@@ -13,7 +13,7 @@ use lodge_eventlog::command;
 use lodge_eventlog::testing::TestDatabase;
 use lodge_eventlog::{ExpectedVersion, Metadata, NewEvent, Position, StreamId};
 use lodge_projections::portal::{self, PortalProjection};
-use lodge_projections::{Generation, InviteHistory, Projection, ProjectionError, ReadStore, Table};
+use lodge_projections::{Generation, InviteHistory, Prior, Projection, ProjectionError, ReadStore, Table};
 use sqlx::AnyConnection;
 use support::*;
 
@@ -37,6 +37,7 @@ impl Projection for Tally {
         _store: &ReadStore,
         connection: &mut AnyConnection,
         generation: Generation,
+        _prior: Prior,
         histories: &[InviteHistory],
     ) -> Result<(), ProjectionError> {
         for history in histories {

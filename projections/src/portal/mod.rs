@@ -11,7 +11,7 @@ use sqlx::AnyConnection;
 
 use crate::error::ProjectionError;
 use crate::history::InviteHistory;
-use crate::projection::{Generation, Projection, Table};
+use crate::projection::{Generation, Prior, Projection, Table};
 use crate::store::ReadStore;
 
 pub struct PortalProjection;
@@ -37,6 +37,7 @@ impl Projection for PortalProjection {
         store: &ReadStore,
         connection: &mut AnyConnection,
         generation: Generation,
+        prior: Prior,
         histories: &[InviteHistory],
     ) -> Result<(), ProjectionError> {
         let (views, links) = (generation.table("portal_views"), generation.table("portal_links"));
@@ -61,13 +62,15 @@ impl Projection for PortalProjection {
             }
         }
         // A reissued link replaces the old one: the invites' links are written afresh.
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "DELETE FROM {links} WHERE invite_id {}",
-            store.in_json_list(1)
-        )))
-        .bind(ReadStore::json_list(histories.iter().map(|h| h.invite_id)))
-        .execute(&mut *connection)
-        .await?;
+        if prior == Prior::Rows {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DELETE FROM {links} WHERE invite_id {}",
+                store.in_json_list(1)
+            )))
+            .bind(ReadStore::json_list(histories.iter().map(|h| h.invite_id)))
+            .execute(&mut *connection)
+            .await?;
+        }
         store
             .insert_json_rows(
                 connection,

@@ -11,7 +11,7 @@ use sqlx::{AnyConnection, Row};
 use crate::error::ProjectionError;
 use crate::history::InviteHistory;
 use crate::portal::{self, InviteStatus, PortalRequest, PortalSender, RequestStatus};
-use crate::projection::{Generation, Projection, Table};
+use crate::projection::{Generation, Prior, Projection, Table};
 use crate::store::ReadStore;
 
 /// Done out of total, counting each request once per contact it is assigned to.
@@ -140,6 +140,7 @@ impl Projection for StaffProjection {
         store: &ReadStore,
         connection: &mut AnyConnection,
         generation: Generation,
+        _prior: Prior,
         histories: &[InviteHistory],
     ) -> Result<(), ProjectionError> {
         let rows: Vec<StaffRow> = histories
