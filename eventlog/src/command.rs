@@ -35,10 +35,6 @@ pub enum CommandError<E: std::error::Error + 'static> {
 }
 
 /// Decides `command` against the current state of `stream` and appends what it decides.
-#[tracing::instrument(
-    skip_all,
-    fields(command = D::command_name(command), stream = %stream, command_id = %metadata.command_id, correlation_id = %metadata.correlation_id)
-)]
 pub async fn execute<D>(
     log: &EventLog,
     stream: &StreamId,
@@ -49,9 +45,29 @@ where
     D: Decider,
     D::Event: EventSchema,
 {
+    execute_all::<D>(log, stream, std::slice::from_ref(command), metadata).await
+}
+
+/// Decides `commands` one after another, each against the state the ones before it left, and
+/// appends everything they decide in one append: all of them are recorded, or none (several files
+/// uploaded in one request, say).
+#[tracing::instrument(
+    skip_all,
+    fields(command = commands.first().map_or("none", D::command_name), commands = commands.len(), stream = %stream, command_id = %metadata.command_id, correlation_id = %metadata.correlation_id)
+)]
+pub async fn execute_all<D>(
+    log: &EventLog,
+    stream: &StreamId,
+    commands: &[D::Command],
+    metadata: &Metadata,
+) -> Result<CommandOutcome<D::Event>, CommandError<D::Error>>
+where
+    D: Decider,
+    D::Event: EventSchema,
+{
     for attempt in 1..=MAX_ATTEMPTS {
         if let Some(first) = log.command_outcome(metadata.command_id).await? {
-            return Ok(replay::<D>(log, stream, command, metadata, first).await?);
+            return Ok(replay::<D>(log, stream, commands, metadata, first).await?);
         }
         let history = match log.read_stream(stream).await {
             Ok(history) => history,
@@ -62,7 +78,7 @@ where
         for recorded in &history {
             state = D::evolve(state, &recorded.decode::<D::Event>()?);
         }
-        let events = D::decide(&state, command).map_err(CommandError::Rejected)?;
+        let events = decide_all::<D>(state, commands).map_err(CommandError::Rejected)?;
         let head = history.last();
         if events.is_empty() {
             return Ok(CommandOutcome {
@@ -75,7 +91,7 @@ where
         let expected = head.map_or(ExpectedVersion::NoStream, |e| ExpectedVersion::Exact(e.stream_version));
         let new_events: Vec<NewEvent> = events.iter().map(NewEvent::from_domain).collect();
         match log.append(stream, expected, &new_events, metadata).await {
-            Ok(outcome) if outcome.duplicate => return Ok(replay::<D>(log, stream, command, metadata, outcome).await?),
+            Ok(outcome) if outcome.duplicate => return Ok(replay::<D>(log, stream, commands, metadata, outcome).await?),
             Ok(outcome) => {
                 return Ok(CommandOutcome {
                     events,
@@ -96,13 +112,26 @@ where
     })
 }
 
+/// What `commands` decide in turn, starting from `state`.
+fn decide_all<D: Decider>(mut state: D::State, commands: &[D::Command]) -> Result<Vec<D::Event>, D::Error> {
+    let mut decided = Vec::new();
+    for command in commands {
+        let events = D::decide(&state, command)?;
+        for event in &events {
+            state = D::evolve(state, event);
+        }
+        decided.extend(events);
+    }
+    Ok(decided)
+}
+
 /// The events a command appended the first time it ran. A command id names one command: the
 /// repeat must decide, against the state its first run saw, exactly what that run appended;
 /// anything else is another command under a reused id.
 async fn replay<D>(
     log: &EventLog,
     stream: &StreamId,
-    command: &D::Command,
+    commands: &[D::Command],
     metadata: &Metadata,
     first: AppendOutcome,
 ) -> Result<CommandOutcome<D::Event>, LogError>
@@ -135,7 +164,7 @@ where
                 .zip(&events)
                 .all(|(a, b)| NewEvent::from_domain(a) == NewEvent::from_domain(b))
     };
-    match D::decide(&before, command) {
+    match decide_all::<D>(before, commands) {
         Ok(decided) if same(&decided) => {}
         _ => return Err(reused()),
     }
