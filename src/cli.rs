@@ -22,7 +22,13 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Show where the log is, what it holds, and what to try next (what a bare `lodge` does)
+    /// Serve the staff API and the portals, with the projectors, until Ctrl-C or SIGTERM (what a bare
+    /// `lodge` does)
+    Serve,
+    /// Create, list or revoke the staff API tokens
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Show where the log is, what it holds, and what to try next
     Status,
     /// Create or update the database schema (also done by every other command)
     Migrate,
@@ -205,4 +211,30 @@ mod tests {
         );
         assert!(parse_moment("yesterday").unwrap_err().contains("is not a moment"));
     }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token for a staff member and print it (once: Lodge keeps only its hash)
+    Create(TokenCreateArgs),
+    /// List tokens (never the tokens themselves)
+    List,
+    /// Revoke a token by its id: requests with it are refused at once
+    Revoke(TokenRevokeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TokenCreateArgs {
+    /// The staff member's name, as contacts and the audit trail show it
+    #[arg(long)]
+    pub name: String,
+    /// The staff member's email address, shown to contacts as the sender's
+    #[arg(long)]
+    pub email: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct TokenRevokeArgs {
+    /// The token's id, as `lodge token list` shows it
+    pub id: uuid::Uuid,
 }

@@ -20,6 +20,25 @@ pub struct Config {
     /// How often an idle subscriber looks for new events when nothing wakes it, in milliseconds.
     /// Env: `LODGE_POLL_INTERVAL_MS`.
     pub poll_interval_ms: u64,
+    /// The address `lodge serve` listens on. Env: `LODGE_LISTEN`.
+    pub listen: String,
+    /// The address people reach Lodge at, for portal links (`{public_url}/p/{token}`); by default
+    /// `http://` and the listen address. Env: `LODGE_PUBLIC_URL`.
+    pub public_url: Option<String>,
+    /// Where uploaded documents are kept. Env: `LODGE_BLOB_URL`.
+    pub blob_url: String,
+    /// The firm's details, on every portal's Contact tab. Env: `LODGE_FIRM_NAME`, `LODGE_FIRM_EMAIL`, …
+    pub firm_name: String,
+    pub firm_email: Option<String>,
+    pub firm_phone: Option<String>,
+    pub firm_address: Option<String>,
+    pub firm_logo_url: Option<String>,
+    /// An IANA time zone such as `Australia/Sydney`: due dates are days there. Env: `LODGE_FIRM_TIME_ZONE`.
+    pub firm_time_zone: String,
+    /// How long a contact stays signed in to their portal. Env: `LODGE_SESSION_HOURS`.
+    pub session_hours: u32,
+    /// The largest file a contact may upload, in MiB. Env: `LODGE_MAX_FILE_MIB`.
+    pub max_file_mib: u64,
 }
 
 impl Default for Config {
@@ -28,6 +47,17 @@ impl Default for Config {
             database_url: "sqlite://./lodge-data/lodge.db".into(),
             database_max_connections: 16,
             poll_interval_ms: 500,
+            listen: "127.0.0.1:8080".into(),
+            public_url: None,
+            blob_url: "./lodge-data/blobs".into(),
+            firm_name: "Lodge".into(),
+            firm_email: None,
+            firm_phone: None,
+            firm_address: None,
+            firm_logo_url: None,
+            firm_time_zone: "UTC".into(),
+            session_hours: 8,
+            max_file_mib: 100,
         }
     }
 }
@@ -38,6 +68,8 @@ pub enum ConfigError {
     MissingFile(PathBuf),
     #[error("invalid configuration: {0}")]
     Invalid(#[from] Box<figment::Error>),
+    #[error("invalid configuration: {0}")]
+    Setting(String),
 }
 
 impl Config {
@@ -63,6 +95,47 @@ impl Config {
             Ok(serde_json::Value::Object(fields)) => fields.keys().cloned().collect(),
             _ => unreachable!("Config serialises to an object"),
         }
+    }
+
+    /// What the API needs, checked: a time zone that exists, a public URL that is one.
+    pub fn api_settings(&self) -> Result<lodge_api::Settings, ConfigError> {
+        let invalid = |what: String| ConfigError::Setting(what);
+        let time_zone: chrono_tz::Tz = self.firm_time_zone.parse().map_err(|_| {
+            invalid(format!(
+                "firm_time_zone `{}` is not an IANA time zone such as Europe/London",
+                self.firm_time_zone
+            ))
+        })?;
+        let public_url = self
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.listen))
+            .trim_end_matches('/')
+            .to_owned();
+        if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
+            return Err(invalid(format!(
+                "public_url `{public_url}` must start with http:// or https://"
+            )));
+        }
+        if self.session_hours == 0 || self.max_file_mib == 0 {
+            return Err(invalid("session_hours and max_file_mib must be at least 1".into()));
+        }
+        let blob_dir = self.blob_url.strip_prefix("file://").unwrap_or(&self.blob_url);
+        Ok(lodge_api::Settings {
+            public_url,
+            blob_dir: PathBuf::from(blob_dir),
+            firm: lodge_api::Firm {
+                name: self.firm_name.clone(),
+                email: self.firm_email.clone(),
+                phone: self.firm_phone.clone(),
+                address: self.firm_address.clone(),
+                time_zone,
+                logo_url: self.firm_logo_url.clone(),
+            },
+            session_lifetime: std::time::Duration::from_secs(u64::from(self.session_hours) * 3600),
+            max_file_bytes: self.max_file_mib * 1024 * 1024,
+            read_wait: std::time::Duration::from_secs(5),
+        })
     }
 
     pub fn log_options(&self) -> lodge_eventlog::LogOptions {
@@ -118,7 +191,22 @@ mod tests {
     fn keys_are_the_fields() {
         assert_eq!(
             Config::keys(),
-            vec!["database_max_connections", "database_url", "poll_interval_ms"]
+            vec![
+                "blob_url",
+                "database_max_connections",
+                "database_url",
+                "firm_address",
+                "firm_email",
+                "firm_logo_url",
+                "firm_name",
+                "firm_phone",
+                "firm_time_zone",
+                "listen",
+                "max_file_mib",
+                "poll_interval_ms",
+                "public_url",
+                "session_hours"
+            ]
         );
     }
 }

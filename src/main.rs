@@ -33,7 +33,9 @@ async fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let config = Config::load(cli.config.as_deref())?;
-    match cli.command.unwrap_or(Command::Status) {
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => commands::serve::run(&config).await,
+        Command::Token(command) => commands::token::run(&config, command).await,
         Command::Status => commands::status::run(&config).await,
         Command::Migrate => commands::migrate::run(&config).await,
         Command::Verify => commands::verify::run(&config).await,

@@ -58,7 +58,7 @@ fn json_lines(text: &str) -> Vec<Value> {
 }
 
 lodge_eventlog::test_on_both_engines!(
-    a_bare_lodge_sets_up_the_database_and_says_what_to_do_next,
+    lodge_status_sets_up_the_database_and_says_what_to_do_next,
     the_demo_invite_reads_back_as_json_lines_and_verifies,
     verify_reports_a_tampered_event_and_fails,
     bad_input_gets_a_clear_error_and_changes_nothing,
@@ -67,11 +67,70 @@ lodge_eventlog::test_on_both_engines!(
     lodge_project_builds_the_portal_views,
     lodge_history_shows_an_invite_as_it_stood_with_its_chain_checked,
     lodge_rebuild_replaces_every_read_model_and_reports_it,
+    a_bare_lodge_serves_the_api_until_sigterm,
 );
 
-async fn a_bare_lodge_sets_up_the_database_and_says_what_to_do_next(db: TestDatabase) {
+async fn a_bare_lodge_serves_the_api_until_sigterm(db: TestDatabase) {
     let folder = tempfile::tempdir().unwrap();
-    let out = lodge_ok(&db, folder.path(), &[]);
+    let token = lodge_ok(
+        &db,
+        folder.path(),
+        &["token", "create", "--name", "Sam Staff", "--email", "sam@firm.example"],
+    );
+    let token = token.lines().last().unwrap().to_owned();
+    assert!(
+        token.starts_with("lodge_staff_"),
+        "the token alone on the last line: {token}"
+    );
+
+    let mut server = lodge(&db, folder.path())
+        .env("LODGE_LISTEN", "127.0.0.1:0")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut said = BufReader::new(server.stderr.take().unwrap()).lines();
+    let address = loop {
+        let line = said.next().expect("lodge says where it serves").unwrap();
+        if let Some(rest) = line.split("serving at ").nth(1) {
+            break rest.trim().to_owned();
+        }
+    };
+    let client = reqwest::Client::new();
+    let health = client.get(format!("{address}/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    let invites = client
+        .get(format!("{address}/api/invites"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(invites.status(), 200, "the token printed by lodge token create works");
+
+    let terminated = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(terminated.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = server.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "lodge did not stop within 10 s of SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "lodge stops cleanly on SIGTERM: {status:?}");
+
+    // Revoked, the token no longer works (checked through the library: the server is gone).
+    let list = lodge_ok(&db, folder.path(), &["token", "list"]);
+    let id = list.split_whitespace().next().unwrap();
+    lodge_ok(&db, folder.path(), &["token", "revoke", id]);
+    assert!(lodge_ok(&db, folder.path(), &["token", "list"]).contains("revoked"));
+}
+
+async fn lodge_status_sets_up_the_database_and_says_what_to_do_next(db: TestDatabase) {
+    let folder = tempfile::tempdir().unwrap();
+    let out = lodge_ok(&db, folder.path(), &["status"]);
     assert!(out.contains("0 events in 0 streams"), "{out}");
     assert!(out.contains("projector  portal: not run yet"), "{out}");
     assert!(out.contains("lodge demo"), "{out}");
@@ -126,7 +185,7 @@ async fn the_demo_invite_reads_back_as_json_lines_and_verifies(db: TestDatabase)
 
     let verified = lodge_ok(&db, folder.path(), &["verify"]);
     assert!(verified.contains("OK: 2 events in 1 stream"), "{verified}");
-    assert!(lodge_ok(&db, folder.path(), &[]).contains("2 events in 1 stream"));
+    assert!(lodge_ok(&db, folder.path(), &["status"]).contains("2 events in 1 stream"));
 }
 
 async fn tamper(db: &TestDatabase, sql: &str) {
@@ -208,6 +267,7 @@ async fn bad_input_gets_a_clear_error_and_changes_nothing(db: TestDatabase) {
     assert_eq!(output.status.code(), Some(2), "clap refuses conflicting flags");
 
     let mut command = lodge(&db, folder.path());
+    command.arg("status");
     command.env("LODGE_DATABASE_URL", "mysql://root@localhost/lodge");
     let output = run(command);
     assert_eq!(output.status.code(), Some(1));
@@ -233,23 +293,25 @@ async fn configuration_comes_from_a_file_and_the_environment(db: TestDatabase) {
     // The default file name is read from the working folder.
     std::fs::copy(&file, folder.path().join("lodge.toml")).unwrap();
     let mut command = lodge(&db, folder.path());
-    command.env_remove("LODGE_DATABASE_URL");
+    command.env_remove("LODGE_DATABASE_URL").arg("status");
     assert!(stdout(&run(command)).contains("2 events in 1 stream"));
     // The environment wins over the file.
     let other = folder.path().join("other.db");
     let mut command = lodge(&db, folder.path());
-    command.env("LODGE_DATABASE_URL", format!("sqlite://{}", other.display()));
+    command
+        .env("LODGE_DATABASE_URL", format!("sqlite://{}", other.display()))
+        .arg("status");
     assert!(stdout(&run(command)).contains("0 events in 0 streams"));
 
     std::fs::write(folder.path().join("lodge.toml"), "databse_url = \"typo\"\n").unwrap();
     let mut command = lodge(&db, folder.path());
-    command.env_remove("LODGE_DATABASE_URL");
+    command.env_remove("LODGE_DATABASE_URL").arg("status");
     let output = run(command);
     assert_eq!(output.status.code(), Some(1));
     assert!(stderr(&output).contains("databse_url"), "{}", stderr(&output));
 
     let mut command = lodge(&db, folder.path());
-    command.args(["--config", "missing.toml"]);
+    command.args(["--config", "missing.toml", "status"]);
     let output = run(command);
     assert!(
         stderr(&output).contains("missing.toml does not exist"),
@@ -463,7 +525,7 @@ async fn lodge_rebuild_replaces_every_read_model_and_reports_it(db: TestDatabase
             "{report}"
         );
     }
-    let status = lodge_ok(&db, folder.path(), &[]);
+    let status = lodge_ok(&db, folder.path(), &["status"]);
     let last = &events[1]["position"];
     assert!(
         status.contains(&format!("projector  staff: at position {last}")),

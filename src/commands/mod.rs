@@ -7,7 +7,9 @@ pub mod log;
 pub mod migrate;
 pub mod project;
 pub mod rebuild;
+pub mod serve;
 pub mod status;
+pub mod token;
 pub mod verify;
 
 use anyhow::Context;

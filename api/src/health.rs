@@ -1,0 +1,61 @@
+//! Liveness and readiness: is the process up, can it reach its database, how far behind the log
+//! each projector is.
+
+use chrono::Utc;
+use lodge_eventlog::Position;
+use lodge_projections::all;
+use serde::Serialize;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+#[derive(Debug, Serialize)]
+pub struct Readiness {
+    pub ready: bool,
+    pub database: &'static str,
+    pub head: i64,
+    pub projectors: Vec<ProjectorLag>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ProjectorLag {
+    pub name: &'static str,
+    pub position: i64,
+    /// Positions between the projector and the head of the log.
+    pub lag_events: i64,
+    /// How long the oldest event the projector has not applied has waited (0 when caught up).
+    pub lag_seconds: f64,
+    /// Why the projector stopped, if it did: a stopped projector makes the server not ready.
+    pub error: Option<String>,
+}
+
+pub async fn readiness(state: &AppState) -> Result<Readiness, ApiError> {
+    let head = state.log.settled_head().await?;
+    let mut projectors = Vec::new();
+    for name in all::NAMES {
+        let status = state.store.status(name).await?;
+        let position = status.as_ref().map_or(Position::START, |s| s.position);
+        let error = status
+            .and_then(|s| s.failure)
+            .map(|(at, reason)| format!("stopped at position {at}: {reason}"));
+        let lag_seconds = match state.log.read_all(position, 1).await?.first() {
+            Some(oldest) if oldest.position <= head => {
+                ((Utc::now() - oldest.recorded_at).num_milliseconds().max(0) as f64) / 1000.0
+            }
+            _ => 0.0,
+        };
+        projectors.push(ProjectorLag {
+            name,
+            position: position.0,
+            lag_events: (head.0 - position.0).max(0),
+            lag_seconds,
+            error,
+        });
+    }
+    Ok(Readiness {
+        ready: projectors.iter().all(|p| p.error.is_none()),
+        database: "ok",
+        head: head.0,
+        projectors,
+    })
+}

@@ -1,0 +1,23 @@
+//! Lodge's HTTP API: the staff API (Bearer tokens), the portal API (a contact's session), health.
+//!
+//! Data flows one way: a handler turns a request into a command on the log, or reads a read model
+//! that the projectors keep; it never writes a read model itself.
+
+pub mod blobs;
+mod commands;
+mod downloads;
+pub mod error;
+mod extract;
+mod health;
+pub mod portal;
+mod routes;
+pub mod secrets;
+pub mod server;
+pub mod settings;
+pub mod staff;
+mod state;
+
+pub use error::ApiError;
+pub use server::{RunningServer, Server};
+pub use settings::{Firm, Settings};
+pub use state::AppState;

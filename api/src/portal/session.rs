@@ -1,0 +1,305 @@
+//! Portal sessions. A contact opens their portal with the token of their link; Lodge answers with a
+//! session cookie, so the token is not needed after. When the invite has a portal password, the
+//! session only opens the portal once the password is given; wrong passwords are limited per
+//! contact and each one is recorded in the log.
+
+use std::time::Duration;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum_extra::extract::CookieJar;
+use axum_extra::extract::cookie::{Cookie, SameSite};
+use chrono::{DateTime, Utc};
+use lodge_domain::invite::InviteCommand;
+use lodge_domain::invite::{InviteDecider, InviteEvent, InviteState, PortalAccess, RecordPortalAccess};
+use lodge_domain::{Actor, ContactId, Decider, InviteId};
+use lodge_eventlog::{LogError, StreamId};
+use lodge_projections::Projection;
+use lodge_projections::portal::{self, InviteStatus, PortalProjection};
+
+use crate::commands;
+use crate::error::ApiError;
+use crate::extract::RequestContext;
+use crate::secrets;
+use crate::state::AppState;
+
+pub const COOKIE: &str = "lodge_portal";
+
+/// Wrong passwords allowed per contact in [`ATTEMPT_WINDOW`], before 429.
+pub const MAX_PASSWORD_ATTEMPTS: usize = 5;
+pub const ATTEMPT_WINDOW: Duration = Duration::from_secs(15 * 60);
+
+/// A signed-in contact: whose portal this request may see and change.
+#[derive(Debug, Clone)]
+pub struct ContactSession {
+    pub invite_id: InviteId,
+    pub contact_id: ContactId,
+    pub contact_name: String,
+    session_hash: String,
+    unlocked: bool,
+}
+
+impl ContactSession {
+    pub fn actor(&self) -> Actor {
+        Actor::Contact {
+            id: self.contact_id,
+            name: self.contact_name.clone(),
+        }
+    }
+}
+
+/// A contact whose session has opened the portal (password given, when there is one).
+pub struct Contact(pub ContactSession);
+
+/// A contact whose session may still need the password.
+pub struct PendingContact(pub ContactSession);
+
+fn signed_out() -> ApiError {
+    ApiError::Unauthenticated("open your portal link again to sign in".into())
+}
+
+async fn session_from(parts: &Parts, state: &AppState) -> Result<ContactSession, ApiError> {
+    let jar = CookieJar::from_headers(&parts.headers);
+    let cookie = jar.get(COOKIE).ok_or_else(signed_out)?;
+    let session_hash = secrets::hash_token(cookie.value()).as_str().to_owned();
+    let row: Option<(String, String, String, i64, String)> = sqlx::query_as(
+        "SELECT link_hash, invite_id, contact_id, unlocked, expires_at FROM lodge_portal_sessions WHERE session_hash = $1",
+    )
+    .bind(&session_hash)
+    .fetch_optional(state.store.pool())
+    .await?;
+    let (link_hash, invite_id, contact_id, unlocked, expires_at) = row.ok_or_else(signed_out)?;
+    let expires_at: DateTime<Utc> = expires_at
+        .parse()
+        .map_err(|e| ApiError::Internal(format!("a stored session expiry: {e}")))?;
+    if expires_at <= Utc::now() {
+        return Err(ApiError::Unauthenticated(
+            "your session has expired: open your portal link again".into(),
+        ));
+    }
+    // The session lives only while its link is the contact's current one and the invite is open.
+    let link = portal::portal_link(&state.store, &link_hash).await?;
+    let ids = |s: &str| {
+        s.parse::<uuid::Uuid>()
+            .map_err(|e| ApiError::Internal(format!("a stored id: {e}")))
+    };
+    let (invite_id, contact_id) = (
+        InviteId::from_uuid(ids(&invite_id)?),
+        ContactId::from_uuid(ids(&contact_id)?),
+    );
+    if link != Some((invite_id, contact_id)) {
+        return Err(ApiError::Unauthenticated(
+            "this portal link was replaced by a newer one: use the link in your latest email or text message".into(),
+        ));
+    }
+    let view = portal::portal_view(&state.store, invite_id, contact_id)
+        .await?
+        .ok_or_else(signed_out)?;
+    if view.invite.status == InviteStatus::Cancelled {
+        return Err(ApiError::Unauthenticated(
+            "this invite was cancelled, so its portal is closed".into(),
+        ));
+    }
+    Ok(ContactSession {
+        invite_id,
+        contact_id,
+        contact_name: view.contact.name,
+        session_hash,
+        unlocked: unlocked == 1,
+    })
+}
+
+impl FromRequestParts<AppState> for PendingContact {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        session_from(parts, state).await.map(PendingContact)
+    }
+}
+
+impl FromRequestParts<AppState> for Contact {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let session = session_from(parts, state).await?;
+        if !session.unlocked {
+            return Err(ApiError::Unauthenticated(
+                "this portal is protected by a password: send it to /api/portal/session/password first".into(),
+            ));
+        }
+        Ok(Contact(session))
+    }
+}
+
+/// A new session: the cookie to set, and whether the password is still needed.
+pub struct Opened {
+    pub cookie: Cookie<'static>,
+    pub password_required: bool,
+}
+
+/// Opens a session with a portal link's token.
+pub async fn open(state: &AppState, context: &RequestContext, token: &str) -> Result<Opened, ApiError> {
+    let link_hash = secrets::hash_token(token.trim());
+    let not_a_link =
+        || ApiError::NotFound("this portal link is not valid: it may have been replaced by a newer one".into());
+    let mut link = portal::portal_link(&state.store, link_hash.as_str()).await?;
+    if link.is_none() {
+        // A link sent moments ago may not be in the read model yet: let it catch up with the log once.
+        let head = state.log.settled_head().await?;
+        state
+            .store
+            .wait_for(&state.log, PortalProjection::NAME, head, state.settings.read_wait)
+            .await?;
+        link = portal::portal_link(&state.store, link_hash.as_str()).await?;
+    }
+    let (invite_id, contact_id) = link.ok_or_else(not_a_link)?;
+    let view = portal::portal_view(&state.store, invite_id, contact_id)
+        .await?
+        .ok_or_else(not_a_link)?;
+    if view.invite.status == InviteStatus::Cancelled {
+        return Err(ApiError::Unauthenticated(
+            "this invite was cancelled, so its portal is closed".into(),
+        ));
+    }
+    let password_required = view.invite.password_protected;
+    let (session, session_hash) = secrets::new_token("");
+    let now = Utc::now();
+    let expires_at = now + state.settings.session_lifetime;
+    sqlx::query(
+        "INSERT INTO lodge_portal_sessions (session_hash, link_hash, invite_id, contact_id, unlocked, created_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(session_hash.as_str().to_owned())
+    .bind(link_hash.as_str().to_owned())
+    .bind(invite_id.to_string())
+    .bind(contact_id.to_string())
+    .bind(i64::from(!password_required))
+    .bind(now.to_rfc3339())
+    .bind(expires_at.to_rfc3339())
+    .execute(state.store.pool())
+    .await?;
+    let actor = Actor::Contact {
+        id: contact_id,
+        name: view.contact.name.clone(),
+    };
+    if !password_required {
+        record_access(state, context, invite_id, contact_id, actor, PortalAccess::Opened).await?;
+    }
+    let cookie = Cookie::build((COOKIE, session))
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(state.settings.secure_cookies())
+        .path("/")
+        .max_age(cookie_max_age(state.settings.session_lifetime))
+        .build();
+    Ok(Opened {
+        cookie,
+        password_required,
+    })
+}
+
+fn cookie_max_age(lifetime: Duration) -> time::Duration {
+    time::Duration::seconds(lifetime.as_secs() as i64)
+}
+
+async fn record_access(
+    state: &AppState,
+    context: &RequestContext,
+    invite: InviteId,
+    contact: ContactId,
+    actor: Actor,
+    access: PortalAccess,
+) -> Result<(), ApiError> {
+    let mut metadata = context.metadata(actor, "portal-access");
+    // Every access is its own command, even under a repeated Idempotency-Key.
+    metadata.command_id = uuid::Uuid::now_v7();
+    metadata.correlation_id = metadata.command_id;
+    let command = InviteCommand::RecordPortalAccess(RecordPortalAccess {
+        contact_id: contact,
+        access,
+        ip: context.source.ip,
+        user_agent: context.source.user_agent.clone(),
+    });
+    commands::execute(state, invite, command, &metadata).await?;
+    Ok(())
+}
+
+/// Checks the portal password for a session. Wrong passwords are recorded; after
+/// [`MAX_PASSWORD_ATTEMPTS`] in [`ATTEMPT_WINDOW`] the contact must wait.
+pub async fn unlock(
+    state: &AppState,
+    context: &RequestContext,
+    session: &ContactSession,
+    password: String,
+) -> Result<(), ApiError> {
+    if session.unlocked {
+        return Ok(());
+    }
+    let stream = StreamId::invite(session.invite_id);
+    let history = state.log.read_stream(&stream).await.map_err(|error| match error {
+        LogError::UnknownStream(_) => signed_out(),
+        other => other.into(),
+    })?;
+    let since = Utc::now() - ATTEMPT_WINDOW;
+    let mut state_now = InviteState::default();
+    let mut refused = Vec::new();
+    for recorded in &history {
+        let event = recorded.decode::<InviteEvent>()?;
+        if let InviteEvent::PortalPasswordRefused(refusal) = &event
+            && refusal.contact_id == session.contact_id
+            && recorded.recorded_at > since
+        {
+            refused.push(recorded.recorded_at);
+        }
+        state_now = InviteDecider::evolve(state_now, &event);
+    }
+    if refused.len() >= MAX_PASSWORD_ATTEMPTS {
+        let oldest = refused[refused.len() - MAX_PASSWORD_ATTEMPTS];
+        let retry_after = (oldest + ATTEMPT_WINDOW - Utc::now())
+            .to_std()
+            .unwrap_or(Duration::from_secs(1));
+        return Err(ApiError::TooManyRequests {
+            detail: format!(
+                "too many wrong passwords: try again in {} minutes, or ask the firm for help",
+                retry_after.as_secs().div_ceil(60)
+            ),
+            retry_after,
+        });
+    }
+    let hash = state_now.invite().and_then(|invite| invite.portal_password.clone());
+    let actor = session.actor();
+    let matches = match hash {
+        None => true,
+        Some(hash) => secrets::password_matches(password, hash).await?,
+    };
+    if !matches {
+        record_access(
+            state,
+            context,
+            session.invite_id,
+            session.contact_id,
+            actor,
+            PortalAccess::PasswordRefused,
+        )
+        .await?;
+        let left = MAX_PASSWORD_ATTEMPTS - refused.len() - 1;
+        return Err(ApiError::Unauthenticated(if left == 0 {
+            "wrong password; that was the last try for now, so wait 15 minutes before trying again".into()
+        } else {
+            format!("wrong password; {left} more tries before a 15-minute wait")
+        }));
+    }
+    sqlx::query("UPDATE lodge_portal_sessions SET unlocked = 1 WHERE session_hash = $1")
+        .bind(&session.session_hash)
+        .execute(state.store.pool())
+        .await?;
+    record_access(
+        state,
+        context,
+        session.invite_id,
+        session.contact_id,
+        actor,
+        PortalAccess::Opened,
+    )
+    .await
+}

@@ -1,0 +1,20 @@
+//! The HTTP surface: thin handlers that extract, call one application function, and map the result.
+
+mod health;
+mod portal;
+mod staff;
+
+use axum::Router;
+use tower_http::timeout::TimeoutLayer;
+
+use crate::state::AppState;
+
+/// Every route; `timeout` bounds all but those that move files.
+pub fn router(timeout: TimeoutLayer) -> Router<AppState> {
+    Router::new()
+        .merge(health::routes())
+        .merge(staff::routes())
+        .merge(portal::routes())
+        .route_layer(timeout)
+        .merge(portal::file_routes())
+}

@@ -1,0 +1,51 @@
+//! Random tokens (staff API tokens, portal links, session cookies) and portal passwords. Lodge keeps
+//! only hashes: a SHA-256 of each token (tokens are 256 random bits, so a fast hash is enough), and
+//! an argon2id hash of each password (people choose passwords, so the hash must be slow).
+
+use argon2::password_hash::{PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Argon2, PasswordHash as ParsedHash};
+use lodge_domain::digest::{PasswordHash, TokenHash};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+use crate::error::ApiError;
+
+/// A fresh random token (256 bits, as 64 hex digits, safe in a URL) with its hash.
+pub fn new_token(prefix: &str) -> (String, TokenHash) {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    let token = format!("{prefix}{}", hex::encode(bytes));
+    let hash = hash_token(&token);
+    (token, hash)
+}
+
+/// What Lodge stores and looks up in place of a token.
+pub fn hash_token(token: &str) -> TokenHash {
+    TokenHash::parse(&hex::encode(Sha256::digest(token.as_bytes()))).expect("a SHA-256 in hex is a token hash")
+}
+
+/// Hashes a portal password with argon2id. Slow on purpose: run it off the async threads.
+pub async fn hash_password(password: String) -> Result<PasswordHash, ApiError> {
+    tokio::task::spawn_blocking(move || {
+        let mut salt = [0u8; 16];
+        rand::rng().fill_bytes(&mut salt);
+        let salt = SaltString::encode_b64(&salt).map_err(|e| ApiError::Internal(format!("password salt: {e}")))?;
+        let hash = Argon2::default()
+            .hash_password(password.as_bytes(), &salt)
+            .map_err(|e| ApiError::Internal(format!("hashing a password: {e}")))?;
+        PasswordHash::parse(&hash.to_string()).map_err(|e| ApiError::Internal(format!("password hash: {e}")))
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("hashing a password: {e}")))?
+}
+
+/// Whether `password` matches `hash`.
+pub async fn password_matches(password: String, hash: PasswordHash) -> Result<bool, ApiError> {
+    tokio::task::spawn_blocking(move || {
+        let parsed =
+            ParsedHash::new(hash.as_str()).map_err(|e| ApiError::Internal(format!("stored password hash: {e}")))?;
+        Ok(Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("checking a password: {e}")))?
+}

@@ -1,0 +1,150 @@
+//! The server: the router with its layers, and a running instance with the projectors beside it.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{Request, Uri};
+use lodge_eventlog::EventLog;
+use lodge_projections::{ProjectionError, ReadStore, all};
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tower_http::compression::CompressionLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::blobs::BlobStore;
+use crate::error::ApiError;
+use crate::routes;
+use crate::settings::Settings;
+use crate::state::AppState;
+
+/// JSON bodies are small; uploads have their own limit.
+const JSON_BODY_LIMIT: usize = 1024 * 1024;
+/// Requests that take longer are answered 408; uploads and downloads, which take as long as the
+/// connection needs, are not bounded.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The router with every endpoint and layer, for a server or a test.
+pub fn app(state: AppState) -> Router {
+    let request_id = axum::http::HeaderName::from_static("x-request-id");
+    routes::router(TimeoutLayer::with_status_code(
+        axum::http::StatusCode::REQUEST_TIMEOUT,
+        REQUEST_TIMEOUT,
+    ))
+    .fallback(no_endpoint)
+    .method_not_allowed_fallback(wrong_method)
+    .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
+    .layer(CompressionLayer::new())
+    .layer(PropagateRequestIdLayer::new(request_id.clone()))
+    .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+        let id = request
+            .headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("-");
+        tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
+    }))
+    .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+    .with_state(state)
+}
+
+async fn no_endpoint(uri: Uri) -> ApiError {
+    ApiError::NotFound(format!("there is no endpoint at {}", uri.path()))
+}
+
+async fn wrong_method(uri: Uri) -> ApiError {
+    ApiError::MethodNotAllowed(format!("{} does not take this method", uri.path()))
+}
+
+/// What a server needs to start.
+pub struct Server {
+    pub log: EventLog,
+    pub store: ReadStore,
+    pub settings: Settings,
+    /// Run the projectors in this process too (what `lodge serve` does).
+    pub run_projectors: bool,
+}
+
+/// A server taking requests, until [`RunningServer::shutdown`] or the token given to it is cancelled.
+pub struct RunningServer {
+    pub address: SocketAddr,
+    pub shutdown: CancellationToken,
+    tasks: JoinSet<Result<(), ServerError>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error(transparent)]
+    Projection(#[from] ProjectionError),
+    #[error("{0}")]
+    Blobs(String),
+    #[error("the HTTP server failed: {0}")]
+    Http(#[from] std::io::Error),
+}
+
+impl Server {
+    pub async fn start(self, listener: TcpListener, shutdown: CancellationToken) -> Result<RunningServer, ServerError> {
+        let blobs = BlobStore::local(&self.settings.blob_dir).map_err(|e| ServerError::Blobs(e.to_string()))?;
+        all::register_all(&self.store).await?;
+        let address = listener.local_addr()?;
+        let mut tasks = JoinSet::new();
+        if self.run_projectors {
+            let mut projectors = JoinSet::new();
+            all::spawn_all(&self.log, &self.store, &shutdown, &mut projectors);
+            tasks.spawn(async move {
+                while let Some(finished) = projectors.join_next().await {
+                    match finished {
+                        Ok(Ok(())) => {}
+                        // A stopped projector is reported on /readyz; the others and the API carry on.
+                        Ok(Err(error)) => tracing::error!(%error, "a projector stopped"),
+                        Err(panic) => tracing::error!(%panic, "a projector panicked"),
+                    }
+                }
+                Ok(())
+            });
+        }
+        let state = AppState {
+            log: self.log,
+            store: self.store,
+            blobs,
+            settings: Arc::new(self.settings),
+        };
+        let app = app(state).into_make_service_with_connect_info::<SocketAddr>();
+        let stop = shutdown.clone();
+        tasks.spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move { stop.cancelled().await })
+                .await?;
+            Ok(())
+        });
+        Ok(RunningServer {
+            address,
+            shutdown,
+            tasks,
+        })
+    }
+}
+
+impl RunningServer {
+    /// Waits until the server and projectors have stopped (after the shutdown token is cancelled,
+    /// in-flight requests finish first).
+    pub async fn wait(mut self) -> Result<(), ServerError> {
+        while let Some(finished) = self.tasks.join_next().await {
+            match finished {
+                Ok(result) => result?,
+                Err(panic) => return Err(ServerError::Http(std::io::Error::other(panic.to_string()))),
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn stop(self) -> Result<(), ServerError> {
+        self.shutdown.cancel();
+        self.wait().await
+    }
+}

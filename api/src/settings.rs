@@ -1,0 +1,75 @@
+//! What the API needs to know about its deployment, filled from Lodge's configuration.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono::{NaiveDate, Utc};
+use serde::Serialize;
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Where portal links point, without a trailing slash: links are `{public_url}/p/{token}`.
+    pub public_url: String,
+    /// The folder that holds uploaded documents.
+    pub blob_dir: PathBuf,
+    pub firm: Firm,
+    /// How long a portal session lasts.
+    pub session_lifetime: Duration,
+    /// The largest file a contact may upload.
+    pub max_file_bytes: u64,
+    /// The longest a read waits for the read models to reach a position it asks for (`?after=`).
+    pub read_wait: Duration,
+}
+
+impl Settings {
+    /// Settings fit for a test or a first run: a local public URL and an unnamed firm.
+    pub fn local(blob_dir: PathBuf) -> Self {
+        Self {
+            public_url: "http://127.0.0.1:8080".into(),
+            blob_dir,
+            firm: Firm::default(),
+            session_lifetime: Duration::from_secs(8 * 3600),
+            max_file_bytes: 100 * 1024 * 1024,
+            read_wait: Duration::from_secs(5),
+        }
+    }
+
+    /// Today in the firm's time zone: due dates are days there.
+    pub fn today(&self) -> NaiveDate {
+        Utc::now().with_timezone(&self.firm.time_zone).date_naive()
+    }
+
+    /// Secure cookies need https; a plain-http deployment (a laptop, a test) could not keep them.
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url.starts_with("https://")
+    }
+}
+
+/// The firm's details: the portal's Contact tab, and the time zone its due dates are in.
+#[derive(Debug, Clone, Serialize)]
+pub struct Firm {
+    pub name: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub address: Option<String>,
+    #[serde(serialize_with = "time_zone_name")]
+    pub time_zone: chrono_tz::Tz,
+    pub logo_url: Option<String>,
+}
+
+impl Default for Firm {
+    fn default() -> Self {
+        Self {
+            name: "Lodge".into(),
+            email: None,
+            phone: None,
+            address: None,
+            time_zone: chrono_tz::UTC,
+            logo_url: None,
+        }
+    }
+}
+
+fn time_zone_name<S: serde::Serializer>(tz: &chrono_tz::Tz, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(tz.name())
+}

@@ -1,0 +1,406 @@
+//! What staff do with invites: send them, read them, write to contacts, review documents, cancel.
+//! Each function is one use case; the routes only extract and map.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::NaiveDate;
+use lodge_domain::contact::{Channel, ContactDetails};
+use lodge_domain::invite::{
+    CancelInvite, InviteCommand, MessageFrom, PostMessage, ReviewDecision, ReviewDocument, SendInvite,
+};
+use lodge_domain::request::{Assignment, FormField, RequestKind, RequestSpec};
+use lodge_domain::{Actor, ContactId, DocumentId, InviteId, MessageId, RequestId};
+use lodge_eventlog::Position;
+use lodge_projections::portal::PortalProjection;
+use lodge_projections::staff::{self, InviteQuery, InviteSummary, StaffInviteView, StaffProjection};
+use lodge_projections::{Projection, portal};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::commands;
+use crate::error::ApiError;
+use crate::extract::RequestContext;
+use crate::portal::view::PortalResponse;
+use crate::secrets;
+use crate::staff::tokens::{self, StaffMember};
+use crate::state::AppState;
+
+/// Requests a file request may take when the body does not say: enough for a year of statements.
+const DEFAULT_MAX_FILES: u32 = 20;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewInvite {
+    pub title: String,
+    pub message: Option<String>,
+    /// `YYYY-MM-DD`, in the firm's time zone.
+    pub due_date: Option<NaiveDate>,
+    pub channels: BTreeSet<Channel>,
+    pub portal_password: Option<String>,
+    pub contacts: Vec<NewContact>,
+    pub requests: Vec<NewRequest>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewContact {
+    /// Chosen by the client when requests name their contacts (`contact_ids`); otherwise Lodge picks.
+    pub id: Option<Uuid>,
+    pub name: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum NewRequest {
+    File {
+        title: String,
+        description: Option<String>,
+        #[serde(default)]
+        allowed_types: Vec<String>,
+        max_files: Option<u32>,
+        contact_ids: Option<BTreeSet<Uuid>>,
+    },
+    Form {
+        title: String,
+        description: Option<String>,
+        fields: Vec<FormField>,
+        contact_ids: Option<BTreeSet<Uuid>>,
+    },
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SentInvite {
+    pub id: InviteId,
+    pub contacts: Vec<SentContact>,
+    pub requests: Vec<SentRequest>,
+    pub position: i64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SentContact {
+    pub id: ContactId,
+    pub name: String,
+    /// The contact's own portal link. It is shown here once: Lodge keeps only its hash.
+    pub portal_url: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SentRequest {
+    pub id: RequestId,
+    pub title: String,
+}
+
+/// What a command that changed an invite reached: read with `?after=` to see it.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Recorded {
+    pub position: Option<i64>,
+}
+
+/// SendInvite: new ids for the invite, its contacts and requests; a new portal link per contact.
+pub async fn send(
+    state: &AppState,
+    staff: &StaffMember,
+    context: &RequestContext,
+    body: NewInvite,
+) -> Result<SentInvite, ApiError> {
+    let firm = &state.settings.firm;
+    let sender = tokens::sender(staff, firm.email.as_deref(), firm.phone.as_deref())?;
+    let invite_id = InviteId::from_uuid(Uuid::now_v7());
+
+    let mut links = Vec::new();
+    let mut contacts = Vec::new();
+    let mut known = BTreeMap::new();
+    for contact in body.contacts {
+        let id = ContactId::from_uuid(contact.id.unwrap_or_else(Uuid::now_v7));
+        let (token, portal_link) = secrets::new_token("");
+        known.insert(id.as_uuid(), id);
+        links.push(token);
+        contacts.push(ContactDetails {
+            id,
+            name: contact.name,
+            email: contact.email,
+            phone: contact.phone,
+            portal_link,
+        });
+    }
+    let assignment = |ids: Option<BTreeSet<Uuid>>| -> Result<Assignment, ApiError> {
+        match ids {
+            None => Ok(Assignment::AllContacts),
+            Some(ids) if ids.is_empty() => Err(ApiError::Invalid(
+                "contact_ids is empty: leave it out to assign a request to every contact".into(),
+            )),
+            Some(ids) => ids
+                .into_iter()
+                .map(|id| {
+                    known.get(&id).copied().ok_or_else(|| {
+                        ApiError::Invalid(format!(
+                            "contact_ids names {id}, which is not one of this invite's contacts"
+                        ))
+                    })
+                })
+                .collect::<Result<_, _>>()
+                .map(Assignment::Contacts),
+        }
+    };
+    let mut requests = Vec::new();
+    for request in body.requests {
+        let id = RequestId::from_uuid(Uuid::now_v7());
+        requests.push(match request {
+            NewRequest::File {
+                title,
+                description,
+                allowed_types,
+                max_files,
+                contact_ids,
+            } => RequestSpec {
+                id,
+                title,
+                description,
+                kind: RequestKind::File {
+                    allowed_types,
+                    max_files: max_files.unwrap_or(DEFAULT_MAX_FILES),
+                },
+                assigned_to: assignment(contact_ids)?,
+            },
+            NewRequest::Form {
+                title,
+                description,
+                fields,
+                contact_ids,
+            } => RequestSpec {
+                id,
+                title,
+                description,
+                kind: RequestKind::Form { fields },
+                assigned_to: assignment(contact_ids)?,
+            },
+        });
+    }
+    let portal_password = match body.portal_password {
+        None => None,
+        Some(password) if password.chars().count() < 8 || password.len() > 1024 => {
+            return Err(ApiError::Invalid(
+                "a portal password needs 8 to 1,024 characters".into(),
+            ));
+        }
+        Some(password) => Some(secrets::hash_password(password).await?),
+    };
+    let command = SendInvite {
+        invite_id,
+        title: body.title,
+        message: body.message,
+        sender,
+        channels: body.channels,
+        contacts,
+        requests,
+        due_on: body.due_date,
+        portal_password,
+        today: state.settings.today(),
+    };
+    let metadata = context.metadata(Actor::from(&staff.as_domain()), "send-invite");
+    let outcome = commands::execute(state, invite_id, InviteCommand::SendInvite(command.clone()), &metadata).await?;
+    if outcome.replayed {
+        // The links of the first run were shown to its caller only; this run's are not recorded.
+        return Err(ApiError::Conflict(
+            "this invite was already sent with this Idempotency-Key; its portal links were in the first response"
+                .into(),
+        ));
+    }
+    Ok(SentInvite {
+        id: invite_id,
+        contacts: command
+            .contacts
+            .iter()
+            .zip(links)
+            .map(|(contact, token)| SentContact {
+                id: contact.id,
+                name: contact.name.clone(),
+                portal_url: format!("{}/p/{token}", state.settings.public_url),
+            })
+            .collect(),
+        requests: command
+            .requests
+            .iter()
+            .map(|r| SentRequest {
+                id: r.id,
+                title: r.title.clone(),
+            })
+            .collect(),
+        position: outcome.position.map_or(0, |p| p.0),
+    })
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    pub status: Option<lodge_projections::portal::InviteStatus>,
+    #[serde(default)]
+    pub overdue: bool,
+    pub contact: Option<String>,
+    pub q: Option<String>,
+    pub limit: Option<u32>,
+    pub offset: Option<u32>,
+    pub after: Option<i64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct InviteList {
+    pub invites: Vec<InviteSummary>,
+    pub limit: u32,
+    pub offset: u32,
+}
+
+pub async fn list(state: &AppState, query: ListQuery) -> Result<InviteList, ApiError> {
+    state
+        .wait_for(StaffProjection::NAME, query.after.filter(|p| *p > 0).map(Position))
+        .await?;
+    let limit = query.limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::Invalid("limit must be between 1 and 500".into()));
+    }
+    let offset = query.offset.unwrap_or(0);
+    let invites = staff::list(
+        &state.store,
+        &InviteQuery {
+            status: query.status,
+            overdue: query.overdue,
+            today: state.settings.today(),
+            contact: query.contact.filter(|c| !c.trim().is_empty()),
+            text: query.q.filter(|q| !q.trim().is_empty()),
+            limit,
+            offset,
+        },
+    )
+    .await?;
+    Ok(InviteList { invites, limit, offset })
+}
+
+fn no_invite(id: InviteId) -> ApiError {
+    ApiError::NotFound(format!("there is no invite {id}"))
+}
+
+pub async fn get(state: &AppState, id: InviteId, after: Option<Position>) -> Result<StaffInviteView, ApiError> {
+    state.wait_for(StaffProjection::NAME, after).await?;
+    staff::invite(&state.store, id).await?.ok_or_else(|| no_invite(id))
+}
+
+/// Exactly what the contact sees on their portal.
+pub async fn portal(
+    state: &AppState,
+    invite: InviteId,
+    contact: ContactId,
+    after: Option<Position>,
+) -> Result<PortalResponse, ApiError> {
+    state.wait_for(PortalProjection::NAME, after).await?;
+    let view = portal::portal_view(&state.store, invite, contact)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("invite {invite} has no contact {contact}")))?;
+    Ok(PortalResponse::new(view, &state.settings))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaffMessage {
+    pub contact_id: ContactId,
+    pub body: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct PostedMessage {
+    pub id: MessageId,
+    pub position: Option<i64>,
+}
+
+pub async fn post_message(
+    state: &AppState,
+    staff: &StaffMember,
+    context: &RequestContext,
+    invite: InviteId,
+    body: StaffMessage,
+) -> Result<PostedMessage, ApiError> {
+    let metadata = context.metadata(Actor::from(&staff.as_domain()), &format!("message:{invite}"));
+    // A retried request must decide the same message: its id comes from the command id.
+    let message_id = MessageId::from_uuid(Uuid::new_v5(&metadata.command_id, b"message"));
+    let command = InviteCommand::PostMessage(PostMessage {
+        message_id,
+        contact_id: body.contact_id,
+        from: MessageFrom::Staff(staff.as_domain()),
+        body: body.body,
+    });
+    let outcome = commands::execute(state, invite, command, &metadata).await?;
+    Ok(PostedMessage {
+        id: message_id,
+        position: outcome.position.map(|p| p.0),
+    })
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    Accept,
+    Reject,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Review {
+    pub decision: Decision,
+    pub reason: Option<String>,
+}
+
+pub async fn review(
+    state: &AppState,
+    staff: &StaffMember,
+    context: &RequestContext,
+    invite: InviteId,
+    document: DocumentId,
+    body: Review,
+) -> Result<Recorded, ApiError> {
+    let decision = match (body.decision, body.reason) {
+        (Decision::Accept, None) => ReviewDecision::Accept,
+        (Decision::Accept, Some(_)) => {
+            return Err(ApiError::Invalid(
+                "an acceptance takes no reason; leave `reason` out".into(),
+            ));
+        }
+        (Decision::Reject, reason) => ReviewDecision::Reject {
+            reason: reason.unwrap_or_default(),
+        },
+    };
+    let metadata = context.metadata(Actor::from(&staff.as_domain()), &format!("review:{document}"));
+    let command = InviteCommand::ReviewDocument(ReviewDocument {
+        document_id: document,
+        decision,
+        reviewer: staff.as_domain(),
+    });
+    let outcome = commands::execute(state, invite, command, &metadata).await?;
+    Ok(Recorded {
+        position: outcome.position.map(|p| p.0),
+    })
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cancel {
+    pub reason: Option<String>,
+}
+
+pub async fn cancel(
+    state: &AppState,
+    staff: &StaffMember,
+    context: &RequestContext,
+    invite: InviteId,
+    body: Cancel,
+) -> Result<Recorded, ApiError> {
+    let metadata = context.metadata(Actor::from(&staff.as_domain()), &format!("cancel:{invite}"));
+    let command = InviteCommand::CancelInvite(CancelInvite {
+        reason: body.reason,
+        by: staff.as_domain(),
+    });
+    let outcome = commands::execute(state, invite, command, &metadata).await?;
+    Ok(Recorded {
+        position: outcome.position.map(|p| p.0),
+    })
+}

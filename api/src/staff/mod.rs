@@ -1,0 +1,5 @@
+//! The staff side: tokens, authentication, and what staff do to invites.
+
+pub mod auth;
+pub mod invites;
+pub mod tokens;

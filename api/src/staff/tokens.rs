@@ -1,0 +1,162 @@
+//! Staff API tokens: created and revoked with `lodge token`, checked on every staff request.
+
+use chrono::Utc;
+use lodge_domain::{Sender, StaffId};
+use sqlx::{AnyPool, Row};
+use uuid::Uuid;
+
+use crate::error::ApiError;
+use crate::secrets;
+
+/// The staff member a token belongs to: the actor of every event their requests cause.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaffMember {
+    pub id: StaffId,
+    pub name: String,
+    pub email: Option<String>,
+}
+
+impl StaffMember {
+    pub fn as_domain(&self) -> lodge_domain::StaffMember {
+        lodge_domain::StaffMember {
+            id: self.id,
+            name: self.name.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct CreatedToken {
+    pub id: Uuid,
+    pub staff: StaffMember,
+    /// The token itself: shown once, never stored.
+    pub token: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct TokenInfo {
+    pub id: Uuid,
+    pub name: String,
+    pub email: Option<String>,
+    pub created_at: String,
+    pub revoked_at: Option<String>,
+}
+
+/// Creates a token for a staff member. An email already used by a token names the same member.
+pub async fn create(pool: &AnyPool, name: &str, email: Option<&str>) -> Result<CreatedToken, ApiError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
+        return Err(ApiError::Invalid(
+            "a staff member's name must be 1 to 200 characters".into(),
+        ));
+    }
+    let email = email
+        .map(lodge_domain::contact::normalise_email)
+        .transpose()
+        .map_err(|e| ApiError::Invalid(e.to_string()))?;
+    let known: Option<String> = match &email {
+        Some(email) => {
+            sqlx::query_scalar("SELECT staff_id FROM lodge_staff_tokens WHERE lower(email) = lower($1) LIMIT 1")
+                .bind(email)
+                .fetch_optional(pool)
+                .await?
+        }
+        None => None,
+    };
+    let staff_id = match known {
+        Some(id) => id
+            .parse()
+            .map_err(|e| ApiError::Internal(format!("a stored staff id: {e}")))?,
+        None => Uuid::now_v7(),
+    };
+    let id = Uuid::now_v7();
+    let (token, hash) = secrets::new_token("lodge_staff_");
+    sqlx::query(
+        "INSERT INTO lodge_staff_tokens (id, staff_id, name, email, token_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(id.to_string())
+    .bind(staff_id.to_string())
+    .bind(name)
+    .bind(email.clone())
+    .bind(hash.as_str().to_owned())
+    .bind(Utc::now().to_rfc3339())
+    .execute(pool)
+    .await?;
+    Ok(CreatedToken {
+        id,
+        staff: StaffMember {
+            id: StaffId::from_uuid(staff_id),
+            name: name.to_owned(),
+            email,
+        },
+        token,
+    })
+}
+
+/// Revokes a token by its id; returns whether a live token was revoked.
+pub async fn revoke(pool: &AnyPool, id: Uuid) -> Result<bool, ApiError> {
+    let revoked = sqlx::query("UPDATE lodge_staff_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+        .bind(Utc::now().to_rfc3339())
+        .bind(id.to_string())
+        .execute(pool)
+        .await?;
+    Ok(revoked.rows_affected() == 1)
+}
+
+pub async fn list(pool: &AnyPool) -> Result<Vec<TokenInfo>, ApiError> {
+    let rows =
+        sqlx::query("SELECT id, name, email, created_at, revoked_at FROM lodge_staff_tokens ORDER BY created_at")
+            .fetch_all(pool)
+            .await?;
+    rows.iter()
+        .map(|row| {
+            let id: String = row.try_get("id")?;
+            Ok(TokenInfo {
+                id: id
+                    .parse()
+                    .map_err(|e| ApiError::Internal(format!("a stored token id: {e}")))?,
+                name: row.try_get("name")?,
+                email: row.try_get("email")?,
+                created_at: row.try_get("created_at")?,
+                revoked_at: row.try_get("revoked_at")?,
+            })
+        })
+        .collect()
+}
+
+/// The staff member a live token belongs to.
+pub async fn authenticate(pool: &AnyPool, token: &str) -> Result<Option<StaffMember>, ApiError> {
+    let hash = secrets::hash_token(token);
+    let row: Option<(String, String, Option<String>)> = sqlx::query_as(
+        "SELECT staff_id, name, email FROM lodge_staff_tokens WHERE token_hash = $1 AND revoked_at IS NULL",
+    )
+    .bind(hash.as_str().to_owned())
+    .fetch_optional(pool)
+    .await?;
+    row.map(|(id, name, email)| {
+        Ok(StaffMember {
+            id: id
+                .parse()
+                .map_err(|e| ApiError::Internal(format!("a stored staff id: {e}")))?,
+            name,
+            email,
+        })
+    })
+    .transpose()
+}
+
+/// The sender of an invite: the staff member, reachable at their own email or else the firm's.
+pub fn sender(staff: &StaffMember, firm_email: Option<&str>, firm_phone: Option<&str>) -> Result<Sender, ApiError> {
+    let email = staff.email.as_deref().or(firm_email).ok_or_else(|| {
+        ApiError::Invalid(
+            "contacts need an email address to reach the sender: create this token with --email, or set the firm's email (LODGE_FIRM_EMAIL)"
+                .into(),
+        )
+    })?;
+    Ok(Sender {
+        id: staff.id,
+        name: staff.name.clone(),
+        email: email.to_owned(),
+        phone: firm_phone.map(str::to_owned),
+    })
+}

@@ -1,0 +1,84 @@
+//! `lodge serve` (and a bare `lodge`): the staff API, the portals and the projectors in one process,
+//! until Ctrl-C or SIGTERM; requests in flight finish first.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use lodge_api::Server;
+use lodge_projections::ReadStore;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{Config, redact_url};
+
+pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
+    let settings = config.api_settings()?;
+    let log = super::open_log(config).await?;
+    let store = ReadStore::connect(&config.database_url).await?;
+    let listener = TcpListener::bind(&config.listen).await.with_context(|| {
+        format!(
+            "cannot listen on {} (set LODGE_LISTEN to another address)",
+            config.listen
+        )
+    })?;
+    let public_url = settings.public_url.clone();
+    let tokens = lodge_api::staff::tokens::list(store.pool()).await?;
+    let shutdown = CancellationToken::new();
+    let server = Server {
+        log,
+        store,
+        settings,
+        run_projectors: true,
+    }
+    .start(listener, shutdown.clone())
+    .await?;
+
+    eprintln!(
+        "Lodge {} is serving at http://{}",
+        env!("CARGO_PKG_VERSION"),
+        server.address
+    );
+    eprintln!("  database     {}", redact_url(&config.database_url));
+    eprintln!("  portal links {public_url}/p/…");
+    eprintln!();
+    eprintln!("Next:");
+    eprintln!(
+        "  curl http://{}/readyz                  is it ready, and how far are the read models",
+        server.address
+    );
+    if tokens.iter().all(|t| t.revoked_at.is_some()) {
+        eprintln!("  lodge token create --name NAME --email E    a staff token for the API (printed once)");
+    }
+    eprintln!("  README.md, \"Send an invite\"              the API in three curl commands");
+    eprintln!("Ctrl-C stops.");
+
+    tokio::spawn(async move {
+        stop_signal().await;
+        eprintln!("Stopping: finishing the requests in flight…");
+        shutdown.cancel();
+    });
+    server.wait().await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn stop_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

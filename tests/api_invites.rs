@@ -1,0 +1,621 @@
+//! The staff API and the portal API end to end: the real server on a random port, a fresh database
+//! on each engine, driven over HTTP.
+
+mod support;
+
+use lodge_eventlog::testing::TestDatabase;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use support::*;
+
+lodge_eventlog::test_on_both_engines!(
+    a_sent_invite_shows_on_each_contacts_portal,
+    staff_and_contact_write_to_each_other,
+    staff_list_and_read_invites,
+    a_password_protects_the_portal_and_wrong_guesses_are_limited,
+    a_cancelled_invite_closes_its_portals,
+    bad_requests_get_problems_and_append_nothing,
+    one_contact_never_sees_another,
+    an_idempotency_key_makes_a_retry_append_nothing,
+    health_and_readiness,
+);
+
+async fn a_sent_invite_shows_on_each_contacts_portal(db: TestDatabase) {
+    let app = TestApp::start(db).await;
+    let sent = app.staff().send_invite(&two_contact_invite()).await;
+    assert_eq!(sent["contacts"].as_array().unwrap().len(), 2);
+    assert_eq!(sent["requests"][0]["title"], "Payslips");
+    let ana_url = sent["contacts"][0]["portal_url"].as_str().unwrap();
+    assert!(ana_url.starts_with(&format!("{}/p/", app.base)), "{ana_url}");
+    // At least 128 random bits in the token.
+    assert!(ana_url.rsplit('/').next().unwrap().len() >= 32);
+
+    let ana = app.contact(ana_url).await;
+    assert!(!ana.password_required);
+    let portal = ana.portal(&sent["position"]).await;
+    assert_eq!(portal["invite"]["title"], "Tax return 2026");
+    assert_eq!(portal["invite"]["message"], "Please send these by the due date.");
+    assert_eq!(portal["invite"]["days_until_due"], 10);
+    assert_eq!(portal["sender"]["name"], "Sam Staff");
+    assert_eq!(portal["sender"]["email"], "sam@firm.example");
+    assert_eq!(portal["firm"]["name"], "Lodge");
+    assert_eq!(portal["contact"]["name"], "Ana Alves");
+    assert_eq!(portal["totals"], json!({"total": 2, "done": 0, "outstanding": 2}));
+    assert_eq!(portal["requests"][0]["status"], "open");
+    assert_eq!(portal["requests"][1]["kind"], "form");
+
+    // Ben has the file request only: the form was for Ana.
+    let ben = app.contact(sent["contacts"][1]["portal_url"].as_str().unwrap()).await;
+    let portal = ben.portal(&sent["position"]).await;
+    assert_eq!(portal["contact"]["name"], "Ben Alves");
+    assert_eq!(portal["totals"]["total"], 1);
+
+    // Staff see exactly what the contact sees.
+    let (invite, ben_id) = (
+        sent["id"].as_str().unwrap(),
+        sent["contacts"][1]["id"].as_str().unwrap(),
+    );
+    let staff_view = expect(
+        app.staff().get(&format!("/api/invites/{invite}/portal/{ben_id}")).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(staff_view, portal);
+
+    // Opening the portal is on the record.
+    let audit = app
+        .log
+        .read_stream(&lodge_eventlog::StreamId::parse(&format!("invite-{invite}")).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(audit.iter().filter(|e| e.event_type == "PortalOpened").count(), 2);
+    app.stop().await;
+}
+
+async fn staff_and_contact_write_to_each_other(db: TestDatabase) {
+    let app = TestApp::start(db).await;
+    let sent = app.staff().send_invite(&two_contact_invite()).await;
+    let invite = sent["id"].as_str().unwrap();
+    let ana_id = sent["contacts"][0]["id"].clone();
+    let ana = app.contact(sent["contacts"][0]["portal_url"].as_str().unwrap()).await;
+
+    let asked = expect(
+        ana.post("/api/portal/messages", &json!({"body": "Do you need last year's too?"}))
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let answered = expect(
+        app.staff()
+            .post(
+                &format!("/api/invites/{invite}/messages"),
+                &json!({"contact_id": ana_id, "body": "Just this year's, thanks."}),
+            )
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    assert!(answered["position"].as_i64() > asked["position"].as_i64());
+
+    let portal = ana.portal(&answered["position"]).await;
+    let thread: Vec<(&str, &str, &str)> = portal["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["from"].as_str().unwrap(),
+                m["author"].as_str().unwrap(),
+                m["body"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        thread,
+        vec![
+            ("contact", "Ana Alves", "Do you need last year's too?"),
+            ("staff", "Sam Staff", "Just this year's, thanks."),
+        ]
+    );
+    assert_eq!(portal["messages"][0]["id"], asked["id"]);
+
+    // Ben's thread is his own.
+    let ben = app.contact(sent["contacts"][1]["portal_url"].as_str().unwrap()).await;
+    assert_eq!(ben.portal(&answered["position"]).await["messages"], json!([]));
+    app.stop().await;
+}
+
+async fn staff_list_and_read_invites(db: TestDatabase) {
+    let app = TestApp::start(db).await;
+    let staff = app.staff();
+    let first = staff.send_invite(&two_contact_invite()).await;
+    let mut other = two_contact_invite();
+    other["title"] = json!("Payroll onboarding");
+    other["contacts"] = json!([{"name": "Chen Wu", "email": "chen@example.com"}]);
+    other["requests"] = json!([{"kind": "file", "title": "Passport"}]);
+    let second = staff.send_invite(&other).await;
+
+    let all = expect(
+        staff.get(&format!("/api/invites?after={}", second["position"])).await,
+        StatusCode::OK,
+    )
+    .await;
+    let titles: Vec<&str> = all["invites"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(titles, vec!["Payroll onboarding", "Tax return 2026"], "newest first");
+
+    let found = expect(staff.get("/api/invites?q=payroll").await, StatusCode::OK).await;
+    assert_eq!(found["invites"].as_array().unwrap().len(), 1);
+    let by_contact = expect(staff.get("/api/invites?contact=ana%40example").await, StatusCode::OK).await;
+    assert_eq!(by_contact["invites"][0]["id"], first["id"]);
+    let none = expect(staff.get("/api/invites?status=cancelled").await, StatusCode::OK).await;
+    assert_eq!(none["invites"], json!([]));
+    let overdue = expect(staff.get("/api/invites?overdue=true").await, StatusCode::OK).await;
+    assert_eq!(overdue["invites"], json!([]));
+    let page = expect(staff.get("/api/invites?limit=1&offset=1").await, StatusCode::OK).await;
+    assert_eq!(page["invites"][0]["id"], first["id"]);
+
+    let one = expect(
+        staff
+            .get(&format!("/api/invites/{}", first["id"].as_str().unwrap()))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(one["title"], "Tax return 2026");
+    assert_eq!(one["contacts"].as_array().unwrap().len(), 2);
+    assert_eq!(one["progress"], json!({"done": 0, "total": 3}));
+
+    expect_problem(
+        staff.get("/api/invites?status=lost").await,
+        StatusCode::BAD_REQUEST,
+        "status",
+    )
+    .await;
+    expect_problem(
+        staff.get("/api/invites?limit=0").await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "limit",
+    )
+    .await;
+    app.stop().await;
+}
+
+async fn a_password_protects_the_portal_and_wrong_guesses_are_limited(db: TestDatabase) {
+    let app = TestApp::start(db).await;
+    let mut body = two_contact_invite();
+    body["portal_password"] = json!("correct horse battery");
+    let sent = app.staff().send_invite(&body).await;
+    let invite = sent["id"].as_str().unwrap();
+    // The password is nowhere in the log, only its argon2id hash.
+    let events = app
+        .log
+        .read_stream(&lodge_eventlog::StreamId::parse(&format!("invite-{invite}")).unwrap())
+        .await
+        .unwrap();
+    assert!(!events[0].data.contains("correct horse"));
+    assert!(events[0].data.contains("$argon2id$"));
+
+    let ana = app.contact(sent["contacts"][0]["portal_url"].as_str().unwrap()).await;
+    assert!(ana.password_required);
+    expect_problem(ana.get("/api/portal").await, StatusCode::UNAUTHORIZED, "password").await;
+    expect_problem(
+        ana.post("/api/portal/session/password", &json!({"password": "wrong one"}))
+            .await,
+        StatusCode::UNAUTHORIZED,
+        "wrong password; 4 more tries",
+    )
+    .await;
+    expect(
+        ana.post(
+            "/api/portal/session/password",
+            &json!({"password": "correct horse battery"}),
+        )
+        .await,
+        StatusCode::NO_CONTENT,
+    )
+    .await;
+    assert_eq!(
+        ana.portal(&sent["position"]).await["invite"]["password_protected"],
+        true
+    );
+
+    // Ben guesses: five wrong answers, then even the right one must wait.
+    let ben = app.contact(sent["contacts"][1]["portal_url"].as_str().unwrap()).await;
+    for _ in 0..5 {
+        expect_problem(
+            ben.post("/api/portal/session/password", &json!({"password": "guess guess"}))
+                .await,
+            StatusCode::UNAUTHORIZED,
+            "wrong password",
+        )
+        .await;
+    }
+    let locked = ben
+        .post(
+            "/api/portal/session/password",
+            &json!({"password": "correct horse battery"}),
+        )
+        .await;
+    let retry_after: u64 = locked.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=900).contains(&retry_after), "{retry_after}");
+    expect_problem(locked, StatusCode::TOO_MANY_REQUESTS, "too many wrong passwords").await;
+    expect_problem(ben.get("/api/portal").await, StatusCode::UNAUTHORIZED, "password").await;
+
+    // Each refusal is an event; Ana's one wrong guess does not count against Ben.
+    let events = app
+        .log
+        .read_stream(&lodge_eventlog::StreamId::parse(&format!("invite-{invite}")).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e.event_type == "PortalPasswordRefused")
+            .count(),
+        6
+    );
+    app.stop().await;
+}
+
+async fn a_cancelled_invite_closes_its_portals(db: TestDatabase) {
+    let app = TestApp::start(db).await;
+    let sent = app.staff().send_invite(&two_contact_invite()).await;
+    let invite = sent["id"].as_str().unwrap();
+    let url = sent["contacts"][0]["portal_url"].as_str().unwrap();
+    let ana = app.contact(url).await;
+    let cancelled = expect(
+        app.staff()
+            .post(
+                &format!("/api/invites/{invite}/cancel"),
+                &json!({"reason": "Sent by mistake"}),
+            )
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    // Once the staff view shows it cancelled, the session is closed.
+    let view = expect(
+        app.staff()
+            .get(&format!("/api/invites/{invite}?after={}", cancelled["position"]))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(view["status"], "cancelled");
+    let portal_position = cancelled["position"].as_i64().unwrap();
+    expect(
+        app.staff()
+            .get(&format!(
+                "/api/invites/{invite}/portal/{}?after={portal_position}",
+                sent["contacts"][0]["id"].as_str().unwrap()
+            ))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    expect_problem(ana.get("/api/portal").await, StatusCode::UNAUTHORIZED, "cancelled").await;
+    let reopen = app
+        .anonymous()
+        .post(app.url("/api/portal/session"))
+        .json(&json!({"token": url.rsplit('/').next().unwrap()}))
+        .send()
+        .await
+        .unwrap();
+    expect_problem(reopen, StatusCode::UNAUTHORIZED, "cancelled").await;
+    // Cancelling twice is a conflict, not a second event.
+    let before = app.event_count().await;
+    expect_problem(
+        app.staff()
+            .post(&format!("/api/invites/{invite}/cancel"), &json!({}))
+            .await,
+        StatusCode::CONFLICT,
+        "cancelled",
+    )
+    .await;
+    assert_eq!(app.event_count().await, before);
+    app.stop().await;
+}
+
+async fn bad_requests_get_problems_and_append_nothing(db: TestDatabase) {
+    let app = TestApp::start(db).await;
+    let staff = app.staff();
+    let sent = staff.send_invite(&two_contact_invite()).await;
+    let invite = sent["id"].as_str().unwrap();
+    let before = app.event_count().await;
+
+    // Authentication.
+    let anonymous = app.anonymous().get(app.url("/api/invites")).send().await.unwrap();
+    expect_problem(anonymous, StatusCode::UNAUTHORIZED, "Authorization: Bearer").await;
+    expect_problem(
+        app.staff_with("lodge_staff_nope").get("/api/invites").await,
+        StatusCode::UNAUTHORIZED,
+        "unknown or was revoked",
+    )
+    .await;
+    let created = lodge_api::staff::tokens::create(app.store.pool(), "Temp", None)
+        .await
+        .unwrap();
+    expect(app.staff_with(&created.token).get("/api/invites").await, StatusCode::OK).await;
+    assert!(
+        lodge_api::staff::tokens::revoke(app.store.pool(), created.id)
+            .await
+            .unwrap()
+    );
+    expect_problem(
+        app.staff_with(&created.token).get("/api/invites").await,
+        StatusCode::UNAUTHORIZED,
+        "revoked",
+    )
+    .await;
+
+    // Malformed, unknown fields, wrong types, missing content type.
+    let raw = app
+        .anonymous()
+        .post(app.url("/api/invites"))
+        .bearer_auth(&app.staff_token)
+        .header("content-type", "application/json")
+        .body("{\"title\": ")
+        .send()
+        .await
+        .unwrap();
+    expect_problem(raw, StatusCode::BAD_REQUEST, "EOF").await;
+    let mut unknown = two_contact_invite();
+    unknown["colour"] = json!("blue");
+    expect_problem(
+        staff.post("/api/invites", &unknown).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "unknown field `colour`",
+    )
+    .await;
+    let mut wrong_type = two_contact_invite();
+    wrong_type["due_date"] = json!("next tuesday");
+    expect_problem(
+        staff.post("/api/invites", &wrong_type).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "due_date",
+    )
+    .await;
+    let no_type = app
+        .anonymous()
+        .post(app.url("/api/invites"))
+        .bearer_auth(&app.staff_token)
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    expect_problem(no_type, StatusCode::UNSUPPORTED_MEDIA_TYPE, "application/json").await;
+
+    // The domain's rules.
+    let mut no_contacts = two_contact_invite();
+    no_contacts["contacts"] = json!([]);
+    no_contacts["requests"] = json!([{"kind": "file", "title": "Payslips"}]);
+    expect_problem(
+        staff.post("/api/invites", &no_contacts).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "at least one contact",
+    )
+    .await;
+    let mut past = two_contact_invite();
+    past["due_date"] = json!("2020-01-01");
+    expect_problem(
+        staff.post("/api/invites", &past).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "in the past",
+    )
+    .await;
+    let mut bad_email = two_contact_invite();
+    bad_email["contacts"][1]["email"] = json!("ben at example");
+    expect_problem(
+        staff.post("/api/invites", &bad_email).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "not a valid email",
+    )
+    .await;
+    let mut stranger = two_contact_invite();
+    stranger["requests"][1]["contact_ids"] = json!([uuid::Uuid::now_v7()]);
+    expect_problem(
+        staff.post("/api/invites", &stranger).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "not one of this invite's contacts",
+    )
+    .await;
+    let mut short_password = two_contact_invite();
+    short_password["portal_password"] = json!("abc");
+    expect_problem(
+        staff.post("/api/invites", &short_password).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "8 to 1,024",
+    )
+    .await;
+    let ana_id = sent["contacts"][0]["id"].clone();
+    expect_problem(
+        staff
+            .post(
+                &format!("/api/invites/{invite}/messages"),
+                &json!({"contact_id": ana_id, "body": "   "}),
+            )
+            .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "",
+    )
+    .await;
+    let document = uuid::Uuid::now_v7();
+    expect_problem(
+        staff
+            .post(
+                &format!("/api/invites/{invite}/documents/{document}/review"),
+                &json!({"decision": "accept"}),
+            )
+            .await,
+        StatusCode::NOT_FOUND,
+        "no document",
+    )
+    .await;
+
+    // What does not exist.
+    let nobody = uuid::Uuid::now_v7();
+    expect_problem(
+        staff.get(&format!("/api/invites/{nobody}")).await,
+        StatusCode::NOT_FOUND,
+        "no invite",
+    )
+    .await;
+    expect_problem(staff.get("/api/invites/not-a-uuid").await, StatusCode::BAD_REQUEST, "").await;
+    expect_problem(
+        staff
+            .post(
+                &format!("/api/invites/{nobody}/messages"),
+                &json!({"contact_id": ana_id, "body": "Hello"}),
+            )
+            .await,
+        StatusCode::NOT_FOUND,
+        "",
+    )
+    .await;
+    expect_problem(
+        app.anonymous().get(app.url("/api/nothing")).send().await.unwrap(),
+        StatusCode::NOT_FOUND,
+        "no endpoint",
+    )
+    .await;
+    expect_problem(
+        app.anonymous().delete(app.url("/api/invites")).send().await.unwrap(),
+        StatusCode::METHOD_NOT_ALLOWED,
+        "",
+    )
+    .await;
+    let bad_link = app
+        .anonymous()
+        .post(app.url("/api/portal/session"))
+        .json(&json!({"token": "0123456789abcdef"}))
+        .send()
+        .await
+        .unwrap();
+    expect_problem(bad_link, StatusCode::NOT_FOUND, "not valid").await;
+    expect_problem(
+        app.anonymous().get(app.url("/api/portal")).send().await.unwrap(),
+        StatusCode::UNAUTHORIZED,
+        "portal link",
+    )
+    .await;
+
+    assert_eq!(app.event_count().await, before, "no refused request appended anything");
+    app.stop().await;
+}
+
+async fn one_contact_never_sees_another(db: TestDatabase) {
+    let app = TestApp::start(db).await;
+    let first = app.staff().send_invite(&two_contact_invite()).await;
+    let second = app.staff().send_invite(&two_contact_invite()).await;
+    let ana = app.contact(first["contacts"][0]["portal_url"].as_str().unwrap()).await;
+    let portal = ana.portal(&second["position"]).await;
+    assert_eq!(portal["invite"]["id"], first["id"]);
+    assert_eq!(portal["contact"]["id"], first["contacts"][0]["id"]);
+    // Staff asking for a contact of another invite get a 404.
+    let (invite, other_contact) = (
+        first["id"].as_str().unwrap(),
+        second["contacts"][0]["id"].as_str().unwrap(),
+    );
+    expect_problem(
+        app.staff()
+            .get(&format!("/api/invites/{invite}/portal/{other_contact}"))
+            .await,
+        StatusCode::NOT_FOUND,
+        "",
+    )
+    .await;
+    // A staff message to a contact of another invite is refused and changes nothing.
+    let before = app.event_count().await;
+    expect_problem(
+        app.staff()
+            .post(
+                &format!("/api/invites/{invite}/messages"),
+                &json!({"contact_id": other_contact, "body": "Hello"}),
+            )
+            .await,
+        StatusCode::NOT_FOUND,
+        "no contact",
+    )
+    .await;
+    assert_eq!(app.event_count().await, before);
+    // A contact's message lands in their own thread only, whatever the body claims.
+    let spoof = ana
+        .post(
+            "/api/portal/messages",
+            &json!({"body": "hi", "contact_id": other_contact}),
+        )
+        .await;
+    expect_problem(spoof, StatusCode::UNPROCESSABLE_ENTITY, "unknown field").await;
+    app.stop().await;
+}
+
+async fn an_idempotency_key_makes_a_retry_append_nothing(db: TestDatabase) {
+    let app = TestApp::start(db).await;
+    let sent = app.staff().send_invite(&two_contact_invite()).await;
+    let invite = sent["id"].as_str().unwrap();
+    let body = json!({"contact_id": sent["contacts"][0]["id"], "body": "Reminder: payslips please"});
+    let post = || async {
+        app.anonymous()
+            .post(app.url(&format!("/api/invites/{invite}/messages")))
+            .bearer_auth(&app.staff_token)
+            .header("idempotency-key", "retry-me-1")
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    };
+    let first = expect(post().await, StatusCode::CREATED).await;
+    let count = app.event_count().await;
+    let again = expect(post().await, StatusCode::CREATED).await;
+    assert_eq!(again, first, "the retry returns the first response");
+    assert_eq!(app.event_count().await, count, "and appends nothing");
+    // The same key for a different request is a conflict.
+    let other = app
+        .anonymous()
+        .post(app.url(&format!("/api/invites/{invite}/messages")))
+        .bearer_auth(&app.staff_token)
+        .header("idempotency-key", "retry-me-1")
+        .json(&json!({"contact_id": sent["contacts"][0]["id"], "body": "Something else"}))
+        .send()
+        .await
+        .unwrap();
+    expect_problem(other, StatusCode::CONFLICT, "Idempotency-Key").await;
+    assert_eq!(app.event_count().await, count);
+    app.stop().await;
+}
+
+async fn health_and_readiness(db: TestDatabase) {
+    let app = TestApp::start(db).await;
+    let health = app.anonymous().get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
+    let sent = app.staff().send_invite(&two_contact_invite()).await;
+    expect(
+        app.staff()
+            .get(&format!("/api/invites?after={}", sent["position"]))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    let ready: Value = support::eventually_ready(&app, sent["position"].as_i64().unwrap()).await;
+    assert_eq!(ready["ready"], true);
+    let names: Vec<&str> = ready["projectors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, vec!["portal", "staff", "audit"]);
+    assert!(
+        ready["projectors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["lag_events"] == 0 && p["error"].is_null())
+    );
+    app.stop().await;
+}
