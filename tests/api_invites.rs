@@ -18,6 +18,10 @@ lodge_eventlog::test_on_both_engines!(
     one_contact_never_sees_another,
     an_idempotency_key_makes_a_retry_append_nothing,
     health_and_readiness,
+    staff_change_a_sent_invite,
+    a_reissued_link_ends_the_old_one,
+    a_contact_fills_in_a_form,
+    the_record_serves_audit_history_and_files,
 );
 
 async fn a_sent_invite_shows_on_each_contacts_portal(db: TestDatabase) {
@@ -617,5 +621,326 @@ async fn health_and_readiness(db: TestDatabase) {
             .iter()
             .all(|p| p["lag_events"] == 0 && p["error"].is_null())
     );
+    app.stop().await;
+}
+
+async fn staff_change_a_sent_invite(db: TestDatabase) {
+    let app = TestApp::start(db).await;
+    let staff = app.staff();
+    let sent = staff.send_invite(&two_contact_invite()).await;
+    let invite = sent["id"].as_str().unwrap();
+
+    let added = expect(
+        staff
+            .post(
+                &format!("/api/invites/{invite}/contacts"),
+                &json!({"name": "Cleo Alves", "email": "cleo@example.com"}),
+            )
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let request = expect(
+        staff
+            .post(
+                &format!("/api/invites/{invite}/requests"),
+                &json!({"kind": "file", "title": "Bank statements", "max_files": 5}),
+            )
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let due = (chrono::Utc::now().date_naive() + chrono::Days::new(30)).to_string();
+    let path = format!("/api/invites/{invite}");
+    let patch = |body: Value| staff.patch(&path, body);
+    let moved = expect(patch(json!({"due_date": due})).await, StatusCode::OK).await;
+    assert!(moved["position"].as_i64() > request["position"].as_i64());
+
+    // Cleo's own link opens a portal with the requests for everyone, the new one included.
+    let cleo = app.contact(added["portal_url"].as_str().unwrap()).await;
+    let portal = cleo.portal(&moved["position"]).await;
+    assert_eq!(portal["contact"]["name"], "Cleo Alves");
+    let titles: Vec<&str> = portal["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(titles, vec!["Payslips", "Bank statements"]);
+    assert_eq!(portal["invite"]["days_until_due"], 30);
+
+    let removed = expect(patch(json!({"due_date": null})).await, StatusCode::OK).await;
+    assert!(cleo.portal(&removed["position"]).await["invite"]["days_until_due"].is_null());
+
+    let before = app.event_count().await;
+    expect_problem(
+        patch(json!({"title": "Renamed"})).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "title",
+    )
+    .await;
+    expect_problem(
+        patch(json!({})).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "nothing to change",
+    )
+    .await;
+    expect_problem(
+        patch(json!({"due_date": "2020-01-01"})).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "in the past",
+    )
+    .await;
+    expect_problem(
+        staff
+            .post(
+                &format!("/api/invites/{invite}/contacts"),
+                &json!({"name": "Ana again", "email": "ana@example.com"}),
+            )
+            .await,
+        StatusCode::CONFLICT,
+        "already a contact",
+    )
+    .await;
+    expect_problem(
+        staff
+            .post(
+                &format!("/api/invites/{invite}/requests"),
+                &json!({"kind": "file", "title": "X", "contact_ids": [uuid::Uuid::now_v7()]}),
+            )
+            .await,
+        StatusCode::NOT_FOUND,
+        "no contact",
+    )
+    .await;
+    assert_eq!(app.event_count().await, before);
+    app.stop().await;
+}
+
+async fn a_reissued_link_ends_the_old_one(db: TestDatabase) {
+    let app = TestApp::start(db).await;
+    let sent = app.staff().send_invite(&two_contact_invite()).await;
+    let (invite, ana_id) = (
+        sent["id"].as_str().unwrap(),
+        sent["contacts"][0]["id"].as_str().unwrap(),
+    );
+    let old_url = sent["contacts"][0]["portal_url"].as_str().unwrap();
+    let old_session = app.contact(old_url).await;
+    let reissued = expect(
+        app.staff()
+            .post(&format!("/api/invites/{invite}/contacts/{ana_id}/link"), &json!({}))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    let new_url = reissued["portal_url"].as_str().unwrap();
+    assert_ne!(new_url, old_url);
+    let fresh = app.contact(new_url).await;
+    assert_eq!(
+        fresh.portal(&reissued["position"]).await["contact"]["name"],
+        "Ana Alves"
+    );
+    expect_problem(
+        old_session.get("/api/portal").await,
+        StatusCode::UNAUTHORIZED,
+        "replaced",
+    )
+    .await;
+    let old_token = old_url.rsplit('/').next().unwrap();
+    let reopen = app
+        .anonymous()
+        .post(app.url("/api/portal/session"))
+        .json(&json!({"token": old_token}))
+        .send()
+        .await
+        .unwrap();
+    expect_problem(reopen, StatusCode::NOT_FOUND, "not valid").await;
+    let nobody = uuid::Uuid::now_v7();
+    expect_problem(
+        app.staff()
+            .post(&format!("/api/invites/{invite}/contacts/{nobody}/link"), &json!({}))
+            .await,
+        StatusCode::NOT_FOUND,
+        "no contact",
+    )
+    .await;
+    app.stop().await;
+}
+
+async fn a_contact_fills_in_a_form(db: TestDatabase) {
+    let app = TestApp::start(db).await;
+    let sent = app.staff().send_invite(&two_contact_invite()).await;
+    let (payslips, form) = (
+        sent["requests"][0]["id"].as_str().unwrap(),
+        sent["requests"][1]["id"].as_str().unwrap(),
+    );
+    let ana = app.contact(sent["contacts"][0]["portal_url"].as_str().unwrap()).await;
+    let before = app.event_count().await;
+    let submit = |body: Value, request: &str| {
+        let path = format!("/api/portal/requests/{request}/form");
+        let ana = &ana;
+        async move { ana.post(&path, &body).await }
+    };
+    expect_problem(
+        submit(json!({"answers": {"health": true}}), form).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "tax file number",
+    )
+    .await;
+    expect_problem(
+        submit(json!({"answers": {"tfn": "123", "health": "yes"}}), form).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "true or false",
+    )
+    .await;
+    expect_problem(
+        submit(json!({"answers": {"tfn": "123", "pets": 2}}), form).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "no field `pets`",
+    )
+    .await;
+    expect_problem(
+        submit(json!({"answers": {"tfn": "123"}}), payslips).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "asks for files",
+    )
+    .await;
+    assert_eq!(app.event_count().await, before);
+
+    let done = expect(
+        submit(json!({"answers": {"tfn": "123 456 789", "health": false}}), form).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let portal = ana.portal(&done["position"]).await;
+    assert_eq!(portal["requests"][1]["status"], "form_submitted");
+    assert_eq!(
+        portal["requests"][1]["answers"]["tfn"],
+        json!({"type": "text", "value": "123 456 789"})
+    );
+    assert_eq!(portal["totals"]["done"], 1);
+    // The form is not Ben's.
+    let ben = app.contact(sent["contacts"][1]["portal_url"].as_str().unwrap()).await;
+    expect_problem(
+        ben.post(
+            &format!("/api/portal/requests/{form}/form"),
+            &json!({"answers": {"tfn": "1"}}),
+        )
+        .await,
+        StatusCode::NOT_FOUND,
+        "no request",
+    )
+    .await;
+    app.stop().await;
+}
+
+async fn the_record_serves_audit_history_and_files(db: TestDatabase) {
+    let app = TestApp::start(db).await;
+    let sent = app.staff().send_invite(&two_contact_invite()).await;
+    let invite = sent["id"].as_str().unwrap();
+    let ana = app.contact(sent["contacts"][0]["portal_url"].as_str().unwrap()).await;
+    let file = pdf("payslip");
+    let uploaded = expect(
+        ana.upload(&sent["requests"][0]["id"], &[("payslip.pdf", file.clone())])
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let document = uploaded["documents"][0]["id"].as_str().unwrap();
+    let position = uploaded["position"].as_i64().unwrap();
+
+    let trail = expect(
+        app.staff()
+            .get(&format!("/api/invites/{invite}/audit?after={position}"))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    let actions: Vec<&str> = trail["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, vec!["invite_sent", "portal_opened", "document_uploaded"]);
+    let upload = &trail["entries"][2];
+    assert_eq!(upload["actor"]["kind"], "contact");
+    assert_eq!(upload["actor"]["name"], "Ana Alves");
+    assert_eq!(upload["document_id"], document);
+    assert_eq!(upload["sha256"], uploaded["documents"][0]["sha256"]);
+    assert_eq!(upload["ip"], "127.0.0.1", "where it came from");
+
+    let csv = app
+        .staff()
+        .get(&format!("/api/invites/{invite}/audit?format=csv"))
+        .await;
+    assert_eq!(csv.headers()["content-type"], "text/csv; charset=utf-8");
+    let csv = csv.text().await.unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 4, "{csv}");
+    assert!(lines[0].starts_with("position,invite_id"));
+    assert!(lines[3].contains(",document_uploaded,"));
+
+    let history = expect(
+        app.staff().get(&format!("/api/invites/{invite}/history")).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(history["chain"]["intact"], true);
+    assert_eq!(history["invite"]["title"], "Tax return 2026");
+    let custody = expect(
+        app.staff()
+            .get(&format!("/api/invites/{invite}/history?document_id={document}"))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(custody["steps"].as_array().unwrap().len(), 1);
+    expect_problem(
+        app.staff()
+            .get(&format!("/api/invites/{invite}/history?as_of=2020-01-01T00:00:00Z"))
+            .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "did not exist yet",
+    )
+    .await;
+    let nobody = uuid::Uuid::now_v7();
+    expect_problem(
+        app.staff().get(&format!("/api/invites/{nobody}/audit")).await,
+        StatusCode::NOT_FOUND,
+        "no invite",
+    )
+    .await;
+    expect_problem(
+        app.staff().get(&format!("/api/invites/{nobody}/history")).await,
+        StatusCode::NOT_FOUND,
+        "no invite",
+    )
+    .await;
+
+    let download = app.staff().get(&format!("/api/documents/{document}")).await;
+    assert_eq!(download.status(), StatusCode::OK);
+    assert_eq!(
+        download.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next(),
+        Some("attachment")
+    );
+    assert_eq!(download.bytes().await.unwrap().as_ref(), file.as_slice());
+    expect_problem(
+        app.staff().get(&format!("/api/documents/{nobody}")).await,
+        StatusCode::NOT_FOUND,
+        "no document",
+    )
+    .await;
+    let anonymous = app
+        .anonymous()
+        .get(app.url(&format!("/api/documents/{document}")))
+        .send()
+        .await
+        .unwrap();
+    expect_problem(anonymous, StatusCode::UNAUTHORIZED, "").await;
     app.stop().await;
 }

@@ -295,6 +295,57 @@ impl Projection for AuditProjection {
 }
 
 /// Which entries to read: an invite's, a contact's or a document's (any combination narrows).
+impl AuditEntry {
+    /// The CSV columns, one per field of an entry (the actor spread over three).
+    pub const CSV_HEADER: [&'static str; 16] = [
+        "position",
+        "invite_id",
+        "stream_version",
+        "at",
+        "actor_kind",
+        "actor_id",
+        "actor_name",
+        "action",
+        "contact_id",
+        "request_id",
+        "document_id",
+        "sha256",
+        "ip",
+        "user_agent",
+        "detail",
+        "event_hash",
+    ];
+
+    pub fn csv_record(&self) -> Vec<String> {
+        let entry = self;
+        let (kind, id, name) = match &entry.actor {
+            lodge_domain::Actor::Staff { id, name } => ("staff", id.to_string(), name.clone()),
+            lodge_domain::Actor::Contact { id, name } => ("contact", id.to_string(), name.clone()),
+            lodge_domain::Actor::System => ("system", String::new(), String::new()),
+        };
+        let text = |value: &Option<String>| value.clone().unwrap_or_default();
+        let id_text = |value: Option<String>| value.unwrap_or_default();
+        vec![
+            entry.position.to_string(),
+            entry.invite_id.to_string(),
+            entry.stream_version.to_string(),
+            entry.at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            kind.to_owned(),
+            id,
+            name,
+            entry.action.clone(),
+            id_text(entry.contact_id.map(|v| v.to_string())),
+            id_text(entry.request_id.map(|v| v.to_string())),
+            id_text(entry.document_id.map(|v| v.to_string())),
+            text(&entry.sha256),
+            text(&entry.ip),
+            text(&entry.user_agent),
+            text(&entry.detail),
+            entry.event_hash.clone(),
+        ]
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct AuditFilter {
     pub invite_id: Option<InviteId>,

@@ -156,6 +156,17 @@ impl StaffClient<'_> {
             .unwrap()
     }
 
+    pub async fn patch(&self, path: &str, body: Value) -> Response {
+        self.app
+            .anonymous()
+            .patch(self.app.url(path))
+            .bearer_auth(&self.token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// Sends an invite and returns the 201 body.
     pub async fn send_invite(&self, body: &Value) -> Value {
         let response = self.post("/api/invites", body).await;

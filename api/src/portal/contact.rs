@@ -74,3 +74,78 @@ pub async fn download(
         .ok_or_else(|| ApiError::NotFound(format!("you have no document {document}")))?;
     crate::downloads::send(state, found, headers).await
 }
+
+/// Form answers as plain JSON values, keyed by field name: `{"tax_number": "123", "private_health": true}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FormAnswers {
+    pub answers: serde_json::Map<String, serde_json::Value>,
+}
+
+pub async fn submit_form(
+    state: &AppState,
+    session: &ContactSession,
+    context: &RequestContext,
+    request_id: lodge_domain::RequestId,
+    body: FormAnswers,
+) -> Result<crate::staff::invites::Recorded, ApiError> {
+    let view = portal::portal_view(&state.store, session.invite_id, session.contact_id)
+        .await?
+        .ok_or_else(|| ApiError::Unauthenticated("open your portal link again to sign in".into()))?;
+    let request = view
+        .requests
+        .iter()
+        .find(|r| r.id == request_id)
+        .ok_or_else(|| ApiError::NotFound(format!("your portal has no request {request_id}")))?;
+    if request.kind != lodge_projections::portal::RequestKind::Form {
+        return Err(ApiError::Invalid(format!(
+            "\"{}\" asks for files: upload them to /api/portal/requests/{request_id}/documents",
+            request.title
+        )));
+    }
+    let answers = typed_answers(&request.fields, body.answers)?;
+    let metadata = context.metadata(session.actor(), &format!("form:{request_id}"));
+    let command = InviteCommand::SubmitForm(lodge_domain::invite::SubmitForm {
+        request_id,
+        contact_id: session.contact_id,
+        answers,
+    });
+    let outcome = commands::execute(state, session.invite_id, command, &metadata).await?;
+    Ok(crate::staff::invites::Recorded {
+        position: outcome.position.map(|p| p.0),
+    })
+}
+
+/// Reads each answer as its field's type says; the domain then checks required fields and choices.
+fn typed_answers(
+    fields: &[lodge_domain::request::FormField],
+    values: serde_json::Map<String, serde_json::Value>,
+) -> Result<lodge_domain::request::Answers, ApiError> {
+    use lodge_domain::request::{Answer, FieldType};
+    use serde_json::Value;
+    let mut answers = lodge_domain::request::Answers::new();
+    for (name, value) in values {
+        let field = fields
+            .iter()
+            .find(|f| f.name == name)
+            .ok_or_else(|| ApiError::Invalid(format!("this form has no field `{name}`")))?;
+        let wrong = |expected: &str| ApiError::Invalid(format!("`{}` ({name}) takes {expected}", field.label));
+        let answer = match (field.field_type, value) {
+            (_, Value::Null) => continue,
+            (FieldType::Text, Value::String(text)) => Answer::Text(text),
+            (FieldType::Number, Value::Number(number)) => Answer::Number(number.to_string()),
+            (FieldType::Number, Value::String(digits)) => Answer::Number(digits),
+            (FieldType::Date, Value::String(date)) => {
+                Answer::Date(date.parse().map_err(|_| wrong("a date such as 2026-07-01"))?)
+            }
+            (FieldType::YesNo, Value::Bool(yes)) => Answer::YesNo(yes),
+            (FieldType::Choice, Value::String(choice)) => Answer::Choice(choice),
+            (FieldType::Text | FieldType::Choice, _) => return Err(wrong("text")),
+            (FieldType::Number, _) => return Err(wrong("a number")),
+            (FieldType::Date, _) => return Err(wrong("a date such as 2026-07-01")),
+            (FieldType::YesNo, _) => return Err(wrong("true or false")),
+        };
+        answers.insert(name, answer);
+    }
+    Ok(answers)
+}

@@ -17,4 +17,5 @@ pub fn router(timeout: TimeoutLayer) -> Router<AppState> {
         .merge(portal::routes())
         .route_layer(timeout)
         .merge(portal::file_routes())
+        .merge(staff::file_routes())
 }

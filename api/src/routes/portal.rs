@@ -14,7 +14,7 @@ use crate::portal::contact::{self, ContactMessage};
 use crate::portal::session::{self, Contact, PendingContact};
 use crate::portal::uploads::{self, Uploaded};
 use crate::portal::view::PortalResponse;
-use crate::staff::invites::PostedMessage;
+use crate::staff::invites::{PostedMessage, Recorded};
 use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
@@ -23,6 +23,18 @@ pub fn routes() -> Router<AppState> {
         .route("/api/portal/session/password", post(give_password))
         .route("/api/portal", get(view))
         .route("/api/portal/messages", post(post_message))
+        .route("/api/portal/requests/{request_id}/form", post(submit_form))
+}
+
+async fn submit_form(
+    State(state): State<AppState>,
+    Contact(session): Contact,
+    context: RequestContext,
+    PathParams(request_id): PathParams<RequestId>,
+    JsonBody(body): JsonBody<contact::FormAnswers>,
+) -> Result<(StatusCode, Json<Recorded>), ApiError> {
+    let recorded = contact::submit_form(&state, &session, &context, request_id, body).await?;
+    Ok((StatusCode::CREATED, Json(recorded)))
 }
 
 /// Uploads and downloads: as long as the connection needs, so outside the request timeout.

@@ -6,7 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::NaiveDate;
 use lodge_domain::contact::{Channel, ContactDetails};
 use lodge_domain::invite::{
-    CancelInvite, InviteCommand, MessageFrom, PostMessage, ReviewDecision, ReviewDocument, SendInvite,
+    AddContact, AddRequest, CancelInvite, ChangeDueDate, InviteCommand, MessageFrom, PostMessage, ReissuePortalLink,
+    ReviewDecision, ReviewDocument, SendInvite,
 };
 use lodge_domain::request::{Assignment, FormField, RequestKind, RequestSpec};
 use lodge_domain::{Actor, ContactId, DocumentId, InviteId, MessageId, RequestId};
@@ -98,6 +99,44 @@ pub struct Recorded {
     pub position: Option<i64>,
 }
 
+/// A request as the domain takes it, with a new id; `assignment` resolves `contact_ids`.
+fn request_spec(
+    request: NewRequest,
+    assignment: &dyn Fn(Option<BTreeSet<Uuid>>) -> Result<Assignment, ApiError>,
+) -> Result<RequestSpec, ApiError> {
+    let id = RequestId::from_uuid(Uuid::now_v7());
+    Ok(match request {
+        NewRequest::File {
+            title,
+            description,
+            allowed_types,
+            max_files,
+            contact_ids,
+        } => RequestSpec {
+            id,
+            title,
+            description,
+            kind: RequestKind::File {
+                allowed_types,
+                max_files: max_files.unwrap_or(DEFAULT_MAX_FILES),
+            },
+            assigned_to: assignment(contact_ids)?,
+        },
+        NewRequest::Form {
+            title,
+            description,
+            fields,
+            contact_ids,
+        } => RequestSpec {
+            id,
+            title,
+            description,
+            kind: RequestKind::Form { fields },
+            assigned_to: assignment(contact_ids)?,
+        },
+    })
+}
+
 /// SendInvite: new ids for the invite, its contacts and requests; a new portal link per contact.
 pub async fn send(
     state: &AppState,
@@ -144,40 +183,11 @@ pub async fn send(
                 .map(Assignment::Contacts),
         }
     };
-    let mut requests = Vec::new();
-    for request in body.requests {
-        let id = RequestId::from_uuid(Uuid::now_v7());
-        requests.push(match request {
-            NewRequest::File {
-                title,
-                description,
-                allowed_types,
-                max_files,
-                contact_ids,
-            } => RequestSpec {
-                id,
-                title,
-                description,
-                kind: RequestKind::File {
-                    allowed_types,
-                    max_files: max_files.unwrap_or(DEFAULT_MAX_FILES),
-                },
-                assigned_to: assignment(contact_ids)?,
-            },
-            NewRequest::Form {
-                title,
-                description,
-                fields,
-                contact_ids,
-            } => RequestSpec {
-                id,
-                title,
-                description,
-                kind: RequestKind::Form { fields },
-                assigned_to: assignment(contact_ids)?,
-            },
-        });
-    }
+    let requests = body
+        .requests
+        .into_iter()
+        .map(|request| request_spec(request, &assignment))
+        .collect::<Result<Vec<_>, _>>()?;
     let portal_password = match body.portal_password {
         None => None,
         Some(password) if password.chars().count() < 8 || password.len() > 1024 => {
@@ -401,6 +411,175 @@ pub async fn cancel(
     });
     let outcome = commands::execute(state, invite, command, &metadata).await?;
     Ok(Recorded {
+        position: outcome.position.map(|p| p.0),
+    })
+}
+
+fn portal_url(state: &AppState, token: &str) -> String {
+    format!("{}/p/{token}", state.settings.public_url)
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct AddedContact {
+    pub id: ContactId,
+    pub name: String,
+    pub portal_url: String,
+    pub position: Option<i64>,
+}
+
+/// AddContact: a new contact with a portal link of their own; requests for every contact are theirs too.
+pub async fn add_contact(
+    state: &AppState,
+    staff: &StaffMember,
+    context: &RequestContext,
+    invite: InviteId,
+    body: NewContact,
+) -> Result<AddedContact, ApiError> {
+    let id = ContactId::from_uuid(body.id.unwrap_or_else(Uuid::now_v7));
+    let (token, portal_link) = secrets::new_token("");
+    let contact = ContactDetails {
+        id,
+        name: body.name,
+        email: body.email,
+        phone: body.phone,
+        portal_link,
+    };
+    let metadata = context.metadata(Actor::from(&staff.as_domain()), &format!("add-contact:{invite}"));
+    let command = InviteCommand::AddContact(AddContact {
+        contact: contact.clone(),
+        by: staff.as_domain(),
+    });
+    let outcome = commands::execute(state, invite, command, &metadata).await?;
+    if outcome.replayed {
+        return Err(ApiError::Conflict(
+            "this contact was already added with this Idempotency-Key; their portal link was in the first response"
+                .into(),
+        ));
+    }
+    Ok(AddedContact {
+        id,
+        name: contact.name,
+        portal_url: portal_url(state, &token),
+        position: outcome.position.map(|p| p.0),
+    })
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct AddedRequest {
+    pub id: RequestId,
+    pub title: String,
+    pub position: Option<i64>,
+}
+
+pub async fn add_request(
+    state: &AppState,
+    staff: &StaffMember,
+    context: &RequestContext,
+    invite: InviteId,
+    body: NewRequest,
+) -> Result<AddedRequest, ApiError> {
+    // contact_ids name contacts the invite already has; the domain checks they exist.
+    let assignment = |ids: Option<BTreeSet<Uuid>>| -> Result<Assignment, ApiError> {
+        match ids {
+            None => Ok(Assignment::AllContacts),
+            Some(ids) if ids.is_empty() => Err(ApiError::Invalid(
+                "contact_ids is empty: leave it out to assign the request to every contact".into(),
+            )),
+            Some(ids) => Ok(Assignment::Contacts(
+                ids.into_iter().map(ContactId::from_uuid).collect(),
+            )),
+        }
+    };
+    let request = request_spec(body, &assignment)?;
+    let metadata = context.metadata(Actor::from(&staff.as_domain()), &format!("add-request:{invite}"));
+    let mut command = AddRequest {
+        request: request.clone(),
+        by: staff.as_domain(),
+    };
+    if context.idempotency_key.is_some() {
+        // A retry must decide the same request: its id comes from the command id.
+        command.request.id = RequestId::from_uuid(Uuid::new_v5(&metadata.command_id, b"request"));
+    }
+    let outcome = commands::execute(state, invite, InviteCommand::AddRequest(command.clone()), &metadata).await?;
+    Ok(AddedRequest {
+        id: command.request.id,
+        title: command.request.title,
+        position: outcome.position.map(|p| p.0),
+    })
+}
+
+/// `PATCH /api/invites/{id}`: `due_date` set to a date, or to null to remove it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InviteChanges {
+    #[serde(default, deserialize_with = "present")]
+    pub due_date: Option<Option<NaiveDate>>,
+    pub title: Option<String>,
+}
+
+/// Tells a field sent as null (Some(None)) from a field left out (None).
+fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Option<NaiveDate>>, D::Error> {
+    Option::<NaiveDate>::deserialize(deserializer).map(Some)
+}
+
+pub async fn change(
+    state: &AppState,
+    staff: &StaffMember,
+    context: &RequestContext,
+    invite: InviteId,
+    body: InviteChanges,
+) -> Result<Recorded, ApiError> {
+    if body.title.is_some() {
+        return Err(ApiError::Invalid(
+            "an invite's title stays as its contacts first saw it; send a message to explain a change".into(),
+        ));
+    }
+    let Some(due_on) = body.due_date else {
+        return Err(ApiError::Invalid(
+            "nothing to change: send `due_date` (a date, or null to remove it)".into(),
+        ));
+    };
+    let metadata = context.metadata(Actor::from(&staff.as_domain()), &format!("due-date:{invite}"));
+    let command = InviteCommand::ChangeDueDate(ChangeDueDate {
+        due_on,
+        today: state.settings.today(),
+        by: staff.as_domain(),
+    });
+    let outcome = commands::execute(state, invite, command, &metadata).await?;
+    Ok(Recorded {
+        position: outcome.position.map(|p| p.0),
+    })
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ReissuedLink {
+    pub portal_url: String,
+    pub position: Option<i64>,
+}
+
+/// Revokes a contact's portal link (and so their sessions) and issues a new one.
+pub async fn reissue_link(
+    state: &AppState,
+    staff: &StaffMember,
+    context: &RequestContext,
+    invite: InviteId,
+    contact: ContactId,
+) -> Result<ReissuedLink, ApiError> {
+    let (token, portal_link) = secrets::new_token("");
+    let mut metadata = context.metadata(Actor::from(&staff.as_domain()), &format!("reissue:{contact}"));
+    if context.idempotency_key.is_some() {
+        // The new link is shown once; a retry cannot show it again, so each request is its own command.
+        metadata.command_id = Uuid::now_v7();
+        metadata.correlation_id = metadata.command_id;
+    }
+    let command = InviteCommand::ReissuePortalLink(ReissuePortalLink {
+        contact_id: contact,
+        portal_link,
+        by: staff.as_domain(),
+    });
+    let outcome = commands::execute(state, invite, command, &metadata).await?;
+    Ok(ReissuedLink {
+        portal_url: portal_url(state, &token),
         position: outcome.position.map(|p| p.0),
     })
 }
