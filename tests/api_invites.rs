@@ -621,6 +621,26 @@ async fn health_and_readiness(db: TestDatabase) {
             .iter()
             .all(|p| p["lag_events"] == 0 && p["error"].is_null())
     );
+
+    let metrics = app.anonymous().get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(metrics.status(), StatusCode::OK);
+    assert!(
+        metrics.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    let text = metrics.text().await.unwrap();
+    for expected in [
+        r#"lodge_http_requests_total{method="POST",route="/api/invites",status="201"} 1"#,
+        r#"lodge_commands_total{command="SendInvite",outcome="recorded"} 1"#,
+        r#"lodge_projector_lag_events{projector="portal"} 0"#,
+        r#"lodge_projector_stopped{projector="audit"} 0"#,
+        "lodge_http_request_duration_seconds_bucket",
+        "lodge_log_head_position",
+    ] {
+        assert!(text.contains(expected), "/metrics lacks {expected}:\n{text}");
+    }
     app.stop().await;
 }
 

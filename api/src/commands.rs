@@ -15,7 +15,10 @@ pub async fn execute(
     command: InviteCommand,
     metadata: &Metadata,
 ) -> Result<CommandOutcome<InviteEvent>, ApiError> {
-    Ok(command::execute::<InviteDecider>(&state.log, &StreamId::invite(invite), &command, metadata).await?)
+    let name = command.name();
+    let outcome = command::execute::<InviteDecider>(&state.log, &StreamId::invite(invite), &command, metadata).await;
+    state.metrics.command(name, outcome.is_ok());
+    Ok(outcome?)
 }
 
 /// Several commands on one invite, recorded together or not at all.
@@ -25,5 +28,10 @@ pub async fn execute_all(
     commands: &[InviteCommand],
     metadata: &Metadata,
 ) -> Result<CommandOutcome<InviteEvent>, ApiError> {
-    Ok(command::execute_all::<InviteDecider>(&state.log, &StreamId::invite(invite), commands, metadata).await?)
+    let outcome =
+        command::execute_all::<InviteDecider>(&state.log, &StreamId::invite(invite), commands, metadata).await;
+    for command in commands {
+        state.metrics.command(command.name(), outcome.is_ok());
+    }
+    Ok(outcome?)
 }

@@ -9,6 +9,7 @@ mod downloads;
 pub mod error;
 mod extract;
 mod health;
+mod metrics;
 pub mod portal;
 mod routes;
 pub mod secrets;

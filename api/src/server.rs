@@ -19,6 +19,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::blobs::BlobStore;
 use crate::error::ApiError;
+use crate::metrics::{self, Metrics};
 use crate::routes;
 use crate::settings::Settings;
 use crate::state::AppState;
@@ -36,6 +37,7 @@ pub fn app(state: AppState) -> Router {
         axum::http::StatusCode::REQUEST_TIMEOUT,
         REQUEST_TIMEOUT,
     ))
+    .route_layer(axum::middleware::from_fn_with_state(state.clone(), metrics::record))
     .fallback(no_endpoint)
     .method_not_allowed_fallback(wrong_method)
     .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
@@ -112,6 +114,7 @@ impl Server {
             log: self.log,
             store: self.store,
             blobs,
+            metrics: Metrics::default(),
             settings: Arc::new(self.settings),
         };
         let app = app(state).into_make_service_with_connect_info::<SocketAddr>();

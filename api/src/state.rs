@@ -7,6 +7,7 @@ use lodge_projections::ReadStore;
 
 use crate::blobs::BlobStore;
 use crate::error::ApiError;
+use crate::metrics::Metrics;
 use crate::settings::Settings;
 
 #[derive(Clone)]
@@ -15,6 +16,7 @@ pub struct AppState {
     pub store: ReadStore,
     pub settings: Arc<Settings>,
     pub blobs: BlobStore,
+    pub metrics: Metrics,
 }
 
 impl AppState {
