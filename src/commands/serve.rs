@@ -42,14 +42,11 @@ pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
     eprintln!("  portal links {public_url}/p/…");
     eprintln!();
     eprintln!("Next:");
-    eprintln!(
-        "  curl http://{}/readyz                  is it ready, and how far are the read models",
-        server.address
-    );
+    eprintln!("  http://{}/readyz   is it ready, and how far the read models are", server.address);
     if tokens.iter().all(|t| t.revoked_at.is_some()) {
-        eprintln!("  lodge token create --name NAME --email E    a staff token for the API (printed once)");
+        eprintln!("  lodge token create --name \"Your Name\" --email you@firm.example   a staff token for the API");
     }
-    eprintln!("  README.md, \"Send an invite\"              the API in three curl commands");
+    eprintln!("  README.md, \"Send an invite\"   the API in a few curl commands");
     eprintln!("Ctrl-C stops.");
 
     tokio::spawn(async move {
