@@ -39,6 +39,11 @@ pub struct Config {
     pub session_hours: u32,
     /// The largest file a contact may upload, in MiB. Env: `LODGE_MAX_FILE_MIB`.
     pub max_file_mib: u64,
+    /// The server's secret, 64 hex digits; servers sharing a database must share it. Without it,
+    /// one is made once and kept in `secret_key_file`. Env: `LODGE_SECRET_KEY`.
+    pub secret_key: Option<String>,
+    /// Env: `LODGE_SECRET_KEY_FILE`.
+    pub secret_key_file: String,
 }
 
 impl Default for Config {
@@ -58,6 +63,8 @@ impl Default for Config {
             firm_time_zone: "UTC".into(),
             session_hours: 8,
             max_file_mib: 100,
+            secret_key: None,
+            secret_key_file: "./lodge-data/secret.key".into(),
         }
     }
 }
@@ -135,7 +142,42 @@ impl Config {
             session_lifetime: std::time::Duration::from_secs(u64::from(self.session_hours) * 3600),
             max_file_bytes: self.max_file_mib * 1024 * 1024,
             read_wait: std::time::Duration::from_secs(5),
+            secret_key: self.secret_key()?,
         })
+    }
+
+    /// The configured secret, or the one kept in `secret_key_file`, made on first use (readable by
+    /// its owner only).
+    fn secret_key(&self) -> Result<lodge_api::SecretKey, ConfigError> {
+        let parse = |text: &str, from: &str| {
+            let bytes = hex::decode(text.trim()).ok().and_then(|b| <[u8; 32]>::try_from(b).ok());
+            bytes
+                .map(lodge_api::SecretKey)
+                .ok_or_else(|| ConfigError::Setting(format!("{from} must be 64 hex digits (256 bits)")))
+        };
+        if let Some(key) = &self.secret_key {
+            return parse(key, "secret_key");
+        }
+        let path = Path::new(&self.secret_key_file);
+        match std::fs::read_to_string(path) {
+            Ok(text) => parse(&text, &self.secret_key_file),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                let key = lodge_api::SecretKey::random();
+                let cannot = |e: std::io::Error| ConfigError::Setting(format!("cannot write {}: {e}", path.display()));
+                if let Some(folder) = path.parent() {
+                    std::fs::create_dir_all(folder).map_err(cannot)?;
+                }
+                let mut options = std::fs::OpenOptions::new();
+                options.write(true).create_new(true);
+                #[cfg(unix)]
+                std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+                let mut file = options.open(path).map_err(cannot)?;
+                std::io::Write::write_all(&mut file, hex::encode(key.0).as_bytes()).map_err(cannot)?;
+                file.sync_all().map_err(cannot)?;
+                Ok(key)
+            }
+            Err(error) => Err(ConfigError::Setting(format!("cannot read {}: {error}", path.display()))),
+        }
     }
 
     pub fn log_options(&self) -> lodge_eventlog::LogOptions {
@@ -205,6 +247,8 @@ mod tests {
                 "max_file_mib",
                 "poll_interval_ms",
                 "public_url",
+                "secret_key",
+                "secret_key_file",
                 "session_hours"
             ]
         );

@@ -590,6 +590,28 @@ async fn an_idempotency_key_makes_a_retry_append_nothing(db: TestDatabase) {
         .unwrap();
     expect_problem(other, StatusCode::CONFLICT, "Idempotency-Key").await;
     assert_eq!(app.event_count().await, count);
+
+    // Sending an invite again under the same key answers with the same invite and the same links.
+    let mut invite = two_contact_invite();
+    invite["portal_password"] = json!("a long password");
+    let send = || async {
+        app.anonymous()
+            .post(app.url("/api/invites"))
+            .bearer_auth(&app.staff_token)
+            .header("idempotency-key", "send-tax-2026")
+            .json(&invite)
+            .send()
+            .await
+            .unwrap()
+    };
+    let first = expect(send().await, StatusCode::CREATED).await;
+    let count = app.event_count().await;
+    let again = expect(send().await, StatusCode::CREATED).await;
+    assert_eq!(again, first);
+    assert_eq!(app.event_count().await, count);
+    // And the link it gave works.
+    let ben = app.contact(first["contacts"][1]["portal_url"].as_str().unwrap()).await;
+    assert!(ben.password_required);
     app.stop().await;
 }
 

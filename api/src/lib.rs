@@ -20,5 +20,5 @@ mod state;
 
 pub use error::ApiError;
 pub use server::{RunningServer, Server};
-pub use settings::{Firm, Settings};
+pub use settings::{Firm, SecretKey, Settings};
 pub use state::AppState;

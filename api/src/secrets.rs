@@ -4,9 +4,13 @@
 
 use argon2::password_hash::{PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Argon2, PasswordHash as ParsedHash};
+use hmac::{Hmac, Mac};
 use lodge_domain::digest::{PasswordHash, TokenHash};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::settings::SecretKey;
 
 use crate::error::ApiError;
 
@@ -19,16 +23,30 @@ pub fn new_token(prefix: &str) -> (String, TokenHash) {
     (token, hash)
 }
 
+/// A portal link token that a retried request can make again: an HMAC of what identifies the link
+/// under the server's secret. Only someone holding the secret could compute it from the log.
+pub fn derived_token(secret: &SecretKey, purpose: &str, command_id: Uuid, index: usize) -> (String, TokenHash) {
+    let mut mac = Hmac::<Sha256>::new_from_slice(&secret.0).expect("HMAC takes a key of any length");
+    mac.update(format!("lodge/{purpose}/{command_id}/{index}").as_bytes());
+    let token = hex::encode(mac.finalize().into_bytes());
+    let hash = hash_token(&token);
+    (token, hash)
+}
+
 /// What Lodge stores and looks up in place of a token.
 pub fn hash_token(token: &str) -> TokenHash {
     TokenHash::parse(&hex::encode(Sha256::digest(token.as_bytes()))).expect("a SHA-256 in hex is a token hash")
 }
 
 /// Hashes a portal password with argon2id. Slow on purpose: run it off the async threads.
-pub async fn hash_password(password: String) -> Result<PasswordHash, ApiError> {
+/// `salt` is random, except for a retried request, which must decide the same hash.
+pub async fn hash_password(password: String, salt: Option<[u8; 16]>) -> Result<PasswordHash, ApiError> {
     tokio::task::spawn_blocking(move || {
-        let mut salt = [0u8; 16];
-        rand::rng().fill_bytes(&mut salt);
+        let salt = salt.unwrap_or_else(|| {
+            let mut salt = [0u8; 16];
+            rand::rng().fill_bytes(&mut salt);
+            salt
+        });
         let salt = SaltString::encode_b64(&salt).map_err(|e| ApiError::Internal(format!("password salt: {e}")))?;
         let hash = Argon2::default()
             .hash_password(password.as_bytes(), &salt)

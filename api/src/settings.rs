@@ -19,6 +19,27 @@ pub struct Settings {
     pub max_file_bytes: u64,
     /// The longest a read waits for the read models to reach a position it asks for (`?after=`).
     pub read_wait: Duration,
+    /// The server's secret: portal links made by a request with an Idempotency-Key are derived from
+    /// it, so that a retry can answer with the same links. Servers sharing a database share it.
+    pub secret_key: SecretKey,
+}
+
+/// 256 secret bits. Never printed.
+#[derive(Clone)]
+pub struct SecretKey(pub [u8; 32]);
+
+impl SecretKey {
+    pub fn random() -> Self {
+        let mut key = [0u8; 32];
+        rand::RngCore::fill_bytes(&mut rand::rng(), &mut key);
+        Self(key)
+    }
+}
+
+impl std::fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretKey(…)")
+    }
 }
 
 impl Settings {
@@ -31,6 +52,7 @@ impl Settings {
             session_lifetime: Duration::from_secs(8 * 3600),
             max_file_bytes: 100 * 1024 * 1024,
             read_wait: Duration::from_secs(5),
+            secret_key: SecretKey::random(),
         }
     }
 

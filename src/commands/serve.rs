@@ -42,7 +42,10 @@ pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
     eprintln!("  portal links {public_url}/p/…");
     eprintln!();
     eprintln!("Next:");
-    eprintln!("  http://{}/readyz   is it ready, and how far the read models are", server.address);
+    eprintln!(
+        "  http://{}/readyz   is it ready, and how far the read models are",
+        server.address
+    );
     if tokens.iter().all(|t| t.revoked_at.is_some()) {
         eprintln!("  lodge token create --name \"Your Name\" --email you@firm.example   a staff token for the API");
     }

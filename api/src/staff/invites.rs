@@ -99,12 +99,13 @@ pub struct Recorded {
     pub position: Option<i64>,
 }
 
-/// A request as the domain takes it, with a new id; `assignment` resolves `contact_ids`.
+/// A request as the domain takes it; `assignment` resolves `contact_ids`.
 fn request_spec(
     request: NewRequest,
+    id: Uuid,
     assignment: &dyn Fn(Option<BTreeSet<Uuid>>) -> Result<Assignment, ApiError>,
 ) -> Result<RequestSpec, ApiError> {
-    let id = RequestId::from_uuid(Uuid::now_v7());
+    let id = RequestId::from_uuid(id);
     Ok(match request {
         NewRequest::File {
             title,
@@ -146,14 +147,16 @@ pub async fn send(
 ) -> Result<SentInvite, ApiError> {
     let firm = &state.settings.firm;
     let sender = tokens::sender(staff, firm.email.as_deref(), firm.phone.as_deref())?;
-    let invite_id = InviteId::from_uuid(Uuid::now_v7());
+    let metadata = context.metadata(Actor::from(&staff.as_domain()), "send-invite");
+    let ids = NewIds::new(state, context, metadata.command_id);
+    let invite_id = InviteId::from_uuid(ids.id("invite", 0));
 
     let mut links = Vec::new();
     let mut contacts = Vec::new();
     let mut known = BTreeMap::new();
-    for contact in body.contacts {
-        let id = ContactId::from_uuid(contact.id.unwrap_or_else(Uuid::now_v7));
-        let (token, portal_link) = secrets::new_token("");
+    for (index, contact) in body.contacts.into_iter().enumerate() {
+        let id = ContactId::from_uuid(contact.id.unwrap_or_else(|| ids.id("contact", index)));
+        let (token, portal_link) = ids.link(index);
         known.insert(id.as_uuid(), id);
         links.push(token);
         contacts.push(ContactDetails {
@@ -186,7 +189,8 @@ pub async fn send(
     let requests = body
         .requests
         .into_iter()
-        .map(|request| request_spec(request, &assignment))
+        .enumerate()
+        .map(|(index, request)| request_spec(request, ids.id("request", index), &assignment))
         .collect::<Result<Vec<_>, _>>()?;
     let portal_password = match body.portal_password {
         None => None,
@@ -195,7 +199,7 @@ pub async fn send(
                 "a portal password needs 8 to 1,024 characters".into(),
             ));
         }
-        Some(password) => Some(secrets::hash_password(password).await?),
+        Some(password) => Some(secrets::hash_password(password, ids.salt()).await?),
     };
     let command = SendInvite {
         invite_id,
@@ -209,15 +213,9 @@ pub async fn send(
         portal_password,
         today: state.settings.today(),
     };
-    let metadata = context.metadata(Actor::from(&staff.as_domain()), "send-invite");
+    // A retry under the same Idempotency-Key decides the same ids and links, so it appends nothing
+    // and answers as the first request did.
     let outcome = commands::execute(state, invite_id, InviteCommand::SendInvite(command.clone()), &metadata).await?;
-    if outcome.replayed {
-        // The links of the first run were shown to its caller only; this run's are not recorded.
-        return Err(ApiError::Conflict(
-            "this invite was already sent with this Idempotency-Key; its portal links were in the first response"
-                .into(),
-        ));
-    }
     Ok(SentInvite {
         id: invite_id,
         contacts: command
@@ -435,8 +433,10 @@ pub async fn add_contact(
     invite: InviteId,
     body: NewContact,
 ) -> Result<AddedContact, ApiError> {
-    let id = ContactId::from_uuid(body.id.unwrap_or_else(Uuid::now_v7));
-    let (token, portal_link) = secrets::new_token("");
+    let metadata = context.metadata(Actor::from(&staff.as_domain()), &format!("add-contact:{invite}"));
+    let ids = NewIds::new(state, context, metadata.command_id);
+    let id = ContactId::from_uuid(body.id.unwrap_or_else(|| ids.id("contact", 0)));
+    let (token, portal_link) = ids.link(0);
     let contact = ContactDetails {
         id,
         name: body.name,
@@ -444,18 +444,11 @@ pub async fn add_contact(
         phone: body.phone,
         portal_link,
     };
-    let metadata = context.metadata(Actor::from(&staff.as_domain()), &format!("add-contact:{invite}"));
     let command = InviteCommand::AddContact(AddContact {
         contact: contact.clone(),
         by: staff.as_domain(),
     });
     let outcome = commands::execute(state, invite, command, &metadata).await?;
-    if outcome.replayed {
-        return Err(ApiError::Conflict(
-            "this contact was already added with this Idempotency-Key; their portal link was in the first response"
-                .into(),
-        ));
-    }
     Ok(AddedContact {
         id,
         name: contact.name,
@@ -490,16 +483,12 @@ pub async fn add_request(
             )),
         }
     };
-    let request = request_spec(body, &assignment)?;
     let metadata = context.metadata(Actor::from(&staff.as_domain()), &format!("add-request:{invite}"));
-    let mut command = AddRequest {
-        request: request.clone(),
+    let ids = NewIds::new(state, context, metadata.command_id);
+    let command = AddRequest {
+        request: request_spec(body, ids.id("request", 0), &assignment)?,
         by: staff.as_domain(),
     };
-    if context.idempotency_key.is_some() {
-        // A retry must decide the same request: its id comes from the command id.
-        command.request.id = RequestId::from_uuid(Uuid::new_v5(&metadata.command_id, b"request"));
-    }
     let outcome = commands::execute(state, invite, InviteCommand::AddRequest(command.clone()), &metadata).await?;
     Ok(AddedRequest {
         id: command.request.id,
@@ -565,13 +554,8 @@ pub async fn reissue_link(
     invite: InviteId,
     contact: ContactId,
 ) -> Result<ReissuedLink, ApiError> {
-    let (token, portal_link) = secrets::new_token("");
-    let mut metadata = context.metadata(Actor::from(&staff.as_domain()), &format!("reissue:{contact}"));
-    if context.idempotency_key.is_some() {
-        // The new link is shown once; a retry cannot show it again, so each request is its own command.
-        metadata.command_id = Uuid::now_v7();
-        metadata.correlation_id = metadata.command_id;
-    }
+    let metadata = context.metadata(Actor::from(&staff.as_domain()), &format!("reissue:{contact}"));
+    let (token, portal_link) = NewIds::new(state, context, metadata.command_id).link(0);
     let command = InviteCommand::ReissuePortalLink(ReissuePortalLink {
         contact_id: contact,
         portal_link,
@@ -582,4 +566,43 @@ pub async fn reissue_link(
         portal_url: portal_url(state, &token),
         position: outcome.position.map(|p| p.0),
     })
+}
+
+/// Ids and portal links for what a command creates. Fresh and random, unless the request carries an
+/// Idempotency-Key: then derived from the command id (and, for links, the server's secret), so that
+/// a retry decides exactly what the first request did and answers with the same ids and links.
+struct NewIds<'a> {
+    state: &'a AppState,
+    command_id: Option<Uuid>,
+}
+
+impl<'a> NewIds<'a> {
+    fn new(state: &'a AppState, context: &RequestContext, command_id: Uuid) -> Self {
+        Self {
+            state,
+            command_id: context.idempotency_key.is_some().then_some(command_id),
+        }
+    }
+
+    fn id(&self, kind: &str, index: usize) -> Uuid {
+        match self.command_id {
+            Some(command) => Uuid::new_v5(&command, format!("{kind}:{index}").as_bytes()),
+            None => Uuid::now_v7(),
+        }
+    }
+
+    fn salt(&self) -> Option<[u8; 16]> {
+        self.command_id.map(|command| {
+            let (derived, _) = secrets::derived_token(&self.state.settings.secret_key, "password-salt", command, 0);
+            let bytes = hex::decode(&derived[..32]).expect("a derived token is hex");
+            bytes.try_into().expect("16 bytes")
+        })
+    }
+
+    fn link(&self, index: usize) -> (String, lodge_domain::digest::TokenHash) {
+        match self.command_id {
+            Some(command) => secrets::derived_token(&self.state.settings.secret_key, "portal-link", command, index),
+            None => secrets::new_token(""),
+        }
+    }
 }
