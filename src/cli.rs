@@ -151,6 +151,25 @@ pub enum BenchCommand {
     /// Rebuild speed of every read model beside read_all's on a large log, peak memory, and the delay
     /// from an append to the portal view under load. PostgreSQL as for `append`.
     Rebuild(RebuildBenchArgs),
+    /// A lodge serve process under wrk: the portal view and messages beside /healthz, the server's
+    /// memory, and a large upload's speed beside the disk's (needs wrk installed)
+    Http(HttpBenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct HttpBenchArgs {
+    /// One JSON object per engine per line
+    #[arg(long)]
+    pub json: bool,
+    /// Seconds of load per endpoint
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    pub seconds: u32,
+    /// Size of the uploaded file, in MiB
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
+    pub upload_mib: u32,
+    /// Measure only this engine
+    #[arg(long, value_enum)]
+    pub only: Option<BenchEngine>,
 }
 
 #[derive(Debug, Args)]

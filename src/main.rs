@@ -47,5 +47,6 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Rebuild(args) => commands::rebuild::run(&config, &args).await,
         Command::Bench(BenchCommand::Append(args)) => bench::append::run(&args).await,
         Command::Bench(BenchCommand::Rebuild(args)) => bench::rebuild::run(&args).await,
+        Command::Bench(BenchCommand::Http(args)) => bench::http::run(&args).await,
     }
 }

@@ -9,6 +9,30 @@ use lodge_eventlog::{Metadata, StreamId};
 use crate::error::ApiError;
 use crate::state::AppState;
 
+/// Commands on one invite from this server take turns. Concurrent commands on one stream would
+/// otherwise race to append, and all but one would decide again (and, past a few rounds, give up):
+/// a contact double-clicking, or a burst of messages, would turn into conflicts. Striped locks
+/// keep memory fixed whatever the number of invites; servers sharing a database still meet on the
+/// log's optimistic check.
+pub struct StreamLocks {
+    stripes: Vec<tokio::sync::Mutex<()>>,
+}
+
+impl Default for StreamLocks {
+    fn default() -> Self {
+        Self {
+            stripes: (0..256).map(|_| tokio::sync::Mutex::new(())).collect(),
+        }
+    }
+}
+
+impl StreamLocks {
+    async fn lock(&self, invite: InviteId) -> tokio::sync::MutexGuard<'_, ()> {
+        let stripe = (invite.as_uuid().as_u128() % self.stripes.len() as u128) as usize;
+        self.stripes[stripe].lock().await
+    }
+}
+
 pub async fn execute(
     state: &AppState,
     invite: InviteId,
@@ -16,6 +40,7 @@ pub async fn execute(
     metadata: &Metadata,
 ) -> Result<CommandOutcome<InviteEvent>, ApiError> {
     let name = command.name();
+    let _turn = state.stream_locks.lock(invite).await;
     let outcome = command::execute::<InviteDecider>(&state.log, &StreamId::invite(invite), &command, metadata).await;
     state.metrics.command(name, outcome.is_ok());
     Ok(outcome?)

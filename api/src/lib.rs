@@ -21,4 +21,4 @@ mod state;
 pub use error::ApiError;
 pub use server::{RunningServer, Server};
 pub use settings::{Firm, SecretKey, Settings};
-pub use state::AppState;
+pub use state::{AppState, Services};

@@ -1,7 +1,6 @@
 //! The server: the router with its layers, and a running instance with the projectors beside it.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -18,11 +17,12 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::blobs::BlobStore;
+use crate::commands::StreamLocks;
 use crate::error::ApiError;
 use crate::metrics::{self, Metrics};
 use crate::routes;
 use crate::settings::Settings;
-use crate::state::AppState;
+use crate::state::{AppState, Services};
 
 /// JSON bodies are small; uploads have their own limit.
 const JSON_BODY_LIMIT: usize = 1024 * 1024;
@@ -110,13 +110,14 @@ impl Server {
                 Ok(())
             });
         }
-        let state = AppState {
+        let state = AppState::new(Services {
             log: self.log,
             store: self.store,
             blobs,
             metrics: Metrics::default(),
-            settings: Arc::new(self.settings),
-        };
+            stream_locks: StreamLocks::default(),
+            settings: self.settings,
+        });
         let app = app(state).into_make_service_with_connect_info::<SocketAddr>();
         let stop = shutdown.clone();
         tasks.spawn(async move {

@@ -6,20 +6,39 @@ use lodge_eventlog::{EventLog, Position};
 use lodge_projections::ReadStore;
 
 use crate::blobs::BlobStore;
+use crate::commands::StreamLocks;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::settings::Settings;
 
+/// Handed to every request: one reference count to bump, however much it holds.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Services>);
+
+pub struct Services {
     pub log: EventLog,
     pub store: ReadStore,
-    pub settings: Arc<Settings>,
+    pub settings: Settings,
     pub blobs: BlobStore,
     pub metrics: Metrics,
+    pub stream_locks: StreamLocks,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.0
+    }
 }
 
 impl AppState {
+    pub fn new(services: Services) -> Self {
+        Self(Arc::new(services))
+    }
+}
+
+impl Services {
     /// Waits until `projector` has applied `position` (a position a command returned), within the
     /// configured bound, so that a read can follow a write.
     pub async fn wait_for(&self, projector: &str, position: Option<Position>) -> Result<(), ApiError> {

@@ -3,6 +3,7 @@
 
 pub mod append;
 pub mod history;
+pub mod http;
 pub mod rebuild;
 
 use std::time::Duration;

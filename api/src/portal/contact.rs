@@ -19,13 +19,19 @@ use crate::state::AppState;
 
 pub async fn view(
     state: &AppState,
-    session: &ContactSession,
+    session: ContactSession,
     after: Option<Position>,
 ) -> Result<PortalResponse, ApiError> {
-    state.wait_for(PortalProjection::NAME, after).await?;
-    let view = portal::portal_view(&state.store, session.invite_id, session.contact_id)
-        .await?
-        .ok_or_else(|| ApiError::Unauthenticated("open your portal link again to sign in".into()))?;
+    let view = match after {
+        // The session already read the view; only a read that must see a later write reads again.
+        None => session.view,
+        Some(position) => {
+            state.wait_for(PortalProjection::NAME, Some(position)).await?;
+            portal::portal_view(&state.store, session.invite_id, session.contact_id)
+                .await?
+                .ok_or_else(|| ApiError::Unauthenticated("open your portal link again to sign in".into()))?
+        }
+    };
     Ok(PortalResponse::new(view, &state.settings))
 }
 
@@ -63,10 +69,8 @@ pub async fn download(
     document: lodge_domain::DocumentId,
     headers: &axum::http::HeaderMap,
 ) -> Result<axum::response::Response, ApiError> {
-    let view = portal::portal_view(&state.store, session.invite_id, session.contact_id)
-        .await?
-        .ok_or_else(|| ApiError::Unauthenticated("open your portal link again to sign in".into()))?;
-    let found = view
+    let found = session
+        .view
         .requests
         .iter()
         .flat_map(|r| &r.documents)
@@ -89,10 +93,8 @@ pub async fn submit_form(
     request_id: lodge_domain::RequestId,
     body: FormAnswers,
 ) -> Result<crate::staff::invites::Recorded, ApiError> {
-    let view = portal::portal_view(&state.store, session.invite_id, session.contact_id)
-        .await?
-        .ok_or_else(|| ApiError::Unauthenticated("open your portal link again to sign in".into()))?;
-    let request = view
+    let request = session
+        .view
         .requests
         .iter()
         .find(|r| r.id == request_id)

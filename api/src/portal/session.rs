@@ -14,8 +14,7 @@ use lodge_domain::invite::InviteCommand;
 use lodge_domain::invite::{InviteDecider, InviteEvent, InviteState, PortalAccess, RecordPortalAccess};
 use lodge_domain::{Actor, ContactId, Decider, InviteId};
 use lodge_eventlog::{LogError, StreamId};
-use lodge_projections::Projection;
-use lodge_projections::portal::{self, InviteStatus, PortalProjection};
+use lodge_projections::portal::{self, InviteStatus, PortalView};
 
 use crate::commands;
 use crate::error::ApiError;
@@ -28,6 +27,8 @@ pub const COOKIE: &str = "lodge_portal";
 /// Wrong passwords allowed per contact in [`ATTEMPT_WINDOW`], before 429.
 pub const MAX_PASSWORD_ATTEMPTS: usize = 5;
 pub const ATTEMPT_WINDOW: Duration = Duration::from_secs(15 * 60);
+/// How long opening a portal waits for a link that the read model does not show yet.
+const LINK_WAIT: Duration = Duration::from_secs(1);
 
 /// A signed-in contact: whose portal this request may see and change.
 #[derive(Debug, Clone)]
@@ -37,6 +38,8 @@ pub struct ContactSession {
     pub contact_name: String,
     session_hash: String,
     unlocked: bool,
+    /// The portal as the read model showed it when the request arrived.
+    pub view: PortalView,
 }
 
 impl ContactSession {
@@ -62,13 +65,20 @@ async fn session_from(parts: &Parts, state: &AppState) -> Result<ContactSession,
     let jar = CookieJar::from_headers(&parts.headers);
     let cookie = jar.get(COOKIE).ok_or_else(signed_out)?;
     let session_hash = secrets::hash_token(cookie.value()).as_str().to_owned();
-    let row: Option<(String, String, String, i64, String)> = sqlx::query_as(
-        "SELECT link_hash, invite_id, contact_id, unlocked, expires_at FROM lodge_portal_sessions WHERE session_hash = $1",
+    // One query for every check a portal request needs, and the view it will most likely show.
+    let row: Option<(i64, String, Option<String>, Option<String>)> = sqlx::query_as(
+        "SELECT s.unlocked, s.expires_at,
+                (SELECT l.token_hash FROM portal_links l
+                  WHERE l.token_hash = s.link_hash AND l.invite_id = s.invite_id AND l.contact_id = s.contact_id),
+                v.doc
+         FROM lodge_portal_sessions s
+         LEFT JOIN portal_views v ON v.invite_id = s.invite_id AND v.contact_id = s.contact_id
+         WHERE s.session_hash = $1",
     )
     .bind(&session_hash)
     .fetch_optional(state.store.pool())
     .await?;
-    let (link_hash, invite_id, contact_id, unlocked, expires_at) = row.ok_or_else(signed_out)?;
+    let (unlocked, expires_at, current_link, doc) = row.ok_or_else(signed_out)?;
     let expires_at: DateTime<Utc> = expires_at
         .parse()
         .map_err(|e| ApiError::Internal(format!("a stored session expiry: {e}")))?;
@@ -78,34 +88,25 @@ async fn session_from(parts: &Parts, state: &AppState) -> Result<ContactSession,
         ));
     }
     // The session lives only while its link is the contact's current one and the invite is open.
-    let link = portal::portal_link(&state.store, &link_hash).await?;
-    let ids = |s: &str| {
-        s.parse::<uuid::Uuid>()
-            .map_err(|e| ApiError::Internal(format!("a stored id: {e}")))
-    };
-    let (invite_id, contact_id) = (
-        InviteId::from_uuid(ids(&invite_id)?),
-        ContactId::from_uuid(ids(&contact_id)?),
-    );
-    if link != Some((invite_id, contact_id)) {
+    if current_link.is_none() {
         return Err(ApiError::Unauthenticated(
             "this portal link was replaced by a newer one: use the link in your latest email or text message".into(),
         ));
     }
-    let view = portal::portal_view(&state.store, invite_id, contact_id)
-        .await?
-        .ok_or_else(signed_out)?;
+    let view: PortalView = serde_json::from_str(&doc.ok_or_else(signed_out)?)
+        .map_err(|e| ApiError::Internal(format!("a stored portal view: {e}")))?;
     if view.invite.status == InviteStatus::Cancelled {
         return Err(ApiError::Unauthenticated(
             "this invite was cancelled, so its portal is closed".into(),
         ));
     }
     Ok(ContactSession {
-        invite_id,
-        contact_id,
-        contact_name: view.contact.name,
+        invite_id: view.invite.id,
+        contact_id: view.contact.id,
+        contact_name: view.contact.name.clone(),
         session_hash,
         unlocked: unlocked == 1,
+        view,
     })
 }
 
@@ -142,17 +143,18 @@ pub async fn open(state: &AppState, context: &RequestContext, token: &str) -> Re
     let link_hash = secrets::hash_token(token.trim());
     let not_a_link =
         || ApiError::NotFound("this portal link is not valid: it may have been replaced by a newer one".into());
-    let mut link = portal::portal_link(&state.store, link_hash.as_str()).await?;
-    if link.is_none() {
-        // A link sent moments ago may not be in the read model yet: let it catch up with the log once.
-        let head = state.log.settled_head().await?;
-        state
-            .store
-            .wait_for(&state.log, PortalProjection::NAME, head, state.settings.read_wait)
-            .await?;
-        link = portal::portal_link(&state.store, link_hash.as_str()).await?;
-    }
-    let (invite_id, contact_id) = link.ok_or_else(not_a_link)?;
+    // A link sent moments ago may not be in the read model yet: look again for a short while. An
+    // unknown token therefore takes a second to refuse, which also slows anyone guessing.
+    let deadline = tokio::time::Instant::now() + LINK_WAIT;
+    let (invite_id, contact_id) = loop {
+        if let Some(link) = portal::portal_link(&state.store, link_hash.as_str()).await? {
+            break link;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(not_a_link());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
     let view = portal::portal_view(&state.store, invite_id, contact_id)
         .await?
         .ok_or_else(not_a_link)?;

@@ -9,7 +9,7 @@ use lodge_domain::invite::{InviteCommand, UploadDocument};
 use lodge_domain::limits::MAX_FILE_NAME_CHARS;
 use lodge_domain::request::type_allowed;
 use lodge_domain::{DocumentId, RequestId};
-use lodge_projections::portal::{self, DocumentStatus, PortalRequest, RequestKind};
+use lodge_projections::portal::{DocumentStatus, PortalRequest, RequestKind};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -49,7 +49,7 @@ pub async fn upload(
     request_id: RequestId,
     mut multipart: Multipart,
 ) -> Result<Uploaded, ApiError> {
-    let request = assigned_file_request(state, session, request_id).await?;
+    let request = assigned_file_request(session, request_id)?;
     let live = request
         .documents
         .iter()
@@ -129,17 +129,12 @@ pub async fn upload(
 }
 
 /// The request, as this contact's portal shows it, if it is theirs and takes files.
-async fn assigned_file_request(
-    state: &AppState,
-    session: &ContactSession,
-    request_id: RequestId,
-) -> Result<PortalRequest, ApiError> {
-    let view = portal::portal_view(&state.store, session.invite_id, session.contact_id)
-        .await?
-        .ok_or_else(|| ApiError::Unauthenticated("open your portal link again to sign in".into()))?;
-    let request = view
+fn assigned_file_request(session: &ContactSession, request_id: RequestId) -> Result<PortalRequest, ApiError> {
+    let request = session
+        .view
         .requests
-        .into_iter()
+        .iter()
+        .cloned()
         .find(|r| r.id == request_id)
         .ok_or_else(|| ApiError::NotFound(format!("your portal has no request {request_id}")))?;
     if request.kind != RequestKind::File {

@@ -115,7 +115,7 @@ async fn view(
     Contact(session): Contact,
     QueryParams(read): QueryParams<ReadAfter>,
 ) -> Result<Json<PortalResponse>, ApiError> {
-    contact::view(&state, &session, read.position()).await.map(Json)
+    contact::view(&state, session, read.position()).await.map(Json)
 }
 
 async fn post_message(
