@@ -73,7 +73,7 @@ pub async fn upload(
                     request.max_files.unwrap_or_default()
                 )));
             }
-            received.push(receive(state, &request, field).await?);
+            received.push(receive(state, request, field).await?);
         }
         if received.is_empty() {
             return Err(ApiError::BadRequest(
@@ -129,12 +129,11 @@ pub async fn upload(
 }
 
 /// The request, as this contact's portal shows it, if it is theirs and takes files.
-fn assigned_file_request(session: &ContactSession, request_id: RequestId) -> Result<PortalRequest, ApiError> {
+fn assigned_file_request(session: &ContactSession, request_id: RequestId) -> Result<&PortalRequest, ApiError> {
     let request = session
         .view
         .requests
         .iter()
-        .cloned()
         .find(|r| r.id == request_id)
         .ok_or_else(|| ApiError::NotFound(format!("your portal has no request {request_id}")))?;
     if request.kind != RequestKind::File {
