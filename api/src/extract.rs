@@ -75,7 +75,8 @@ impl From<PathRejection> for ApiError {
 
 /// `?after=POSITION` on a read: wait until the read models have reached a position that a command
 /// returned, so that a client reads its own writes.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ReadAfter {
     pub after: Option<i64>,
 }

@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Readiness {
     pub ready: bool,
     pub database: &'static str,
@@ -17,7 +17,7 @@ pub struct Readiness {
     pub projectors: Vec<ProjectorLag>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ProjectorLag {
     pub name: &'static str,
     pub position: i64,

@@ -10,6 +10,7 @@ pub mod error;
 mod extract;
 mod health;
 mod metrics;
+pub mod openapi;
 pub mod portal;
 mod routes;
 pub mod secrets;

@@ -32,6 +32,7 @@ impl Sender {
 /// Who caused an event, as recorded in the log's metadata and shown in the audit trail.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Actor {
     Staff {
         id: StaffId,

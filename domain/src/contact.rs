@@ -10,6 +10,7 @@ use crate::ids::ContactId;
 /// A way to send a contact their portal link.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Channel {
     Email,
     Sms,

@@ -40,6 +40,7 @@ pub enum RequestKind {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FormField {
     /// A stable key for the answer, e.g. `tax_number`.
     pub name: String,
@@ -55,6 +56,7 @@ pub struct FormField {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum FieldType {
     Text,
     Number,
@@ -95,6 +97,7 @@ impl Assignment {
 /// One answer of a submitted form.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "value", rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Answer {
     Text(String),
     /// A decimal number kept as the digits the contact typed, so that 1234.50 stays 1234.50.

@@ -32,6 +32,7 @@ pub enum AsOfError {
 
 /// The result of checking the invite's hash chain (the whole stream, not only up to the moment).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ChainCheck {
     pub events: u64,
     pub intact: bool,
@@ -49,6 +50,7 @@ impl From<VerifyReport> for ChainCheck {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct InviteAsOf {
     pub as_of: DateTime<Utc>,
     /// Events up to the moment, and when the last of them happened.
@@ -60,6 +62,7 @@ pub struct InviteAsOf {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Custodial {
     Uploaded,
     Accepted,
@@ -69,6 +72,7 @@ pub enum Custodial {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CustodyStep {
     pub at: DateTime<Utc>,
     pub position: i64,
@@ -84,6 +88,7 @@ pub struct CustodyStep {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Custody {
     pub as_of: DateTime<Utc>,
     pub invite_id: InviteId,

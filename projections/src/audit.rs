@@ -17,6 +17,7 @@ use crate::projection::{Generation, Prior, Projection, Table};
 use crate::store::ReadStore;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuditEntry {
     pub position: i64,
     pub invite_id: InviteId,

@@ -37,6 +37,7 @@ pub async fn view(
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[derive(utoipa::ToSchema)]
 pub struct ContactMessage {
     pub body: String,
 }
@@ -82,6 +83,7 @@ pub async fn download(
 /// Form answers as plain JSON values, keyed by field name: `{"tax_number": "123", "private_health": true}`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[derive(utoipa::ToSchema)]
 pub struct FormAnswers {
     pub answers: serde_json::Map<String, serde_json::Value>,
 }

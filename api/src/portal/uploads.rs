@@ -20,13 +20,13 @@ use crate::extract::RequestContext;
 use crate::portal::session::ContactSession;
 use crate::state::AppState;
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Uploaded {
     pub documents: Vec<UploadedDocument>,
     pub position: Option<i64>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct UploadedDocument {
     pub id: DocumentId,
     pub file_name: String,

@@ -10,9 +10,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::settings::{Firm, Settings};
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PortalResponse {
-    pub invite: InviteSummary,
+    pub invite: PortalInviteSummary,
     pub contact: PortalContact,
     pub firm: serde_json::Value,
     pub sender: PortalSender,
@@ -21,8 +21,8 @@ pub struct PortalResponse {
     pub messages: Vec<PortalMessage>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
-pub struct InviteSummary {
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PortalInviteSummary {
     pub id: InviteId,
     pub title: String,
     pub message: Option<String>,
@@ -37,7 +37,7 @@ impl PortalResponse {
     pub fn new(view: PortalView, settings: &Settings) -> Self {
         let days_until_due = view.days_until_due(settings.today());
         Self {
-            invite: InviteSummary {
+            invite: PortalInviteSummary {
                 id: view.invite.id,
                 title: view.invite.title,
                 message: view.invite.message,

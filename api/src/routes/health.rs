@@ -6,6 +6,7 @@ use axum::{Json, Router};
 
 use crate::error::ApiError;
 use crate::health;
+use crate::health::Readiness;
 use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
@@ -13,13 +14,16 @@ pub fn routes() -> Router<AppState> {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .route("/api/openapi.json", get(crate::openapi::openapi_json))
 }
 
-async fn healthz() -> &'static str {
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "The process is up", body = String, content_type = "text/plain")))]
+pub(crate) async fn healthz() -> &'static str {
     "ok"
 }
 
-async fn readyz(State(state): State<AppState>) -> Response {
+#[utoipa::path(get, path = "/readyz", tag = "operations", responses((status = 200, description = "Ready", body = Readiness), (status = 503, description = "The database is unreachable or a projector stopped", body = Readiness)))]
+pub(crate) async fn readyz(State(state): State<AppState>) -> Response {
     match health::readiness(&state).await {
         Ok(readiness) if readiness.ready => Json(readiness).into_response(),
         Ok(readiness) => (StatusCode::SERVICE_UNAVAILABLE, Json(readiness)).into_response(),
@@ -34,7 +38,8 @@ async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
-async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
+#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text", body = String, content_type = "text/plain")))]
+pub(crate) async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
     let text = state.metrics.render(&state).await?;
     Ok((
         [(

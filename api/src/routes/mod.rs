@@ -1,8 +1,8 @@
 //! The HTTP surface: thin handlers that extract, call one application function, and map the result.
 
-mod health;
-mod portal;
-mod staff;
+pub(crate) mod health;
+pub(crate) mod portal;
+pub(crate) mod staff;
 
 use axum::Router;
 use tower_http::timeout::TimeoutLayer;

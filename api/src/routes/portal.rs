@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
 use crate::extract::{JsonBody, MultipartBody, PathParams, QueryParams, ReadAfter, RequestContext};
+use crate::openapi::{ProblemDocument, UploadForm};
 use crate::portal::contact::{self, ContactMessage};
 use crate::portal::session::{self, Contact, PendingContact};
 use crate::portal::uploads::{self, Uploaded};
@@ -26,7 +27,16 @@ pub fn routes() -> Router<AppState> {
         .route("/api/portal/requests/{request_id}/form", post(submit_form))
 }
 
-async fn submit_form(
+#[utoipa::path(post, path = "/api/portal/requests/{request_id}/form", tag = "portal", security(("portal_session" = [])),
+    params(("request_id" = Uuid, Path, description = "A form request")), request_body = contact::FormAnswers,
+    responses((status = 201, description = "Submitted", body = Recorded),
+        (status = 400, description = "the request could not be read", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 401, description = "no valid credentials", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 404, description = "no such thing (or not yours)", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 409, description = "conflicts with the invite's state", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 415, description = "a type the request does not accept", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 422, description = "the content is not acceptable", body = ProblemDocument, content_type = "application/problem+json"),))]
+pub(crate) async fn submit_form(
     State(state): State<AppState>,
     Contact(session): Contact,
     context: RequestContext,
@@ -48,7 +58,18 @@ pub fn file_routes() -> Router<AppState> {
         .route("/api/portal/documents/{document_id}", get(download))
 }
 
-async fn upload(
+#[utoipa::path(post, path = "/api/portal/requests/{request_id}/documents", tag = "portal", security(("portal_session" = [])),
+    params(("request_id" = Uuid, Path, description = "A file request")),
+    request_body(content = UploadForm, content_type = "multipart/form-data", description = "One or more fields named `file`"),
+    responses((status = 201, description = "Stored and recorded", body = Uploaded),
+        (status = 400, description = "the request could not be read", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 401, description = "no valid credentials", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 404, description = "no such thing (or not yours)", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 409, description = "conflicts with the invite's state", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 413, description = "a file is too large", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 415, description = "a type the request does not accept", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 422, description = "the content is not acceptable", body = ProblemDocument, content_type = "application/problem+json"),))]
+pub(crate) async fn upload(
     State(state): State<AppState>,
     Contact(session): Contact,
     context: RequestContext,
@@ -59,7 +80,13 @@ async fn upload(
     Ok((StatusCode::CREATED, Json(uploaded)))
 }
 
-async fn download(
+#[utoipa::path(get, path = "/api/portal/documents/{document_id}", operation_id = "portal_download", tag = "portal", security(("portal_session" = [])),
+    params(("document_id" = Uuid, Path, description = "One of the contact's own documents"), ("Range" = Option<String>, Header, description = "bytes=START-END")),
+    responses((status = 200, description = "The file, as an attachment", content_type = "application/octet-stream"), (status = 206, description = "Part of the file"),
+        (status = 401, description = "no valid credentials", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 404, description = "no such thing (or not yours)", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 416, description = "the range is outside the file", body = ProblemDocument, content_type = "application/problem+json"),))]
+pub(crate) async fn download(
     State(state): State<AppState>,
     Contact(session): Contact,
     PathParams(document_id): PathParams<DocumentId>,
@@ -70,16 +97,24 @@ async fn download(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct OpenSession {
+#[derive(utoipa::ToSchema)]
+pub(crate) struct OpenSession {
     token: String,
 }
 
-#[derive(Serialize)]
-struct SessionOpened {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct SessionOpened {
     password_required: bool,
 }
 
-async fn open_session(
+#[utoipa::path(post, path = "/api/portal/session", tag = "portal", request_body = OpenSession,
+    responses((status = 200, description = "Signed in: a session cookie is set", body = SessionOpened),
+        (status = 400, description = "the request could not be read", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 401, description = "no valid credentials", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 404, description = "no such thing (or not yours)", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 415, description = "a type the request does not accept", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 422, description = "the content is not acceptable", body = ProblemDocument, content_type = "application/problem+json"),))]
+pub(crate) async fn open_session(
     State(state): State<AppState>,
     jar: CookieJar,
     context: RequestContext,
@@ -96,11 +131,19 @@ async fn open_session(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Password {
+#[derive(utoipa::ToSchema)]
+pub(crate) struct Password {
     password: String,
 }
 
-async fn give_password(
+#[utoipa::path(post, path = "/api/portal/session/password", tag = "portal", security(("portal_session" = [])), request_body = Password,
+    responses((status = 204, description = "The portal is open"),
+        (status = 400, description = "the request could not be read", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 401, description = "no valid credentials", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 415, description = "a type the request does not accept", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 422, description = "the content is not acceptable", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 429, description = "too many attempts", body = ProblemDocument, content_type = "application/problem+json"),))]
+pub(crate) async fn give_password(
     State(state): State<AppState>,
     PendingContact(session): PendingContact,
     context: RequestContext,
@@ -110,7 +153,12 @@ async fn give_password(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn view(
+#[utoipa::path(get, path = "/api/portal", tag = "portal", security(("portal_session" = [])), params(ReadAfter),
+    responses((status = 200, description = "The signed-in contact's portal", body = PortalResponse),
+        (status = 400, description = "the request could not be read", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 401, description = "no valid credentials", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 503, description = "the read models have not reached `after` yet", body = ProblemDocument, content_type = "application/problem+json"),))]
+pub(crate) async fn view(
     State(state): State<AppState>,
     Contact(session): Contact,
     QueryParams(read): QueryParams<ReadAfter>,
@@ -118,7 +166,14 @@ async fn view(
     contact::view(&state, session, read.position()).await.map(Json)
 }
 
-async fn post_message(
+#[utoipa::path(post, path = "/api/portal/messages", operation_id = "portal_post_message", tag = "portal", security(("portal_session" = [])), request_body = ContactMessage,
+    responses((status = 201, description = "Posted to the contact's thread", body = PostedMessage),
+        (status = 400, description = "the request could not be read", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 401, description = "no valid credentials", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 409, description = "conflicts with the invite's state", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 415, description = "a type the request does not accept", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 422, description = "the content is not acceptable", body = ProblemDocument, content_type = "application/problem+json"),))]
+pub(crate) async fn post_message(
     State(state): State<AppState>,
     Contact(session): Contact,
     context: RequestContext,

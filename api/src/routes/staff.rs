@@ -9,11 +9,13 @@ use lodge_projections::staff::StaffInviteView;
 
 use crate::error::ApiError;
 use crate::extract::{JsonBody, PathParams, QueryParams, ReadAfter, RequestContext};
+use crate::openapi::{AuditTrail, ProblemDocument};
 use crate::portal::view::PortalResponse;
 use crate::staff::auth::Staff;
 use crate::staff::invites::{self, InviteList, PostedMessage, Recorded, SentInvite};
 use crate::staff::records;
 use crate::state::AppState;
+use lodge_projections::as_of::InviteAsOf;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -39,7 +41,16 @@ pub fn file_routes() -> Router<AppState> {
     Router::new().route("/api/documents/{document_id}", get(download))
 }
 
-async fn change_invite(
+#[utoipa::path(patch, path = "/api/invites/{invite_id}", tag = "staff", security(("staff_token" = [])), params(("invite_id" = Uuid, Path, description = "The invite")),
+    request_body = invites::InviteChanges,
+    responses((status = 200, description = "Changed", body = Recorded),
+        (status = 400, description = "the request could not be read", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 401, description = "no valid credentials", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 404, description = "no such thing (or not yours)", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 409, description = "conflicts with the invite's state", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 415, description = "a type the request does not accept", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 422, description = "the content is not acceptable", body = ProblemDocument, content_type = "application/problem+json"),))]
+pub(crate) async fn change_invite(
     State(state): State<AppState>,
     Staff(staff): Staff,
     context: RequestContext,
@@ -51,7 +62,16 @@ async fn change_invite(
         .map(Json)
 }
 
-async fn add_contact(
+#[utoipa::path(post, path = "/api/invites/{invite_id}/contacts", tag = "staff", security(("staff_token" = [])), params(("invite_id" = Uuid, Path, description = "The invite")),
+    request_body = invites::NewContact,
+    responses((status = 201, description = "Added, with their portal link (shown once)", body = invites::AddedContact),
+        (status = 400, description = "the request could not be read", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 401, description = "no valid credentials", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 404, description = "no such thing (or not yours)", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 409, description = "conflicts with the invite's state", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 415, description = "a type the request does not accept", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 422, description = "the content is not acceptable", body = ProblemDocument, content_type = "application/problem+json"),))]
+pub(crate) async fn add_contact(
     State(state): State<AppState>,
     Staff(staff): Staff,
     context: RequestContext,
@@ -62,7 +82,16 @@ async fn add_contact(
     Ok((StatusCode::CREATED, Json(added)))
 }
 
-async fn add_request(
+#[utoipa::path(post, path = "/api/invites/{invite_id}/requests", tag = "staff", security(("staff_token" = [])), params(("invite_id" = Uuid, Path, description = "The invite")),
+    request_body = invites::NewRequest,
+    responses((status = 201, description = "Added", body = invites::AddedRequest),
+        (status = 400, description = "the request could not be read", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 401, description = "no valid credentials", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 404, description = "no such thing (or not yours)", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 409, description = "conflicts with the invite's state", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 415, description = "a type the request does not accept", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 422, description = "the content is not acceptable", body = ProblemDocument, content_type = "application/problem+json"),))]
+pub(crate) async fn add_request(
     State(state): State<AppState>,
     Staff(staff): Staff,
     context: RequestContext,
@@ -73,7 +102,14 @@ async fn add_request(
     Ok((StatusCode::CREATED, Json(added)))
 }
 
-async fn reissue_link(
+#[utoipa::path(post, path = "/api/invites/{invite_id}/contacts/{contact_id}/link", tag = "staff", security(("staff_token" = [])),
+    params(("invite_id" = Uuid, Path, description = "The invite"), ("contact_id" = Uuid, Path, description = "The contact")),
+    responses((status = 200, description = "The old link and its sessions are revoked; the new link is shown once", body = invites::ReissuedLink),
+        (status = 400, description = "the request could not be read", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 401, description = "no valid credentials", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 404, description = "no such thing (or not yours)", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 409, description = "conflicts with the invite's state", body = ProblemDocument, content_type = "application/problem+json"),))]
+pub(crate) async fn reissue_link(
     State(state): State<AppState>,
     Staff(staff): Staff,
     context: RequestContext,
@@ -84,7 +120,13 @@ async fn reissue_link(
         .map(Json)
 }
 
-async fn audit(
+#[utoipa::path(get, path = "/api/invites/{invite_id}/audit", tag = "records", security(("staff_token" = [])), params(("invite_id" = Uuid, Path, description = "The invite"), records::AuditQuery),
+    responses((status = 200, description = "`{\"entries\": [...]}`, streamed; `?format=csv` for CSV", body = AuditTrail),
+        (status = 400, description = "the request could not be read", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 401, description = "no valid credentials", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 404, description = "no such thing (or not yours)", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 503, description = "the read models have not reached `after` yet", body = ProblemDocument, content_type = "application/problem+json"),))]
+pub(crate) async fn audit(
     State(state): State<AppState>,
     Staff(_): Staff,
     PathParams(invite_id): PathParams<InviteId>,
@@ -93,7 +135,13 @@ async fn audit(
     records::audit_trail(&state, invite_id, query).await
 }
 
-async fn history(
+#[utoipa::path(get, path = "/api/invites/{invite_id}/history", tag = "records", security(("staff_token" = [])), params(("invite_id" = Uuid, Path, description = "The invite"), records::HistoryQuery),
+    responses((status = 200, description = "The invite (InviteAsOf), or with `document_id` that document's chain of custody (Custody), as it stood at `as_of`", body = InviteAsOf),
+        (status = 400, description = "the request could not be read", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 401, description = "no valid credentials", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 404, description = "no such thing (or not yours)", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 422, description = "the content is not acceptable", body = ProblemDocument, content_type = "application/problem+json"),))]
+pub(crate) async fn history(
     State(state): State<AppState>,
     Staff(_): Staff,
     PathParams(invite_id): PathParams<InviteId>,
@@ -102,7 +150,13 @@ async fn history(
     records::history(&state, invite_id, query).await.map(Json)
 }
 
-async fn download(
+#[utoipa::path(get, path = "/api/documents/{document_id}", operation_id = "staff_download", tag = "records", security(("staff_token" = [])),
+    params(("document_id" = Uuid, Path, description = "The document"), ("Range" = Option<String>, Header, description = "bytes=START-END")),
+    responses((status = 200, description = "The file, as an attachment", content_type = "application/octet-stream"), (status = 206, description = "Part of the file"),
+        (status = 401, description = "no valid credentials", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 404, description = "no such thing (or not yours)", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 416, description = "the range is outside the file", body = ProblemDocument, content_type = "application/problem+json"),))]
+pub(crate) async fn download(
     State(state): State<AppState>,
     Staff(_): Staff,
     PathParams(document_id): PathParams<DocumentId>,
@@ -111,7 +165,16 @@ async fn download(
     records::download(&state, document_id, &headers).await
 }
 
-async fn send_invite(
+#[utoipa::path(post, path = "/api/invites", tag = "staff", security(("staff_token" = [])),
+    params(("Idempotency-Key" = Option<String>, Header, description = "A retry with the same key appends nothing and returns the first response")),
+    request_body = invites::NewInvite,
+    responses((status = 201, description = "Sent: each contact's portal link, shown once", body = SentInvite),
+        (status = 400, description = "the request could not be read", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 401, description = "no valid credentials", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 409, description = "conflicts with the invite's state", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 415, description = "a type the request does not accept", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 422, description = "the content is not acceptable", body = ProblemDocument, content_type = "application/problem+json"),))]
+pub(crate) async fn send_invite(
     State(state): State<AppState>,
     Staff(staff): Staff,
     context: RequestContext,
@@ -121,7 +184,13 @@ async fn send_invite(
     Ok((StatusCode::CREATED, Json(sent)))
 }
 
-async fn list_invites(
+#[utoipa::path(get, path = "/api/invites", tag = "staff", security(("staff_token" = [])), params(invites::ListQuery),
+    responses((status = 200, description = "Invites, newest first", body = InviteList),
+        (status = 400, description = "the request could not be read", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 401, description = "no valid credentials", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 422, description = "the content is not acceptable", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 503, description = "the read models have not reached `after` yet", body = ProblemDocument, content_type = "application/problem+json"),))]
+pub(crate) async fn list_invites(
     State(state): State<AppState>,
     Staff(_): Staff,
     QueryParams(query): QueryParams<invites::ListQuery>,
@@ -129,7 +198,13 @@ async fn list_invites(
     invites::list(&state, query).await.map(Json)
 }
 
-async fn get_invite(
+#[utoipa::path(get, path = "/api/invites/{invite_id}", tag = "staff", security(("staff_token" = [])), params(("invite_id" = Uuid, Path, description = "The invite"), ReadAfter),
+    responses((status = 200, description = "The invite with every contact's progress", body = StaffInviteView),
+        (status = 400, description = "the request could not be read", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 401, description = "no valid credentials", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 404, description = "no such thing (or not yours)", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 503, description = "the read models have not reached `after` yet", body = ProblemDocument, content_type = "application/problem+json"),))]
+pub(crate) async fn get_invite(
     State(state): State<AppState>,
     Staff(_): Staff,
     PathParams(invite_id): PathParams<InviteId>,
@@ -138,7 +213,14 @@ async fn get_invite(
     invites::get(&state, invite_id, read.position()).await.map(Json)
 }
 
-async fn portal(
+#[utoipa::path(get, path = "/api/invites/{invite_id}/portal/{contact_id}", tag = "staff", security(("staff_token" = [])),
+    params(("invite_id" = Uuid, Path, description = "The invite"), ("contact_id" = Uuid, Path, description = "The contact"), ReadAfter),
+    responses((status = 200, description = "Exactly what the contact sees", body = PortalResponse),
+        (status = 400, description = "the request could not be read", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 401, description = "no valid credentials", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 404, description = "no such thing (or not yours)", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 503, description = "the read models have not reached `after` yet", body = ProblemDocument, content_type = "application/problem+json"),))]
+pub(crate) async fn portal(
     State(state): State<AppState>,
     Staff(_): Staff,
     PathParams((invite_id, contact_id)): PathParams<(InviteId, ContactId)>,
@@ -149,7 +231,16 @@ async fn portal(
         .map(Json)
 }
 
-async fn post_message(
+#[utoipa::path(post, path = "/api/invites/{invite_id}/messages", operation_id = "staff_post_message", tag = "staff", security(("staff_token" = [])), params(("invite_id" = Uuid, Path, description = "The invite")),
+    request_body = invites::StaffMessage,
+    responses((status = 201, description = "Posted to the contact's thread", body = PostedMessage),
+        (status = 400, description = "the request could not be read", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 401, description = "no valid credentials", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 404, description = "no such thing (or not yours)", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 409, description = "conflicts with the invite's state", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 415, description = "a type the request does not accept", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 422, description = "the content is not acceptable", body = ProblemDocument, content_type = "application/problem+json"),))]
+pub(crate) async fn post_message(
     State(state): State<AppState>,
     Staff(staff): Staff,
     context: RequestContext,
@@ -160,7 +251,17 @@ async fn post_message(
     Ok((StatusCode::CREATED, Json(posted)))
 }
 
-async fn review(
+#[utoipa::path(post, path = "/api/invites/{invite_id}/documents/{document_id}/review", tag = "staff", security(("staff_token" = [])),
+    params(("invite_id" = Uuid, Path, description = "The invite"), ("document_id" = Uuid, Path, description = "The document")),
+    request_body = invites::Review,
+    responses((status = 200, description = "Reviewed", body = Recorded),
+        (status = 400, description = "the request could not be read", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 401, description = "no valid credentials", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 404, description = "no such thing (or not yours)", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 409, description = "conflicts with the invite's state", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 415, description = "a type the request does not accept", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 422, description = "the content is not acceptable", body = ProblemDocument, content_type = "application/problem+json"),))]
+pub(crate) async fn review(
     State(state): State<AppState>,
     Staff(staff): Staff,
     context: RequestContext,
@@ -172,7 +273,15 @@ async fn review(
         .map(Json)
 }
 
-async fn cancel(
+#[utoipa::path(post, path = "/api/invites/{invite_id}/cancel", tag = "staff", security(("staff_token" = [])), params(("invite_id" = Uuid, Path, description = "The invite")),
+    request_body(content = Option<invites::Cancel>, description = "Optional: a reason"),
+    responses((status = 200, description = "Cancelled: its portals close", body = Recorded),
+        (status = 400, description = "the request could not be read", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 401, description = "no valid credentials", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 404, description = "no such thing (or not yours)", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 409, description = "conflicts with the invite's state", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 422, description = "the content is not acceptable", body = ProblemDocument, content_type = "application/problem+json"),))]
+pub(crate) async fn cancel(
     State(state): State<AppState>,
     Staff(staff): Staff,
     context: RequestContext,

@@ -31,6 +31,7 @@ const DEFAULT_MAX_FILES: u32 = 20;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[derive(utoipa::ToSchema)]
 pub struct NewInvite {
     pub title: String,
     pub message: Option<String>,
@@ -44,6 +45,7 @@ pub struct NewInvite {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[derive(utoipa::ToSchema)]
 pub struct NewContact {
     /// Chosen by the client when requests name their contacts (`contact_ids`); otherwise Lodge picks.
     pub id: Option<Uuid>,
@@ -54,6 +56,7 @@ pub struct NewContact {
 
 #[derive(Debug, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+#[derive(utoipa::ToSchema)]
 pub enum NewRequest {
     File {
         title: String,
@@ -71,7 +74,7 @@ pub enum NewRequest {
     },
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SentInvite {
     pub id: InviteId,
     pub contacts: Vec<SentContact>,
@@ -79,7 +82,7 @@ pub struct SentInvite {
     pub position: i64,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SentContact {
     pub id: ContactId,
     pub name: String,
@@ -87,14 +90,14 @@ pub struct SentContact {
     pub portal_url: String,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SentRequest {
     pub id: RequestId,
     pub title: String,
 }
 
 /// What a command that changed an invite reached: read with `?after=` to see it.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Recorded {
     pub position: Option<i64>,
 }
@@ -242,6 +245,8 @@ pub async fn send(
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     pub status: Option<lodge_projections::portal::InviteStatus>,
     #[serde(default)]
@@ -253,7 +258,7 @@ pub struct ListQuery {
     pub after: Option<i64>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct InviteList {
     pub invites: Vec<InviteSummary>,
     pub limit: u32,
@@ -310,12 +315,13 @@ pub async fn portal(
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[derive(utoipa::ToSchema)]
 pub struct StaffMessage {
     pub contact_id: ContactId,
     pub body: String,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PostedMessage {
     pub id: MessageId,
     pub position: Option<i64>,
@@ -346,6 +352,7 @@ pub async fn post_message(
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(utoipa::ToSchema)]
 pub enum Decision {
     Accept,
     Reject,
@@ -353,6 +360,7 @@ pub enum Decision {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[derive(utoipa::ToSchema)]
 pub struct Review {
     pub decision: Decision,
     pub reason: Option<String>,
@@ -391,6 +399,7 @@ pub async fn review(
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[derive(utoipa::ToSchema)]
 pub struct Cancel {
     pub reason: Option<String>,
 }
@@ -417,7 +426,7 @@ fn portal_url(state: &AppState, token: &str) -> String {
     format!("{}/p/{token}", state.settings.public_url)
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AddedContact {
     pub id: ContactId,
     pub name: String,
@@ -457,7 +466,7 @@ pub async fn add_contact(
     })
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AddedRequest {
     pub id: RequestId,
     pub title: String,
@@ -500,6 +509,7 @@ pub async fn add_request(
 /// `PATCH /api/invites/{id}`: `due_date` set to a date, or to null to remove it.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[derive(utoipa::ToSchema)]
 pub struct InviteChanges {
     #[serde(default, deserialize_with = "present")]
     pub due_date: Option<Option<NaiveDate>>,
@@ -540,7 +550,7 @@ pub async fn change(
     })
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ReissuedLink {
     pub portal_url: String,
     pub position: Option<i64>,

@@ -19,6 +19,7 @@ use crate::state::AppState;
 
 #[derive(Debug, Default, Clone, Copy, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(utoipa::ToSchema)]
 pub enum AuditFormat {
     #[default]
     Json,
@@ -27,6 +28,8 @@ pub enum AuditFormat {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     #[serde(default)]
     pub format: AuditFormat,
@@ -120,6 +123,8 @@ fn csv_line(record: Vec<String>) -> String {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct HistoryQuery {
     pub as_of: Option<DateTime<Utc>>,
     pub document_id: Option<DocumentId>,

@@ -26,6 +26,7 @@ impl PortalView {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum InviteStatus {
     Open,
     Completed,
@@ -43,6 +44,7 @@ pub struct PortalInvite {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PortalContact {
     pub id: ContactId,
     pub name: String,
@@ -52,6 +54,7 @@ pub struct PortalContact {
 
 /// The staff member who sent the invite: the portal's Contact tab.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PortalSender {
     pub name: String,
     pub email: String,
@@ -59,6 +62,7 @@ pub struct PortalSender {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Totals {
     pub total: u32,
     pub done: u32,
@@ -67,6 +71,7 @@ pub struct Totals {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum RequestKind {
     File,
     Form,
@@ -74,6 +79,7 @@ pub enum RequestKind {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum RequestStatus {
     Open,
     WaitingForReview,
@@ -84,6 +90,7 @@ pub enum RequestStatus {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PortalRequest {
     pub id: RequestId,
     pub kind: RequestKind,
@@ -102,6 +109,7 @@ pub struct PortalRequest {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum DocumentStatus {
     WaitingForReview,
     Accepted,
@@ -109,6 +117,7 @@ pub enum DocumentStatus {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PortalDocument {
     pub id: DocumentId,
     pub file_name: String,
@@ -122,12 +131,14 @@ pub struct PortalDocument {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum MessageFrom {
     Staff,
     Contact,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PortalMessage {
     pub id: MessageId,
     pub from: MessageFrom,

@@ -16,12 +16,14 @@ use crate::store::ReadStore;
 
 /// Done out of total, counting each request once per contact it is assigned to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Progress {
     pub done: u32,
     pub total: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct InviteSummary {
     pub id: InviteId,
     pub title: String,
@@ -34,6 +36,7 @@ pub struct InviteSummary {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ContactProgress {
     pub id: ContactId,
     pub name: String,
@@ -46,6 +49,7 @@ pub struct ContactProgress {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StaffInviteView {
     pub id: InviteId,
     pub title: String,
