@@ -13,6 +13,7 @@ lodge_eventlog::test_on_both_engines!(
     uploads_are_stored_reviewed_and_downloaded,
     a_rejected_document_is_replaced_and_the_invite_completes,
     refused_uploads_keep_nothing,
+    staff_download_every_document_as_one_zip,
 );
 
 fn sha256(bytes: &[u8]) -> String {
@@ -293,5 +294,79 @@ async fn refused_uploads_keep_nothing(db: TestDatabase) {
 
     assert_eq!(app.event_count().await, events, "nothing recorded");
     assert_eq!(app.blob_files(), Vec::<String>::new(), "no file kept");
+    app.stop().await;
+}
+
+async fn staff_download_every_document_as_one_zip(db: TestDatabase) {
+    let app = TestApp::start(db).await;
+    let sent = app.staff().send_invite(&two_contact_invite()).await;
+    let invite = sent["id"].as_str().unwrap();
+    let payslips = sent["requests"][0]["id"].clone();
+    let ana = app.contact(sent["contacts"][0]["portal_url"].as_str().unwrap()).await;
+    let ben = app.contact(sent["contacts"][1]["portal_url"].as_str().unwrap()).await;
+    let (july, august, blurred) = (pdf("july"), pdf("august"), png());
+    let ana_files = expect(
+        ana.upload(
+            &payslips,
+            &[("payslip.pdf", july.clone()), ("payslip.pdf", august.clone())],
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let ben_files = expect(
+        ben.upload(&payslips, &[("photo.png", blurred)]).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let rejected = expect(
+        app.staff()
+            .post(
+                &format!(
+                    "/api/invites/{invite}/documents/{}/review",
+                    ben_files["documents"][0]["id"].as_str().unwrap()
+                ),
+                &json!({"decision": "reject", "reason": "Blurred"}),
+            )
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert!(rejected["position"].as_i64() > ana_files["position"].as_i64());
+    expect(
+        app.staff()
+            .get(&format!("/api/invites/{invite}?after={}", rejected["position"]))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+
+    let response = app.staff().get(&format!("/api/invites/{invite}/documents.zip")).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "application/zip");
+    let bytes = response.bytes().await.unwrap();
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes.to_vec())).expect("a valid ZIP");
+    let mut files = Vec::new();
+    for index in 0..archive.len() {
+        let mut file = archive.by_index(index).unwrap();
+        let mut content = Vec::new();
+        std::io::Read::read_to_end(&mut file, &mut content).unwrap();
+        files.push((file.name().to_owned(), content));
+    }
+    assert_eq!(
+        files,
+        vec![
+            ("Ana Alves/Payslips/payslip.pdf".to_owned(), july),
+            ("Ana Alves/Payslips/payslip (2).pdf".to_owned(), august),
+        ],
+        "accepted and pending documents, not the rejected one"
+    );
+    let nobody = uuid::Uuid::now_v7();
+    expect_problem(
+        app.staff().get(&format!("/api/invites/{nobody}/documents.zip")).await,
+        StatusCode::NOT_FOUND,
+        "no invite",
+    )
+    .await;
     app.stop().await;
 }

@@ -27,6 +27,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/invites/{invite_id}/audit"),
     ("get", "/api/invites/{invite_id}/history"),
     ("get", "/api/documents/{document_id}"),
+    ("get", "/api/invites/{invite_id}/documents.zip"),
     ("post", "/api/portal/session"),
     ("post", "/api/portal/session/password"),
     ("get", "/api/portal"),

@@ -13,7 +13,7 @@ use crate::openapi::{AuditTrail, ProblemDocument};
 use crate::portal::view::PortalResponse;
 use crate::staff::auth::Staff;
 use crate::staff::invites::{self, InviteList, PostedMessage, Recorded, SentInvite};
-use crate::staff::records;
+use crate::staff::{archive, records};
 use crate::state::AppState;
 use lodge_projections::as_of::InviteAsOf;
 
@@ -38,7 +38,9 @@ pub fn routes() -> Router<AppState> {
 
 /// Staff downloads: as long as the connection needs, so outside the request timeout.
 pub fn file_routes() -> Router<AppState> {
-    Router::new().route("/api/documents/{document_id}", get(download))
+    Router::new()
+        .route("/api/documents/{document_id}", get(download))
+        .route("/api/invites/{invite_id}/documents.zip", get(documents_zip))
 }
 
 #[utoipa::path(patch, path = "/api/invites/{invite_id}", tag = "staff", security(("staff_token" = [])), params(("invite_id" = Uuid, Path, description = "The invite")),
@@ -297,4 +299,17 @@ pub(crate) async fn cancel(
     invites::cancel(&state, &staff, &context, invite_id, body)
         .await
         .map(Json)
+}
+
+#[utoipa::path(get, path = "/api/invites/{invite_id}/documents.zip", tag = "records", security(("staff_token" = [])),
+    params(("invite_id" = Uuid, Path, description = "The invite")),
+    responses((status = 200, description = "Every accepted and pending document, as `contact/request/file` in a ZIP, streamed", content_type = "application/zip"),
+        (status = 401, description = "no valid credentials", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 404, description = "no such thing (or not yours)", body = ProblemDocument, content_type = "application/problem+json")))]
+pub(crate) async fn documents_zip(
+    State(state): State<AppState>,
+    Staff(_): Staff,
+    PathParams(invite_id): PathParams<InviteId>,
+) -> Result<Response, ApiError> {
+    archive::documents_zip(&state, invite_id).await
 }

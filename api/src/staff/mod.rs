@@ -1,5 +1,6 @@
 //! The staff side: tokens, authentication, and what staff do to invites.
 
+pub mod archive;
 pub mod auth;
 pub mod invites;
 pub mod records;
