@@ -14,6 +14,7 @@ lodge_eventlog::test_on_both_engines!(
     a_rejected_document_is_replaced_and_the_invite_completes,
     refused_uploads_keep_nothing,
     staff_download_every_document_as_one_zip,
+    an_upload_in_flight_finishes_when_the_server_stops,
 );
 
 fn sha256(bytes: &[u8]) -> String {
@@ -369,4 +370,41 @@ async fn staff_download_every_document_as_one_zip(db: TestDatabase) {
     )
     .await;
     app.stop().await;
+}
+
+async fn an_upload_in_flight_finishes_when_the_server_stops(db: TestDatabase) {
+    let mut app = TestApp::start(db).await;
+    let sent = app.staff().send_invite(&two_contact_invite()).await;
+    let payslips = sent["requests"][0]["id"].as_str().unwrap().to_owned();
+    let ana = app.contact(sent["contacts"][0]["portal_url"].as_str().unwrap()).await;
+
+    // A file sent slowly, in pieces, from a phone on a poor connection.
+    let (sender, receiver) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(1);
+    let body = futures_util::stream::unfold(receiver, |mut r| async move { r.recv().await.map(|chunk| (chunk, r)) });
+    let file = pdf("sent slowly");
+    let part = reqwest::multipart::Part::stream_with_length(reqwest::Body::wrap_stream(body), file.len() as u64)
+        .file_name("slow.pdf");
+    let upload = ana
+        .client
+        .post(app.url(&format!("/api/portal/requests/{payslips}/documents")))
+        .multipart(reqwest::multipart::Form::new().part("file", part))
+        .send();
+    let upload = tokio::spawn(upload);
+    sender.send(Ok(file[..8].to_vec())).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+
+    // SIGTERM arrives mid-upload: the server stops taking connections but finishes this request.
+    let stopped = app.begin_shutdown();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert!(!stopped.is_finished(), "the server waits for the upload in flight");
+    sender.send(Ok(file[8..].to_vec())).await.unwrap();
+    drop(sender);
+    let response = upload.await.unwrap().unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    tokio::time::timeout(std::time::Duration::from_secs(10), stopped)
+        .await
+        .expect("the server stops once the upload is done")
+        .unwrap();
+    assert_eq!(app.blob_files(), vec![format!("sha256/{}", sha256(&file))]);
+    assert_eq!(app.event_count().await, 3, "sent, opened, uploaded");
 }

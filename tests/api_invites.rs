@@ -22,6 +22,7 @@ lodge_eventlog::test_on_both_engines!(
     a_reissued_link_ends_the_old_one,
     a_contact_fills_in_a_form,
     the_record_serves_audit_history_and_files,
+    a_portal_session_expires,
 );
 
 async fn a_sent_invite_shows_on_each_contacts_portal(db: TestDatabase) {
@@ -984,5 +985,41 @@ async fn the_record_serves_audit_history_and_files(db: TestDatabase) {
         .await
         .unwrap();
     expect_problem(anonymous, StatusCode::UNAUTHORIZED, "").await;
+    app.stop().await;
+}
+
+async fn a_portal_session_expires(db: TestDatabase) {
+    let app = TestApp::start_with(db, |settings| {
+        settings.session_lifetime = std::time::Duration::from_secs(1)
+    })
+    .await;
+    let sent = app.staff().send_invite(&two_contact_invite()).await;
+    let url = sent["contacts"][0]["portal_url"].as_str().unwrap();
+    let opened = app
+        .anonymous()
+        .post(app.url("/api/portal/session"))
+        .json(&json!({"token": url.rsplit('/').next().unwrap()}))
+        .send()
+        .await
+        .unwrap();
+    let set_cookie = opened.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(
+        set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Strict") && set_cookie.contains("Max-Age=1"),
+        "{set_cookie}"
+    );
+    let cookie = set_cookie.split(';').next().unwrap().to_owned();
+    let portal = || {
+        app.anonymous()
+            .get(app.url("/api/portal"))
+            .header("cookie", cookie.clone())
+            .send()
+    };
+    assert_eq!(portal().await.unwrap().status(), StatusCode::OK);
+    // A browser drops the cookie when it expires; a client that keeps sending it is refused.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    expect_problem(portal().await.unwrap(), StatusCode::UNAUTHORIZED, "expired").await;
+    // The link still works: opening it again starts a new session.
+    let again = app.contact(url).await;
+    again.portal(&sent["position"]).await;
     app.stop().await;
 }

@@ -119,6 +119,13 @@ impl TestApp {
         self.log.summary().await.unwrap().events
     }
 
+    /// Asks the server to stop, as SIGTERM does, and returns what waits for it to finish.
+    pub fn begin_shutdown(&mut self) -> tokio::task::JoinHandle<()> {
+        let server = self.server.take().expect("the server is running");
+        server.shutdown.cancel();
+        tokio::spawn(async move { server.wait().await.expect("the server stops cleanly") })
+    }
+
     pub async fn stop(mut self) {
         if let Some(server) = self.server.take() {
             tokio::time::timeout(Duration::from_secs(10), server.stop())
