@@ -23,6 +23,7 @@ lodge_eventlog::test_on_both_engines!(
     a_contact_fills_in_a_form,
     the_record_serves_audit_history_and_files,
     a_portal_session_expires,
+    a_portal_read_without_after_catches_up_by_itself,
 );
 
 async fn a_sent_invite_shows_on_each_contacts_portal(db: TestDatabase) {
@@ -1021,5 +1022,66 @@ async fn a_portal_session_expires(db: TestDatabase) {
     // The link still works: opening it again starts a new session.
     let again = app.contact(url).await;
     again.portal(&sent["position"]).await;
+    app.stop().await;
+}
+
+/// Portal reads are served from memory while nothing changes; a change must still show, soon,
+/// without the client asking for a position.
+async fn a_portal_read_without_after_catches_up_by_itself(db: TestDatabase) {
+    let app = TestApp::start(db).await;
+    let sent = app.staff().send_invite(&two_contact_invite()).await;
+    let invite = sent["id"].as_str().unwrap();
+    let ana = app.contact(sent["contacts"][0]["portal_url"].as_str().unwrap()).await;
+    ana.portal(&sent["position"]).await;
+    for _ in 0..3 {
+        // Read repeatedly, so that the view is cached.
+        expect(ana.get("/api/portal").await, StatusCode::OK).await;
+    }
+    for n in 1..=3 {
+        let body = format!("Note {n} from the firm");
+        expect(
+            app.staff()
+                .post(
+                    &format!("/api/invites/{invite}/messages"),
+                    &json!({"contact_id": sent["contacts"][0]["id"], "body": body}),
+                )
+                .await,
+            StatusCode::CREATED,
+        )
+        .await;
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            let portal = expect(ana.get("/api/portal").await, StatusCode::OK).await;
+            if portal["messages"].as_array().unwrap().len() == n {
+                assert_eq!(portal["messages"][n - 1]["body"], body.as_str());
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the portal still shows {portal}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+    // A cancellation closes the portal for a cached session too.
+    expect(
+        app.staff()
+            .post(&format!("/api/invites/{invite}/cancel"), &json!({}))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let response = ana.get("/api/portal").await;
+        if response.status() == StatusCode::UNAUTHORIZED {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the cancelled portal is still open"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
     app.stop().await;
 }

@@ -20,9 +20,11 @@ use crate::blobs::BlobStore;
 use crate::commands::StreamLocks;
 use crate::error::ApiError;
 use crate::metrics::{self, Metrics};
+use crate::portal::cache::PortalCache;
 use crate::routes;
 use crate::settings::Settings;
 use crate::state::{AppState, Services};
+use futures_util::FutureExt;
 
 /// JSON bodies are small; uploads have their own limit.
 const JSON_BODY_LIMIT: usize = 1024 * 1024;
@@ -110,12 +112,20 @@ impl Server {
                 Ok(())
             });
         }
+        let portal_cache = PortalCache::default();
+        tasks.spawn(
+            portal_cache
+                .clone()
+                .watch(self.log.clone(), self.store.clone(), shutdown.clone())
+                .map(Ok),
+        );
         let state = AppState::new(Services {
             log: self.log,
             store: self.store,
             blobs,
             metrics: Metrics::default(),
             stream_locks: StreamLocks::default(),
+            portal_cache: portal_cache.clone(),
             settings: self.settings,
         });
         let app = app(state).into_make_service_with_connect_info::<SocketAddr>();

@@ -9,6 +9,7 @@ use crate::blobs::BlobStore;
 use crate::commands::StreamLocks;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
+use crate::portal::cache::PortalCache;
 use crate::settings::Settings;
 
 /// Handed to every request: one reference count to bump, however much it holds.
@@ -22,6 +23,7 @@ pub struct Services {
     pub blobs: BlobStore,
     pub metrics: Metrics,
     pub stream_locks: StreamLocks,
+    pub portal_cache: PortalCache,
 }
 
 impl std::ops::Deref for AppState {

@@ -27,12 +27,13 @@ pub async fn view(
         None => session.view,
         Some(position) => {
             state.wait_for(PortalProjection::NAME, Some(position)).await?;
-            portal::portal_view(&state.store, session.invite_id, session.contact_id)
+            let view = portal::portal_view(&state.store, session.invite_id, session.contact_id)
                 .await?
-                .ok_or_else(|| ApiError::Unauthenticated("open your portal link again to sign in".into()))?
+                .ok_or_else(|| ApiError::Unauthenticated("open your portal link again to sign in".into()))?;
+            std::sync::Arc::new(view)
         }
     };
-    Ok(PortalResponse::new(view, &state.settings))
+    Ok(PortalResponse::new(&view, &state.settings))
 }
 
 #[derive(Debug, Deserialize)]

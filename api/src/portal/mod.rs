@@ -1,5 +1,6 @@
 //! The contact's side: sessions opened with a portal link, and what a contact does on their portal.
 
+pub mod cache;
 pub mod contact;
 pub mod session;
 pub mod uploads;

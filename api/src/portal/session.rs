@@ -3,6 +3,7 @@
 //! session only opens the portal once the password is given; wrong passwords are limited per
 //! contact and each one is recorded in the log.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::FromRequestParts;
@@ -19,6 +20,7 @@ use lodge_projections::portal::{self, InviteStatus, PortalView};
 use crate::commands;
 use crate::error::ApiError;
 use crate::extract::RequestContext;
+use crate::portal::cache::CachedSession;
 use crate::secrets;
 use crate::state::AppState;
 
@@ -39,7 +41,7 @@ pub struct ContactSession {
     session_hash: String,
     unlocked: bool,
     /// The portal as the read model showed it when the request arrived.
-    pub view: PortalView,
+    pub view: Arc<PortalView>,
 }
 
 impl ContactSession {
@@ -65,12 +67,25 @@ async fn session_from(parts: &Parts, state: &AppState) -> Result<ContactSession,
     let jar = CookieJar::from_headers(&parts.headers);
     let cookie = jar.get(COOKIE).ok_or_else(signed_out)?;
     let session_hash = secrets::hash_token(cookie.value()).as_str().to_owned();
+    if let Some(cached) = state.portal_cache.get(&session_hash) {
+        if cached.expires_at <= Utc::now() {
+            return Err(expired());
+        }
+        return Ok(ContactSession {
+            invite_id: cached.invite_id,
+            contact_id: cached.contact_id,
+            contact_name: cached.view.contact.name.clone(),
+            session_hash,
+            unlocked: cached.unlocked,
+            view: cached.view,
+        });
+    }
     // One query for every check a portal request needs, and the view it will most likely show.
-    let row: Option<(i64, String, Option<String>, Option<String>)> = sqlx::query_as(
+    let row: Option<(i64, String, Option<String>, Option<String>, Option<i64>)> = sqlx::query_as(
         "SELECT s.unlocked, s.expires_at,
                 (SELECT l.token_hash FROM portal_links l
                   WHERE l.token_hash = s.link_hash AND l.invite_id = s.invite_id AND l.contact_id = s.contact_id),
-                v.doc
+                v.doc, v.position
          FROM lodge_portal_sessions s
          LEFT JOIN portal_views v ON v.invite_id = s.invite_id AND v.contact_id = s.contact_id
          WHERE s.session_hash = $1",
@@ -78,14 +93,12 @@ async fn session_from(parts: &Parts, state: &AppState) -> Result<ContactSession,
     .bind(&session_hash)
     .fetch_optional(state.store.pool())
     .await?;
-    let (unlocked, expires_at, current_link, doc) = row.ok_or_else(signed_out)?;
+    let (unlocked, expires_at, current_link, doc, position) = row.ok_or_else(signed_out)?;
     let expires_at: DateTime<Utc> = expires_at
         .parse()
         .map_err(|e| ApiError::Internal(format!("a stored session expiry: {e}")))?;
     if expires_at <= Utc::now() {
-        return Err(ApiError::Unauthenticated(
-            "your session has expired: open your portal link again".into(),
-        ));
+        return Err(expired());
     }
     // The session lives only while its link is the contact's current one and the invite is open.
     if current_link.is_none() {
@@ -100,14 +113,31 @@ async fn session_from(parts: &Parts, state: &AppState) -> Result<ContactSession,
             "this invite was cancelled, so its portal is closed".into(),
         ));
     }
-    Ok(ContactSession {
+    let view = Arc::new(view);
+    let session = ContactSession {
         invite_id: view.invite.id,
         contact_id: view.contact.id,
         contact_name: view.contact.name.clone(),
         session_hash,
         unlocked: unlocked == 1,
         view,
-    })
+    };
+    state.portal_cache.insert(
+        session.session_hash.clone(),
+        CachedSession {
+            invite_id: session.invite_id,
+            contact_id: session.contact_id,
+            unlocked: session.unlocked,
+            expires_at,
+            view: session.view.clone(),
+        },
+        position.unwrap_or_default(),
+    );
+    Ok(session)
+}
+
+fn expired() -> ApiError {
+    ApiError::Unauthenticated("your session has expired: open your portal link again".into())
 }
 
 impl FromRequestParts<AppState> for PendingContact {
@@ -291,6 +321,7 @@ pub async fn unlock(
             format!("wrong password; {left} more tries before a 15-minute wait")
         }));
     }
+    state.portal_cache.forget(&session.session_hash);
     sqlx::query("UPDATE lodge_portal_sessions SET unlocked = 1 WHERE session_hash = $1")
         .bind(&session.session_hash)
         .execute(state.store.pool())

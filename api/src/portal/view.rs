@@ -34,24 +34,24 @@ pub struct PortalInviteSummary {
 }
 
 impl PortalResponse {
-    pub fn new(view: PortalView, settings: &Settings) -> Self {
+    pub fn new(view: &PortalView, settings: &Settings) -> Self {
         let days_until_due = view.days_until_due(settings.today());
         Self {
             invite: PortalInviteSummary {
                 id: view.invite.id,
-                title: view.invite.title,
-                message: view.invite.message,
+                title: view.invite.title.clone(),
+                message: view.invite.message.clone(),
                 status: view.invite.status,
                 due_date: view.invite.due_on,
                 days_until_due,
                 password_protected: view.invite.password_protected,
             },
-            contact: view.contact,
+            contact: view.contact.clone(),
             firm: firm_json(&settings.firm),
-            sender: view.sender,
+            sender: view.sender.clone(),
             totals: view.totals,
-            requests: view.requests,
-            messages: view.messages,
+            requests: view.requests.clone(),
+            messages: view.messages.clone(),
         }
     }
 

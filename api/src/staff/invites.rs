@@ -310,7 +310,7 @@ pub async fn portal(
     let view = portal::portal_view(&state.store, invite, contact)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("invite {invite} has no contact {contact}")))?;
-    Ok(PortalResponse::new(view, &state.settings))
+    Ok(PortalResponse::new(&view, &state.settings))
 }
 
 #[derive(Debug, Deserialize)]

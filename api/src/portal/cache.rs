@@ -1,0 +1,161 @@
+//! Signed-in portals, kept in memory so that most portal requests need no database round trip.
+//!
+//! What is cached for a session (its invite and contact, whether it is unlocked, when it expires,
+//! and the portal view) only changes when an event is appended to that invite: a new link,
+//! a cancellation, an upload, a message. So a watcher follows the log and drops an invite's
+//! entries when an event for it appears. Two races are closed:
+//!
+//! - A view read from the database may already be older than an event the watcher has seen (the
+//!   projector has not applied it yet). The watcher remembers the latest position it saw per
+//!   invite, and a view older than that is served but not cached. Those positions are forgotten
+//!   once the portal projector has passed them, when the database can no longer hold older views.
+//! - The watcher starts from the portal projector's checkpoint, not from the head of the log, so
+//!   it sees every event whose effect the read model might not show yet.
+//!
+//! Entries that the watcher has not invalidated can lag the database by the log's wake-up delay
+//! (at once for this server's own appends; the poll interval for another server's). Reads that ask
+//! for `?after=` bypass the cache. Memory is bounded: at most [`CAPACITY`] sessions.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use lodge_domain::{ContactId, InviteId};
+use lodge_eventlog::{EventLog, Position};
+use lodge_projections::portal::{PortalProjection, PortalView};
+use lodge_projections::{Projection, ReadStore};
+use tokio_util::sync::CancellationToken;
+
+/// Sessions kept at most; the oldest go first.
+pub const CAPACITY: usize = 20_000;
+/// How often positions the projector has passed are forgotten.
+const PRUNE_EVERY: Duration = Duration::from_secs(5);
+
+#[derive(Clone)]
+pub struct CachedSession {
+    pub invite_id: InviteId,
+    pub contact_id: ContactId,
+    pub unlocked: bool,
+    pub expires_at: DateTime<Utc>,
+    pub view: Arc<PortalView>,
+}
+
+#[derive(Default)]
+struct Inner {
+    sessions: HashMap<String, CachedSession>,
+    /// Insertion order, for eviction; may name sessions already dropped.
+    order: VecDeque<String>,
+    by_invite: HashMap<InviteId, Vec<String>>,
+    /// The latest position the watcher saw for each invite, until the projector passes it.
+    latest: HashMap<InviteId, i64>,
+    /// False until the watcher has started: nothing is cached before it can invalidate.
+    watching: bool,
+}
+
+#[derive(Clone, Default)]
+pub struct PortalCache {
+    inner: Arc<Mutex<Inner>>,
+}
+
+impl PortalCache {
+    pub fn get(&self, session_hash: &str) -> Option<CachedSession> {
+        let inner = self.inner.lock().expect("the portal cache lock");
+        inner.sessions.get(session_hash).cloned()
+    }
+
+    /// Keeps a session whose view was read at `view_position`, unless an event the view does not
+    /// show yet has been seen.
+    pub fn insert(&self, session_hash: String, session: CachedSession, view_position: i64) {
+        let mut inner = self.inner.lock().expect("the portal cache lock");
+        if !inner.watching
+            || inner
+                .latest
+                .get(&session.invite_id)
+                .is_some_and(|&seen| seen > view_position)
+        {
+            return;
+        }
+        while inner.sessions.len() >= CAPACITY {
+            let Some(oldest) = inner.order.pop_front() else { break };
+            if let Some(dropped) = inner.sessions.remove(&oldest) {
+                if let Some(list) = inner.by_invite.get_mut(&dropped.invite_id) {
+                    list.retain(|hash| hash != &oldest);
+                }
+            }
+        }
+        inner
+            .by_invite
+            .entry(session.invite_id)
+            .or_default()
+            .push(session_hash.clone());
+        inner.order.push_back(session_hash.clone());
+        inner.sessions.insert(session_hash, session);
+    }
+
+    /// Drops a session at once (it was unlocked, say).
+    pub fn forget(&self, session_hash: &str) {
+        let mut inner = self.inner.lock().expect("the portal cache lock");
+        inner.sessions.remove(session_hash);
+    }
+
+    fn saw(&self, invite: InviteId, position: i64) {
+        let mut inner = self.inner.lock().expect("the portal cache lock");
+        let latest = inner.latest.entry(invite).or_insert(position);
+        *latest = (*latest).max(position);
+        if let Some(hashes) = inner.by_invite.remove(&invite) {
+            for hash in hashes {
+                inner.sessions.remove(&hash);
+            }
+        }
+        if inner.order.len() > 2 * CAPACITY {
+            let Inner { order, sessions, .. } = &mut *inner;
+            order.retain(|hash| sessions.contains_key(hash));
+        }
+    }
+
+    fn forget_positions_up_to(&self, projector: i64) {
+        let mut inner = self.inner.lock().expect("the portal cache lock");
+        inner.latest.retain(|_, seen| *seen > projector);
+    }
+
+    /// Follows the log until `shutdown`, dropping the entries of every invite an event touches.
+    pub async fn watch(self, log: EventLog, store: ReadStore, shutdown: CancellationToken) {
+        let start = match store.status(PortalProjection::NAME).await {
+            Ok(status) => status.map_or(Position::START, |s| s.position),
+            Err(error) => {
+                tracing::warn!(%error, "the portal cache cannot start; portal requests read the database");
+                return;
+            }
+        };
+        let mut subscription = log.subscribe(start);
+        self.inner.lock().expect("the portal cache lock").watching = true;
+        let mut prune = tokio::time::interval(PRUNE_EVERY);
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = prune.tick() => {
+                    if let Ok(Some(status)) = store.status(PortalProjection::NAME).await {
+                        self.forget_positions_up_to(status.position.0);
+                    }
+                }
+                batch = subscription.next_batch(1_000) => match batch {
+                    Ok(events) => {
+                        for event in events {
+                            if let Some(invite) = event.stream_id.invite_id() {
+                                self.saw(invite, event.position.0);
+                            }
+                        }
+                    }
+                    Err(error) => {
+                        // Without the watcher nothing may be served from memory: stop caching.
+                        tracing::warn!(%error, "the portal cache lost the log; portal requests read the database");
+                        let mut inner = self.inner.lock().expect("the portal cache lock");
+                        *inner = Inner::default();
+                        return;
+                    }
+                },
+            }
+        }
+    }
+}
