@@ -78,10 +78,10 @@ impl PortalCache {
         }
         while inner.sessions.len() >= CAPACITY {
             let Some(oldest) = inner.order.pop_front() else { break };
-            if let Some(dropped) = inner.sessions.remove(&oldest) {
-                if let Some(list) = inner.by_invite.get_mut(&dropped.invite_id) {
-                    list.retain(|hash| hash != &oldest);
-                }
+            if let Some(dropped) = inner.sessions.remove(&oldest)
+                && let Some(list) = inner.by_invite.get_mut(&dropped.invite_id)
+            {
+                list.retain(|hash| hash != &oldest);
             }
         }
         inner

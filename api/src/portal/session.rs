@@ -63,6 +63,9 @@ fn signed_out() -> ApiError {
     ApiError::Unauthenticated("open your portal link again to sign in".into())
 }
 
+/// unlocked, expires_at, the current link's hash, the view, the view's position.
+type SessionRow = (i64, String, Option<String>, Option<String>, Option<i64>);
+
 async fn session_from(parts: &Parts, state: &AppState) -> Result<ContactSession, ApiError> {
     let jar = CookieJar::from_headers(&parts.headers);
     let cookie = jar.get(COOKIE).ok_or_else(signed_out)?;
@@ -81,7 +84,7 @@ async fn session_from(parts: &Parts, state: &AppState) -> Result<ContactSession,
         });
     }
     // One query for every check a portal request needs, and the view it will most likely show.
-    let row: Option<(i64, String, Option<String>, Option<String>, Option<i64>)> = sqlx::query_as(
+    let row: Option<SessionRow> = sqlx::query_as(
         "SELECT s.unlocked, s.expires_at,
                 (SELECT l.token_hash FROM portal_links l
                   WHERE l.token_hash = s.link_hash AND l.invite_id = s.invite_id AND l.contact_id = s.contact_id),
