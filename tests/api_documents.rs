@@ -15,6 +15,7 @@ lodge_eventlog::test_on_both_engines!(
     refused_uploads_keep_nothing,
     staff_download_every_document_as_one_zip,
     an_upload_in_flight_finishes_when_the_server_stops,
+    an_upload_cut_short_keeps_nothing,
 );
 
 fn sha256(bytes: &[u8]) -> String {
@@ -407,4 +408,45 @@ async fn an_upload_in_flight_finishes_when_the_server_stops(db: TestDatabase) {
         .unwrap();
     assert_eq!(app.blob_files(), vec![format!("sha256/{}", sha256(&file))]);
     assert_eq!(app.event_count().await, 3, "sent, opened, uploaded");
+}
+
+async fn an_upload_cut_short_keeps_nothing(db: TestDatabase) {
+    let app = TestApp::start(db).await;
+    let sent = app.staff().send_invite(&two_contact_invite()).await;
+    let payslips = sent["requests"][0]["id"].as_str().unwrap().to_owned();
+    let ana = app.contact(sent["contacts"][0]["portal_url"].as_str().unwrap()).await;
+    let events = app.event_count().await;
+
+    // The phone loses its connection halfway through a file.
+    let (sender, receiver) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(1);
+    let body = futures_util::stream::unfold(receiver, |mut r| async move { r.recv().await.map(|chunk| (chunk, r)) });
+    let mut file = pdf("cut short");
+    file.resize(256 * 1024, b' ');
+    let part = reqwest::multipart::Part::stream_with_length(reqwest::Body::wrap_stream(body), file.len() as u64)
+        .file_name("cut.pdf");
+    let upload = tokio::spawn(
+        ana.client
+            .post(app.url(&format!("/api/portal/requests/{payslips}/documents")))
+            .multipart(reqwest::multipart::Form::new().part("file", part))
+            .send(),
+    );
+    sender.send(Ok(file[..128 * 1024].to_vec())).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    sender
+        .send(Err(std::io::Error::other("connection lost")))
+        .await
+        .unwrap();
+    assert!(upload.await.unwrap().is_err(), "the client sees its upload fail");
+
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !app.blob_files().is_empty() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "left behind: {:?}",
+            app.blob_files()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(app.event_count().await, events, "nothing recorded");
+    app.stop().await;
 }
