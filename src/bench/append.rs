@@ -15,7 +15,7 @@ use tokio::task::JoinSet;
 use uuid::Uuid;
 
 use super::{BenchDatabase, grouped, per_second};
-use crate::cli::{AppendBenchArgs, BenchEngine};
+use crate::cli::AppendBenchArgs;
 
 const WRITERS: u32 = 8;
 /// Each figure is the best of this many rounds, to damp the noise of a shared machine.
@@ -314,28 +314,11 @@ fn print_table(figures: &Figures, args: &AppendBenchArgs) {
 }
 
 pub async fn run(args: &AppendBenchArgs) -> anyhow::Result<ExitCode> {
-    let mut results = Vec::new();
-
-    if args.only != Some(BenchEngine::Postgres) {
-        let sqlite = BenchDatabase::sqlite()?;
-        let measured = measure(&sqlite, args).await;
-        sqlite.remove().await;
-        results.push(measured?);
-    }
-
-    match std::env::var("LODGE_BENCH_POSTGRES_URL") {
-        _ if args.only == Some(BenchEngine::Sqlite) => {}
-        Ok(server) if !server.is_empty() => {
-            let postgres = BenchDatabase::postgres(&server).await?;
-            let measured = measure(&postgres, args).await;
-            postgres.remove().await;
-            results.push(measured?);
-        }
-        _ => eprintln!(
-            "postgres: skipped; set LODGE_BENCH_POSTGRES_URL (e.g. postgres://postgres@127.0.0.1:5432/postgres) to measure it"
-        ),
-    }
-
+    let results = super::on_each_engine(args.only, |db| async move {
+        let measured = measure(&db, args).await;
+        (db, measured)
+    })
+    .await?;
     for figures in &results {
         if args.json {
             println!("{}", serde_json::to_string(figures)?);

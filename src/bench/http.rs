@@ -14,7 +14,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::{BenchDatabase, grouped};
-use crate::cli::{BenchEngine, HttpBenchArgs};
+use crate::cli::HttpBenchArgs;
 
 /// Contacts (each on an invite of their own) whose sessions the load rotates through.
 const CONTACTS: usize = 32;
@@ -440,25 +440,11 @@ fn print_table(f: &Figures) {
 }
 
 pub async fn run(args: &HttpBenchArgs) -> anyhow::Result<ExitCode> {
-    let mut results = Vec::new();
-    if args.only != Some(BenchEngine::Postgres) {
-        let sqlite = BenchDatabase::sqlite()?;
-        let measured = measure(&sqlite, args).await;
-        sqlite.remove().await;
-        results.push(measured?);
-    }
-    match std::env::var("LODGE_BENCH_POSTGRES_URL") {
-        _ if args.only == Some(BenchEngine::Sqlite) => {}
-        Ok(server) if !server.is_empty() => {
-            let postgres = BenchDatabase::postgres(&server).await?;
-            let measured = measure(&postgres, args).await;
-            postgres.remove().await;
-            results.push(measured?);
-        }
-        _ => eprintln!(
-            "postgres: skipped; set LODGE_BENCH_POSTGRES_URL (e.g. postgres://postgres@127.0.0.1:5432/postgres) to measure it"
-        ),
-    }
+    let results = super::on_each_engine(args.only, |db| async move {
+        let measured = measure(&db, args).await;
+        (db, measured)
+    })
+    .await?;
     for figures in &results {
         if args.json {
             println!("{}", serde_json::to_string(figures)?);

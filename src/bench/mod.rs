@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use lodge_eventlog::Engine;
+
+use crate::cli::BenchEngine;
 use sqlx::{Connection, Executor, PgConnection};
 use uuid::Uuid;
 
@@ -67,6 +69,33 @@ impl BenchDatabase {
             }
         }
     }
+}
+
+/// Runs `measure` on a fresh SQLite database and, when `LODGE_BENCH_POSTGRES_URL` names a server,
+/// on a fresh PostgreSQL database (unless `only` says otherwise), removing each afterwards.
+pub async fn on_each_engine<T, F, Fut>(only: Option<BenchEngine>, mut measure: F) -> anyhow::Result<Vec<T>>
+where
+    F: FnMut(BenchDatabase) -> Fut,
+    Fut: std::future::Future<Output = (BenchDatabase, anyhow::Result<T>)>,
+{
+    let mut results = Vec::new();
+    if only != Some(BenchEngine::Postgres) {
+        let (sqlite, measured) = measure(BenchDatabase::sqlite()?).await;
+        sqlite.remove().await;
+        results.push(measured?);
+    }
+    match std::env::var("LODGE_BENCH_POSTGRES_URL") {
+        _ if only == Some(BenchEngine::Sqlite) => {}
+        Ok(server) if !server.is_empty() => {
+            let (postgres, measured) = measure(BenchDatabase::postgres(&server).await?).await;
+            postgres.remove().await;
+            results.push(measured?);
+        }
+        _ => eprintln!(
+            "postgres: skipped; set LODGE_BENCH_POSTGRES_URL (e.g. postgres://postgres@127.0.0.1:5432/postgres) to measure it"
+        ),
+    }
+    Ok(results)
 }
 
 pub fn per_second(count: u64, elapsed: Duration) -> f64 {

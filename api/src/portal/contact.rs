@@ -96,12 +96,7 @@ pub async fn submit_form(
     request_id: lodge_domain::RequestId,
     body: FormAnswers,
 ) -> Result<crate::staff::invites::Recorded, ApiError> {
-    let request = session
-        .view
-        .requests
-        .iter()
-        .find(|r| r.id == request_id)
-        .ok_or_else(|| ApiError::NotFound(format!("your portal has no request {request_id}")))?;
+    let request = session.request(request_id)?;
     if request.kind != lodge_projections::portal::RequestKind::Form {
         return Err(ApiError::Invalid(format!(
             "\"{}\" asks for files: upload them to /api/portal/requests/{request_id}/documents",

@@ -45,6 +45,18 @@ pub struct ContactSession {
 }
 
 impl ContactSession {
+    /// One of the requests on this contact's portal; another's is as good as missing.
+    pub fn request(
+        &self,
+        request_id: lodge_domain::RequestId,
+    ) -> Result<&lodge_projections::portal::PortalRequest, ApiError> {
+        self.view
+            .requests
+            .iter()
+            .find(|r| r.id == request_id)
+            .ok_or_else(|| ApiError::NotFound(format!("your portal has no request {request_id}")))
+    }
+
     pub fn actor(&self) -> Actor {
         Actor::Contact {
             id: self.contact_id,

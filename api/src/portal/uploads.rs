@@ -130,12 +130,7 @@ pub async fn upload(
 
 /// The request, as this contact's portal shows it, if it is theirs and takes files.
 fn assigned_file_request(session: &ContactSession, request_id: RequestId) -> Result<&PortalRequest, ApiError> {
-    let request = session
-        .view
-        .requests
-        .iter()
-        .find(|r| r.id == request_id)
-        .ok_or_else(|| ApiError::NotFound(format!("your portal has no request {request_id}")))?;
+    let request = session.request(request_id)?;
     if request.kind != RequestKind::File {
         return Err(ApiError::Invalid(format!(
             "\"{}\" is a form: send its answers to /api/portal/requests/{request_id}/form",
