@@ -24,6 +24,7 @@ lodge_eventlog::test_on_both_engines!(
     the_record_serves_audit_history_and_files,
     a_portal_session_expires,
     a_portal_read_without_after_catches_up_by_itself,
+    portal_links_can_be_made_again_from_the_log_with_the_secret,
 );
 
 async fn a_sent_invite_shows_on_each_contacts_portal(db: TestDatabase) {
@@ -1083,5 +1084,40 @@ async fn a_portal_read_without_after_catches_up_by_itself(db: TestDatabase) {
         );
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
+    app.stop().await;
+}
+
+/// The notifier puts each contact's link in their email from the log alone: the link is derived
+/// from the command id in the event's metadata under the server's secret, never stored.
+async fn portal_links_can_be_made_again_from_the_log_with_the_secret(db: TestDatabase) {
+    let app = TestApp::start(db).await;
+    let sent = app.staff().send_invite(&two_contact_invite()).await;
+    let invite = sent["id"].as_str().unwrap();
+    let stream = lodge_eventlog::StreamId::parse(&format!("invite-{invite}")).unwrap();
+    let events = app.log.read_stream(&stream).await.unwrap();
+    assert!(
+        !events[0].data.contains(
+            sent["contacts"][0]["portal_url"]
+                .as_str()
+                .unwrap()
+                .rsplit('/')
+                .next()
+                .unwrap()
+        )
+    );
+    let data: Value = serde_json::from_str(&events[0].data).unwrap();
+    for (index, contact) in sent["contacts"].as_array().unwrap().iter().enumerate() {
+        let (token, hash) =
+            lodge_api::secrets::portal_link_token(&app.secret_key, events[0].metadata.command_id, index);
+        assert_eq!(
+            contact["portal_url"].as_str().unwrap(),
+            format!("{}/p/{token}", app.base)
+        );
+        assert_eq!(data["contacts"][index]["portal_link"], hash.as_str());
+    }
+    // Without the secret, the log gives nothing away: another key makes another link.
+    let (other, _) =
+        lodge_api::secrets::portal_link_token(&lodge_api::SecretKey::random(), events[0].metadata.command_id, 0);
+    assert!(!sent["contacts"][0]["portal_url"].as_str().unwrap().ends_with(&other));
     app.stop().await;
 }

@@ -23,8 +23,15 @@ pub fn new_token(prefix: &str) -> (String, TokenHash) {
     (token, hash)
 }
 
-/// A portal link token that a retried request can make again: an HMAC of what identifies the link
-/// under the server's secret. Only someone holding the secret could compute it from the log.
+/// The token of the portal link that command `command_id` made for its `index`th new link (the
+/// contact's place in SendInvite, 0 for AddContact and ReissuePortalLink). Derived rather than
+/// random, so that a retried request answers with the same link and the notifier can put the link
+/// in the email from the event alone; only a holder of the server's secret can compute it.
+pub fn portal_link_token(secret: &SecretKey, command_id: Uuid, index: usize) -> (String, TokenHash) {
+    derived_token(secret, "portal-link", command_id, index)
+}
+
+/// An HMAC of what identifies a secret value under the server's secret.
 pub fn derived_token(secret: &SecretKey, purpose: &str, command_id: Uuid, index: usize) -> (String, TokenHash) {
     let mut mac = Hmac::<Sha256>::new_from_slice(&secret.0).expect("HMAC takes a key of any length");
     mac.update(format!("lodge/{purpose}/{command_id}/{index}").as_bytes());

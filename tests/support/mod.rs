@@ -20,6 +20,8 @@ pub struct TestApp {
     /// A staff member's token: Sam Staff, sam@firm.example.
     pub staff_token: String,
     pub blobs: tempfile::TempDir,
+    /// The server's secret, from which portal links are derived.
+    pub secret_key: lodge_api::SecretKey,
     server: Option<RunningServer>,
 }
 
@@ -44,6 +46,7 @@ impl TestApp {
         let mut settings = Settings::local(blobs.path().to_owned());
         settings.public_url = format!("http://{address}");
         configure(&mut settings);
+        let secret_key = settings.secret_key.clone();
         let staff_token = tokens::create(store.pool(), "Sam Staff", Some("sam@firm.example"))
             .await
             .expect("a staff token")
@@ -64,6 +67,7 @@ impl TestApp {
             base: format!("http://{address}"),
             staff_token,
             blobs,
+            secret_key,
             server: Some(server),
         }
     }

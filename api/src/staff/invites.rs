@@ -578,41 +578,43 @@ pub async fn reissue_link(
     })
 }
 
-/// Ids and portal links for what a command creates. Fresh and random, unless the request carries an
-/// Idempotency-Key: then derived from the command id (and, for links, the server's secret), so that
-/// a retry decides exactly what the first request did and answers with the same ids and links.
+/// Ids and portal links for what a command creates. Links are always derived from the command id
+/// under the server's secret (docs/decisions/0011). Ids are fresh UUIDv7s, unless the request carries
+/// an Idempotency-Key: then they are derived from the command id too, so that a retry decides
+/// exactly what the first request did and answers with the same ids.
 struct NewIds<'a> {
     state: &'a AppState,
-    command_id: Option<Uuid>,
+    command_id: Uuid,
+    idempotent: bool,
 }
 
 impl<'a> NewIds<'a> {
     fn new(state: &'a AppState, context: &RequestContext, command_id: Uuid) -> Self {
         Self {
             state,
-            command_id: context.idempotency_key.is_some().then_some(command_id),
+            command_id,
+            idempotent: context.idempotency_key.is_some(),
         }
     }
 
     fn id(&self, kind: &str, index: usize) -> Uuid {
-        match self.command_id {
-            Some(command) => Uuid::new_v5(&command, format!("{kind}:{index}").as_bytes()),
-            None => Uuid::now_v7(),
+        if self.idempotent {
+            Uuid::new_v5(&self.command_id, format!("{kind}:{index}").as_bytes())
+        } else {
+            Uuid::now_v7()
         }
     }
 
     fn salt(&self) -> Option<[u8; 16]> {
-        self.command_id.map(|command| {
-            let (derived, _) = secrets::derived_token(&self.state.settings.secret_key, "password-salt", command, 0);
+        self.idempotent.then(|| {
+            let (derived, _) =
+                secrets::derived_token(&self.state.settings.secret_key, "password-salt", self.command_id, 0);
             let bytes = hex::decode(&derived[..32]).expect("a derived token is hex");
             bytes.try_into().expect("16 bytes")
         })
     }
 
     fn link(&self, index: usize) -> (String, lodge_domain::digest::TokenHash) {
-        match self.command_id {
-            Some(command) => secrets::derived_token(&self.state.settings.secret_key, "portal-link", command, index),
-            None => secrets::new_token(""),
-        }
+        secrets::portal_link_token(&self.state.settings.secret_key, self.command_id, index)
     }
 }
