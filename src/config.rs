@@ -127,10 +127,12 @@ impl Config {
         if self.session_hours == 0 || self.max_file_mib == 0 {
             return Err(invalid("session_hours and max_file_mib must be at least 1".into()));
         }
-        let blob_dir = self.blob_url.strip_prefix("file://").unwrap_or(&self.blob_url);
         Ok(lodge_api::Settings {
             public_url,
-            blob_dir: PathBuf::from(blob_dir),
+            blob_url: self.blob_url.clone(),
+            // Object stores take their settings and credentials from the environment, as their own
+            // tools do, rather than from Lodge's file.
+            blob_options: std::env::vars().filter(|(key, _)| key.starts_with("AWS_")).collect(),
             firm: lodge_api::Firm {
                 name: self.firm_name.clone(),
                 email: self.firm_email.clone(),

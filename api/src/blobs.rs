@@ -14,8 +14,10 @@ use uuid::Uuid;
 
 use crate::error::ApiError;
 
-/// Bytes buffered per part before it is written: a few of these per upload is all it holds.
-const PART_BYTES: usize = 1024 * 1024;
+/// Bytes buffered per part before it is written: a few of these per upload is all it holds. S3
+/// refuses parts under 5 MiB (but the last), so remote stores take larger ones.
+const LOCAL_PART_BYTES: usize = 1024 * 1024;
+const REMOTE_PART_BYTES: usize = 5 * 1024 * 1024;
 /// Parts being written at once per upload.
 const PARTS_IN_FLIGHT: usize = 2;
 /// How much of the start of a file is kept to recognise its type.
@@ -24,6 +26,7 @@ pub const SNIFF_BYTES: usize = 8 * 1024;
 #[derive(Clone)]
 pub struct BlobStore {
     store: Arc<dyn ObjectStore>,
+    part_bytes: usize,
 }
 
 fn storage(error: object_store::Error) -> ApiError {
@@ -31,6 +34,34 @@ fn storage(error: object_store::Error) -> ApiError {
 }
 
 impl BlobStore {
+    /// The store `location` names: a folder (or `file://` URL), or an object store URL such as
+    /// `s3://bucket/prefix`, configured by `options`: the usual `AWS_*` settings (`AWS_ENDPOINT`
+    /// for an S3-compatible service, `AWS_ALLOW_HTTP=true` for one without TLS, credentials).
+    pub fn open(location: &str, options: &[(String, String)]) -> Result<Self, ApiError> {
+        let Some((scheme, _)) = location.split_once("://") else {
+            return Self::local(FsPath::new(location));
+        };
+        if scheme == "file" {
+            return Self::local(FsPath::new(location.trim_start_matches("file://")));
+        }
+        let url = url::Url::parse(location)
+            .map_err(|e| ApiError::Internal(format!("the blob store URL {location} is not a URL: {e}")))?;
+        let options = options
+            .iter()
+            .map(|(key, value)| (key.to_ascii_lowercase(), value.clone()));
+        let (store, prefix) = object_store::parse_url_opts(&url, options)
+            .map_err(|e| ApiError::Internal(format!("the blob store {location}: {e}")))?;
+        let store: Arc<dyn ObjectStore> = if prefix.as_ref().is_empty() {
+            Arc::from(store)
+        } else {
+            Arc::new(object_store::prefix::PrefixStore::new(store, prefix))
+        };
+        Ok(Self {
+            store,
+            part_bytes: REMOTE_PART_BYTES,
+        })
+    }
+
     /// Files under `folder`, each written with fsync (file and folder) before it counts as stored.
     pub fn local(folder: &FsPath) -> Result<Self, ApiError> {
         std::fs::create_dir_all(folder)
@@ -38,7 +69,10 @@ impl BlobStore {
         let store = LocalFileSystem::new_with_prefix(folder)
             .map_err(storage)?
             .with_fsync(true);
-        Ok(Self { store: Arc::new(store) })
+        Ok(Self {
+            store: Arc::new(store),
+            part_bytes: LOCAL_PART_BYTES,
+        })
     }
 
     pub fn key(sha256: &str) -> Path {
@@ -52,7 +86,7 @@ impl BlobStore {
         Ok(IncomingBlob {
             store: self.store.clone(),
             path,
-            writer: WriteMultipart::new_with_chunk_size(upload, PART_BYTES),
+            writer: WriteMultipart::new_with_chunk_size(upload, self.part_bytes),
             hasher: Sha256::new(),
             size: 0,
             head: Vec::new(),

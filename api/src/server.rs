@@ -93,7 +93,8 @@ pub enum ServerError {
 
 impl Server {
     pub async fn start(self, listener: TcpListener, shutdown: CancellationToken) -> Result<RunningServer, ServerError> {
-        let blobs = BlobStore::local(&self.settings.blob_dir).map_err(|e| ServerError::Blobs(e.to_string()))?;
+        let blobs = BlobStore::open(&self.settings.blob_url, &self.settings.blob_options)
+            .map_err(|e| ServerError::Blobs(e.to_string()))?;
         all::register_all(&self.store).await?;
         let address = listener.local_addr()?;
         let mut tasks = JoinSet::new();

@@ -10,8 +10,10 @@ use serde::Serialize;
 pub struct Settings {
     /// Where portal links point, without a trailing slash: links are `{public_url}/p/{token}`.
     pub public_url: String,
-    /// The folder that holds uploaded documents.
-    pub blob_dir: PathBuf,
+    /// Where uploaded documents are kept: a folder, or an object store URL (`s3://bucket/prefix`).
+    pub blob_url: String,
+    /// The object store's settings (`AWS_ENDPOINT`, `AWS_ACCESS_KEY_ID`, …); none for a folder.
+    pub blob_options: Vec<(String, String)>,
     pub firm: Firm,
     /// How long a portal session lasts.
     pub session_lifetime: Duration,
@@ -47,7 +49,8 @@ impl Settings {
     pub fn local(blob_dir: PathBuf) -> Self {
         Self {
             public_url: "http://127.0.0.1:8080".into(),
-            blob_dir,
+            blob_url: blob_dir.display().to_string(),
+            blob_options: Vec::new(),
             firm: Firm::default(),
             session_lifetime: Duration::from_secs(8 * 3600),
             max_file_bytes: 100 * 1024 * 1024,
