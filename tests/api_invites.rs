@@ -25,6 +25,7 @@ lodge_eventlog::test_on_both_engines!(
     a_portal_session_expires,
     a_portal_read_without_after_catches_up_by_itself,
     portal_links_can_be_made_again_from_the_log_with_the_secret,
+    following_a_portal_link_signs_the_contact_in,
 );
 
 async fn a_sent_invite_shows_on_each_contacts_portal(db: TestDatabase) {
@@ -547,6 +548,30 @@ async fn one_contact_never_sees_another(db: TestDatabase) {
             .await,
         StatusCode::NOT_FOUND,
         "no contact",
+    )
+    .await;
+    assert_eq!(app.event_count().await, before);
+    // A document of one invite cannot be reviewed through another.
+    let bob = app.contact(second["contacts"][0]["portal_url"].as_str().unwrap()).await;
+    let theirs = expect(
+        bob.upload(&second["requests"][0]["id"], &[("p.pdf", pdf("theirs"))])
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let before = app.event_count().await;
+    expect_problem(
+        app.staff()
+            .post(
+                &format!(
+                    "/api/invites/{invite}/documents/{}/review",
+                    theirs["documents"][0]["id"].as_str().unwrap()
+                ),
+                &json!({"decision": "accept"}),
+            )
+            .await,
+        StatusCode::NOT_FOUND,
+        "no document",
     )
     .await;
     assert_eq!(app.event_count().await, before);
@@ -1119,5 +1144,24 @@ async fn portal_links_can_be_made_again_from_the_log_with_the_secret(db: TestDat
     let (other, _) =
         lodge_api::secrets::portal_link_token(&lodge_api::SecretKey::random(), events[0].metadata.command_id, 0);
     assert!(!sent["contacts"][0]["portal_url"].as_str().unwrap().ends_with(&other));
+    app.stop().await;
+}
+
+async fn following_a_portal_link_signs_the_contact_in(db: TestDatabase) {
+    let app = TestApp::start(db).await;
+    let sent = app.staff().send_invite(&two_contact_invite()).await;
+    let url = sent["contacts"][0]["portal_url"].as_str().unwrap();
+    let browser = reqwest::Client::builder().cookie_store(true).build().unwrap();
+    let followed = browser.get(url).send().await.unwrap();
+    assert_eq!(followed.url().path(), "/api/portal", "the token leaves the address bar");
+    let portal = expect(followed, StatusCode::OK).await;
+    assert_eq!(portal["contact"]["name"], "Ana Alves");
+    let unknown = app
+        .anonymous()
+        .get(app.url("/p/0123456789abcdef"))
+        .send()
+        .await
+        .unwrap();
+    expect_problem(unknown, StatusCode::NOT_FOUND, "not valid").await;
     app.stop().await;
 }

@@ -29,6 +29,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/documents/{document_id}"),
     ("get", "/api/invites/{invite_id}/documents.zip"),
     ("post", "/api/portal/session"),
+    ("get", "/p/{token}"),
     ("post", "/api/portal/session/password"),
     ("get", "/api/portal"),
     ("post", "/api/portal/messages"),
@@ -93,7 +94,8 @@ async fn the_openapi_document_covers_every_endpoint(db: TestDatabase) {
                 .replace("{invite_id}", &id.to_string())
                 .replace("{contact_id}", &id.to_string())
                 .replace("{document_id}", &id.to_string())
-                .replace("{request_id}", &id.to_string()),
+                .replace("{request_id}", &id.to_string())
+                .replace("{token}", "0123456789abcdef"),
         );
         let request = match *method {
             "get" => app.anonymous().get(url),
