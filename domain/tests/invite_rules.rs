@@ -893,3 +893,71 @@ fn all_channels_are_named_in_snake_case() {
         r#"["email","sms"]"#
     );
 }
+
+mod notifications {
+    use super::*;
+    use lodge_domain::notification::NotificationKind;
+
+    fn record(contact_id: ContactId, outcome: NotificationOutcome) -> InviteCommand {
+        InviteCommand::RecordNotification(RecordNotification {
+            contact_id,
+            channel: Channel::Email,
+            kind: NotificationKind::Invitation,
+            to: "ana@example.com".into(),
+            cause: uuid(0x9001),
+            outcome,
+        })
+    }
+
+    #[test]
+    fn deliveries_and_failures_are_recorded() {
+        let delivered = when(
+            &sent(),
+            record(
+                ANA,
+                NotificationOutcome::Delivered {
+                    provider_message_id: Some("<abc@mail>".into()),
+                },
+            ),
+        )
+        .unwrap();
+        let [InviteEvent::NotificationSent(sent_event)] = delivered.as_slice() else {
+            panic!("{delivered:?}")
+        };
+        assert_eq!(sent_event.provider_message_id.as_deref(), Some("<abc@mail>"));
+        assert_eq!(sent_event.cause, uuid(0x9001));
+        let failed = when(
+            &sent(),
+            record(
+                ANA,
+                NotificationOutcome::Failed {
+                    reason: "550 no such user\r\n".into(),
+                    permanent: true,
+                },
+            ),
+        )
+        .unwrap();
+        let [InviteEvent::NotificationFailed(failure)] = failed.as_slice() else {
+            panic!("{failed:?}")
+        };
+        assert_eq!(
+            failure.reason, "550 no such user",
+            "control characters are cleaned, not refused"
+        );
+        assert!(failure.permanent);
+    }
+
+    #[test]
+    fn only_about_a_contact_of_the_invite_but_whatever_its_status() {
+        let delivered = NotificationOutcome::Delivered {
+            provider_message_id: None,
+        };
+        assert_eq!(
+            when(&sent(), record(CARA, delivered.clone())),
+            Err(InviteError::UnknownContact(CARA))
+        );
+        assert_eq!(when(&[], record(ANA, delivered.clone())), Err(InviteError::NotSent));
+        let cancelled = then(&sent(), cancel());
+        assert!(when(&cancelled, record(ANA, delivered)).is_ok());
+    }
+}

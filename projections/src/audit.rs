@@ -90,7 +90,7 @@ fn entry(
         ip: source.and_then(|s| s.ip).map(|ip| ip.to_string()),
         user_agent: source.and_then(|s| s.user_agent.clone()),
         detail: None,
-        event_hash: recorded.hash.iter().map(|b| format!("{b:02x}")).collect(),
+        event_hash: hex::encode(recorded.hash),
     };
     let review = |document: DocumentId| uploads.get(&document).cloned();
     match &recorded.event {
@@ -153,8 +153,34 @@ fn entry(
         InviteEvent::PortalLinkReissued(e) => entry.contact_id = Some(e.contact_id),
         InviteEvent::PortalOpened(e) => visit(&mut entry, e.contact_id, e.ip, &e.user_agent),
         InviteEvent::PortalPasswordRefused(e) => visit(&mut entry, e.contact_id, e.ip, &e.user_agent),
+        InviteEvent::NotificationSent(e) => {
+            entry.contact_id = Some(e.contact_id);
+            entry.detail = Some(format!("{} by {} to {}", e.kind.describe(), channel(e.channel), e.to));
+        }
+        InviteEvent::NotificationFailed(e) => {
+            entry.contact_id = Some(e.contact_id);
+            let kind = if e.permanent {
+                "failed for good"
+            } else {
+                "failed, to be retried"
+            };
+            entry.detail = Some(format!(
+                "{} by {} to {} {kind}: {}",
+                e.kind.describe(),
+                channel(e.channel),
+                e.to,
+                e.reason
+            ));
+        }
     }
     entry
+}
+
+fn channel(channel: lodge_domain::contact::Channel) -> &'static str {
+    match channel {
+        lodge_domain::contact::Channel::Email => "email",
+        lodge_domain::contact::Channel::Sms => "SMS",
+    }
 }
 
 /// A portal visit: the event itself says where it came from.

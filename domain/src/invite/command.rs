@@ -11,6 +11,7 @@ use crate::actor::{Sender, StaffMember};
 use crate::contact::{Channel, ContactDetails};
 use crate::digest::{PasswordHash, TokenHash};
 use crate::ids::{ContactId, DocumentId, InviteId, MessageId, RequestId};
+use crate::notification::NotificationKind;
 use crate::request::{Answers, RequestSpec};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -27,6 +28,7 @@ pub enum InviteCommand {
     CompleteInvite(CompleteInvite),
     ReissuePortalLink(ReissuePortalLink),
     RecordPortalAccess(RecordPortalAccess),
+    RecordNotification(RecordNotification),
 }
 
 impl InviteCommand {
@@ -45,6 +47,7 @@ impl InviteCommand {
             InviteCommand::CompleteInvite(_) => "CompleteInvite",
             InviteCommand::ReissuePortalLink(_) => "ReissuePortalLink",
             InviteCommand::RecordPortalAccess(_) => "RecordPortalAccess",
+            InviteCommand::RecordNotification(_) => "RecordNotification",
         }
     }
 }
@@ -166,4 +169,25 @@ pub struct RecordPortalAccess {
     pub access: PortalAccess,
     pub ip: Option<IpAddr>,
     pub user_agent: Option<String>,
+}
+
+/// What became of a notification the notifier sent: a fact to record, whatever the invite's status.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordNotification {
+    pub contact_id: ContactId,
+    pub channel: Channel,
+    pub kind: NotificationKind,
+    /// The address or number it went to.
+    pub to: String,
+    /// The event that called for it.
+    pub cause: uuid::Uuid,
+    pub outcome: NotificationOutcome,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotificationOutcome {
+    /// The provider accepted it, with its message id when it gives one.
+    Delivered { provider_message_id: Option<String> },
+    /// It could not be delivered; `permanent` when trying again cannot help.
+    Failed { reason: String, permanent: bool },
 }

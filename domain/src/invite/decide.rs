@@ -30,6 +30,7 @@ pub fn decide(state: &InviteState, command: &InviteCommand) -> Result<Vec<Invite
     match command {
         InviteCommand::PostMessage(c) => return post_message(invite, c),
         InviteCommand::RecordPortalAccess(c) => return record_portal_access(invite, c),
+        InviteCommand::RecordNotification(c) => return record_notification(invite, c),
         _ if invite.status != InviteStatus::Open => {
             return Err(InviteError::Closed { status: invite.status });
         }
@@ -47,7 +48,10 @@ pub fn decide(state: &InviteState, command: &InviteCommand) -> Result<Vec<Invite
             completed_by: Some(c.by.clone()),
         })]),
         InviteCommand::ReissuePortalLink(c) => reissue_portal_link(invite, c),
-        InviteCommand::SendInvite(_) | InviteCommand::PostMessage(_) | InviteCommand::RecordPortalAccess(_) => {
+        InviteCommand::SendInvite(_)
+        | InviteCommand::PostMessage(_)
+        | InviteCommand::RecordPortalAccess(_)
+        | InviteCommand::RecordNotification(_) => {
             unreachable!("handled above")
         }
     }
@@ -412,5 +416,46 @@ fn record_portal_access(invite: &Invite, c: &RecordPortalAccess) -> Result<Vec<I
                 user_agent,
             })
         }
+    }])
+}
+
+/// Most characters kept of a provider's reason or message id: enough to read, not a log dump.
+const MAX_NOTIFICATION_TEXT_CHARS: usize = 1_000;
+
+/// A delivery is a fact to record, never to refuse, once it is about a contact of this invite:
+/// an over-long or odd provider answer is cleaned rather than rejected.
+fn record_notification(invite: &Invite, c: &RecordNotification) -> Result<Vec<InviteEvent>, InviteError> {
+    invite
+        .contact(c.contact_id)
+        .ok_or(InviteError::UnknownContact(c.contact_id))?;
+    let clean = |text: &str| -> String {
+        let kept: String = text
+            .chars()
+            .map(|ch| if ch.is_control() { ' ' } else { ch })
+            .take(MAX_NOTIFICATION_TEXT_CHARS)
+            .collect();
+        kept.trim().to_owned()
+    };
+    let to = clean(&c.to);
+    Ok(vec![match &c.outcome {
+        NotificationOutcome::Delivered { provider_message_id } => InviteEvent::NotificationSent(NotificationSent {
+            contact_id: c.contact_id,
+            channel: c.channel,
+            kind: c.kind,
+            to,
+            cause: c.cause,
+            provider_message_id: provider_message_id.as_deref().map(clean).filter(|id| !id.is_empty()),
+        }),
+        NotificationOutcome::Failed { reason, permanent } => InviteEvent::NotificationFailed(NotificationFailed {
+            contact_id: c.contact_id,
+            channel: c.channel,
+            kind: c.kind,
+            to,
+            cause: c.cause,
+            reason: Some(clean(reason))
+                .filter(|r| !r.is_empty())
+                .unwrap_or_else(|| "no reason given".to_owned()),
+            permanent: *permanent,
+        }),
     }])
 }

@@ -14,7 +14,9 @@ use crate::contact::{Channel, ContactDetails};
 use crate::decider::{EventDecodeError, EventSchema};
 use crate::digest::{PasswordHash, Sha256Hex, TokenHash};
 use crate::ids::{ContactId, DocumentId, InviteId, MessageId, RequestId};
+use crate::notification::NotificationKind;
 use crate::request::{Answers, RequestSpec};
+use uuid::Uuid;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum InviteEvent {
@@ -32,6 +34,8 @@ pub enum InviteEvent {
     PortalLinkReissued(PortalLinkReissued),
     PortalOpened(PortalOpened),
     PortalPasswordRefused(PortalPasswordRefused),
+    NotificationSent(NotificationSent),
+    NotificationFailed(NotificationFailed),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -145,6 +149,31 @@ pub struct PortalPasswordRefused {
     pub user_agent: Option<String>,
 }
 
+/// A notification reached its provider (the SMTP server, Twilio).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NotificationSent {
+    pub contact_id: ContactId,
+    pub channel: Channel,
+    pub kind: NotificationKind,
+    pub to: String,
+    /// The event that called for it.
+    pub cause: Uuid,
+    pub provider_message_id: Option<String>,
+}
+
+/// A notification could not be delivered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NotificationFailed {
+    pub contact_id: ContactId,
+    pub channel: Channel,
+    pub kind: NotificationKind,
+    pub to: String,
+    pub cause: Uuid,
+    pub reason: String,
+    /// Trying again cannot help (an address that does not exist, a number that cannot take SMS).
+    pub permanent: bool,
+}
+
 impl InviteEvent {
     /// Every event type with the schema version this code writes. A fixture must exist for each
     /// (`domain/tests/fixtures/events/{type}.v{version}.json`); the fixture test enforces it.
@@ -163,6 +192,8 @@ impl InviteEvent {
         ("PortalLinkReissued", 1),
         ("PortalOpened", 1),
         ("PortalPasswordRefused", 1),
+        ("NotificationSent", 1),
+        ("NotificationFailed", 1),
     ];
 
     fn current_version(event_type: &str) -> Option<u32> {
@@ -198,6 +229,8 @@ impl EventSchema for InviteEvent {
             InviteEvent::PortalLinkReissued(_) => "PortalLinkReissued",
             InviteEvent::PortalOpened(_) => "PortalOpened",
             InviteEvent::PortalPasswordRefused(_) => "PortalPasswordRefused",
+            InviteEvent::NotificationSent(_) => "NotificationSent",
+            InviteEvent::NotificationFailed(_) => "NotificationFailed",
         }
     }
 
@@ -221,6 +254,8 @@ impl EventSchema for InviteEvent {
             InviteEvent::PortalLinkReissued(e) => serde_json::to_string(e),
             InviteEvent::PortalOpened(e) => serde_json::to_string(e),
             InviteEvent::PortalPasswordRefused(e) => serde_json::to_string(e),
+            InviteEvent::NotificationSent(e) => serde_json::to_string(e),
+            InviteEvent::NotificationFailed(e) => serde_json::to_string(e),
         };
         // Serialising plain structs of strings, numbers and maps with string keys cannot fail.
         json.expect("invite events always serialise")
@@ -255,6 +290,8 @@ impl EventSchema for InviteEvent {
             ("PortalLinkReissued", 1) => payload(t, v, json).map(InviteEvent::PortalLinkReissued),
             ("PortalOpened", 1) => payload(t, v, json).map(InviteEvent::PortalOpened),
             ("PortalPasswordRefused", 1) => payload(t, v, json).map(InviteEvent::PortalPasswordRefused),
+            ("NotificationSent", 1) => payload(t, v, json).map(InviteEvent::NotificationSent),
+            ("NotificationFailed", 1) => payload(t, v, json).map(InviteEvent::NotificationFailed),
             _ => Err(EventDecodeError::UnknownSchemaVersion {
                 event_type: event_type.to_owned(),
                 schema_version,

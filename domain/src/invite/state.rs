@@ -258,7 +258,10 @@ pub fn evolve(mut state: InviteState, event: &InviteEvent) -> InviteState {
                 contact.portal_link = e.portal_link.clone();
             }
         }
-        InviteEvent::PortalOpened(_) | InviteEvent::PortalPasswordRefused(_) => {}
+        InviteEvent::PortalOpened(_)
+        | InviteEvent::PortalPasswordRefused(_)
+        | InviteEvent::NotificationSent(_)
+        | InviteEvent::NotificationFailed(_) => {}
     }
     state
 }
