@@ -119,6 +119,8 @@ async fn documents_live_in_an_s3_bucket(db: TestDatabase) {
     );
 
     let id = uploaded["documents"][0]["id"].as_str().unwrap();
+    // The portal shows the document once it reaches the upload's position.
+    ana.portal(&uploaded["position"]).await;
     let download = ana.get(&format!("/api/portal/documents/{id}")).await;
     assert_eq!(download.status(), StatusCode::OK);
     assert_eq!(download.bytes().await.unwrap().as_ref(), big.as_slice());
