@@ -164,7 +164,7 @@ impl Config {
         match std::fs::read_to_string(path) {
             Ok(text) => parse(&text, &self.secret_key_file),
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-                let key = lodge_api::SecretKey::random();
+                let key = lodge_api::settings::random_secret_key();
                 let cannot = |e: std::io::Error| ConfigError::Setting(format!("cannot write {}: {e}", path.display()));
                 if let Some(folder) = path.parent() {
                     std::fs::create_dir_all(folder).map_err(cannot)?;

@@ -4,15 +4,12 @@
 
 use argon2::password_hash::{PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Argon2, PasswordHash as ParsedHash};
-use hmac::{Hmac, Mac};
 use lodge_domain::digest::{PasswordHash, TokenHash};
 use rand::RngCore;
-use sha2::{Digest, Sha256};
-use uuid::Uuid;
-
-use crate::settings::SecretKey;
 
 use crate::error::ApiError;
+
+pub use lodge_domain::links::{derived_token, hash_token, portal_link_token};
 
 /// A fresh random token (256 bits, as 64 hex digits, safe in a URL) with its hash.
 pub fn new_token(prefix: &str) -> (String, TokenHash) {
@@ -21,28 +18,6 @@ pub fn new_token(prefix: &str) -> (String, TokenHash) {
     let token = format!("{prefix}{}", hex::encode(bytes));
     let hash = hash_token(&token);
     (token, hash)
-}
-
-/// The token of the portal link that command `command_id` made for its `index`th new link (the
-/// contact's place in SendInvite, 0 for AddContact and ReissuePortalLink). Derived rather than
-/// random, so that a retried request answers with the same link and the notifier can put the link
-/// in the email from the event alone; only a holder of the server's secret can compute it.
-pub fn portal_link_token(secret: &SecretKey, command_id: Uuid, index: usize) -> (String, TokenHash) {
-    derived_token(secret, "portal-link", command_id, index)
-}
-
-/// An HMAC of what identifies a secret value under the server's secret.
-pub fn derived_token(secret: &SecretKey, purpose: &str, command_id: Uuid, index: usize) -> (String, TokenHash) {
-    let mut mac = Hmac::<Sha256>::new_from_slice(&secret.0).expect("HMAC takes a key of any length");
-    mac.update(format!("lodge/{purpose}/{command_id}/{index}").as_bytes());
-    let token = hex::encode(mac.finalize().into_bytes());
-    let hash = hash_token(&token);
-    (token, hash)
-}
-
-/// What Lodge stores and looks up in place of a token.
-pub fn hash_token(token: &str) -> TokenHash {
-    TokenHash::parse(&hex::encode(Sha256::digest(token.as_bytes()))).expect("a SHA-256 in hex is a token hash")
 }
 
 /// Hashes a portal password with argon2id. Slow on purpose: run it off the async threads.

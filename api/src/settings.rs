@@ -26,22 +26,13 @@ pub struct Settings {
     pub secret_key: SecretKey,
 }
 
-/// 256 secret bits. Never printed.
-#[derive(Clone)]
-pub struct SecretKey(pub [u8; 32]);
+pub use lodge_domain::links::SecretKey;
 
-impl SecretKey {
-    pub fn random() -> Self {
-        let mut key = [0u8; 32];
-        rand::RngCore::fill_bytes(&mut rand::rng(), &mut key);
-        Self(key)
-    }
-}
-
-impl std::fmt::Debug for SecretKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("SecretKey(…)")
-    }
+/// A fresh random secret, for a first run or a test.
+pub fn random_secret_key() -> SecretKey {
+    let mut key = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut key);
+    SecretKey(key)
 }
 
 impl Settings {
@@ -55,7 +46,7 @@ impl Settings {
             session_lifetime: Duration::from_secs(8 * 3600),
             max_file_bytes: 100 * 1024 * 1024,
             read_wait: Duration::from_secs(5),
-            secret_key: SecretKey::random(),
+            secret_key: random_secret_key(),
         }
     }
 

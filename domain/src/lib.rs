@@ -11,6 +11,7 @@ pub mod digest;
 pub mod ids;
 pub mod invite;
 pub mod limits;
+pub mod links;
 pub mod notification;
 pub mod request;
 #[cfg(feature = "testing")]

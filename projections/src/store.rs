@@ -74,7 +74,7 @@ impl ReadStore {
     /// connection, and the projector writes through that same connection: if the process or its
     /// connection dies, the lock goes with it and a stale leader cannot write. A SQLite database
     /// has one server, so its leader is simply the caller.
-    pub(crate) async fn lead(
+    pub async fn lead(
         &self,
         name: &str,
         shutdown: &CancellationToken,
