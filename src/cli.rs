@@ -40,6 +40,8 @@ pub enum Command {
     Demo,
     /// Run the projectors that build the read models from the log, until Ctrl-C
     Project,
+    /// Run the notifier alone (portal links by email), until Ctrl-C
+    Notify,
     /// Print the audit trail (as far as `lodge project` has built it), streamed
     Audit(AuditArgs),
     /// Rebuild read models from the whole log into fresh tables while the live ones keep serving, then

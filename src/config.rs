@@ -44,6 +44,11 @@ pub struct Config {
     pub secret_key: Option<String>,
     /// Env: `LODGE_SECRET_KEY_FILE`.
     pub secret_key_file: String,
+    /// The SMTP server for email, e.g. `smtp://user:pass@host:587?tls=required`; none: emails are
+    /// recorded as failed. Env: `LODGE_SMTP_URL`.
+    pub smtp_url: Option<String>,
+    /// Who emails come from, `Name <address>`. Env: `LODGE_MAIL_FROM`.
+    pub mail_from: String,
 }
 
 impl Default for Config {
@@ -65,6 +70,8 @@ impl Default for Config {
             max_file_mib: 100,
             secret_key: None,
             secret_key_file: "./lodge-data/secret.key".into(),
+            smtp_url: None,
+            mail_from: "Lodge <lodge@localhost>".into(),
         }
     }
 }
@@ -146,6 +153,17 @@ impl Config {
             read_wait: std::time::Duration::from_secs(5),
             secret_key: self.secret_key()?,
         })
+    }
+
+    /// What the notifier needs, from the same settings the API reads.
+    pub fn notifier_settings(&self, api: &lodge_api::Settings) -> lodge_notifier::NotifierSettings {
+        lodge_notifier::NotifierSettings {
+            smtp_url: self.smtp_url.clone(),
+            mail_from: self.mail_from.clone(),
+            public_url: api.public_url.clone(),
+            secret_key: api.secret_key.clone(),
+            firm_name: api.firm.name.clone(),
+        }
     }
 
     /// The configured secret, or the one kept in `secret_key_file`, made on first use (readable by
@@ -246,12 +264,14 @@ mod tests {
                 "firm_phone",
                 "firm_time_zone",
                 "listen",
+                "mail_from",
                 "max_file_mib",
                 "poll_interval_ms",
                 "public_url",
                 "secret_key",
                 "secret_key_file",
-                "session_hours"
+                "session_hours",
+                "smtp_url"
             ]
         );
     }

@@ -42,6 +42,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Log(args) => commands::log::run(&config, &args).await,
         Command::Demo => commands::demo::run(&config).await,
         Command::Project => commands::project::run(&config).await,
+        Command::Notify => commands::notify::run(&config).await,
         Command::Audit(args) => commands::audit::run(&config, &args).await,
         Command::History(args) => commands::history::run(&config, &args).await,
         Command::Rebuild(args) => commands::rebuild::run(&config, &args).await,

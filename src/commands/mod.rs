@@ -5,6 +5,7 @@ pub mod demo;
 pub mod history;
 pub mod log;
 pub mod migrate;
+pub mod notify;
 pub mod project;
 pub mod rebuild;
 pub mod serve;

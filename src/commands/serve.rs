@@ -24,6 +24,12 @@ pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
     let public_url = settings.public_url.clone();
     let tokens = lodge_api::staff::tokens::list(store.pool()).await?;
     let shutdown = CancellationToken::new();
+    let notifier = tokio::spawn(lodge_notifier::run(
+        log.clone(),
+        store.clone(),
+        config.notifier_settings(&settings),
+        shutdown.clone(),
+    ));
     let server = Server {
         log,
         store,
@@ -58,6 +64,12 @@ pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
         shutdown.cancel();
     });
     server.wait().await?;
+    match notifier.await {
+        Ok(Ok(())) => {}
+        // The API served on without it; say why it stopped.
+        Ok(Err(error)) => eprintln!("the notifier stopped: {error}"),
+        Err(panic) => eprintln!("the notifier failed: {panic}"),
+    }
     Ok(ExitCode::SUCCESS)
 }
 

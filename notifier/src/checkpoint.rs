@@ -1,0 +1,28 @@
+//! The notifier's place in the log, written through the leader's connection.
+
+use chrono::Utc;
+use lodge_eventlog::Position;
+use sqlx::AnyConnection;
+
+const NAME: &str = "notifier";
+
+pub async fn load(connection: &mut AnyConnection) -> Result<Position, sqlx::Error> {
+    let position: Option<i64> = sqlx::query_scalar("SELECT position FROM lodge_notifier WHERE name = $1")
+        .bind(NAME)
+        .fetch_optional(&mut *connection)
+        .await?;
+    Ok(Position(position.unwrap_or(0)))
+}
+
+pub async fn save(connection: &mut AnyConnection, position: Position) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO lodge_notifier (name, position, updated_at) VALUES ($1, $2, $3)
+         ON CONFLICT (name) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at",
+    )
+    .bind(NAME)
+    .bind(position.0)
+    .bind(Utc::now().to_rfc3339())
+    .execute(&mut *connection)
+    .await?;
+    Ok(())
+}

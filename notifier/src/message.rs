@@ -1,0 +1,111 @@
+//! The words of each notification, as plain text and as HTML. Kept plain and friendly: many
+//! contacts open one of these once or twice a year, on a phone.
+
+use chrono::NaiveDate;
+use html_escape::encode_text as html;
+
+/// What an invitation says.
+pub struct Invitation<'a> {
+    pub firm: &'a str,
+    pub contact_name: &'a str,
+    pub sender_name: &'a str,
+    pub title: &'a str,
+    pub message: Option<&'a str>,
+    pub requests: usize,
+    pub due_on: Option<NaiveDate>,
+    pub portal_url: &'a str,
+    /// A new link replacing an old one, rather than a first invitation.
+    pub reissued: bool,
+}
+
+pub struct Rendered {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+fn requests(n: usize) -> String {
+    if n == 1 {
+        "1 item".to_owned()
+    } else {
+        format!("{n} items")
+    }
+}
+
+pub fn invitation(i: &Invitation<'_>) -> Rendered {
+    let subject = if i.reissued {
+        format!("{}: your new link for \"{}\"", i.firm, i.title)
+    } else {
+        format!("{}: \"{}\" — please send {}", i.firm, i.title, requests(i.requests))
+    };
+    let due = i
+        .due_on
+        .map(|d| format!(" by {}", d.format("%A %-d %B %Y")))
+        .unwrap_or_default();
+    let opening = if i.reissued {
+        format!(
+            "{} sent you a new link to your portal for \"{}\". The old link no longer works.",
+            i.sender_name, i.title
+        )
+    } else {
+        format!(
+            "{} of {} asks you for {}{due}: \"{}\".",
+            i.sender_name,
+            i.firm,
+            requests(i.requests),
+            i.title
+        )
+    };
+    let mut text = format!("Hello {},\n\n{opening}\n\n", i.contact_name);
+    if let Some(message) = i.message {
+        text.push_str(&format!("{message}\n\n"));
+    }
+    text.push_str(&format!(
+        "Open your portal to see what is needed and upload it (a phone is fine):\n{}\n\nThis link is yours alone; please do not share it.\n\n{}\n",
+        i.portal_url, i.firm
+    ));
+    let mut body = format!("<p>Hello {},</p>\n<p>{}</p>\n", html(i.contact_name), html(&opening));
+    if let Some(message) = i.message {
+        body.push_str(&format!("<p>{}</p>\n", html(message).replace('\n', "<br>\n")));
+    }
+    body.push_str(&format!(
+        "<p><a href=\"{url}\" style=\"display:inline-block;padding:12px 20px;background:#1f5f8b;color:#ffffff;text-decoration:none;border-radius:6px\">Open your portal</a></p>\n\
+         <p>Or copy this address into your browser: {url}</p>\n<p>This link is yours alone; please do not share it.</p>\n<p>{firm}</p>\n",
+        url = html_escape::encode_double_quoted_attribute(i.portal_url),
+        firm = html(i.firm)
+    ));
+    let html = format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>{}</title></head>\n<body style=\"font-family:sans-serif;font-size:16px;line-height:1.5;color:#1a1a1a\">\n{body}</body></html>\n",
+        html(&subject)
+    );
+    Rendered { subject, text, html }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_invitation_says_what_who_when_and_where() {
+        let rendered = invitation(&Invitation {
+            firm: "Alves & <Co>",
+            contact_name: "Ana",
+            sender_name: "Sam Staff",
+            title: "Tax return 2026",
+            message: Some("Photos are fine.\nThanks!"),
+            requests: 3,
+            due_on: NaiveDate::from_ymd_opt(2026, 12, 24),
+            portal_url: "https://lodge.example/p/abc",
+            reissued: false,
+        });
+        assert_eq!(
+            rendered.subject,
+            "Alves & <Co>: \"Tax return 2026\" — please send 3 items"
+        );
+        assert!(rendered.text.contains("by Thursday 24 December 2026"));
+        assert!(rendered.text.contains("https://lodge.example/p/abc"));
+        assert!(rendered.html.contains("Alves &amp; &lt;Co&gt;"), "{}", rendered.html);
+        assert!(rendered.html.contains("href=\"https://lodge.example/p/abc\""));
+        assert!(rendered.html.contains("Photos are fine.<br>"));
+    }
+}

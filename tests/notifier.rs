@@ -1,0 +1,287 @@
+//! The notifier end to end: a real SMTP server on loopback (aiosmtpd, installed by `.ci/run`)
+//! receives the invitations; the test reads them as MIME and follows the link to a working portal.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use lodge_eventlog::testing::TestDatabase;
+use lodge_eventlog::{RecordedEvent, StreamId};
+use lodge_notifier::NotifierSettings;
+use mail_parser::MessageParser;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use support::*;
+use tokio_util::sync::CancellationToken;
+
+lodge_eventlog::test_on_both_engines!(
+    invitations_arrive_by_email_with_a_working_link,
+    unconfigured_and_unreachable_channels_are_recorded_as_failed,
+);
+
+/// An SMTP server that keeps each message it receives as a file, stopped on drop.
+struct SmtpServer {
+    child: Child,
+    port: u16,
+    maildir: tempfile::TempDir,
+}
+
+impl Drop for SmtpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn python() -> String {
+    std::env::var("LODGE_TEST_PYTHON").unwrap_or_else(|_| format!("{}/.ci/venv/bin/python", env!("CARGO_MANIFEST_DIR")))
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn smtp_server() -> SmtpServer {
+    let maildir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let program = python();
+    let child = Command::new(&program)
+        .args([
+            "-m",
+            "aiosmtpd",
+            "-n",
+            "-l",
+            &format!("127.0.0.1:{port}"),
+            "-c",
+            "aiosmtpd.handlers.Mailbox",
+        ])
+        .arg(maildir.path().join("mail"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|error| {
+            panic!(
+                "this test needs an SMTP server on loopback: aiosmtpd, run by {program} ({error}).\n\
+                 Install it with `python3 -m venv .ci/venv && .ci/venv/bin/pip install aiosmtpd` (.ci/run does),\n\
+                 or point LODGE_TEST_PYTHON at a Python that has it."
+            )
+        });
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "aiosmtpd did not start within 20 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    SmtpServer { child, port, maildir }
+}
+
+fn received(maildir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(maildir.join("mail/new"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| entry.path())
+        .collect();
+    files.sort();
+    files
+}
+
+fn settings(app: &TestApp, smtp_url: Option<String>) -> NotifierSettings {
+    NotifierSettings {
+        smtp_url,
+        mail_from: "Alves & Co <office@alves.example>".into(),
+        public_url: app.base.clone(),
+        secret_key: app.secret_key.clone(),
+        firm_name: "Alves & Co".into(),
+    }
+}
+
+fn start_notifier(app: &TestApp, settings: NotifierSettings) -> (CancellationToken, tokio::task::JoinHandle<()>) {
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(lodge_notifier::run(
+        app.log.clone(),
+        app.store.clone(),
+        settings,
+        shutdown.clone(),
+    ));
+    (
+        shutdown.clone(),
+        tokio::spawn(async move { task.await.unwrap().expect("the notifier runs") }),
+    )
+}
+
+async fn events_of(app: &TestApp, invite: &str, event_type: &str, count: usize) -> Vec<RecordedEvent> {
+    let stream = StreamId::parse(&format!("invite-{invite}")).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let found: Vec<RecordedEvent> = app
+            .log
+            .read_stream(&stream)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.event_type == event_type)
+            .collect();
+        if found.len() >= count {
+            return found;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "expected {count} {event_type}, found {}",
+            found.len()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn invitations_arrive_by_email_with_a_working_link(db: TestDatabase) {
+    let smtp = smtp_server().await;
+    let app = TestApp::start(db).await;
+    let (stop, notifier) = start_notifier(&app, settings(&app, Some(format!("smtp://127.0.0.1:{}", smtp.port))));
+
+    let sent = app.staff().send_invite(&two_contact_invite()).await;
+    let invite = sent["id"].as_str().unwrap();
+    let recorded = events_of(&app, invite, "NotificationSent", 2).await;
+    let mails = received(smtp.maildir.path());
+    assert_eq!(mails.len(), 2, "one email per contact");
+
+    let raws: Vec<Vec<u8>> = mails.iter().map(|path| std::fs::read(path).unwrap()).collect();
+    let texts = |raw: &[u8]| {
+        let message = MessageParser::default().parse(raw).expect("a MIME message");
+        message.body_text(0).map(|t| t.into_owned()).unwrap_or_default()
+    };
+    for (index, contact) in sent["contacts"].as_array().unwrap().iter().enumerate() {
+        let url = contact["portal_url"].as_str().unwrap();
+        let raw = raws
+            .iter()
+            .find(|raw| texts(raw).contains(url))
+            .unwrap_or_else(|| panic!("no email carries {}'s link", contact["name"]));
+        let message = MessageParser::default().parse(raw).expect("a MIME message");
+        let requests = if index == 0 { 2 } else { 1 };
+        assert_eq!(
+            message.subject().unwrap(),
+            format!("Alves & Co: \"Tax return 2026\" — please send {requests} items").replace("1 items", "1 item")
+        );
+        assert_eq!(
+            message.from().unwrap().first().unwrap().address(),
+            Some("office@alves.example")
+        );
+        let to = message.to().unwrap().first().unwrap().address().unwrap().to_owned();
+        assert_eq!(Some(to.as_str()), contact_email(index));
+        let text = message.body_text(0).expect("a plain-text part");
+        let html = message.body_html(0).expect("an HTML part");
+        assert!(text.contains(url) && html.contains(url), "both parts carry the link");
+        assert!(text.contains("Sam Staff of Alves & Co asks you for"), "{text}");
+        let message_id = format!("<{}>", message.message_id().unwrap());
+        assert!(
+            recorded
+                .iter()
+                .any(|e| e.data.contains(&message_id.replace('"', "\\\""))),
+            "the event records the Message-ID {message_id}"
+        );
+    }
+    // The link in the email opens the portal.
+    let text = texts(&raws[0]);
+    let link = text
+        .split_whitespace()
+        .find(|word| word.starts_with(&format!("{}/p/", app.base)))
+        .expect("a link in the email")
+        .to_owned();
+    let browser = reqwest::Client::builder().cookie_store(true).build().unwrap();
+    let portal: Value = expect(browser.get(&link).send().await.unwrap(), StatusCode::OK).await;
+    assert_eq!(portal["invite"]["id"], sent["id"]);
+
+    // The audit trail shows who was told what.
+    let last = recorded.last().unwrap().position.0;
+    let trail = expect(
+        app.staff()
+            .get(&format!("/api/invites/{invite}/audit?after={last}"))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    let told: Vec<&Value> = trail["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "notification_sent")
+        .collect();
+    assert_eq!(told.len(), 2);
+    assert_eq!(told[0]["actor"]["kind"], "system");
+    assert!(
+        told[0]["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("invitation by email to ")
+    );
+
+    // A restart sends nothing twice; a reissued link goes out.
+    stop.cancel();
+    notifier.await.unwrap();
+    let (stop, notifier) = start_notifier(&app, settings(&app, Some(format!("smtp://127.0.0.1:{}", smtp.port))));
+    let ana = sent["contacts"][0]["id"].as_str().unwrap();
+    let reissued = expect(
+        app.staff()
+            .post(&format!("/api/invites/{invite}/contacts/{ana}/link"), &json!({}))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    events_of(&app, invite, "NotificationSent", 3).await;
+    let mails = received(smtp.maildir.path());
+    assert_eq!(mails.len(), 3, "the two invitations were not sent again");
+    let newest = mails
+        .iter()
+        .map(|p| texts(&std::fs::read(p).unwrap()))
+        .find(|m| m.contains(reissued["portal_url"].as_str().unwrap()))
+        .expect("an email with the new link");
+    assert!(newest.contains("The old link no longer works"));
+    stop.cancel();
+    notifier.await.unwrap();
+    app.stop().await;
+}
+
+fn contact_email(index: usize) -> Option<&'static str> {
+    ["ana@example.com", "ben@example.com"].get(index).copied()
+}
+
+async fn unconfigured_and_unreachable_channels_are_recorded_as_failed(db: TestDatabase) {
+    let app = TestApp::start(db).await;
+    // Nothing listens on this port: the server is down.
+    let down = format!("smtp://127.0.0.1:{}", free_port());
+    let (stop, notifier) = start_notifier(&app, settings(&app, Some(down)));
+    let mut body = two_contact_invite();
+    body["channels"] = json!(["email", "sms"]);
+    body["contacts"] = json!([{"name": "Ana Alves", "email": "ana@example.com", "phone": "+61400000001"}]);
+    body["requests"] = json!([{"kind": "file", "title": "Payslips"}]);
+    let sent = app.staff().send_invite(&body).await;
+    let invite = sent["id"].as_str().unwrap();
+    let failed = events_of(&app, invite, "NotificationFailed", 2).await;
+    let reasons: Vec<Value> = failed.iter().map(|e| serde_json::from_str(&e.data).unwrap()).collect();
+    let sms = reasons.iter().find(|r| r["channel"] == "sms").expect("the SMS failure");
+    assert_eq!(sms["permanent"], true);
+    assert!(sms["reason"].as_str().unwrap().contains("SMS is not configured"));
+    assert_eq!(sms["to"], "+61400000001");
+    let email = reasons
+        .iter()
+        .find(|r| r["channel"] == "email")
+        .expect("the email failure");
+    assert_eq!(email["permanent"], false, "a server that is down may come back");
+    assert!(email["reason"].as_str().unwrap().contains("after 3 tries"), "{email}");
+    stop.cancel();
+    notifier.await.unwrap();
+
+    // Without any SMTP configuration, the email is recorded as failed for good, saying why.
+    let (stop, notifier) = start_notifier(&app, settings(&app, None));
+    let second = app.staff().send_invite(&two_contact_invite()).await;
+    let failed = events_of(&app, second["id"].as_str().unwrap(), "NotificationFailed", 2).await;
+    assert!(failed[0].data.contains("email is not configured"));
+    stop.cancel();
+    notifier.await.unwrap();
+    app.stop().await;
+}
