@@ -49,6 +49,14 @@ pub struct Config {
     pub smtp_url: Option<String>,
     /// Who emails come from, `Name <address>`. Env: `LODGE_MAIL_FROM`.
     pub mail_from: String,
+    /// Twilio's Messages API for SMS: all of sid, token and a sender are needed. Env:
+    /// `LODGE_TWILIO_ACCOUNT_SID`, `LODGE_TWILIO_AUTH_TOKEN`, `LODGE_TWILIO_FROM` (or
+    /// `LODGE_TWILIO_MESSAGING_SERVICE_SID`), `LODGE_TWILIO_BASE_URL`.
+    pub twilio_account_sid: Option<String>,
+    pub twilio_auth_token: Option<String>,
+    pub twilio_from: Option<String>,
+    pub twilio_messaging_service_sid: Option<String>,
+    pub twilio_base_url: String,
 }
 
 impl Default for Config {
@@ -72,6 +80,11 @@ impl Default for Config {
             secret_key_file: "./lodge-data/secret.key".into(),
             smtp_url: None,
             mail_from: "Lodge <lodge@localhost>".into(),
+            twilio_account_sid: None,
+            twilio_auth_token: None,
+            twilio_from: None,
+            twilio_messaging_service_sid: None,
+            twilio_base_url: "https://api.twilio.com".into(),
         }
     }
 }
@@ -163,6 +176,16 @@ impl Config {
             public_url: api.public_url.clone(),
             secret_key: api.secret_key.clone(),
             firm_name: api.firm.name.clone(),
+            twilio: match (&self.twilio_account_sid, &self.twilio_auth_token) {
+                (Some(sid), Some(token)) => Some(lodge_notifier::TwilioSettings {
+                    account_sid: sid.clone(),
+                    auth_token: token.clone(),
+                    from: self.twilio_from.clone(),
+                    messaging_service_sid: self.twilio_messaging_service_sid.clone(),
+                    base_url: self.twilio_base_url.clone(),
+                }),
+                _ => None,
+            },
         }
     }
 
@@ -271,7 +294,12 @@ mod tests {
                 "secret_key",
                 "secret_key_file",
                 "session_hours",
-                "smtp_url"
+                "smtp_url",
+                "twilio_account_sid",
+                "twilio_auth_token",
+                "twilio_base_url",
+                "twilio_from",
+                "twilio_messaging_service_sid"
             ]
         );
     }

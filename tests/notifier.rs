@@ -19,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 lodge_eventlog::test_on_both_engines!(
     invitations_arrive_by_email_with_a_working_link,
     unconfigured_and_unreachable_channels_are_recorded_as_failed,
+    sms_goes_through_twilio_and_its_answers_decide_what_is_recorded,
 );
 
 /// An SMTP server that keeps each message it receives as a file, stopped on drop.
@@ -98,6 +99,7 @@ fn settings(app: &TestApp, smtp_url: Option<String>) -> NotifierSettings {
         public_url: app.base.clone(),
         secret_key: app.secret_key.clone(),
         firm_name: "Alves & Co".into(),
+        twilio: None,
     }
 }
 
@@ -281,6 +283,153 @@ async fn unconfigured_and_unreachable_channels_are_recorded_as_failed(db: TestDa
     let second = app.staff().send_invite(&two_contact_invite()).await;
     let failed = events_of(&app, second["id"].as_str().unwrap(), "NotificationFailed", 2).await;
     assert!(failed[0].data.contains("email is not configured"));
+    stop.cancel();
+    notifier.await.unwrap();
+    app.stop().await;
+}
+
+/// What the stand-in for Twilio was sent: (path, authorization header, form).
+type Received = std::sync::Arc<std::sync::Mutex<Vec<(String, String, std::collections::HashMap<String, String>)>>>;
+
+/// A Twilio-compatible Messages API on loopback. It answers by the number written to: a normal
+/// number gets a message sid; +61400000429 is throttled once; +61400000500 always meets a server
+/// error; +61400000211 is not a valid number (Twilio's code 21211).
+async fn fake_twilio() -> (String, Received) {
+    use axum::extract::{Form, State};
+    use axum::http::{HeaderMap, StatusCode as Status, Uri};
+    use axum::response::IntoResponse;
+
+    let received: Received = Default::default();
+    async fn messages(
+        State(received): State<Received>,
+        uri: Uri,
+        headers: HeaderMap,
+        Form(form): Form<std::collections::HashMap<String, String>>,
+    ) -> axum::response::Response {
+        let auth = headers
+            .get("authorization")
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        let to = form.get("To").cloned().unwrap_or_default();
+        let earlier = {
+            let mut all = received.lock().unwrap();
+            let earlier = all.iter().filter(|(_, _, f)| f.get("To") == Some(&to)).count();
+            all.push((uri.path().to_owned(), auth.clone(), form));
+            earlier
+        };
+        // "AC123:secret"
+        if auth != "Basic QUMxMjM6c2VjcmV0" {
+            return (
+                Status::UNAUTHORIZED,
+                axum::Json(json!({"code": 20003, "message": "Authenticate"})),
+            )
+                .into_response();
+        }
+        match to.as_str() {
+            "+61400000429" if earlier == 0 => (
+                Status::TOO_MANY_REQUESTS,
+                axum::Json(json!({"code": 20429, "message": "Too Many Requests"})),
+            )
+                .into_response(),
+            "+61400000500" => (Status::INTERNAL_SERVER_ERROR, "oops").into_response(),
+            "+61400000211" => (
+                Status::BAD_REQUEST,
+                axum::Json(
+                    json!({"code": 21211, "message": "The 'To' number is not a valid phone number.", "status": 400}),
+                ),
+            )
+                .into_response(),
+            _ => (
+                Status::CREATED,
+                axum::Json(json!({"sid": format!("SM{to}"), "status": "queued"})),
+            )
+                .into_response(),
+        }
+    }
+    let router = axum::Router::new()
+        .route(
+            "/2010-04-01/Accounts/{sid}/Messages.json",
+            axum::routing::post(messages),
+        )
+        .with_state(received.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    (base, received)
+}
+
+async fn sms_goes_through_twilio_and_its_answers_decide_what_is_recorded(db: TestDatabase) {
+    let (base, received) = fake_twilio().await;
+    let app = TestApp::start(db).await;
+    let mut notifier_settings = settings(&app, None);
+    notifier_settings.twilio = Some(lodge_notifier::TwilioSettings {
+        account_sid: "AC123".into(),
+        auth_token: "secret".into(),
+        from: Some("+15005550006".into()),
+        messaging_service_sid: None,
+        base_url: base,
+    });
+    let (stop, notifier) = start_notifier(&app, notifier_settings);
+    let mut body = two_contact_invite();
+    body["channels"] = json!(["sms"]);
+    body["contacts"] = json!([
+        {"name": "Ana", "phone": "+61400000001"},
+        {"name": "Ben", "phone": "+61400000429"},
+        {"name": "Cleo", "phone": "+61400000500"},
+        {"name": "Dev", "phone": "+61400000211"}
+    ]);
+    body["requests"] = json!([{"kind": "file", "title": "Payslips"}]);
+    let sent = app.staff().send_invite(&body).await;
+    let invite = sent["id"].as_str().unwrap();
+    let delivered = events_of(&app, invite, "NotificationSent", 2).await;
+    let failed = events_of(&app, invite, "NotificationFailed", 2).await;
+    let data = |events: &[RecordedEvent]| -> Vec<Value> {
+        events.iter().map(|e| serde_json::from_str(&e.data).unwrap()).collect()
+    };
+    let delivered = data(&delivered);
+    let failed = data(&failed);
+    let by = |list: &[Value], to: &str| {
+        list.iter()
+            .find(|e| e["to"] == to)
+            .cloned()
+            .unwrap_or_else(|| panic!("nothing for {to}"))
+    };
+    assert_eq!(by(&delivered, "+61400000001")["provider_message_id"], "SM+61400000001");
+    assert_eq!(
+        by(&delivered, "+61400000429")["provider_message_id"],
+        "SM+61400000429",
+        "a 429 is tried again"
+    );
+    let server_error = by(&failed, "+61400000500");
+    assert_eq!(server_error["permanent"], false);
+    assert!(
+        server_error["reason"].as_str().unwrap().contains("Twilio 500"),
+        "{server_error}"
+    );
+    let invalid = by(&failed, "+61400000211");
+    assert_eq!(invalid["permanent"], true, "an invalid number is not tried again");
+    assert!(invalid["reason"].as_str().unwrap().contains("21211"), "{invalid}");
+
+    let requests = received.lock().unwrap().clone();
+    assert_eq!(
+        requests.iter().filter(|(_, _, f)| f["To"] == "+61400000500").count(),
+        3,
+        "three tries"
+    );
+    assert_eq!(
+        requests.iter().filter(|(_, _, f)| f["To"] == "+61400000211").count(),
+        1,
+        "one try"
+    );
+    let (path, _, form) = requests.iter().find(|(_, _, f)| f["To"] == "+61400000001").unwrap();
+    assert_eq!(path, "/2010-04-01/Accounts/AC123/Messages.json");
+    assert_eq!(form["From"], "+15005550006");
+    let text = &form["Body"];
+    assert!(
+        text.ends_with(sent["contacts"][0]["portal_url"].as_str().unwrap()),
+        "{text}"
+    );
+    assert!(text.chars().count() <= 160, "one SMS segment: {text}");
     stop.cancel();
     notifier.await.unwrap();
     app.stop().await;

@@ -10,7 +10,9 @@ mod checkpoint;
 mod email;
 mod message;
 mod settings;
+mod sms;
 mod worker;
 
 pub use settings::NotifierSettings;
+pub use sms::TwilioSettings;
 pub use worker::{NotifierError, run};

@@ -14,4 +14,6 @@ pub struct NotifierSettings {
     /// The server's secret, from which portal links are derived.
     pub secret_key: SecretKey,
     pub firm_name: String,
+    /// Twilio's Messages API; None: SMS is not configured, and every SMS is recorded as failed.
+    pub twilio: Option<crate::sms::TwilioSettings>,
 }

@@ -17,6 +17,7 @@ use crate::checkpoint;
 use crate::email::{Mailer, Outcome};
 use crate::message::{self, Invitation};
 use crate::settings::NotifierSettings;
+use crate::sms::{Sms, invitation_text};
 
 /// Events read per batch.
 const BATCH: usize = 100;
@@ -37,6 +38,7 @@ struct Notifier {
     log: EventLog,
     settings: NotifierSettings,
     mailer: Option<Mailer>,
+    sms: Option<Sms>,
 }
 
 /// Runs the notifier until `shutdown`: in one process at a time when servers share a database.
@@ -59,11 +61,28 @@ pub async fn run(
             }
         },
     };
-    tracing::warn!("SMS is not configured yet: text messages are recorded as failed");
+    let sms = match settings.twilio.clone() {
+        None => {
+            tracing::warn!("SMS is not configured (LODGE_TWILIO_*): text messages are recorded as failed");
+            None
+        }
+        Some(twilio) => match Sms::new(twilio) {
+            Ok(sms) => Some(sms),
+            Err(reason) => {
+                tracing::error!(%reason, "SMS is not usable: text messages are recorded as failed");
+                None
+            }
+        },
+    };
     let Some(mut leader) = store.lead("notifier", &shutdown).await? else {
         return Ok(());
     };
-    let notifier = Notifier { log, settings, mailer };
+    let notifier = Notifier {
+        log,
+        settings,
+        mailer,
+        sms,
+    };
     let mut subscription = notifier.log.subscribe(checkpoint::load(&mut leader).await?);
     loop {
         let batch = tokio::select! {
@@ -194,13 +213,30 @@ impl Notifier {
                     };
                     (to, outcome)
                 }
-                Channel::Sms => (
-                    contact.phone.clone().unwrap_or_default(),
-                    NotificationOutcome::Failed {
-                        reason: "SMS is not configured: set LODGE_TWILIO_ACCOUNT_SID, LODGE_TWILIO_AUTH_TOKEN and LODGE_TWILIO_FROM".into(),
-                        permanent: true,
-                    },
-                ),
+                Channel::Sms => {
+                    let to = contact.phone.clone().unwrap_or_default();
+                    let outcome = match &self.sms {
+                        None => NotificationOutcome::Failed {
+                            reason: "SMS is not configured: set LODGE_TWILIO_ACCOUNT_SID, LODGE_TWILIO_AUTH_TOKEN and LODGE_TWILIO_FROM".into(),
+                            permanent: true,
+                        },
+                        Some(sms) => {
+                            let text = invitation_text(
+                                &self.settings.firm_name,
+                                &invite.title,
+                                &url,
+                                notification.kind == NotificationKind::LinkReissued,
+                            );
+                            match sms.send(&to, &text).await {
+                                Outcome::Delivered { message_id } => NotificationOutcome::Delivered {
+                                    provider_message_id: Some(message_id),
+                                },
+                                Outcome::Failed { reason, permanent } => NotificationOutcome::Failed { reason, permanent },
+                            }
+                        }
+                    };
+                    (to, outcome)
+                }
             };
             self.record(invite_id, recorded, &notification, to, outcome).await?;
         }
