@@ -186,6 +186,7 @@ impl Config {
                 }),
                 _ => None,
             },
+            retry: lodge_notifier::RetrySettings::default(),
         }
     }
 

@@ -20,6 +20,8 @@ lodge_eventlog::test_on_both_engines!(
     invitations_arrive_by_email_with_a_working_link,
     unconfigured_and_unreachable_channels_are_recorded_as_failed,
     sms_goes_through_twilio_and_its_answers_decide_what_is_recorded,
+    nothing_is_lost_while_the_mail_server_is_down,
+    a_notification_that_keeps_failing_is_given_up_on_the_record,
 );
 
 /// An SMTP server that keeps each message it receives as a file, stopped on drop.
@@ -49,8 +51,11 @@ fn free_port() -> u16 {
 }
 
 async fn smtp_server() -> SmtpServer {
+    smtp_server_on(free_port()).await
+}
+
+async fn smtp_server_on(port: u16) -> SmtpServer {
     let maildir = tempfile::tempdir().unwrap();
-    let port = free_port();
     let program = python();
     let child = Command::new(&program)
         .args([
@@ -100,6 +105,12 @@ fn settings(app: &TestApp, smtp_url: Option<String>) -> NotifierSettings {
         secret_key: app.secret_key.clone(),
         firm_name: "Alves & Co".into(),
         twilio: None,
+        retry: lodge_notifier::RetrySettings {
+            first: Duration::from_millis(200),
+            longest: Duration::from_millis(400),
+            give_up_after: Duration::from_secs(3600),
+            check_every: Duration::from_millis(50),
+        },
     }
 }
 
@@ -430,6 +441,65 @@ async fn sms_goes_through_twilio_and_its_answers_decide_what_is_recorded(db: Tes
         "{text}"
     );
     assert!(text.chars().count() <= 160, "one SMS segment: {text}");
+    stop.cancel();
+    notifier.await.unwrap();
+    app.stop().await;
+}
+
+async fn nothing_is_lost_while_the_mail_server_is_down(db: TestDatabase) {
+    let app = TestApp::start(db).await;
+    let port = free_port();
+    let (stop, notifier) = start_notifier(&app, settings(&app, Some(format!("smtp://127.0.0.1:{port}"))));
+    let sent = app.staff().send_invite(&two_contact_invite()).await;
+    let invite = sent["id"].as_str().unwrap();
+    // Down: the failures are recorded as passing ones.
+    let failed = events_of(&app, invite, "NotificationFailed", 2).await;
+    assert!(failed.iter().all(|e| e.data.contains("\"permanent\":false")));
+
+    // Up again: the retries deliver each email once, and say so.
+    let smtp = smtp_server_on(port).await;
+    events_of(&app, invite, "NotificationSent", 2).await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(received(smtp.maildir.path()).len(), 2, "each contact gets one email");
+    let stream = StreamId::parse(&format!("invite-{invite}")).unwrap();
+    let sent_events = app
+        .log
+        .read_stream(&stream)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.event_type == "NotificationSent")
+        .count();
+    assert_eq!(sent_events, 2, "and it is recorded once");
+    stop.cancel();
+    notifier.await.unwrap();
+    app.stop().await;
+}
+
+async fn a_notification_that_keeps_failing_is_given_up_on_the_record(db: TestDatabase) {
+    let app = TestApp::start(db).await;
+    let mut given_up_soon = settings(&app, Some(format!("smtp://127.0.0.1:{}", free_port())));
+    given_up_soon.retry.give_up_after = Duration::from_millis(300);
+    let (stop, notifier) = start_notifier(&app, given_up_soon);
+    let mut body = two_contact_invite();
+    body["contacts"] = json!([{"name": "Ana Alves", "email": "ana@example.com"}]);
+    body["requests"] = json!([{"kind": "file", "title": "Payslips"}]);
+    let sent = app.staff().send_invite(&body).await;
+    let invite = sent["id"].as_str().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let final_failure = loop {
+        let failures = events_of(&app, invite, "NotificationFailed", 1).await;
+        if let Some(last) = failures.iter().find(|e| e.data.contains("\"permanent\":true")) {
+            break last.data.clone();
+        }
+        assert!(Instant::now() < deadline, "never given up");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(final_failure.contains("gave up after"), "{final_failure}");
+    // Given up means no more tries.
+    let count = app.event_count().await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(app.event_count().await, count);
     stop.cancel();
     notifier.await.unwrap();
     app.stop().await;

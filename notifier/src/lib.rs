@@ -9,10 +9,12 @@
 mod checkpoint;
 mod email;
 mod message;
+mod retries;
 mod settings;
 mod sms;
 mod worker;
 
+pub use retries::RetrySettings;
 pub use settings::NotifierSettings;
 pub use sms::TwilioSettings;
 pub use worker::{NotifierError, run};

@@ -16,4 +16,6 @@ pub struct NotifierSettings {
     pub firm_name: String,
     /// Twilio's Messages API; None: SMS is not configured, and every SMS is recorded as failed.
     pub twilio: Option<crate::sms::TwilioSettings>,
+    /// When failed notifications are tried again.
+    pub retry: crate::retries::RetrySettings,
 }

@@ -10,12 +10,14 @@ use lodge_domain::{Actor, ContactId, Decider, InviteId};
 use lodge_eventlog::command::{self, CommandError};
 use lodge_eventlog::{EventLog, LogError, Metadata, RecordedEvent, StreamId};
 use lodge_projections::{ProjectionError, ReadStore};
+use sqlx::AnyConnection;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::checkpoint;
 use crate::email::{Mailer, Outcome};
 use crate::message::{self, Invitation};
+use crate::retries;
 use crate::settings::NotifierSettings;
 use crate::sms::{Sms, invitation_text};
 
@@ -84,14 +86,35 @@ pub async fn run(
         sms,
     };
     let mut subscription = notifier.log.subscribe(checkpoint::load(&mut leader).await?);
+    let mut retry_check = tokio::time::interval(notifier.settings.retry.check_every);
     loop {
-        let batch = tokio::select! {
+        tokio::select! {
             _ = shutdown.cancelled() => return Ok(()),
-            batch = subscription.next_batch(BATCH) => batch?,
-        };
-        for event in batch {
-            notifier.handle(&event).await?;
-            checkpoint::save(&mut leader, event.position).await?;
+            _ = retry_check.tick() => notifier.retry_due(&mut leader).await?,
+            batch = subscription.next_batch(BATCH) => {
+                for event in batch? {
+                    notifier.handle(&mut leader, &event).await?;
+                    checkpoint::save(&mut leader, event.position).await?;
+                }
+            }
+        }
+    }
+}
+
+/// Which try an outcome is of: each is recorded by a command of its own.
+#[derive(Debug, Clone, Copy)]
+enum Attempt {
+    First,
+    Retry(u32),
+    GiveUp,
+}
+
+impl Attempt {
+    fn key(self) -> String {
+        match self {
+            Attempt::First => "first".to_owned(),
+            Attempt::Retry(n) => format!("retry-{n}"),
+            Attempt::GiveUp => "give-up".to_owned(),
         }
     }
 }
@@ -106,12 +129,38 @@ struct Due {
 }
 
 impl Notifier {
-    async fn handle(&self, recorded: &RecordedEvent) -> Result<(), NotifierError> {
+    /// The first delivery of whatever `recorded` calls for, and the bookkeeping of retries that the
+    /// outcomes it records call for.
+    async fn handle(&self, leader: &mut AnyConnection, recorded: &RecordedEvent) -> Result<(), NotifierError> {
         let Some(invite_id) = recorded.stream_id.invite_id() else {
             return Ok(());
         };
         let event: InviteEvent = recorded.decode()?;
-        let due: Vec<Due> = match &event {
+        match &event {
+            InviteEvent::NotificationFailed(failed) if !failed.permanent => {
+                return Ok(retries::failed(leader, invite_id, failed, &self.settings.retry).await?);
+            }
+            InviteEvent::NotificationFailed(done) => {
+                return Ok(retries::settled(leader, done.cause, done.contact_id, done.channel).await?);
+            }
+            InviteEvent::NotificationSent(done) => {
+                return Ok(retries::settled(leader, done.cause, done.contact_id, done.channel).await?);
+            }
+            _ => {}
+        }
+        self.deliver(invite_id, recorded, &event, None).await
+    }
+
+    /// Sends what `recorded` calls for: everything not yet recorded, or (a retry) one notification
+    /// again whatever was recorded.
+    async fn deliver(
+        &self,
+        invite_id: InviteId,
+        recorded: &RecordedEvent,
+        event: &InviteEvent,
+        retry: Option<&retries::Retry>,
+    ) -> Result<(), NotifierError> {
+        let due: Vec<Due> = match event {
             InviteEvent::InviteSent(sent) => sent
                 .contacts
                 .iter()
@@ -173,7 +222,11 @@ impl Notifier {
         }
         let Some(invite) = state.invite() else { return Ok(()) };
         for notification in due {
-            if done.contains(&(notification.contact, notification.channel)) {
+            let wanted = match retry {
+                None => !done.contains(&(notification.contact, notification.channel)),
+                Some(retry) => retry.contact == notification.contact && retry.channel == notification.channel,
+            };
+            if !wanted {
                 continue;
             }
             let Some(contact) = invite.contact(notification.contact) else {
@@ -238,7 +291,52 @@ impl Notifier {
                     (to, outcome)
                 }
             };
-            self.record(invite_id, recorded, &notification, to, outcome).await?;
+            let attempt = retry.map_or(Attempt::First, |r| Attempt::Retry(r.attempts));
+            self.record(invite_id, recorded, &notification, to, outcome, attempt)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Sends again the notifications whose retry is due; gives up on those that kept failing for
+    /// too long, recording that as final.
+    async fn retry_due(&self, leader: &mut AnyConnection) -> Result<(), NotifierError> {
+        for retry in retries::due(leader, &self.settings.retry).await? {
+            let stream = StreamId::invite(retry.invite_id);
+            let history = self.log.read_stream(&stream).await?;
+            let Some(cause) = history.iter().find(|e| e.event_id == retry.cause) else {
+                retries::settled(leader, retry.cause, retry.contact, retry.channel).await?;
+                continue;
+            };
+            if retry.given_up(&self.settings.retry) {
+                let notification = Due {
+                    contact: retry.contact,
+                    channel: retry.channel,
+                    kind: retry.kind,
+                    link_index: 0,
+                };
+                let outcome = NotificationOutcome::Failed {
+                    reason: format!(
+                        "gave up after {} tries over {} hours: {}",
+                        retry.attempts + 1,
+                        self.settings.retry.give_up_after.as_secs() / 3600,
+                        retry.last_reason
+                    ),
+                    permanent: true,
+                };
+                self.record(
+                    retry.invite_id,
+                    cause,
+                    &notification,
+                    retry.to.clone(),
+                    outcome,
+                    Attempt::GiveUp,
+                )
+                .await?;
+                continue;
+            }
+            let event: InviteEvent = cause.decode()?;
+            self.deliver(retry.invite_id, cause, &event, Some(&retry)).await?;
         }
         Ok(())
     }
@@ -263,12 +361,20 @@ impl Notifier {
         notification: &Due,
         to: String,
         outcome: NotificationOutcome,
+        attempt: Attempt,
     ) -> Result<(), NotifierError> {
         let mut metadata = Metadata::new(Actor::System);
-        // The same notification, recorded twice (a restart), is one command.
+        // The same notification (and the same retry of it), recorded twice after a restart, is one
+        // command.
         metadata.command_id = Uuid::new_v5(
             &cause.event_id,
-            format!("notify/{}/{:?}", notification.contact, notification.channel).as_bytes(),
+            format!(
+                "notify/{}/{:?}/{}",
+                notification.contact,
+                notification.channel,
+                attempt.key()
+            )
+            .as_bytes(),
         );
         metadata.correlation_id = cause.metadata.correlation_id;
         metadata.causation_id = Some(cause.event_id);

@@ -1,0 +1,196 @@
+//! When to try a failed notification again: exponential backoff with jitter, until it is delivered,
+//! fails for good, or has kept failing for too long. The schedule lives in the notifier's own table,
+//! kept from the outcomes it reads in the log, so a restart picks it up where it was.
+
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use lodge_domain::contact::Channel;
+use lodge_domain::invite::NotificationFailed;
+use lodge_domain::notification::NotificationKind;
+use lodge_domain::{ContactId, InviteId};
+use rand::Rng;
+use sqlx::{AnyConnection, Row};
+use uuid::Uuid;
+
+#[derive(Debug, Clone)]
+pub struct RetrySettings {
+    /// The pause before the first retry; doubled each time, up to `longest`.
+    pub first: Duration,
+    pub longest: Duration,
+    /// After this long failing, a notification is recorded as failed for good.
+    pub give_up_after: Duration,
+    /// How often the notifier looks for retries that are due.
+    pub check_every: Duration,
+}
+
+impl Default for RetrySettings {
+    fn default() -> Self {
+        Self {
+            first: Duration::from_secs(60),
+            longest: Duration::from_secs(3600),
+            give_up_after: Duration::from_secs(3 * 24 * 3600),
+            check_every: Duration::from_secs(5),
+        }
+    }
+}
+
+/// A notification waiting to be tried again.
+#[derive(Debug, Clone)]
+pub struct Retry {
+    pub invite_id: InviteId,
+    pub cause: Uuid,
+    pub contact: ContactId,
+    pub channel: Channel,
+    pub kind: NotificationKind,
+    pub to: String,
+    /// Retries made so far.
+    pub attempts: u32,
+    pub first_failed_at: DateTime<Utc>,
+    pub last_reason: String,
+}
+
+impl Retry {
+    pub fn given_up(&self, settings: &RetrySettings) -> bool {
+        (Utc::now() - self.first_failed_at).to_std().unwrap_or_default() >= settings.give_up_after
+    }
+}
+
+fn stamp(at: DateTime<Utc>) -> String {
+    // Fixed width, so that the text sorts as the time does.
+    at.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+fn text<T: serde::Serialize>(value: T) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// The pause before retry number `attempts` (0 for the first), with ±20% jitter so that many
+/// failures at once do not come back all at once.
+fn pause(settings: &RetrySettings, attempts: u32) -> Duration {
+    let base = settings
+        .first
+        .saturating_mul(1u32 << attempts.min(20))
+        .min(settings.longest);
+    base.mul_f64(rand::rng().random_range(0.8..1.2))
+}
+
+/// A transient failure was recorded: schedule (another) retry.
+pub async fn failed(
+    connection: &mut AnyConnection,
+    invite_id: InviteId,
+    failure: &NotificationFailed,
+    settings: &RetrySettings,
+) -> Result<(), sqlx::Error> {
+    let key = (
+        failure.cause.to_string(),
+        failure.contact_id.to_string(),
+        text(failure.channel),
+    );
+    let attempts: Option<i64> = sqlx::query_scalar(
+        "SELECT attempts FROM lodge_notifier_retries WHERE cause = $1 AND contact_id = $2 AND channel = $3",
+    )
+    .bind(&key.0)
+    .bind(&key.1)
+    .bind(&key.2)
+    .fetch_optional(&mut *connection)
+    .await?;
+    let now = Utc::now();
+    match attempts {
+        None => {
+            sqlx::query(
+                "INSERT INTO lodge_notifier_retries
+                   (cause, contact_id, channel, invite_id, kind, recipient, attempts, first_failed_at, next_at, last_reason)
+                 VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8, $9)",
+            )
+            .bind(&key.0)
+            .bind(&key.1)
+            .bind(&key.2)
+            .bind(invite_id.to_string())
+            .bind(text(failure.kind))
+            .bind(&failure.to)
+            .bind(stamp(now))
+            .bind(stamp(now + pause(settings, 0)))
+            .bind(&failure.reason)
+            .execute(&mut *connection)
+            .await?;
+        }
+        Some(attempts) => {
+            let attempts = attempts as u32 + 1;
+            sqlx::query(
+                "UPDATE lodge_notifier_retries SET attempts = $4, next_at = $5, last_reason = $6
+                 WHERE cause = $1 AND contact_id = $2 AND channel = $3",
+            )
+            .bind(&key.0)
+            .bind(&key.1)
+            .bind(&key.2)
+            .bind(i64::from(attempts))
+            .bind(stamp(now + pause(settings, attempts)))
+            .bind(&failure.reason)
+            .execute(&mut *connection)
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Delivered, or failed for good: nothing more to try.
+pub async fn settled(
+    connection: &mut AnyConnection,
+    cause: Uuid,
+    contact: ContactId,
+    channel: Channel,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM lodge_notifier_retries WHERE cause = $1 AND contact_id = $2 AND channel = $3")
+        .bind(cause.to_string())
+        .bind(contact.to_string())
+        .bind(text(channel))
+        .execute(&mut *connection)
+        .await?;
+    Ok(())
+}
+
+/// The retries that are due, each claimed (its next try pushed back) so that it is not taken
+/// twice before its outcome comes back through the log.
+pub async fn due(connection: &mut AnyConnection, settings: &RetrySettings) -> Result<Vec<Retry>, sqlx::Error> {
+    let now = Utc::now();
+    let rows = sqlx::query(
+        "SELECT cause, contact_id, channel, invite_id, kind, recipient, attempts, first_failed_at, last_reason
+         FROM lodge_notifier_retries WHERE next_at <= $1 ORDER BY next_at LIMIT 20",
+    )
+    .bind(stamp(now))
+    .fetch_all(&mut *connection)
+    .await?;
+    let mut due = Vec::new();
+    for row in rows {
+        let parse = |column: &str| -> Result<String, sqlx::Error> { row.try_get::<String, _>(column) };
+        let bad = |what: &str| sqlx::Error::Decode(format!("a notifier retry's {what}").into());
+        let attempts: i64 = row.try_get("attempts")?;
+        let retry = Retry {
+            cause: parse("cause")?.parse().map_err(|_| bad("cause"))?,
+            contact: parse("contact_id")?.parse().map_err(|_| bad("contact"))?,
+            channel: serde_json::from_value(serde_json::Value::String(parse("channel")?))
+                .map_err(|_| bad("channel"))?,
+            invite_id: parse("invite_id")?.parse().map_err(|_| bad("invite"))?,
+            kind: serde_json::from_value(serde_json::Value::String(parse("kind")?)).map_err(|_| bad("kind"))?,
+            to: parse("recipient")?,
+            attempts: attempts as u32,
+            first_failed_at: parse("first_failed_at")?.parse().map_err(|_| bad("time"))?,
+            last_reason: parse("last_reason")?,
+        };
+        sqlx::query(
+            "UPDATE lodge_notifier_retries SET next_at = $4 WHERE cause = $1 AND contact_id = $2 AND channel = $3",
+        )
+        .bind(retry.cause.to_string())
+        .bind(retry.contact.to_string())
+        .bind(text(retry.channel))
+        .bind(stamp(now + pause(settings, retry.attempts + 1)))
+        .execute(&mut *connection)
+        .await?;
+        due.push(retry);
+    }
+    Ok(due)
+}
