@@ -22,6 +22,7 @@ lodge_eventlog::test_on_both_engines!(
     sms_goes_through_twilio_and_its_answers_decide_what_is_recorded,
     nothing_is_lost_while_the_mail_server_is_down,
     a_notification_that_keeps_failing_is_given_up_on_the_record,
+    a_contact_is_told_of_a_rejection_and_of_a_message_from_staff,
 );
 
 /// An SMTP server that keeps each message it receives as a file, stopped on drop.
@@ -500,6 +501,88 @@ async fn a_notification_that_keeps_failing_is_given_up_on_the_record(db: TestDat
     let count = app.event_count().await;
     tokio::time::sleep(Duration::from_millis(800)).await;
     assert_eq!(app.event_count().await, count);
+    stop.cancel();
+    notifier.await.unwrap();
+    app.stop().await;
+}
+
+async fn a_contact_is_told_of_a_rejection_and_of_a_message_from_staff(db: TestDatabase) {
+    let smtp = smtp_server().await;
+    let app = TestApp::start(db).await;
+    let (stop, notifier) = start_notifier(&app, settings(&app, Some(format!("smtp://127.0.0.1:{}", smtp.port))));
+    let mut body = two_contact_invite();
+    body["contacts"] = json!([{"name": "Ana Alves", "email": "ana@example.com"}]);
+    body["requests"] = json!([{"kind": "file", "title": "Payslips"}]);
+    let sent = app.staff().send_invite(&body).await;
+    let invite = sent["id"].as_str().unwrap();
+    let url = sent["contacts"][0]["portal_url"].as_str().unwrap();
+    let ana = app.contact(url).await;
+    let uploaded = expect(
+        ana.upload(&sent["requests"][0]["id"], &[("payslip.pdf", pdf("blurred"))])
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let document = uploaded["documents"][0]["id"].as_str().unwrap();
+    expect(
+        app.staff()
+            .post(
+                &format!("/api/invites/{invite}/documents/{document}/review"),
+                &json!({"decision": "reject", "reason": "The scan is cut off at the bottom"}),
+            )
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    // Her own message tells nobody; staff's reply tells her.
+    expect(
+        ana.post("/api/portal/messages", &json!({"body": "Sending a better one tonight"}))
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let contact_id = sent["contacts"][0]["id"].clone();
+    expect(
+        app.staff()
+            .post(
+                &format!("/api/invites/{invite}/messages"),
+                &json!({"contact_id": contact_id, "body": "Thanks Ana, no rush."}),
+            )
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    events_of(&app, invite, "NotificationSent", 3).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mails: Vec<String> = received(smtp.maildir.path())
+        .iter()
+        .map(|path| {
+            let raw = std::fs::read(path).unwrap();
+            let message = MessageParser::default().parse(&raw).unwrap();
+            format!(
+                "{}\n{}",
+                message.subject().unwrap_or(""),
+                message.body_text(0).unwrap_or_default()
+            )
+        })
+        .collect();
+    assert_eq!(mails.len(), 3, "the invitation, the rejection, the reply: {mails:#?}");
+    let rejection = mails
+        .iter()
+        .find(|m| m.contains("could not accept"))
+        .expect("a rejection email");
+    assert!(rejection.contains("\"payslip.pdf\" for \"Payslips\""), "{rejection}");
+    assert!(
+        rejection.contains("Why: The scan is cut off at the bottom"),
+        "{rejection}"
+    );
+    assert!(rejection.contains(url), "the contact's own link");
+    let reply = mails
+        .iter()
+        .find(|m| m.contains("wrote to you"))
+        .expect("an email with staff's message");
+    assert!(reply.contains("Thanks Ana, no rush.") && reply.contains(url), "{reply}");
+    assert!(!mails.iter().any(|m| m.contains("Sending a better one tonight")));
     stop.cancel();
     notifier.await.unwrap();
     app.stop().await;

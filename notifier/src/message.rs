@@ -3,6 +3,19 @@
 
 use chrono::NaiveDate;
 use html_escape::encode_text as html;
+use lodge_domain::contact::ContactDetails;
+use lodge_domain::invite::{Invite, InviteEvent};
+use lodge_domain::notification::NotificationKind;
+
+/// What a notification is about: the event that called for it, on its invite, to one contact.
+pub struct About<'a> {
+    pub firm: &'a str,
+    pub invite: &'a Invite,
+    pub contact: &'a ContactDetails,
+    pub event: &'a InviteEvent,
+    /// The contact's current portal link.
+    pub url: &'a str,
+}
 
 /// What an invitation says.
 pub struct Invitation<'a> {
@@ -73,6 +86,85 @@ pub fn invitation(i: &Invitation<'_>) -> Rendered {
          <p>Or copy this address into your browser: {url}</p>\n<p>This link is yours alone; please do not share it.</p>\n<p>{firm}</p>\n",
         url = html_escape::encode_double_quoted_attribute(i.portal_url),
         firm = html(i.firm)
+    ));
+    let html = format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>{}</title></head>\n<body style=\"font-family:sans-serif;font-size:16px;line-height:1.5;color:#1a1a1a\">\n{body}</body></html>\n",
+        html(&subject)
+    );
+    Rendered { subject, text, html }
+}
+
+/// The email for `kind`.
+pub fn render(kind: NotificationKind, about: &About<'_>) -> Rendered {
+    let invite = about.invite;
+    match (kind, about.event) {
+        (NotificationKind::DocumentRejected, InviteEvent::DocumentRejected(rejected)) => {
+            let file = invite
+                .document(rejected.document_id)
+                .map_or("a document".to_owned(), |d| format!("\"{}\"", d.file_name));
+            let request = invite
+                .request(rejected.request_id)
+                .map_or("a request".to_owned(), |r| format!("\"{}\"", r.title));
+            let opening = format!(
+                "{} could not accept {file} for {request}, and asks you to send another.",
+                rejected.reviewer.name
+            );
+            note(
+                about,
+                format!("{}: please send {request} again", about.firm),
+                &opening,
+                Some(&format!("Why: {}", rejected.reason)),
+                "Open your portal to send another file",
+            )
+        }
+        (NotificationKind::StaffMessage, InviteEvent::MessagePosted(posted)) => {
+            let author = match &posted.author {
+                lodge_domain::Actor::Staff { name, .. } => name.clone(),
+                _ => invite.sender.name.clone(),
+            };
+            note(
+                about,
+                format!("{}: a message about \"{}\"", about.firm, invite.title),
+                &format!("{author} wrote to you about \"{}\":", invite.title),
+                Some(&posted.body),
+                "Open your portal to reply",
+            )
+        }
+        (kind, _) => invitation(&Invitation {
+            firm: about.firm,
+            contact_name: &about.contact.name,
+            sender_name: &invite.sender.name,
+            title: &invite.title,
+            message: invite.message.as_deref(),
+            requests: invite.requests_for(about.contact.id).count(),
+            due_on: invite.due_on,
+            portal_url: about.url,
+            reissued: kind == NotificationKind::LinkReissued,
+        }),
+    }
+}
+
+/// A short note with a quote and the way back to the portal.
+fn note(about: &About<'_>, subject: String, opening: &str, quote: Option<&str>, action: &str) -> Rendered {
+    let mut text = format!("Hello {},\n\n{opening}\n\n", about.contact.name);
+    let mut body = format!(
+        "<p>Hello {},</p>\n<p>{}</p>\n",
+        html(&about.contact.name),
+        html(opening)
+    );
+    if let Some(quote) = quote {
+        text.push_str(&format!("{quote}\n\n"));
+        body.push_str(&format!(
+            "<blockquote>{}</blockquote>\n",
+            html(quote).replace('\n', "<br>\n")
+        ));
+    }
+    text.push_str(&format!("{action}:\n{}\n\n{}\n", about.url, about.firm));
+    body.push_str(&format!(
+        "<p><a href=\"{url}\">{}</a></p>\n<p>Or copy this address into your browser: {url}</p>\n<p>{}</p>\n",
+        html(action),
+        html(about.firm),
+        url = html_escape::encode_double_quoted_attribute(about.url),
     ));
     let html = format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>{}</title></head>\n<body style=\"font-family:sans-serif;font-size:16px;line-height:1.5;color:#1a1a1a\">\n{body}</body></html>\n",

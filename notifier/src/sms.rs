@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use lodge_domain::notification::NotificationKind;
+
 use crate::email::Outcome;
 
 const ATTEMPTS: u32 = 3;
@@ -130,15 +132,31 @@ pub fn is_gsm7(text: &str) -> bool {
     text.chars().all(|c| BASIC.contains(c))
 }
 
+/// The SMS for `kind`: short, with the contact's link, in one GSM-7 segment where it can be.
+pub fn sms_text(kind: NotificationKind, firm: &str, title: &str, portal_url: &str) -> String {
+    match kind {
+        NotificationKind::Invitation | NotificationKind::Reminder => invitation_text(firm, title, portal_url, false),
+        NotificationKind::LinkReissued => invitation_text(firm, title, portal_url, true),
+        NotificationKind::DocumentRejected => {
+            format!(
+                "{}: a document needs sending again, see why: {portal_url}",
+                gsm7_only(firm)
+            )
+        }
+        NotificationKind::StaffMessage => format!("{}: you have a new message: {portal_url}", gsm7_only(firm)),
+    }
+}
+
+fn gsm7_only(text: &str) -> String {
+    text.chars()
+        .filter(|c| is_gsm7(&c.to_string()) && *c != '\n' && *c != '\r')
+        .collect()
+}
+
 /// The invitation by SMS: the firm, what is asked, and the link, in one segment where it can be.
 /// The link is never cut; the title is shortened, then dropped, to make room.
-pub fn invitation_text(firm: &str, title: &str, portal_url: &str, reissued: bool) -> String {
-    let clean = |s: &str| -> String {
-        s.chars()
-            .filter(|c| is_gsm7(&c.to_string()) && *c != '\n' && *c != '\r')
-            .collect()
-    };
-    let (firm, title) = (clean(firm), clean(title));
+fn invitation_text(firm: &str, title: &str, portal_url: &str, reissued: bool) -> String {
+    let (firm, title) = (gsm7_only(firm), gsm7_only(title));
     let verb = if reissued {
         "your new link for"
     } else {

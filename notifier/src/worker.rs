@@ -6,6 +6,8 @@ use lodge_domain::invite::{
 };
 use lodge_domain::links::{portal_link_token, portal_url};
 use lodge_domain::notification::NotificationKind;
+use std::collections::BTreeMap;
+
 use lodge_domain::{Actor, ContactId, Decider, InviteId};
 use lodge_eventlog::command::{self, CommandError};
 use lodge_eventlog::{EventLog, LogError, Metadata, RecordedEvent, StreamId};
@@ -16,10 +18,10 @@ use uuid::Uuid;
 
 use crate::checkpoint;
 use crate::email::{Mailer, Outcome};
-use crate::message::{self, Invitation};
+use crate::message::{self, About};
 use crate::retries;
 use crate::settings::NotifierSettings;
-use crate::sms::{Sms, invitation_text};
+use crate::sms::{Sms, sms_text};
 
 /// Events read per batch.
 const BATCH: usize = 100;
@@ -124,8 +126,6 @@ struct Due {
     contact: ContactId,
     channel: Channel,
     kind: NotificationKind,
-    /// The new link's place in the command that made it.
-    link_index: usize,
 }
 
 impl Notifier {
@@ -160,55 +160,48 @@ impl Notifier {
         event: &InviteEvent,
         retry: Option<&retries::Retry>,
     ) -> Result<(), NotifierError> {
-        let due: Vec<Due> = match event {
+        let calls: Vec<(ContactId, NotificationKind)> = match event {
             InviteEvent::InviteSent(sent) => sent
                 .contacts
                 .iter()
-                .enumerate()
-                .flat_map(|(index, contact)| {
-                    sent.channels.iter().map(move |channel| Due {
-                        contact: contact.id,
-                        channel: *channel,
-                        kind: NotificationKind::Invitation,
-                        link_index: index,
-                    })
-                })
+                .map(|c| (c.id, NotificationKind::Invitation))
                 .collect(),
-            InviteEvent::ContactAdded(added) => self
-                .channels_of(invite_id, recorded)
-                .await?
-                .into_iter()
-                .map(|channel| Due {
-                    contact: added.contact.id,
-                    channel,
-                    kind: NotificationKind::Invitation,
-                    link_index: 0,
-                })
-                .collect(),
-            InviteEvent::PortalLinkReissued(reissued) => self
-                .channels_of(invite_id, recorded)
-                .await?
-                .into_iter()
-                .map(|channel| Due {
-                    contact: reissued.contact_id,
-                    channel,
-                    kind: NotificationKind::LinkReissued,
-                    link_index: 0,
-                })
-                .collect(),
+            InviteEvent::ContactAdded(added) => vec![(added.contact.id, NotificationKind::Invitation)],
+            InviteEvent::PortalLinkReissued(reissued) => vec![(reissued.contact_id, NotificationKind::LinkReissued)],
+            InviteEvent::DocumentRejected(rejected) => vec![(rejected.contact_id, NotificationKind::DocumentRejected)],
+            InviteEvent::MessagePosted(posted) if matches!(posted.author, Actor::Staff { .. }) => {
+                vec![(posted.contact_id, NotificationKind::StaffMessage)]
+            }
             _ => Vec::new(),
         };
-        if due.is_empty() {
+        if calls.is_empty() {
             return Ok(());
         }
         let stream = StreamId::invite(invite_id);
         let history = self.log.read_stream(&stream).await?;
         let mut state = InviteState::default();
         let mut done = Vec::new();
+        // The command and place that made each contact's current link, as of `recorded`.
+        let mut links: BTreeMap<ContactId, (Uuid, usize)> = BTreeMap::new();
         for earlier in &history {
             let decoded: InviteEvent = earlier.decode()?;
             if earlier.stream_version <= recorded.stream_version {
                 state = InviteDecider::evolve(state, &decoded);
+                let command = earlier.metadata.command_id;
+                match &decoded {
+                    InviteEvent::InviteSent(sent) => {
+                        for (index, contact) in sent.contacts.iter().enumerate() {
+                            links.insert(contact.id, (command, index));
+                        }
+                    }
+                    InviteEvent::ContactAdded(added) => {
+                        links.insert(added.contact.id, (command, 0));
+                    }
+                    InviteEvent::PortalLinkReissued(reissued) => {
+                        links.insert(reissued.contact_id, (command, 0));
+                    }
+                    _ => {}
+                }
             }
             match &decoded {
                 InviteEvent::NotificationSent(n) if n.cause == recorded.event_id => {
@@ -221,81 +214,81 @@ impl Notifier {
             }
         }
         let Some(invite) = state.invite() else { return Ok(()) };
-        for notification in due {
-            let wanted = match retry {
-                None => !done.contains(&(notification.contact, notification.channel)),
-                Some(retry) => retry.contact == notification.contact && retry.channel == notification.channel,
-            };
-            if !wanted {
+        for (contact_id, kind) in calls {
+            let (Some(contact), Some((command, index))) = (invite.contact(contact_id), links.get(&contact_id)) else {
                 continue;
+            };
+            for channel in invite.channels.iter().copied() {
+                let wanted = match retry {
+                    None => !done.contains(&(contact_id, channel)),
+                    Some(retry) => retry.contact == contact_id && retry.channel == channel,
+                };
+                if !wanted {
+                    continue;
+                }
+                let (token, _) = portal_link_token(&self.settings.secret_key, *command, *index);
+                let url = portal_url(&self.settings.public_url, &token);
+                let about = About {
+                    firm: &self.settings.firm_name,
+                    invite,
+                    contact,
+                    event,
+                    url: &url,
+                };
+                let (to, outcome) = match channel {
+                    Channel::Email => (
+                        contact.email.clone().unwrap_or_default(),
+                        self.email(kind, &about).await,
+                    ),
+                    Channel::Sms => (contact.phone.clone().unwrap_or_default(), self.sms(kind, &about).await),
+                };
+                let notification = Due {
+                    contact: contact_id,
+                    channel,
+                    kind,
+                };
+                let attempt = retry.map_or(Attempt::First, |r| Attempt::Retry(r.attempts));
+                self.record(invite_id, recorded, &notification, to, outcome, attempt)
+                    .await?;
             }
-            let Some(contact) = invite.contact(notification.contact) else {
-                continue;
-            };
-            let (token, _) = portal_link_token(
-                &self.settings.secret_key,
-                recorded.metadata.command_id,
-                notification.link_index,
-            );
-            let url = portal_url(&self.settings.public_url, &token);
-            let (to, outcome) = match notification.channel {
-                Channel::Email => {
-                    let to = contact.email.clone().unwrap_or_default();
-                    let rendered = message::invitation(&Invitation {
-                        firm: &self.settings.firm_name,
-                        contact_name: &contact.name,
-                        sender_name: &invite.sender.name,
-                        title: &invite.title,
-                        message: invite.message.as_deref(),
-                        requests: invite.requests_for(contact.id).count(),
-                        due_on: invite.due_on,
-                        portal_url: &url,
-                        reissued: notification.kind == NotificationKind::LinkReissued,
-                    });
-                    let outcome = match &self.mailer {
-                        None => NotificationOutcome::Failed {
-                            reason: "email is not configured: set LODGE_SMTP_URL and LODGE_MAIL_FROM".into(),
-                            permanent: true,
-                        },
-                        Some(mailer) => match mailer.send(&contact.name, &to, &rendered).await {
-                            Outcome::Delivered { message_id } => NotificationOutcome::Delivered {
-                                provider_message_id: Some(message_id),
-                            },
-                            Outcome::Failed { reason, permanent } => NotificationOutcome::Failed { reason, permanent },
-                        },
-                    };
-                    (to, outcome)
-                }
-                Channel::Sms => {
-                    let to = contact.phone.clone().unwrap_or_default();
-                    let outcome = match &self.sms {
-                        None => NotificationOutcome::Failed {
-                            reason: "SMS is not configured: set LODGE_TWILIO_ACCOUNT_SID, LODGE_TWILIO_AUTH_TOKEN and LODGE_TWILIO_FROM".into(),
-                            permanent: true,
-                        },
-                        Some(sms) => {
-                            let text = invitation_text(
-                                &self.settings.firm_name,
-                                &invite.title,
-                                &url,
-                                notification.kind == NotificationKind::LinkReissued,
-                            );
-                            match sms.send(&to, &text).await {
-                                Outcome::Delivered { message_id } => NotificationOutcome::Delivered {
-                                    provider_message_id: Some(message_id),
-                                },
-                                Outcome::Failed { reason, permanent } => NotificationOutcome::Failed { reason, permanent },
-                            }
-                        }
-                    };
-                    (to, outcome)
-                }
-            };
-            let attempt = retry.map_or(Attempt::First, |r| Attempt::Retry(r.attempts));
-            self.record(invite_id, recorded, &notification, to, outcome, attempt)
-                .await?;
         }
         Ok(())
+    }
+
+    async fn email(&self, kind: NotificationKind, about: &About<'_>) -> NotificationOutcome {
+        let Some(mailer) = &self.mailer else {
+            return NotificationOutcome::Failed {
+                reason: "email is not configured: set LODGE_SMTP_URL and LODGE_MAIL_FROM".into(),
+                permanent: true,
+            };
+        };
+        let rendered = message::render(kind, about);
+        let to = about.contact.email.as_deref().unwrap_or_default();
+        match mailer.send(&about.contact.name, to, &rendered).await {
+            Outcome::Delivered { message_id } => NotificationOutcome::Delivered {
+                provider_message_id: Some(message_id),
+            },
+            Outcome::Failed { reason, permanent } => NotificationOutcome::Failed { reason, permanent },
+        }
+    }
+
+    async fn sms(&self, kind: NotificationKind, about: &About<'_>) -> NotificationOutcome {
+        let Some(sms) = &self.sms else {
+            return NotificationOutcome::Failed {
+                reason:
+                    "SMS is not configured: set LODGE_TWILIO_ACCOUNT_SID, LODGE_TWILIO_AUTH_TOKEN and LODGE_TWILIO_FROM"
+                        .into(),
+                permanent: true,
+            };
+        };
+        let text = sms_text(kind, about.firm, &about.invite.title, about.url);
+        let to = about.contact.phone.as_deref().unwrap_or_default();
+        match sms.send(to, &text).await {
+            Outcome::Delivered { message_id } => NotificationOutcome::Delivered {
+                provider_message_id: Some(message_id),
+            },
+            Outcome::Failed { reason, permanent } => NotificationOutcome::Failed { reason, permanent },
+        }
     }
 
     /// Sends again the notifications whose retry is due; gives up on those that kept failing for
@@ -313,7 +306,6 @@ impl Notifier {
                     contact: retry.contact,
                     channel: retry.channel,
                     kind: retry.kind,
-                    link_index: 0,
                 };
                 let outcome = NotificationOutcome::Failed {
                     reason: format!(
@@ -339,19 +331,6 @@ impl Notifier {
             self.deliver(retry.invite_id, cause, &event, Some(&retry)).await?;
         }
         Ok(())
-    }
-
-    /// The channels an invite's links go out by, as of `recorded`.
-    async fn channels_of(&self, invite_id: InviteId, recorded: &RecordedEvent) -> Result<Vec<Channel>, NotifierError> {
-        let history = self.log.read_stream(&StreamId::invite(invite_id)).await?;
-        let mut state = InviteState::default();
-        for earlier in history.iter().filter(|e| e.stream_version <= recorded.stream_version) {
-            state = InviteDecider::evolve(state, &earlier.decode()?);
-        }
-        Ok(state
-            .invite()
-            .map(|i| i.channels.iter().copied().collect())
-            .unwrap_or_default())
     }
 
     async fn record(
