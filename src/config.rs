@@ -187,6 +187,10 @@ impl Config {
                 _ => None,
             },
             retry: lodge_notifier::RetrySettings::default(),
+            reminders: lodge_notifier::ReminderSchedule::default(),
+            reminder_check_every: std::time::Duration::from_secs(60),
+            time_zone: api.firm.time_zone,
+            clock: lodge_notifier::system_clock(),
         }
     }
 

@@ -23,6 +23,7 @@ lodge_eventlog::test_on_both_engines!(
     nothing_is_lost_while_the_mail_server_is_down,
     a_notification_that_keeps_failing_is_given_up_on_the_record,
     a_contact_is_told_of_a_rejection_and_of_a_message_from_staff,
+    reminders_follow_the_due_date_on_a_simulated_clock,
 );
 
 /// An SMTP server that keeps each message it receives as a file, stopped on drop.
@@ -112,6 +113,10 @@ fn settings(app: &TestApp, smtp_url: Option<String>) -> NotifierSettings {
             give_up_after: Duration::from_secs(3600),
             check_every: Duration::from_millis(50),
         },
+        reminders: lodge_notifier::ReminderSchedule::default(),
+        reminder_check_every: Duration::from_millis(50),
+        time_zone: chrono_tz::UTC,
+        clock: lodge_notifier::system_clock(),
     }
 }
 
@@ -583,6 +588,130 @@ async fn a_contact_is_told_of_a_rejection_and_of_a_message_from_staff(db: TestDa
         .expect("an email with staff's message");
     assert!(reply.contains("Thanks Ana, no rush.") && reply.contains(url), "{reply}");
     assert!(!mails.iter().any(|m| m.contains("Sending a better one tonight")));
+    stop.cancel();
+    notifier.await.unwrap();
+    app.stop().await;
+}
+
+fn reminders_sent(app: &TestApp, invite: &str) -> impl std::future::Future<Output = Vec<Value>> {
+    let stream = StreamId::parse(&format!("invite-{invite}")).unwrap();
+    let log = app.log.clone();
+    async move {
+        log.read_stream(&stream)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.event_type == "NotificationSent")
+            .map(|e| serde_json::from_str::<Value>(&e.data).unwrap())
+            .filter(|data| data["kind"] == "reminder")
+            .collect()
+    }
+}
+
+async fn reminders_follow_the_due_date_on_a_simulated_clock(db: TestDatabase) {
+    let smtp = smtp_server().await;
+    let app = TestApp::start(db).await;
+    let start = chrono::Utc::now();
+    let now = std::sync::Arc::new(std::sync::Mutex::new(start));
+    let mut with_clock = settings(&app, Some(format!("smtp://127.0.0.1:{}", smtp.port)));
+    let clock = now.clone();
+    with_clock.clock = std::sync::Arc::new(move || *clock.lock().unwrap());
+    let (stop, notifier) = start_notifier(&app, with_clock);
+    let set_clock = |days: i64| *now.lock().unwrap() = start + chrono::Duration::days(days);
+
+    // Due in 10 days. Ben finishes at once; Ana does not.
+    let sent = app.staff().send_invite(&two_contact_invite()).await;
+    let invite = sent["id"].as_str().unwrap();
+    let ben = app.contact(sent["contacts"][1]["portal_url"].as_str().unwrap()).await;
+    let uploaded = expect(
+        ben.upload(&sent["requests"][0]["id"], &[("payslip.pdf", pdf("ben"))])
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let document = uploaded["documents"][0]["id"].as_str().unwrap();
+    let accepted = expect(
+        app.staff()
+            .post(
+                &format!("/api/invites/{invite}/documents/{document}/review"),
+                &json!({"decision": "accept"}),
+            )
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    expect(
+        app.staff()
+            .get(&format!("/api/invites/{invite}?after={}", accepted["position"]))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    events_of(&app, invite, "NotificationSent", 2).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(reminders_sent(&app, invite).await.is_empty(), "nothing is due yet");
+
+    // Three days before the due date: Ana, who still owes, is reminded once.
+    set_clock(7);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while reminders_sent(&app, invite).await.is_empty() {
+        assert!(Instant::now() < deadline, "no reminder three days before");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let reminders = reminders_sent(&app, invite).await;
+    assert_eq!(reminders.len(), 1, "one reminder for the slot: {reminders:?}");
+    assert_eq!(reminders[0]["to"], "ana@example.com", "Ben owes nothing");
+    let texts: Vec<String> = received(smtp.maildir.path())
+        .iter()
+        .map(|p| {
+            MessageParser::default()
+                .parse(&std::fs::read(p).unwrap())
+                .unwrap()
+                .subject()
+                .unwrap_or("")
+                .to_owned()
+        })
+        .collect();
+    assert!(
+        texts
+            .iter()
+            .any(|s| s == "Reminder from Alves & Co: \"Tax return 2026\" is due in 3 days"),
+        "{texts:?}"
+    );
+
+    // After a gap, only the latest slot: the day after the due date, the due-day reminder.
+    set_clock(11);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while reminders_sent(&app, invite).await.len() < 2 {
+        assert!(Instant::now() < deadline, "no reminder once overdue");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        reminders_sent(&app, invite).await.len(),
+        2,
+        "the missed day-before slot is not sent late"
+    );
+
+    // Cancelled: no more reminders, whatever the date.
+    expect(
+        app.staff()
+            .post(&format!("/api/invites/{invite}/cancel"), &json!({}))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    expect(
+        app.staff()
+            .get(&format!("/api/invites?status=cancelled&after={}", sent["position"]))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    set_clock(14);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(reminders_sent(&app, invite).await.len(), 2);
     stop.cancel();
     notifier.await.unwrap();
     app.stop().await;

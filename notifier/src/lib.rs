@@ -9,12 +9,14 @@
 mod checkpoint;
 mod email;
 mod message;
+mod reminders;
 mod retries;
 mod settings;
 mod sms;
 mod worker;
 
+pub use reminders::ReminderSchedule;
 pub use retries::RetrySettings;
-pub use settings::NotifierSettings;
+pub use settings::{Clock, NotifierSettings, system_clock};
 pub use sms::TwilioSettings;
 pub use worker::{NotifierError, run};

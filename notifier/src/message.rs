@@ -144,6 +144,30 @@ pub fn render(kind: NotificationKind, about: &About<'_>) -> Rendered {
     }
 }
 
+/// A reminder: when it is due, and how much is still needed.
+pub fn reminder(about: &About<'_>, today: NaiveDate, outstanding: usize, total: usize) -> Rendered {
+    let invite = about.invite;
+    let when = match invite.due_on.map(|due| (due - today).num_days()) {
+        Some(0) => "is due today".to_owned(),
+        Some(1) => "is due tomorrow".to_owned(),
+        Some(days) if days > 1 => format!("is due in {days} days"),
+        Some(days) => format!("was due {} day{} ago", -days, if days == -1 { "" } else { "s" }),
+        None => "is waiting for you".to_owned(),
+    };
+    let subject = format!("Reminder from {}: \"{}\" {when}", about.firm, invite.title);
+    let still = format!(
+        "{outstanding} of {total} {} still needed.",
+        if total == 1 { "item is" } else { "items are" }
+    );
+    note(
+        about,
+        subject,
+        &format!("A reminder: \"{}\" {when}. {still}", invite.title),
+        None,
+        "Open your portal to send what is left",
+    )
+}
+
 /// A short note with a quote and the way back to the portal.
 fn note(about: &About<'_>, subject: String, opening: &str, quote: Option<&str>, action: &str) -> Rendered {
     let mut text = format!("Hello {},\n\n{opening}\n\n", about.contact.name);

@@ -1,8 +1,19 @@
 //! What the notifier needs to know, filled from Lodge's configuration.
 
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
 use lodge_domain::links::SecretKey;
 
-#[derive(Debug, Clone)]
+/// What time it is: the real clock, or a test's.
+pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+
+pub fn system_clock() -> Clock {
+    Arc::new(Utc::now)
+}
+
+#[derive(Clone)]
 pub struct NotifierSettings {
     /// `smtp://user:pass@host:587?tls=required`, `smtps://…`; None: email is not configured, and
     /// every email is recorded as failed with that reason.
@@ -18,4 +29,10 @@ pub struct NotifierSettings {
     pub twilio: Option<crate::sms::TwilioSettings>,
     /// When failed notifications are tried again.
     pub retry: crate::retries::RetrySettings,
+    /// When contacts who still owe something are reminded, and how often to look.
+    pub reminders: crate::reminders::ReminderSchedule,
+    pub reminder_check_every: Duration,
+    /// Due dates are days in the firm's time zone.
+    pub time_zone: chrono_tz::Tz,
+    pub clock: Clock,
 }

@@ -89,16 +89,35 @@ pub async fn run(
     };
     let mut subscription = notifier.log.subscribe(checkpoint::load(&mut leader).await?);
     let mut retry_check = tokio::time::interval(notifier.settings.retry.check_every);
+    let mut reminder_check = tokio::time::interval(notifier.settings.reminder_check_every);
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return Ok(()),
             _ = retry_check.tick() => notifier.retry_due(&mut leader).await?,
+            _ = reminder_check.tick() => notifier.remind_all(&store).await?,
             batch = subscription.next_batch(BATCH) => {
                 for event in batch? {
                     notifier.handle(&mut leader, &event).await?;
                     checkpoint::save(&mut leader, event.position).await?;
                 }
             }
+        }
+    }
+}
+
+/// What a notification is recorded under: the event that called for it (or a reminder's slot), and
+/// the correlation it belongs to.
+#[derive(Debug, Clone, Copy)]
+struct Cause {
+    id: Uuid,
+    correlation: Uuid,
+}
+
+impl Cause {
+    fn of(event: &RecordedEvent) -> Self {
+        Self {
+            id: event.event_id,
+            correlation: event.metadata.correlation_id,
         }
     }
 }
@@ -238,9 +257,13 @@ impl Notifier {
                 let (to, outcome) = match channel {
                     Channel::Email => (
                         contact.email.clone().unwrap_or_default(),
-                        self.email(kind, &about).await,
+                        self.email(&about, &message::render(kind, &about)).await,
                     ),
-                    Channel::Sms => (contact.phone.clone().unwrap_or_default(), self.sms(kind, &about).await),
+                    Channel::Sms => (
+                        contact.phone.clone().unwrap_or_default(),
+                        self.sms(&about, &sms_text(kind, about.firm, &invite.title, about.url))
+                            .await,
+                    ),
                 };
                 let notification = Due {
                     contact: contact_id,
@@ -248,23 +271,22 @@ impl Notifier {
                     kind,
                 };
                 let attempt = retry.map_or(Attempt::First, |r| Attempt::Retry(r.attempts));
-                self.record(invite_id, recorded, &notification, to, outcome, attempt)
+                self.record(invite_id, Cause::of(recorded), &notification, to, outcome, attempt)
                     .await?;
             }
         }
         Ok(())
     }
 
-    async fn email(&self, kind: NotificationKind, about: &About<'_>) -> NotificationOutcome {
+    async fn email(&self, about: &About<'_>, rendered: &message::Rendered) -> NotificationOutcome {
         let Some(mailer) = &self.mailer else {
             return NotificationOutcome::Failed {
                 reason: "email is not configured: set LODGE_SMTP_URL and LODGE_MAIL_FROM".into(),
                 permanent: true,
             };
         };
-        let rendered = message::render(kind, about);
         let to = about.contact.email.as_deref().unwrap_or_default();
-        match mailer.send(&about.contact.name, to, &rendered).await {
+        match mailer.send(&about.contact.name, to, rendered).await {
             Outcome::Delivered { message_id } => NotificationOutcome::Delivered {
                 provider_message_id: Some(message_id),
             },
@@ -272,7 +294,7 @@ impl Notifier {
         }
     }
 
-    async fn sms(&self, kind: NotificationKind, about: &About<'_>) -> NotificationOutcome {
+    async fn sms(&self, about: &About<'_>, text: &str) -> NotificationOutcome {
         let Some(sms) = &self.sms else {
             return NotificationOutcome::Failed {
                 reason:
@@ -281,14 +303,145 @@ impl Notifier {
                 permanent: true,
             };
         };
-        let text = sms_text(kind, about.firm, &about.invite.title, about.url);
         let to = about.contact.phone.as_deref().unwrap_or_default();
-        match sms.send(to, &text).await {
+        match sms.send(to, text).await {
             Outcome::Delivered { message_id } => NotificationOutcome::Delivered {
                 provider_message_id: Some(message_id),
             },
             Outcome::Failed { reason, permanent } => NotificationOutcome::Failed { reason, permanent },
         }
+    }
+
+    /// Today, in the firm's time zone, by the notifier's clock.
+    fn today(&self) -> chrono::NaiveDate {
+        (self.settings.clock)()
+            .with_timezone(&self.settings.time_zone)
+            .date_naive()
+    }
+
+    /// Reminds the contacts of every open invite whose reminders may have come.
+    async fn remind_all(&self, store: &ReadStore) -> Result<(), NotifierError> {
+        let today = self.today();
+        let horizon = today + chrono::Days::new(u64::from(self.settings.reminders.lead_days()));
+        // The staff read model narrows the search; each invite is then read from the log itself.
+        let candidates: Vec<String> = sqlx::query_scalar(
+            "SELECT invite_id FROM staff_invites WHERE status = 'open' AND due_on IS NOT NULL AND due_on <= $1",
+        )
+        .bind(horizon.to_string())
+        .fetch_all(store.pool())
+        .await?;
+        for invite in candidates {
+            let Ok(invite_id) = invite.parse::<Uuid>() else {
+                continue;
+            };
+            self.remind(InviteId::from_uuid(invite_id), None).await?;
+        }
+        Ok(())
+    }
+
+    /// Sends an invite's due reminders (or, as a retry, one of them again).
+    async fn remind(&self, invite_id: InviteId, retry: Option<&retries::Retry>) -> Result<(), NotifierError> {
+        let history = match self.log.read_stream(&StreamId::invite(invite_id)).await {
+            Ok(history) => history,
+            Err(LogError::UnknownStream(_)) => return Ok(()),
+            Err(error) => return Err(error.into()),
+        };
+        let Some(first) = history.first() else { return Ok(()) };
+        let first_event: InviteEvent = first.decode()?;
+        let sent_on = first.recorded_at.with_timezone(&self.settings.time_zone).date_naive();
+        let mut state = InviteState::default();
+        let mut links: BTreeMap<ContactId, (Uuid, usize)> = BTreeMap::new();
+        let mut recorded_causes = Vec::new();
+        for event in &history {
+            let decoded: InviteEvent = event.decode()?;
+            let command = event.metadata.command_id;
+            match &decoded {
+                InviteEvent::InviteSent(sent) => {
+                    for (index, contact) in sent.contacts.iter().enumerate() {
+                        links.insert(contact.id, (command, index));
+                    }
+                }
+                InviteEvent::ContactAdded(added) => {
+                    links.insert(added.contact.id, (command, 0));
+                }
+                InviteEvent::PortalLinkReissued(reissued) => {
+                    links.insert(reissued.contact_id, (command, 0));
+                }
+                InviteEvent::NotificationSent(n) => recorded_causes.push((n.cause, n.channel)),
+                InviteEvent::NotificationFailed(n) => recorded_causes.push((n.cause, n.channel)),
+                _ => {}
+            }
+            state = InviteDecider::evolve(state, &decoded);
+        }
+        let Some(invite) = state.invite() else { return Ok(()) };
+        if invite.status != lodge_domain::invite::InviteStatus::Open {
+            return Ok(());
+        }
+        let Some(due_on) = invite.due_on else { return Ok(()) };
+        let today = self.today();
+        let Some(slot) = self.settings.reminders.slot_for(due_on, sent_on, today) else {
+            return Ok(());
+        };
+        for contact in &invite.contacts {
+            let total = invite.requests_for(contact.id).count();
+            let outstanding = invite
+                .requests_for(contact.id)
+                .filter(|request| !invite.status_of(request, contact.id).is_done())
+                .count();
+            let Some((command, index)) = links.get(&contact.id) else {
+                continue;
+            };
+            let cause_id = crate::reminders::cause(invite_id, contact.id, slot);
+            if retry.is_some_and(|r| r.cause != cause_id || r.contact != contact.id) || outstanding == 0 {
+                continue;
+            }
+            let (token, _) = portal_link_token(&self.settings.secret_key, *command, *index);
+            let url = portal_url(&self.settings.public_url, &token);
+            for channel in invite.channels.iter().copied() {
+                let wanted = match retry {
+                    None => !recorded_causes.contains(&(cause_id, channel)),
+                    Some(retry) => retry.channel == channel,
+                };
+                if !wanted {
+                    continue;
+                }
+                let about = About {
+                    firm: &self.settings.firm_name,
+                    invite,
+                    contact,
+                    event: &first_event,
+                    url: &url,
+                };
+                let (to, outcome) = match channel {
+                    Channel::Email => (
+                        contact.email.clone().unwrap_or_default(),
+                        self.email(&about, &message::reminder(&about, today, outstanding, total))
+                            .await,
+                    ),
+                    Channel::Sms => (
+                        contact.phone.clone().unwrap_or_default(),
+                        self.sms(
+                            &about,
+                            &sms_text(NotificationKind::Reminder, about.firm, &invite.title, &url),
+                        )
+                        .await,
+                    ),
+                };
+                let notification = Due {
+                    contact: contact.id,
+                    channel,
+                    kind: NotificationKind::Reminder,
+                };
+                let cause = Cause {
+                    id: cause_id,
+                    correlation: cause_id,
+                };
+                let attempt = retry.map_or(Attempt::First, |r| Attempt::Retry(r.attempts));
+                self.record(invite_id, cause, &notification, to, outcome, attempt)
+                    .await?;
+            }
+        }
+        Ok(())
     }
 
     /// Sends again the notifications whose retry is due; gives up on those that kept failing for
@@ -297,9 +450,18 @@ impl Notifier {
         for retry in retries::due(leader, &self.settings.retry).await? {
             let stream = StreamId::invite(retry.invite_id);
             let history = self.log.read_stream(&stream).await?;
-            let Some(cause) = history.iter().find(|e| e.event_id == retry.cause) else {
-                retries::settled(leader, retry.cause, retry.contact, retry.channel).await?;
-                continue;
+            let cause_event = history.iter().find(|e| e.event_id == retry.cause);
+            let cause = match cause_event {
+                Some(event) => Cause::of(event),
+                // A reminder's cause is its slot, not an event.
+                None if retry.kind == NotificationKind::Reminder => Cause {
+                    id: retry.cause,
+                    correlation: retry.cause,
+                },
+                None => {
+                    retries::settled(leader, retry.cause, retry.contact, retry.channel).await?;
+                    continue;
+                }
             };
             if retry.given_up(&self.settings.retry) {
                 let notification = Due {
@@ -327,8 +489,13 @@ impl Notifier {
                 .await?;
                 continue;
             }
-            let event: InviteEvent = cause.decode()?;
-            self.deliver(retry.invite_id, cause, &event, Some(&retry)).await?;
+            match cause_event {
+                Some(event) => {
+                    let decoded: InviteEvent = event.decode()?;
+                    self.deliver(retry.invite_id, event, &decoded, Some(&retry)).await?;
+                }
+                None => self.remind(retry.invite_id, Some(&retry)).await?,
+            }
         }
         Ok(())
     }
@@ -336,7 +503,7 @@ impl Notifier {
     async fn record(
         &self,
         invite_id: InviteId,
-        cause: &RecordedEvent,
+        cause: Cause,
         notification: &Due,
         to: String,
         outcome: NotificationOutcome,
@@ -346,7 +513,7 @@ impl Notifier {
         // The same notification (and the same retry of it), recorded twice after a restart, is one
         // command.
         metadata.command_id = Uuid::new_v5(
-            &cause.event_id,
+            &cause.id,
             format!(
                 "notify/{}/{:?}/{}",
                 notification.contact,
@@ -355,14 +522,14 @@ impl Notifier {
             )
             .as_bytes(),
         );
-        metadata.correlation_id = cause.metadata.correlation_id;
-        metadata.causation_id = Some(cause.event_id);
+        metadata.correlation_id = cause.correlation;
+        metadata.causation_id = Some(cause.id);
         let command = InviteCommand::RecordNotification(RecordNotification {
             contact_id: notification.contact,
             channel: notification.channel,
             kind: notification.kind,
             to,
-            cause: cause.event_id,
+            cause: cause.id,
             outcome,
         });
         match command::execute::<InviteDecider>(&self.log, &StreamId::invite(invite_id), &command, &metadata).await {
