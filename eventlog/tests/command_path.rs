@@ -12,7 +12,7 @@ use lodge_domain::testing::ANA;
 use lodge_domain::{Decider, EventDecodeError, EventSchema, InviteId};
 use lodge_eventlog::command::{self, CommandError, MAX_ATTEMPTS};
 use lodge_eventlog::testing::TestDatabase;
-use lodge_eventlog::{ExpectedVersion, LogError, NewEvent, Position, StreamId};
+use lodge_eventlog::{ExpectedVersion, LogError, NewEvent, StreamId};
 use support::*;
 use uuid::Uuid;
 

@@ -111,7 +111,9 @@ async fn a_wrong_expected_version_is_a_conflict_and_appends_nothing(db: TestData
         None
     );
     assert_eq!(numbers(&log.read_stream(&s).await.unwrap()), vec![1, 2]);
-    assert_eq!(log.read_all(Position::START, 100).await.unwrap().len(), 2);
+    // Counted by stream versions: read_all may trail an append while another database's
+    // transaction holds the cluster's horizon back.
+    assert_eq!(log.summary().await.unwrap().events, 2);
     assert!(matches!(
         log.read_stream(&stream("invite-none")).await,
         Err(LogError::UnknownStream(_))
@@ -172,7 +174,7 @@ async fn a_command_id_reused_for_something_else_is_refused(db: TestDatabase) {
         .append(&stream("invite-e"), ExpectedVersion::Any, &events(1..2), &metadata)
         .await;
     assert!(matches!(other_stream, Err(LogError::CommandIdReused { .. })));
-    assert_eq!(log.read_all(Position::START, 100).await.unwrap().len(), 1);
+    assert_eq!(log.summary().await.unwrap().events, 1);
 }
 
 async fn unknown_streams_and_positions_are_errors(db: TestDatabase) {
