@@ -156,6 +156,22 @@ pub enum BenchCommand {
     /// A lodge serve process under wrk: the portal view and messages beside /healthz, the server's
     /// memory, and a large upload's speed beside the disk's (needs wrk installed)
     Http(HttpBenchArgs),
+    /// The notifier: emails per second to a loopback SMTP server, and the delay from InviteSent to
+    /// arrival under a steady load
+    Notify(NotifyBenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct NotifyBenchArgs {
+    /// One JSON object per engine per line
+    #[arg(long)]
+    pub json: bool,
+    /// Invites (one email each) the notifier works through
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub emails: u32,
+    /// Measure only this engine
+    #[arg(long, value_enum)]
+    pub only: Option<BenchEngine>,
 }
 
 #[derive(Debug, Args)]

@@ -49,5 +49,6 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bench(BenchCommand::Append(args)) => bench::append::run(&args).await,
         Command::Bench(BenchCommand::Rebuild(args)) => bench::rebuild::run(&args).await,
         Command::Bench(BenchCommand::Http(args)) => bench::http::run(&args).await,
+        Command::Bench(BenchCommand::Notify(args)) => bench::notify::run(&args).await,
     }
 }

@@ -78,6 +78,9 @@ pub async fn run(
             }
         },
     };
+    // Reminders look for candidates in the staff read model: make sure its view exists even if no
+    // projector has run yet.
+    lodge_projections::all::register_all(&store).await?;
     let Some(mut leader) = store.lead("notifier", &shutdown).await? else {
         return Ok(());
     };

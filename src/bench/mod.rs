@@ -4,6 +4,7 @@
 pub mod append;
 pub mod history;
 pub mod http;
+pub mod notify;
 pub mod rebuild;
 
 use std::time::Duration;
