@@ -99,9 +99,17 @@ pub async fn run(
             _ = retry_check.tick() => notifier.retry_due(&mut leader).await?,
             _ = reminder_check.tick() => notifier.remind_all(&store).await?,
             batch = subscription.next_batch(BATCH) => {
+                // The checkpoint is saved once a batch is handled, not after every event: the
+                // notifier reads its own outcomes too, and a durable write for each would double its
+                // work. After a crash the batch is read again, and what was already recorded is not
+                // sent again.
+                let mut last = None;
                 for event in batch? {
                     notifier.handle(&mut leader, &event).await?;
-                    checkpoint::save(&mut leader, event.position).await?;
+                    last = Some(event.position);
+                }
+                if let Some(position) = last {
+                    checkpoint::save(&mut leader, position).await?;
                 }
             }
         }
