@@ -39,11 +39,7 @@ pub async fn execute(
     command: InviteCommand,
     metadata: &Metadata,
 ) -> Result<CommandOutcome<InviteEvent>, ApiError> {
-    let name = command.name();
-    let _turn = state.stream_locks.lock(invite).await;
-    let outcome = command::execute::<InviteDecider>(&state.log, &StreamId::invite(invite), &command, metadata).await;
-    state.metrics.command(name, outcome.is_ok());
-    Ok(outcome?)
+    execute_all(state, invite, std::slice::from_ref(&command), metadata).await
 }
 
 /// Several commands on one invite, recorded together or not at all.
@@ -53,6 +49,7 @@ pub async fn execute_all(
     commands: &[InviteCommand],
     metadata: &Metadata,
 ) -> Result<CommandOutcome<InviteEvent>, ApiError> {
+    let _turn = state.stream_locks.lock(invite).await;
     let outcome =
         command::execute_all::<InviteDecider>(&state.log, &StreamId::invite(invite), commands, metadata).await;
     for command in commands {

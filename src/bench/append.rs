@@ -319,12 +319,6 @@ pub async fn run(args: &AppendBenchArgs) -> anyhow::Result<ExitCode> {
         (db, measured)
     })
     .await?;
-    for figures in &results {
-        if args.json {
-            println!("{}", serde_json::to_string(figures)?);
-        } else {
-            print_table(figures, args);
-        }
-    }
+    super::print_results(&results, args.json, |figures| print_table(figures, args))?;
     Ok(ExitCode::SUCCESS)
 }

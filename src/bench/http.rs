@@ -445,13 +445,7 @@ pub async fn run(args: &HttpBenchArgs) -> anyhow::Result<ExitCode> {
         (db, measured)
     })
     .await?;
-    for figures in &results {
-        if args.json {
-            println!("{}", serde_json::to_string(figures)?);
-        } else {
-            print_table(figures);
-        }
-    }
+    super::print_results(&results, args.json, print_table)?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -99,6 +99,18 @@ where
     Ok(results)
 }
 
+/// Prints each engine's figures: one JSON object a line with `json`, else as a table.
+pub fn print_results<T: serde::Serialize>(results: &[T], json: bool, table: impl Fn(&T)) -> anyhow::Result<()> {
+    for figures in results {
+        if json {
+            println!("{}", serde_json::to_string(figures)?);
+        } else {
+            table(figures);
+        }
+    }
+    Ok(())
+}
+
 pub fn per_second(count: u64, elapsed: Duration) -> f64 {
     count as f64 / elapsed.as_secs_f64().max(1e-9)
 }

@@ -261,12 +261,6 @@ pub async fn run(args: &RebuildBenchArgs) -> anyhow::Result<ExitCode> {
         (db, measured)
     })
     .await?;
-    for figures in &results {
-        if args.json {
-            println!("{}", serde_json::to_string(figures)?);
-        } else {
-            print_table(figures);
-        }
-    }
+    super::print_results(&results, args.json, print_table)?;
     Ok(ExitCode::SUCCESS)
 }
