@@ -44,7 +44,7 @@ pub struct Retry {
     pub channel: Channel,
     pub kind: NotificationKind,
     pub to: String,
-    /// Retries made so far.
+    /// Which retry this is (1 for the first).
     pub attempts: u32,
     pub first_failed_at: DateTime<Utc>,
     pub last_reason: String,
@@ -119,16 +119,15 @@ pub async fn failed(
             .await?;
         }
         Some(attempts) => {
-            let attempts = attempts as u32 + 1;
+            // The retry was counted when it was claimed (see `due`).
             sqlx::query(
-                "UPDATE lodge_notifier_retries SET attempts = $4, next_at = $5, last_reason = $6
+                "UPDATE lodge_notifier_retries SET next_at = $4, last_reason = $5
                  WHERE cause = $1 AND contact_id = $2 AND channel = $3",
             )
             .bind(&key.0)
             .bind(&key.1)
             .bind(&key.2)
-            .bind(i64::from(attempts))
-            .bind(stamp(now + pause(settings, attempts)))
+            .bind(stamp(now + pause(settings, attempts as u32)))
             .bind(&failure.reason)
             .execute(&mut *connection)
             .await?;
@@ -153,8 +152,9 @@ pub async fn settled(
     Ok(())
 }
 
-/// The retries that are due, each claimed (its next try pushed back) so that it is not taken
-/// twice before its outcome comes back through the log.
+/// The retries that are due, each claimed: counted (so each try is recorded by a command of its
+/// own, whether or not the last one's outcome has come back through the log yet) and its next try
+/// pushed back, so that it is not taken twice meanwhile.
 pub async fn due(connection: &mut AnyConnection, settings: &RetrySettings) -> Result<Vec<Retry>, sqlx::Error> {
     let now = Utc::now();
     let rows = sqlx::query(
@@ -168,7 +168,7 @@ pub async fn due(connection: &mut AnyConnection, settings: &RetrySettings) -> Re
     for row in rows {
         let parse = |column: &str| -> Result<String, sqlx::Error> { row.try_get::<String, _>(column) };
         let bad = |what: &str| sqlx::Error::Decode(format!("a notifier retry's {what}").into());
-        let attempts: i64 = row.try_get("attempts")?;
+        let attempts = row.try_get::<i64, _>("attempts")? as u32 + 1;
         let retry = Retry {
             cause: parse("cause")?.parse().map_err(|_| bad("cause"))?,
             contact: parse("contact_id")?.parse().map_err(|_| bad("contact"))?,
@@ -177,17 +177,19 @@ pub async fn due(connection: &mut AnyConnection, settings: &RetrySettings) -> Re
             invite_id: parse("invite_id")?.parse().map_err(|_| bad("invite"))?,
             kind: serde_json::from_value(serde_json::Value::String(parse("kind")?)).map_err(|_| bad("kind"))?,
             to: parse("recipient")?,
-            attempts: attempts as u32,
+            attempts,
             first_failed_at: parse("first_failed_at")?.parse().map_err(|_| bad("time"))?,
             last_reason: parse("last_reason")?,
         };
         sqlx::query(
-            "UPDATE lodge_notifier_retries SET next_at = $4 WHERE cause = $1 AND contact_id = $2 AND channel = $3",
+            "UPDATE lodge_notifier_retries SET attempts = $4, next_at = $5
+             WHERE cause = $1 AND contact_id = $2 AND channel = $3",
         )
         .bind(retry.cause.to_string())
         .bind(retry.contact.to_string())
         .bind(text(retry.channel))
-        .bind(stamp(now + pause(settings, retry.attempts + 1)))
+        .bind(i64::from(retry.attempts))
+        .bind(stamp(now + pause(settings, retry.attempts)))
         .execute(&mut *connection)
         .await?;
         due.push(retry);

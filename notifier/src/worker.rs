@@ -116,6 +116,26 @@ pub async fn run(
     }
 }
 
+/// Keeps, per contact, the command and place that made their current portal link
+/// ([`portal_link_token`] makes the link again from them).
+fn note_link(links: &mut BTreeMap<ContactId, (Uuid, usize)>, recorded: &RecordedEvent, event: &InviteEvent) {
+    let command = recorded.metadata.command_id;
+    match event {
+        InviteEvent::InviteSent(sent) => {
+            for (index, contact) in sent.contacts.iter().enumerate() {
+                links.insert(contact.id, (command, index));
+            }
+        }
+        InviteEvent::ContactAdded(added) => {
+            links.insert(added.contact.id, (command, 0));
+        }
+        InviteEvent::PortalLinkReissued(reissued) => {
+            links.insert(reissued.contact_id, (command, 0));
+        }
+        _ => {}
+    }
+}
+
 /// What a notification is recorded under: the event that called for it (or a reminder's slot), and
 /// the correlation it belongs to.
 #[derive(Debug, Clone, Copy)]
@@ -217,21 +237,7 @@ impl Notifier {
             let decoded: InviteEvent = earlier.decode()?;
             if earlier.stream_version <= recorded.stream_version {
                 state = InviteDecider::evolve(state, &decoded);
-                let command = earlier.metadata.command_id;
-                match &decoded {
-                    InviteEvent::InviteSent(sent) => {
-                        for (index, contact) in sent.contacts.iter().enumerate() {
-                            links.insert(contact.id, (command, index));
-                        }
-                    }
-                    InviteEvent::ContactAdded(added) => {
-                        links.insert(added.contact.id, (command, 0));
-                    }
-                    InviteEvent::PortalLinkReissued(reissued) => {
-                        links.insert(reissued.contact_id, (command, 0));
-                    }
-                    _ => {}
-                }
+                note_link(&mut links, earlier, &decoded);
             }
             match &decoded {
                 InviteEvent::NotificationSent(n) if n.cause == recorded.event_id => {
@@ -365,19 +371,8 @@ impl Notifier {
         let mut recorded_causes = Vec::new();
         for event in &history {
             let decoded: InviteEvent = event.decode()?;
-            let command = event.metadata.command_id;
+            note_link(&mut links, event, &decoded);
             match &decoded {
-                InviteEvent::InviteSent(sent) => {
-                    for (index, contact) in sent.contacts.iter().enumerate() {
-                        links.insert(contact.id, (command, index));
-                    }
-                }
-                InviteEvent::ContactAdded(added) => {
-                    links.insert(added.contact.id, (command, 0));
-                }
-                InviteEvent::PortalLinkReissued(reissued) => {
-                    links.insert(reissued.contact_id, (command, 0));
-                }
                 InviteEvent::NotificationSent(n) => recorded_causes.push((n.cause, n.channel)),
                 InviteEvent::NotificationFailed(n) => recorded_causes.push((n.cause, n.channel)),
                 _ => {}
@@ -483,7 +478,7 @@ impl Notifier {
                 let outcome = NotificationOutcome::Failed {
                     reason: format!(
                         "gave up after {} tries over {} hours: {}",
-                        retry.attempts + 1,
+                        retry.attempts,
                         self.settings.retry.give_up_after.as_secs() / 3600,
                         retry.last_reason
                     ),
