@@ -24,20 +24,18 @@ pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
     let public_url = settings.public_url.clone();
     let tokens = lodge_api::staff::tokens::list(store.pool()).await?;
     let shutdown = CancellationToken::new();
-    let notifier = tokio::spawn(lodge_notifier::run(
-        log.clone(),
-        store.clone(),
-        config.notifier_settings(&settings),
-        shutdown.clone(),
-    ));
+    let notifier_settings = config.notifier_settings(&settings);
     let server = Server {
-        log,
-        store,
+        log: log.clone(),
+        store: store.clone(),
         settings,
         run_projectors: true,
     }
     .start(listener, shutdown.clone())
     .await?;
+    // Started once the server has created the read models' tables: creating them from two tasks
+    // at once collides on PostgreSQL.
+    let notifier = tokio::spawn(lodge_notifier::run(log, store, notifier_settings, shutdown.clone()));
 
     eprintln!(
         "Lodge {} is serving at http://{}",
