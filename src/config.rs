@@ -57,6 +57,16 @@ pub struct Config {
     pub twilio_from: Option<String>,
     pub twilio_messaging_service_sid: Option<String>,
     pub twilio_base_url: String,
+    /// A folder of email templates that replace Lodge's own, file by file (`invitation.txt`,
+    /// `invitation.html`, `reminder.txt`, …; see `notifier/templates/`). Env: `LODGE_TEMPLATES_DIR`.
+    pub templates_dir: Option<String>,
+    /// The firm's reminders, unless staff choose otherwise for an invite: days before the due date,
+    /// comma-separated (`3,1,0`), days between reminders while overdue (0: none), and the most per
+    /// contact (0: no reminders). Env: `LODGE_REMINDER_DAYS_BEFORE`, `LODGE_REMINDER_OVERDUE_EVERY_DAYS`,
+    /// `LODGE_REMINDERS_AT_MOST`.
+    pub reminder_days_before: String,
+    pub reminder_overdue_every_days: u32,
+    pub reminders_at_most: u32,
 }
 
 impl Default for Config {
@@ -85,6 +95,10 @@ impl Default for Config {
             twilio_from: None,
             twilio_messaging_service_sid: None,
             twilio_base_url: "https://api.twilio.com".into(),
+            templates_dir: None,
+            reminder_days_before: "3,1,0".into(),
+            reminder_overdue_every_days: 3,
+            reminders_at_most: 10,
         }
     }
 }
@@ -169,8 +183,13 @@ impl Config {
     }
 
     /// What the notifier needs, from the same settings the API reads.
-    pub fn notifier_settings(&self, api: &lodge_api::Settings) -> lodge_notifier::NotifierSettings {
-        lodge_notifier::NotifierSettings {
+    pub fn notifier_settings(
+        &self,
+        api: &lodge_api::Settings,
+    ) -> Result<lodge_notifier::NotifierSettings, ConfigError> {
+        let templates = lodge_notifier::Templates::load(self.templates_dir.as_deref().map(Path::new))
+            .map_err(|e| ConfigError::Setting(format!("templates_dir: {e}")))?;
+        Ok(lodge_notifier::NotifierSettings {
             smtp_url: self.smtp_url.clone(),
             mail_from: self.mail_from.clone(),
             public_url: api.public_url.clone(),
@@ -187,11 +206,38 @@ impl Config {
                 _ => None,
             },
             retry: lodge_notifier::RetrySettings::default(),
-            reminders: lodge_notifier::ReminderSchedule::default(),
+            reminders: self.reminder_plan()?,
             reminder_check_every: std::time::Duration::from_secs(60),
             time_zone: api.firm.time_zone,
+            digest: lodge_notifier::DigestSettings::default(),
+            templates: std::sync::Arc::new(templates),
             clock: lodge_notifier::system_clock(),
+        })
+    }
+
+    /// The firm's default reminders, checked as staff's own would be.
+    fn reminder_plan(&self) -> Result<lodge_domain::reminder::ReminderPlan, ConfigError> {
+        let days_before = self
+            .reminder_days_before
+            .split(',')
+            .map(str::trim)
+            .filter(|day| !day.is_empty())
+            .map(|day| {
+                day.parse::<u32>().map_err(|_| {
+                    ConfigError::Setting(format!(
+                        "reminder_days_before `{}` must be whole days separated by commas, such as 3,1,0",
+                        self.reminder_days_before
+                    ))
+                })
+            })
+            .collect::<Result<Vec<u32>, _>>()?;
+        lodge_domain::reminder::ReminderPlan {
+            days_before,
+            overdue_every_days: self.reminder_overdue_every_days,
+            at_most: self.reminders_at_most,
         }
+        .checked()
+        .map_err(|e| ConfigError::Setting(format!("reminders: {e}")))
     }
 
     /// The configured secret, or the one kept in `secret_key_file`, made on first use (readable by
@@ -296,10 +342,14 @@ mod tests {
                 "max_file_mib",
                 "poll_interval_ms",
                 "public_url",
+                "reminder_days_before",
+                "reminder_overdue_every_days",
+                "reminders_at_most",
                 "secret_key",
                 "secret_key_file",
                 "session_hours",
                 "smtp_url",
+                "templates_dir",
                 "twilio_account_sid",
                 "twilio_auth_token",
                 "twilio_base_url",
@@ -307,5 +357,29 @@ mod tests {
                 "twilio_messaging_service_sid"
             ]
         );
+    }
+
+    #[test]
+    fn the_firms_reminders_are_read_and_checked() {
+        let config = Config {
+            reminder_days_before: " 7, 2 ,2".into(),
+            reminder_overdue_every_days: 0,
+            reminders_at_most: 3,
+            ..Config::default()
+        };
+        let plan = config.reminder_plan().unwrap();
+        assert_eq!(plan.days_before, vec![7, 2]);
+        assert_eq!((plan.overdue_every_days, plan.at_most), (0, 3));
+        assert_eq!(Config::default().reminder_plan().unwrap(), Default::default());
+        let words = Config {
+            reminder_days_before: "three".into(),
+            ..Config::default()
+        };
+        assert!(words.reminder_plan().unwrap_err().to_string().contains("such as 3,1,0"));
+        let too_many = Config {
+            reminders_at_most: 99,
+            ..Config::default()
+        };
+        assert!(too_many.reminder_plan().is_err());
     }
 }

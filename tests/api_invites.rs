@@ -762,6 +762,19 @@ async fn staff_change_a_sent_invite(db: TestDatabase) {
     )
     .await;
     expect_problem(
+        patch(json!({"due_date": due, "reminders": {"days_before": [400], "overdue_every_days": 3, "at_most": 5}}))
+            .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "at most 365 days before the due date",
+    )
+    .await;
+    expect_problem(
+        patch(json!({"reminders": {"days_before": [3]}})).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "missing field",
+    )
+    .await;
+    expect_problem(
         staff
             .post(
                 &format!("/api/invites/{invite}/contacts"),
@@ -784,6 +797,35 @@ async fn staff_change_a_sent_invite(db: TestDatabase) {
     )
     .await;
     assert_eq!(app.event_count().await, before);
+
+    // Staff choose this invite's reminders, then hand them back to the firm's default; the record
+    // shows both.
+    let weekly = json!({"days_before": [7, 1], "overdue_every_days": 7, "at_most": 4});
+    expect(patch(json!({"reminders": weekly})).await, StatusCode::OK).await;
+    let unchanged = expect(patch(json!({"reminders": weekly})).await, StatusCode::OK).await;
+    let back = expect(patch(json!({"reminders": null})).await, StatusCode::OK).await;
+    assert!(back["position"].as_i64() > unchanged["position"].as_i64());
+    let audit = expect(
+        staff
+            .get(&format!("/api/invites/{invite}/audit?after={}", back["position"]))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    let details: Vec<&str> = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "reminders_changed")
+        .map(|e| e["detail"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        details,
+        vec![
+            "reminders 7, 1 days before the due date, every 7 days while overdue, 4 at most",
+            "reminders as the firm's default"
+        ]
+    );
     app.stop().await;
 }
 

@@ -24,6 +24,8 @@ lodge_eventlog::test_on_both_engines!(
     a_notification_that_keeps_failing_is_given_up_on_the_record,
     a_contact_is_told_of_a_rejection_and_of_a_message_from_staff,
     reminders_follow_the_due_date_on_a_simulated_clock,
+    an_invite_with_its_own_reminders_follows_them,
+    staff_hear_of_uploads_and_messages_in_one_digest_at_most_every_fifteen_minutes,
 );
 
 /// An SMTP server that keeps each message it receives as a file, stopped on drop.
@@ -113,9 +115,14 @@ fn settings(app: &TestApp, smtp_url: Option<String>) -> NotifierSettings {
             give_up_after: Duration::from_secs(3600),
             check_every: Duration::from_millis(50),
         },
-        reminders: lodge_notifier::ReminderSchedule::default(),
+        reminders: lodge_domain::reminder::ReminderPlan::default(),
         reminder_check_every: Duration::from_millis(50),
         time_zone: chrono_tz::UTC,
+        digest: lodge_notifier::DigestSettings {
+            check_every: Duration::from_millis(50),
+            ..lodge_notifier::DigestSettings::default()
+        },
+        templates: std::sync::Arc::new(lodge_notifier::Templates::built_in()),
         clock: lodge_notifier::system_clock(),
     }
 }
@@ -712,6 +719,192 @@ async fn reminders_follow_the_due_date_on_a_simulated_clock(db: TestDatabase) {
     set_clock(14);
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(reminders_sent(&app, invite).await.len(), 2);
+    stop.cancel();
+    notifier.await.unwrap();
+    app.stop().await;
+}
+
+/// Notifier settings on a clock the test moves: returns the settings and a way to set the time
+/// to `start` plus some minutes.
+fn on_test_clock(mut settings: NotifierSettings) -> (NotifierSettings, impl Fn(i64), chrono::DateTime<chrono::Utc>) {
+    let start = chrono::Utc::now();
+    let now = std::sync::Arc::new(std::sync::Mutex::new(start));
+    let clock = now.clone();
+    settings.clock = std::sync::Arc::new(move || *clock.lock().unwrap());
+    let set = move |minutes: i64| *now.lock().unwrap() = start + chrono::Duration::minutes(minutes);
+    (settings, set, start)
+}
+
+async fn wait_until<F, Fut>(what: &str, mut done: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !done().await {
+        assert!(Instant::now() < deadline, "{what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn an_invite_with_its_own_reminders_follows_them(db: TestDatabase) {
+    let smtp = smtp_server().await;
+    let app = TestApp::start(db).await;
+    let (with_clock, set_minutes, _) = on_test_clock(settings(&app, Some(format!("smtp://127.0.0.1:{}", smtp.port))));
+    let set_day = |days: i64| set_minutes(days * 24 * 60);
+    let (stop, notifier) = start_notifier(&app, with_clock);
+    // Due in 10 days; one reminder, five days before (the firm's default would send none then).
+    let mut body = two_contact_invite();
+    body["reminders"] = json!({"days_before": [5], "overdue_every_days": 0, "at_most": 1});
+    let sent = app.staff().send_invite(&body).await;
+    let invite = sent["id"].as_str().unwrap();
+    events_of(&app, invite, "NotificationSent", 2).await;
+    set_day(5);
+    wait_until("no reminder five days before", || async {
+        reminders_sent(&app, invite).await.len() == 2
+    })
+    .await;
+    // Its only slot is spent: the firm's default days (3, 1, 0) do not apply to it.
+    set_day(7);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        reminders_sent(&app, invite).await.len(),
+        2,
+        "both contacts once, then nothing"
+    );
+    // Back to the firm's default: the three-days-before slot is due again.
+    expect(
+        app.staff()
+            .patch(&format!("/api/invites/{invite}"), json!({"reminders": null}))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    wait_until("the firm's default did not resume", || async {
+        reminders_sent(&app, invite).await.len() == 4
+    })
+    .await;
+    stop.cancel();
+    notifier.await.unwrap();
+    app.stop().await;
+}
+
+fn mails(maildir: &Path) -> Vec<(String, String, String)> {
+    received(maildir)
+        .iter()
+        .map(|path| {
+            let raw = std::fs::read(path).unwrap();
+            let message = MessageParser::default().parse(&raw).unwrap();
+            let to = message
+                .to()
+                .and_then(|to| to.first())
+                .and_then(|a| a.address())
+                .unwrap_or("")
+                .to_owned();
+            (
+                to,
+                message.subject().unwrap_or("").to_owned(),
+                message.body_text(0).unwrap_or_default().into_owned(),
+            )
+        })
+        .collect()
+}
+
+async fn staff_hear_of_uploads_and_messages_in_one_digest_at_most_every_fifteen_minutes(db: TestDatabase) {
+    let smtp = smtp_server().await;
+    let app = TestApp::start(db).await;
+    let (with_clock, set_minutes, _) = on_test_clock(settings(&app, Some(format!("smtp://127.0.0.1:{}", smtp.port))));
+    let (stop, notifier) = start_notifier(&app, with_clock);
+    let sent = app.staff().send_invite(&two_contact_invite()).await;
+    let invite = sent["id"].as_str().unwrap();
+    let ana = app.contact(sent["contacts"][0]["portal_url"].as_str().unwrap()).await;
+    expect(
+        ana.upload(
+            &sent["requests"][0]["id"],
+            &[("payslip-july.pdf", pdf("july")), ("payslip-august.pdf", pdf("august"))],
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    expect(
+        ana.post(
+            "/api/portal/messages",
+            &json!({"body": "Both payslips <attached>.\nMore soon."}),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    // Staff's own message is no news to staff.
+    expect(
+        app.staff()
+            .post(
+                &format!("/api/invites/{invite}/messages"),
+                &json!({"contact_id": sent["contacts"][0]["id"], "body": "Thank you!"}),
+            )
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let digests = |count: usize| {
+        let log = app.log.clone();
+        let stream = StreamId::parse(&format!("invite-{invite}")).unwrap();
+        async move {
+            let found = log
+                .read_stream(&stream)
+                .await
+                .unwrap()
+                .into_iter()
+                .filter(|e| e.event_type == "StaffDigestSent")
+                .map(|e| serde_json::from_str::<Value>(&e.data).unwrap())
+                .collect::<Vec<_>>();
+            (found.len() == count, found)
+        }
+    };
+    // The digest waits a little for more.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(digests(0).await.0, "no digest before the gathering pause");
+    set_minutes(3);
+    wait_until("no digest", || async { digests(1).await.0 }).await;
+    let (_, found) = digests(1).await;
+    assert_eq!(found[0]["to"], "sam@firm.example");
+    assert_eq!(
+        found[0]["covers"].as_array().unwrap().len(),
+        3,
+        "two uploads and a message"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let to_staff: Vec<_> = mails(smtp.maildir.path())
+        .into_iter()
+        .filter(|(to, ..)| to == "sam@firm.example")
+        .collect();
+    assert_eq!(to_staff.len(), 1, "{to_staff:#?}");
+    let (_, subject, text) = &to_staff[0];
+    assert_eq!(subject, "Alves & Co: news on \"Tax return 2026\" (3 updates)");
+    assert!(text.contains("Ana Alves uploaded payslip-july.pdf"), "{text}");
+    assert!(text.contains("for \"Payslips\""), "{text}");
+    assert!(
+        text.contains("Ana Alves wrote:\n  Both payslips <attached>.\n  More soon."),
+        "{text}"
+    );
+    assert!(!text.contains("Thank you!"), "{text}");
+    assert!(text.contains("Progress: 0 of 3 done."), "{text}");
+
+    // More news within fifteen minutes of the last digest waits for them to pass.
+    expect(
+        ana.post("/api/portal/messages", &json!({"body": "The form is next."}))
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    set_minutes(10);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(digests(1).await.0, "at most one digest per invite per fifteen minutes");
+    set_minutes(20);
+    wait_until("no second digest", || async { digests(2).await.0 }).await;
+    let (_, found) = digests(2).await;
+    assert_eq!(found[1]["covers"].as_array().unwrap().len(), 1, "only what is new");
     stop.cancel();
     notifier.await.unwrap();
     app.stop().await;

@@ -13,6 +13,7 @@ pub mod invite;
 pub mod limits;
 pub mod links;
 pub mod notification;
+pub mod reminder;
 pub mod request;
 #[cfg(feature = "testing")]
 pub mod testing;

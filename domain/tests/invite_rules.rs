@@ -961,3 +961,110 @@ mod notifications {
         assert!(when(&cancelled, record(ANA, delivered)).is_ok());
     }
 }
+
+mod reminders {
+    use super::*;
+    use lodge_domain::reminder::{ReminderError, ReminderPlan};
+
+    fn change(reminders: Option<ReminderPlan>) -> InviteCommand {
+        InviteCommand::ChangeReminders(ChangeReminders { reminders, by: staff() })
+    }
+
+    fn weekly() -> ReminderPlan {
+        ReminderPlan {
+            days_before: vec![1, 7, 7],
+            overdue_every_days: 7,
+            at_most: 4,
+        }
+    }
+
+    #[test]
+    fn staff_choose_an_invites_plan_tidied_and_go_back_to_the_firms() {
+        let events = when(&sent(), change(Some(weekly()))).unwrap();
+        let [InviteEvent::RemindersChanged(changed)] = events.as_slice() else {
+            panic!("{events:?}")
+        };
+        let chosen = changed.reminders.clone().unwrap();
+        assert_eq!(chosen.days_before, vec![7, 1], "furthest first, once each");
+        assert_eq!(changed.previous, None);
+        let history = then(&sent(), change(Some(weekly())));
+        assert_eq!(state(&history).reminders, Some(chosen));
+        assert_eq!(
+            when(&history, change(Some(weekly()))),
+            Ok(vec![]),
+            "no change, no event"
+        );
+        let back = then(&history, change(None));
+        assert_eq!(state(&back).reminders, None);
+    }
+
+    #[test]
+    fn a_plan_out_of_bounds_is_refused_and_a_closed_invite_keeps_its_own() {
+        let far = ReminderPlan {
+            days_before: vec![400],
+            ..weekly()
+        };
+        assert_eq!(
+            when(&sent(), change(Some(far))),
+            Err(InviteError::Reminder(ReminderError::TooFarAhead(400)))
+        );
+        let cancelled = then(&sent(), cancel());
+        assert!(matches!(
+            when(&cancelled, change(Some(weekly()))),
+            Err(InviteError::Closed { .. })
+        ));
+    }
+}
+
+mod staff_digests {
+    use super::*;
+
+    fn digest(covers: Vec<uuid::Uuid>, outcome: NotificationOutcome) -> InviteCommand {
+        InviteCommand::RecordStaffDigest(RecordStaffDigest {
+            to: "sam@firm.example".into(),
+            covers,
+            outcome,
+        })
+    }
+
+    #[test]
+    fn a_digest_is_recorded_to_the_sender_whatever_the_invites_status() {
+        let cancelled = then(&sent(), cancel());
+        let events = when(
+            &cancelled,
+            digest(
+                vec![uuid(0x9001)],
+                NotificationOutcome::Failed {
+                    reason: "421 try later\r\n".into(),
+                    permanent: false,
+                },
+            ),
+        )
+        .unwrap();
+        let [InviteEvent::StaffDigestFailed(failed)] = events.as_slice() else {
+            panic!("{events:?}")
+        };
+        assert_eq!(failed.staff_id, state(&sent()).sender.id);
+        assert_eq!(failed.reason, "421 try later");
+        assert!(!failed.permanent);
+        let sent_digest = when(
+            &sent(),
+            digest(
+                vec![uuid(0x9001), uuid(0x9002)],
+                NotificationOutcome::Delivered {
+                    provider_message_id: Some("<m@x>".into()),
+                },
+            ),
+        )
+        .unwrap();
+        assert!(matches!(sent_digest.as_slice(), [InviteEvent::StaffDigestSent(d)] if d.covers.len() == 2));
+    }
+
+    #[test]
+    fn a_digest_tells_of_something() {
+        let delivered = NotificationOutcome::Delivered {
+            provider_message_id: None,
+        };
+        assert_eq!(when(&sent(), digest(vec![], delivered)), Err(InviteError::EmptyDigest));
+    }
+}

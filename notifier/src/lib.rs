@@ -1,7 +1,7 @@
 //! The notifier: it follows the log from its own checkpoint (it is no projection, so a rebuild never
-//! sends anything again) and tells people what they need to know — for now, each contact's portal
-//! link by email when an invite is sent, a contact added, or a link reissued — and records every
-//! outcome on the invite as NotificationSent or NotificationFailed.
+//! sends anything again) and tells people what they need to know — each contact's portal
+//! link when an invite is sent, a contact added, or a link reissued; rejections, staff messages and
+//! reminders; and, to staff, a digest of what contacts did — and records every outcome on the invite.
 //!
 //! Delivery is at least once: a crash between sending and recording sends again on restart; a
 //! delivery that was recorded is never repeated.
@@ -13,10 +13,12 @@ mod reminders;
 mod retries;
 mod settings;
 mod sms;
+mod staff_digest;
 mod worker;
 
-pub use reminders::ReminderSchedule;
+pub use message::Templates;
 pub use retries::RetrySettings;
 pub use settings::{Clock, NotifierSettings, system_clock};
 pub use sms::TwilioSettings;
+pub use staff_digest::DigestSettings;
 pub use worker::{NotifierError, run};

@@ -1,11 +1,155 @@
-//! The words of each notification, as plain text and as HTML. Kept plain and friendly: many
-//! contacts open one of these once or twice a year, on a phone.
+//! The words of each email, as plain text and as HTML, from templates: the defaults ship in the
+//! binary (`notifier/templates/`), and a firm may override any of them with a file of the same name
+//! in its templates folder (`LODGE_TEMPLATES_DIR`). Kept plain and friendly: many contacts open one
+//! of these once or twice a year, on a phone.
+//!
+//! A text template's first line is `Subject: …`; the HTML one extends `layout.html`. Auto-escaping
+//! follows the name (`.html` escapes, `.txt` does not).
+
+use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
-use html_escape::encode_text as html;
 use lodge_domain::contact::ContactDetails;
 use lodge_domain::invite::{Invite, InviteEvent};
 use lodge_domain::notification::NotificationKind;
+use minijinja::{Environment, Value, context};
+
+/// The templates Lodge ships, by name.
+const BUILT_IN: &[(&str, &str)] = &[
+    ("layout.html", include_str!("../templates/layout.html")),
+    ("portal_button.html", include_str!("../templates/portal_button.html")),
+    ("invitation.txt", include_str!("../templates/invitation.txt")),
+    ("invitation.html", include_str!("../templates/invitation.html")),
+    ("link_reissued.txt", include_str!("../templates/link_reissued.txt")),
+    ("link_reissued.html", include_str!("../templates/link_reissued.html")),
+    (
+        "document_rejected.txt",
+        include_str!("../templates/document_rejected.txt"),
+    ),
+    (
+        "document_rejected.html",
+        include_str!("../templates/document_rejected.html"),
+    ),
+    ("staff_message.txt", include_str!("../templates/staff_message.txt")),
+    ("staff_message.html", include_str!("../templates/staff_message.html")),
+    ("reminder.txt", include_str!("../templates/reminder.txt")),
+    ("reminder.html", include_str!("../templates/reminder.html")),
+    ("staff_digest.txt", include_str!("../templates/staff_digest.txt")),
+    ("staff_digest.html", include_str!("../templates/staff_digest.html")),
+];
+
+/// An environment whose HTML escaping leaves `/` alone (minijinja's writes it as `&#x2f;`), so
+/// that links in the HTML part read as the same address as in the text part.
+fn environment() -> Environment<'static> {
+    let mut environment = Environment::new();
+    environment.set_formatter(|out, state, value| {
+        if matches!(state.auto_escape(), minijinja::AutoEscape::Html) && !value.is_safe() && !value.is_undefined() {
+            let text = value.to_string();
+            out.write_str(&html_escape::encode_quoted_attribute(&text))
+                .map_err(minijinja::Error::from)
+        } else {
+            minijinja::escape_formatter(out, state, value)
+        }
+    });
+    // Line breaks kept in messages and reasons, the text escaped.
+    environment.add_filter("nl2br", |text: String| {
+        Value::from_safe_string(html_escape::encode_text(&text).replace('\n', "<br>\n"))
+    });
+    environment
+}
+
+fn built_in(name: &str) -> Option<&'static str> {
+    BUILT_IN.iter().find(|(n, _)| *n == name).map(|(_, source)| *source)
+}
+
+pub struct Rendered {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+/// The email templates: the firm's where it has them, Lodge's otherwise.
+pub struct Templates {
+    firm: Option<Environment<'static>>,
+    built_in: Environment<'static>,
+}
+
+impl Templates {
+    /// Lodge's own templates only.
+    pub fn built_in() -> Self {
+        let mut environment = environment();
+        environment.set_loader(|name| Ok(built_in(name).map(str::to_owned)));
+        Self {
+            firm: None,
+            built_in: environment,
+        }
+    }
+
+    /// The firm's templates from `dir` over Lodge's; every one must parse, so that a mistake is
+    /// reported when Lodge starts rather than when an email is due.
+    pub fn load(dir: Option<&Path>) -> Result<Self, String> {
+        let mut templates = Self::built_in();
+        let Some(dir) = dir else { return Ok(templates) };
+        if !dir.is_dir() {
+            return Err(format!("the templates folder {} does not exist", dir.display()));
+        }
+        let dir: PathBuf = dir.to_owned();
+        let mut environment = environment();
+        environment.set_loader(move |name| {
+            // Only the names Lodge knows: a template cannot reach outside the folder.
+            let Some(default) = built_in(name) else { return Ok(None) };
+            match std::fs::read_to_string(dir.join(name)) {
+                Ok(source) => Ok(Some(source)),
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(Some(default.to_owned())),
+                Err(error) => Err(minijinja::Error::new(
+                    minijinja::ErrorKind::TemplateNotFound,
+                    format!("{name} could not be read: {error}"),
+                )),
+            }
+        });
+        for (name, _) in BUILT_IN {
+            environment
+                .get_template(name)
+                .map_err(|error| format!("the email template {name} is not usable: {error:#}"))?;
+        }
+        templates.firm = Some(environment);
+        Ok(templates)
+    }
+
+    /// The email `name` (`invitation`, `reminder`, …) with `values`: the firm's version, or Lodge's
+    /// when the firm's cannot be rendered (an email is never lost to a template mistake).
+    pub fn render(&self, name: &str, values: Value) -> Rendered {
+        if let Some(firm) = &self.firm {
+            match render_with(firm, name, &values) {
+                Ok(rendered) => return rendered,
+                Err(error) => {
+                    tracing::error!(template = name, %error, "the firm's email template failed; Lodge's default is used")
+                }
+            }
+        }
+        render_with(&self.built_in, name, &values).expect("Lodge's own templates render (tested)")
+    }
+}
+
+fn render_with(environment: &Environment<'static>, name: &str, values: &Value) -> Result<Rendered, String> {
+    let text = environment
+        .get_template(&format!("{name}.txt"))
+        .and_then(|t| t.render(values))
+        .map_err(|e| format!("{e:#}"))?;
+    let (subject, body) = match text.split_once('\n') {
+        Some((first, rest)) if first.starts_with("Subject:") => (first["Subject:".len()..].trim().to_owned(), rest),
+        _ => return Err(format!("{name}.txt must begin with a `Subject:` line")),
+    };
+    let html = environment
+        .get_template(&format!("{name}.html"))
+        .and_then(|t| t.render(context! { subject => &subject, ..values.clone() }))
+        .map_err(|e| format!("{e:#}"))?;
+    Ok(Rendered {
+        subject,
+        text: format!("{}\n", body.trim()),
+        html,
+    })
+}
 
 /// What a notification is about: the event that called for it, on its invite, to one contact.
 pub struct About<'a> {
@@ -17,27 +161,7 @@ pub struct About<'a> {
     pub url: &'a str,
 }
 
-/// What an invitation says.
-pub struct Invitation<'a> {
-    pub firm: &'a str,
-    pub contact_name: &'a str,
-    pub sender_name: &'a str,
-    pub title: &'a str,
-    pub message: Option<&'a str>,
-    pub requests: usize,
-    pub due_on: Option<NaiveDate>,
-    pub portal_url: &'a str,
-    /// A new link replacing an old one, rather than a first invitation.
-    pub reissued: bool,
-}
-
-pub struct Rendered {
-    pub subject: String,
-    pub text: String,
-    pub html: String,
-}
-
-fn requests(n: usize) -> String {
+fn requests_text(n: usize) -> String {
     if n == 1 {
         "1 item".to_owned()
     } else {
@@ -45,183 +169,245 @@ fn requests(n: usize) -> String {
     }
 }
 
-pub fn invitation(i: &Invitation<'_>) -> Rendered {
-    let subject = if i.reissued {
-        format!("{}: your new link for \"{}\"", i.firm, i.title)
-    } else {
-        format!("{}: \"{}\" — please send {}", i.firm, i.title, requests(i.requests))
-    };
-    let due = i
-        .due_on
-        .map(|d| format!(" by {}", d.format("%A %-d %B %Y")))
-        .unwrap_or_default();
-    let opening = if i.reissued {
-        format!(
-            "{} sent you a new link to your portal for \"{}\". The old link no longer works.",
-            i.sender_name, i.title
-        )
-    } else {
-        format!(
-            "{} of {} asks you for {}{due}: \"{}\".",
-            i.sender_name,
-            i.firm,
-            requests(i.requests),
-            i.title
-        )
-    };
-    let mut text = format!("Hello {},\n\n{opening}\n\n", i.contact_name);
-    if let Some(message) = i.message {
-        text.push_str(&format!("{message}\n\n"));
-    }
-    text.push_str(&format!(
-        "Open your portal to see what is needed and upload it (a phone is fine):\n{}\n\nThis link is yours alone; please do not share it.\n\n{}\n",
-        i.portal_url, i.firm
-    ));
-    let mut body = format!("<p>Hello {},</p>\n<p>{}</p>\n", html(i.contact_name), html(&opening));
-    if let Some(message) = i.message {
-        body.push_str(&format!("<p>{}</p>\n", html(message).replace('\n', "<br>\n")));
-    }
-    body.push_str(&format!(
-        "<p><a href=\"{url}\" style=\"display:inline-block;padding:12px 20px;background:#1f5f8b;color:#ffffff;text-decoration:none;border-radius:6px\">Open your portal</a></p>\n\
-         <p>Or copy this address into your browser: {url}</p>\n<p>This link is yours alone; please do not share it.</p>\n<p>{firm}</p>\n",
-        url = html_escape::encode_double_quoted_attribute(i.portal_url),
-        firm = html(i.firm)
-    ));
-    let html = format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>{}</title></head>\n<body style=\"font-family:sans-serif;font-size:16px;line-height:1.5;color:#1a1a1a\">\n{body}</body></html>\n",
-        html(&subject)
-    );
-    Rendered { subject, text, html }
+fn long_date(date: NaiveDate) -> String {
+    date.format("%A %-d %B %Y").to_string()
 }
 
-/// The email for `kind`.
-pub fn render(kind: NotificationKind, about: &About<'_>) -> Rendered {
+/// What every email to a contact can say.
+fn to_contact(about: &About<'_>) -> Value {
     let invite = about.invite;
+    context! {
+        firm => about.firm,
+        contact_name => &about.contact.name,
+        sender_name => &invite.sender.name,
+        title => &invite.title,
+        message => &invite.message,
+        requests => invite.requests_for(about.contact.id).count(),
+        requests_text => requests_text(invite.requests_for(about.contact.id).count()),
+        due_on => invite.due_on.map(long_date),
+        portal_url => about.url,
+    }
+}
+
+/// The email for `kind` (not reminders: see [`reminder`]).
+pub fn render(templates: &Templates, kind: NotificationKind, about: &About<'_>) -> Rendered {
+    let invite = about.invite;
+    let base = to_contact(about);
     match (kind, about.event) {
         (NotificationKind::DocumentRejected, InviteEvent::DocumentRejected(rejected)) => {
-            let file = invite
-                .document(rejected.document_id)
-                .map_or("a document".to_owned(), |d| format!("\"{}\"", d.file_name));
-            let request = invite
-                .request(rejected.request_id)
-                .map_or("a request".to_owned(), |r| format!("\"{}\"", r.title));
-            let opening = format!(
-                "{} could not accept {file} for {request}, and asks you to send another.",
-                rejected.reviewer.name
-            );
-            note(
-                about,
-                format!("{}: please send {request} again", about.firm),
-                &opening,
-                Some(&format!("Why: {}", rejected.reason)),
-                "Open your portal to send another file",
-            )
+            let values = context! {
+                file_name => invite.document(rejected.document_id).map_or("a document", |d| d.file_name.as_str()),
+                request_title => invite.request(rejected.request_id).map_or("a request", |r| r.title.as_str()),
+                reviewer => &rejected.reviewer.name,
+                reason => &rejected.reason,
+                ..base
+            };
+            templates.render("document_rejected", values)
         }
         (NotificationKind::StaffMessage, InviteEvent::MessagePosted(posted)) => {
             let author = match &posted.author {
                 lodge_domain::Actor::Staff { name, .. } => name.clone(),
                 _ => invite.sender.name.clone(),
             };
-            note(
-                about,
-                format!("{}: a message about \"{}\"", about.firm, invite.title),
-                &format!("{author} wrote to you about \"{}\":", invite.title),
-                Some(&posted.body),
-                "Open your portal to reply",
-            )
+            templates.render("staff_message", context! { author, body => &posted.body, ..base })
         }
-        (kind, _) => invitation(&Invitation {
-            firm: about.firm,
-            contact_name: &about.contact.name,
-            sender_name: &invite.sender.name,
-            title: &invite.title,
-            message: invite.message.as_deref(),
-            requests: invite.requests_for(about.contact.id).count(),
-            due_on: invite.due_on,
-            portal_url: about.url,
-            reissued: kind == NotificationKind::LinkReissued,
-        }),
+        (NotificationKind::LinkReissued, _) => templates.render("link_reissued", base),
+        _ => templates.render("invitation", base),
     }
 }
 
 /// A reminder: when it is due, and how much is still needed.
-pub fn reminder(about: &About<'_>, today: NaiveDate, outstanding: usize, total: usize) -> Rendered {
-    let invite = about.invite;
-    let when = match invite.due_on.map(|due| (due - today).num_days()) {
+pub fn reminder(
+    templates: &Templates,
+    about: &About<'_>,
+    today: NaiveDate,
+    outstanding: usize,
+    total: usize,
+) -> Rendered {
+    let when = match about.invite.due_on.map(|due| (due - today).num_days()) {
         Some(0) => "is due today".to_owned(),
         Some(1) => "is due tomorrow".to_owned(),
         Some(days) if days > 1 => format!("is due in {days} days"),
         Some(days) => format!("was due {} day{} ago", -days, if days == -1 { "" } else { "s" }),
         None => "is waiting for you".to_owned(),
     };
-    let subject = format!("Reminder from {}: \"{}\" {when}", about.firm, invite.title);
-    let still = format!(
-        "{outstanding} of {total} {} still needed.",
-        if total == 1 { "item is" } else { "items are" }
-    );
-    note(
-        about,
-        subject,
-        &format!("A reminder: \"{}\" {when}. {still}", invite.title),
-        None,
-        "Open your portal to send what is left",
-    )
+    templates.render("reminder", context! { when, outstanding, total, ..to_contact(about) })
 }
 
-/// A short note with a quote and the way back to the portal.
-fn note(about: &About<'_>, subject: String, opening: &str, quote: Option<&str>, action: &str) -> Rendered {
-    let mut text = format!("Hello {},\n\n{opening}\n\n", about.contact.name);
-    let mut body = format!(
-        "<p>Hello {},</p>\n<p>{}</p>\n",
-        html(&about.contact.name),
-        html(opening)
-    );
-    if let Some(quote) = quote {
-        text.push_str(&format!("{quote}\n\n"));
-        body.push_str(&format!(
-            "<blockquote>{}</blockquote>\n",
-            html(quote).replace('\n', "<br>\n")
-        ));
-    }
-    text.push_str(&format!("{action}:\n{}\n\n{}\n", about.url, about.firm));
-    body.push_str(&format!(
-        "<p><a href=\"{url}\">{}</a></p>\n<p>Or copy this address into your browser: {url}</p>\n<p>{}</p>\n",
-        html(action),
-        html(about.firm),
-        url = html_escape::encode_double_quoted_attribute(about.url),
-    ));
-    let html = format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>{}</title></head>\n<body style=\"font-family:sans-serif;font-size:16px;line-height:1.5;color:#1a1a1a\">\n{body}</body></html>\n",
-        html(&subject)
-    );
-    Rendered { subject, text, html }
+/// One thing a contact did, as a digest to staff tells it.
+#[derive(serde::Serialize)]
+pub struct Activity {
+    /// When, as `HH:MM` in the firm's time zone (with the date when not today).
+    pub at: String,
+    pub who: String,
+    pub what: String,
+    /// A message's text.
+    pub detail: Option<String>,
+}
+
+/// What contacts did on an invite since its sender last heard, for the sender.
+pub fn staff_digest(
+    templates: &Templates,
+    firm: &str,
+    invite: &Invite,
+    activities: &[Activity],
+    (done, total): (usize, usize),
+) -> Rendered {
+    templates.render(
+        "staff_digest",
+        context! {
+            firm,
+            staff_name => &invite.sender.name,
+            title => &invite.title,
+            activities => Value::from(minijinja::value::Serde(activities)),
+            done,
+            total,
+        },
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use lodge_domain::testing;
+
+    fn sample() -> (Invite, InviteEvent) {
+        let events = testing::sent();
+        (testing::state(&events), events[0].clone())
+    }
 
     #[test]
-    fn an_invitation_says_what_who_when_and_where() {
-        let rendered = invitation(&Invitation {
+    fn an_invitation_says_what_who_when_and_where_and_escapes_html() {
+        let (mut invite, event) = sample();
+        invite.title = "Tax return <2026>".into();
+        invite.message = Some("Photos are fine.\nThanks!".into());
+        invite.due_on = NaiveDate::from_ymd_opt(2026, 12, 24);
+        let contact = invite.contacts[0].clone();
+        let about = About {
             firm: "Alves & <Co>",
-            contact_name: "Ana",
-            sender_name: "Sam Staff",
-            title: "Tax return 2026",
-            message: Some("Photos are fine.\nThanks!"),
-            requests: 3,
-            due_on: NaiveDate::from_ymd_opt(2026, 12, 24),
-            portal_url: "https://lodge.example/p/abc",
-            reissued: false,
-        });
+            invite: &invite,
+            contact: &contact,
+            event: &event,
+            url: "https://lodge.example/p/abc",
+        };
+        let rendered = render(&Templates::built_in(), NotificationKind::Invitation, &about);
+        let n = invite.requests_for(contact.id).count();
         assert_eq!(
             rendered.subject,
-            "Alves & <Co>: \"Tax return 2026\" — please send 3 items"
+            format!("Alves & <Co>: \"Tax return <2026>\" — please send {n} items")
         );
-        assert!(rendered.text.contains("by Thursday 24 December 2026"));
+        assert!(
+            rendered.text.contains("by Thursday 24 December 2026"),
+            "{}",
+            rendered.text
+        );
         assert!(rendered.text.contains("https://lodge.example/p/abc"));
         assert!(rendered.html.contains("Alves &amp; &lt;Co&gt;"), "{}", rendered.html);
+        assert!(rendered.html.contains("Tax return &lt;2026&gt;"));
         assert!(rendered.html.contains("href=\"https://lodge.example/p/abc\""));
-        assert!(rendered.html.contains("Photos are fine.<br>"));
+        assert!(rendered.html.contains("Photos are fine.<br>"), "{}", rendered.html);
+        assert!(
+            rendered.html.contains("<title>Alves &amp; &lt;Co&gt;:"),
+            "the subject is the page title"
+        );
+    }
+
+    #[test]
+    fn every_built_in_template_renders() {
+        let (invite, event) = sample();
+        let contact = invite.contacts[0].clone();
+        let about = About {
+            firm: "Firm",
+            invite: &invite,
+            contact: &contact,
+            event: &event,
+            url: "https://lodge.example/p/abc",
+        };
+        let templates = Templates::built_in();
+        for kind in [NotificationKind::Invitation, NotificationKind::LinkReissued] {
+            assert!(!render(&templates, kind, &about).subject.is_empty());
+        }
+        let today = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
+        assert!(
+            reminder(&templates, &about, today, 1, 2)
+                .text
+                .contains("1 of 2 items are still needed")
+        );
+        let digest = staff_digest(
+            &templates,
+            "Firm",
+            &invite,
+            &[Activity {
+                at: "09:30".into(),
+                who: "Ana".into(),
+                what: "wrote".into(),
+                detail: Some("Here <b>you</b> go".into()),
+            }],
+            (1, 4),
+        );
+        assert!(digest.subject.contains("(1 update)"), "{}", digest.subject);
+        assert!(
+            digest.text.contains("- 09:30 Ana wrote:\n  Here <b>you</b> go"),
+            "{}",
+            digest.text
+        );
+        assert!(
+            digest.html.contains("Here &lt;b&gt;you&lt;/b&gt; go"),
+            "{}",
+            digest.html
+        );
+    }
+
+    #[test]
+    fn a_firm_overrides_one_template_and_keeps_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("reminder.txt"),
+            "Subject: Psst, {{ title }}\n\nDear {{ contact_name }}, {{ outstanding }} to go: {{ portal_url }}\n",
+        )
+        .unwrap();
+        let templates = Templates::load(Some(dir.path())).unwrap();
+        let (invite, event) = sample();
+        let contact = invite.contacts[0].clone();
+        let about = About {
+            firm: "Firm",
+            invite: &invite,
+            contact: &contact,
+            event: &event,
+            url: "https://lodge.example/p/abc",
+        };
+        let today = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
+        let custom = reminder(&templates, &about, today, 2, 3);
+        assert_eq!(custom.subject, format!("Psst, {}", invite.title));
+        assert!(custom.text.contains("2 to go: https://lodge.example/p/abc"));
+        assert!(
+            custom.html.contains("2 of 3 items are still needed"),
+            "Lodge's HTML part is kept"
+        );
+        let invitation = render(&templates, NotificationKind::Invitation, &about);
+        assert!(invitation.text.contains("asks you for"), "other templates are Lodge's");
+
+        std::fs::write(dir.path().join("invitation.html"), "{% if %}").unwrap();
+        let error = Templates::load(Some(dir.path())).err().unwrap();
+        assert!(error.contains("invitation.html"), "{error}");
+        assert!(Templates::load(Some(&dir.path().join("missing"))).is_err());
+    }
+
+    #[test]
+    fn a_firm_template_that_fails_at_send_time_falls_back_to_lodges() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("invitation.txt"), "No subject line here\n").unwrap();
+        let templates = Templates::load(Some(dir.path())).unwrap();
+        let (invite, event) = sample();
+        let contact = invite.contacts[0].clone();
+        let about = About {
+            firm: "Firm",
+            invite: &invite,
+            contact: &contact,
+            event: &event,
+            url: "https://lodge.example/p/abc",
+        };
+        let rendered = render(&templates, NotificationKind::Invitation, &about);
+        assert!(rendered.text.contains("asks you for"), "{}", rendered.text);
     }
 }

@@ -56,7 +56,7 @@ impl Retry {
     }
 }
 
-fn stamp(at: DateTime<Utc>) -> String {
+pub(crate) fn stamp(at: DateTime<Utc>) -> String {
     // Fixed width, so that the text sorts as the time does.
     at.to_rfc3339_opts(SecondsFormat::Micros, true)
 }

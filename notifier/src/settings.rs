@@ -29,10 +29,15 @@ pub struct NotifierSettings {
     pub twilio: Option<crate::sms::TwilioSettings>,
     /// When failed notifications are tried again.
     pub retry: crate::retries::RetrySettings,
-    /// When contacts who still owe something are reminded, and how often to look.
-    pub reminders: crate::reminders::ReminderSchedule,
+    /// When contacts who still owe something are reminded (the firm's default; staff may choose
+    /// otherwise per invite), and how often to look.
+    pub reminders: lodge_domain::reminder::ReminderPlan,
     pub reminder_check_every: Duration,
     /// Due dates are days in the firm's time zone.
     pub time_zone: chrono_tz::Tz,
+    /// When staff hear of what contacts did.
+    pub digest: crate::staff_digest::DigestSettings,
+    /// The email templates (the firm's over Lodge's).
+    pub templates: Arc<crate::message::Templates>,
     pub clock: Clock,
 }

@@ -2,7 +2,7 @@
 
 use lodge_domain::contact::Channel;
 use lodge_domain::invite::{
-    InviteCommand, InviteDecider, InviteEvent, InviteState, NotificationOutcome, RecordNotification,
+    InviteCommand, InviteDecider, InviteEvent, InviteState, NotificationOutcome, RecordNotification, RecordStaffDigest,
 };
 use lodge_domain::links::{portal_link_token, portal_url};
 use lodge_domain::notification::NotificationKind;
@@ -19,9 +19,11 @@ use uuid::Uuid;
 use crate::checkpoint;
 use crate::email::{Mailer, Outcome};
 use crate::message::{self, About};
+use crate::reminders;
 use crate::retries;
 use crate::settings::NotifierSettings;
 use crate::sms::{Sms, sms_text};
+use crate::staff_digest;
 
 /// Events read per batch.
 const BATCH: usize = 100;
@@ -93,11 +95,13 @@ pub async fn run(
     let mut subscription = notifier.log.subscribe(checkpoint::load(&mut leader).await?);
     let mut retry_check = tokio::time::interval(notifier.settings.retry.check_every);
     let mut reminder_check = tokio::time::interval(notifier.settings.reminder_check_every);
+    let mut digest_check = tokio::time::interval(notifier.settings.digest.check_every);
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return Ok(()),
             _ = retry_check.tick() => notifier.retry_due(&mut leader).await?,
-            _ = reminder_check.tick() => notifier.remind_all(&store).await?,
+            _ = reminder_check.tick() => notifier.remind_all(&store, &mut leader).await?,
+            _ = digest_check.tick() => notifier.digests_due(&mut leader).await?,
             batch = subscription.next_batch(BATCH) => {
                 // The checkpoint is saved once a batch is handled, not after every event: the
                 // notifier reads its own outcomes too, and a durable write for each would double its
@@ -134,6 +138,24 @@ fn note_link(links: &mut BTreeMap<ContactId, (Uuid, usize)>, recorded: &Recorded
         }
         _ => {}
     }
+}
+
+/// Whether `history` records `retry`'s notification as delivered, or as failed for good.
+fn already_settled(history: &[RecordedEvent], retry: &retries::Retry) -> Result<bool, NotifierError> {
+    for recorded in history.iter().rev() {
+        if !matches!(recorded.event_type.as_str(), "NotificationSent" | "NotificationFailed") {
+            continue;
+        }
+        let settles = match recorded.decode::<InviteEvent>()? {
+            InviteEvent::NotificationSent(n) => (n.cause, n.contact_id, n.channel),
+            InviteEvent::NotificationFailed(n) if n.permanent => (n.cause, n.contact_id, n.channel),
+            _ => continue,
+        };
+        if settles == (retry.cause, retry.contact, retry.channel) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// What a notification is recorded under: the event that called for it (or a reminder's slot), and
@@ -195,6 +217,15 @@ impl Notifier {
             }
             InviteEvent::NotificationSent(done) => {
                 return Ok(retries::settled(leader, done.cause, done.contact_id, done.channel).await?);
+            }
+            InviteEvent::RemindersChanged(changed) => {
+                return Ok(reminders::own_plan(leader, invite_id, changed.reminders.is_some()).await?);
+            }
+            InviteEvent::InviteCancelled(_) | InviteEvent::InviteCompleted(_) => {
+                return Ok(reminders::own_plan(leader, invite_id, false).await?);
+            }
+            _ if staff_digest::is_activity(recorded, &event) => {
+                return Ok(staff_digest::note(leader, invite_id, recorded.recorded_at).await?);
             }
             _ => {}
         }
@@ -274,7 +305,8 @@ impl Notifier {
                 let (to, outcome) = match channel {
                     Channel::Email => (
                         contact.email.clone().unwrap_or_default(),
-                        self.email(&about, &message::render(kind, &about)).await,
+                        self.email(&about, &message::render(&self.settings.templates, kind, &about))
+                            .await,
                     ),
                     Channel::Sms => (
                         contact.phone.clone().unwrap_or_default(),
@@ -337,7 +369,7 @@ impl Notifier {
     }
 
     /// Reminds the contacts of every open invite whose reminders may have come.
-    async fn remind_all(&self, store: &ReadStore) -> Result<(), NotifierError> {
+    async fn remind_all(&self, store: &ReadStore, leader: &mut AnyConnection) -> Result<(), NotifierError> {
         let today = self.today();
         let horizon = today + chrono::Days::new(u64::from(self.settings.reminders.lead_days()));
         // The staff read model narrows the search; each invite is then read from the log itself.
@@ -347,11 +379,14 @@ impl Notifier {
         .bind(horizon.to_string())
         .fetch_all(store.pool())
         .await?;
-        for invite in candidates {
-            let Ok(invite_id) = invite.parse::<Uuid>() else {
-                continue;
-            };
-            self.remind(InviteId::from_uuid(invite_id), None).await?;
+        let mut invites: std::collections::BTreeSet<InviteId> = candidates
+            .iter()
+            .filter_map(|id| id.parse::<Uuid>().ok())
+            .map(InviteId::from_uuid)
+            .collect();
+        invites.extend(reminders::with_own_plan(leader).await?);
+        for invite_id in invites {
+            self.remind(invite_id, None).await?;
         }
         Ok(())
     }
@@ -385,7 +420,8 @@ impl Notifier {
         }
         let Some(due_on) = invite.due_on else { return Ok(()) };
         let today = self.today();
-        let Some(slot) = self.settings.reminders.slot_for(due_on, sent_on, today) else {
+        let plan = invite.reminders.as_ref().unwrap_or(&self.settings.reminders);
+        let Some(slot) = plan.slot_for(due_on, sent_on, today) else {
             return Ok(());
         };
         for contact in &invite.contacts {
@@ -421,8 +457,11 @@ impl Notifier {
                 let (to, outcome) = match channel {
                     Channel::Email => (
                         contact.email.clone().unwrap_or_default(),
-                        self.email(&about, &message::reminder(&about, today, outstanding, total))
-                            .await,
+                        self.email(
+                            &about,
+                            &message::reminder(&self.settings.templates, &about, today, outstanding, total),
+                        )
+                        .await,
                     ),
                     Channel::Sms => (
                         contact.phone.clone().unwrap_or_default(),
@@ -456,6 +495,12 @@ impl Notifier {
         for retry in retries::due(leader, &self.settings.retry).await? {
             let stream = StreamId::invite(retry.invite_id);
             let history = self.log.read_stream(&stream).await?;
+            // A try that outlasted its pause may have been recorded as delivered (or failed for
+            // good) already, before the notifier read that outcome back from the log: never again.
+            if already_settled(&history, &retry)? {
+                retries::settled(leader, retry.cause, retry.contact, retry.channel).await?;
+                continue;
+            }
             let cause_event = history.iter().find(|e| e.event_id == retry.cause);
             let cause = match cause_event {
                 Some(event) => Cause::of(event),
@@ -502,6 +547,109 @@ impl Notifier {
                 }
                 None => self.remind(retry.invite_id, Some(&retry)).await?,
             }
+        }
+        Ok(())
+    }
+
+    /// Sends the digests whose time has come.
+    async fn digests_due(&self, leader: &mut AnyConnection) -> Result<(), NotifierError> {
+        let now = (self.settings.clock)();
+        let gathered = now - chrono::Duration::from_std(self.settings.digest.gather).unwrap_or_default();
+        for invite_id in staff_digest::waiting(leader, gathered).await? {
+            self.staff_digest(leader, invite_id, now).await?;
+        }
+        Ok(())
+    }
+
+    /// Tells an invite's sender what its contacts did since they last heard, if it is time.
+    async fn staff_digest(
+        &self,
+        leader: &mut AnyConnection,
+        invite_id: InviteId,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), NotifierError> {
+        let history = match self.log.read_stream(&StreamId::invite(invite_id)).await {
+            Ok(history) => history,
+            Err(LogError::UnknownStream(_)) => return Ok(staff_digest::told(leader, invite_id).await?),
+            Err(error) => return Err(error.into()),
+        };
+        let mut decoded = Vec::with_capacity(history.len());
+        let mut state = InviteState::default();
+        for event in history {
+            let invite_event: InviteEvent = event.decode()?;
+            state = InviteDecider::evolve(state, &invite_event);
+            decoded.push((event, invite_event));
+        }
+        let Some(invite) = state.invite() else { return Ok(()) };
+        let untold = staff_digest::untold(&decoded);
+        if untold.actions.is_empty() {
+            return Ok(staff_digest::told(leader, invite_id).await?);
+        }
+        if !untold.due(now, &self.settings.digest) {
+            return Ok(());
+        }
+        let first_untold = untold.actions[0].0.recorded_at;
+        let failing_since_long = untold.last_try.is_some_and(|(_, failed)| failed)
+            && (now - first_untold).to_std().unwrap_or_default() >= self.settings.retry.give_up_after;
+        let outcome = if failing_since_long {
+            NotificationOutcome::Failed {
+                reason: format!(
+                    "gave up after {} hours of failures",
+                    self.settings.retry.give_up_after.as_secs() / 3600
+                ),
+                permanent: true,
+            }
+        } else {
+            let (mut done, mut total) = (0, 0);
+            for contact in &invite.contacts {
+                for request in invite.requests_for(contact.id) {
+                    total += 1;
+                    done += usize::from(invite.status_of(request, contact.id).is_done());
+                }
+            }
+            let activities = untold.describe(invite, self.settings.time_zone, now);
+            let rendered = message::staff_digest(
+                &self.settings.templates,
+                &self.settings.firm_name,
+                invite,
+                &activities,
+                (done, total),
+            );
+            match &self.mailer {
+                None => NotificationOutcome::Failed {
+                    reason: "email is not configured: set LODGE_SMTP_URL and LODGE_MAIL_FROM".into(),
+                    permanent: true,
+                },
+                Some(mailer) => match mailer.send(&invite.sender.name, &invite.sender.email, &rendered).await {
+                    Outcome::Delivered { message_id } => NotificationOutcome::Delivered {
+                        provider_message_id: Some(message_id),
+                    },
+                    Outcome::Failed { reason, permanent } => NotificationOutcome::Failed { reason, permanent },
+                },
+            }
+        };
+        let settled = !matches!(outcome, NotificationOutcome::Failed { permanent: false, .. });
+        let (last, _) = untold.actions[untold.actions.len() - 1];
+        let mut metadata = Metadata::new(Actor::System);
+        // The n-th digest of an invite is one command, however often a restart records it.
+        metadata.command_id = Uuid::new_v5(
+            &invite_id.as_uuid(),
+            format!("staff-digest/{}", untold.recorded).as_bytes(),
+        );
+        metadata.correlation_id = last.metadata.correlation_id;
+        metadata.causation_id = Some(last.event_id);
+        let command = InviteCommand::RecordStaffDigest(RecordStaffDigest {
+            to: invite.sender.email.clone(),
+            covers: untold.covers(),
+            outcome,
+        });
+        match command::execute::<InviteDecider>(&self.log, &StreamId::invite(invite_id), &command, &metadata).await {
+            Ok(_) => {}
+            Err(CommandError::Log(error)) => return Err(error.into()),
+            Err(other) => return Err(NotifierError::Record(other.to_string())),
+        }
+        if settled {
+            staff_digest::told(leader, invite_id).await?;
         }
         Ok(())
     }

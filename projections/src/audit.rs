@@ -172,8 +172,55 @@ fn entry(
                 e.reason
             ));
         }
+        InviteEvent::RemindersChanged(e) => {
+            entry.detail = Some(match &e.reminders {
+                None => "reminders as the firm's default".to_owned(),
+                Some(plan) => describe_reminders(plan),
+            })
+        }
+        InviteEvent::StaffDigestSent(e) => {
+            entry.detail = Some(format!("digest of {} to {}", activities(e.covers.len()), e.to))
+        }
+        InviteEvent::StaffDigestFailed(e) => {
+            let kind = if e.permanent {
+                "failed for good"
+            } else {
+                "failed, to be retried"
+            };
+            entry.detail = Some(format!(
+                "digest of {} to {} {kind}: {}",
+                activities(e.covers.len()),
+                e.to,
+                e.reason
+            ))
+        }
     }
     entry
+}
+
+fn activities(n: usize) -> String {
+    if n == 1 {
+        "1 activity".to_owned()
+    } else {
+        format!("{n} activities")
+    }
+}
+
+fn describe_reminders(plan: &lodge_domain::reminder::ReminderPlan) -> String {
+    if plan.at_most == 0 {
+        return "reminders off".to_owned();
+    }
+    let before: Vec<String> = plan.days_before.iter().map(u32::to_string).collect();
+    format!(
+        "reminders {} days before the due date, every {} days while overdue, {} at most",
+        if before.is_empty() {
+            "no".to_owned()
+        } else {
+            before.join(", ")
+        },
+        plan.overdue_every_days,
+        plan.at_most
+    )
 }
 
 fn channel(channel: lodge_domain::contact::Channel) -> &'static str {

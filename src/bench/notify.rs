@@ -12,11 +12,12 @@ use chrono::{Days, Utc};
 use lodge_domain::contact::{Channel, ContactDetails};
 use lodge_domain::invite::{InviteCommand, InviteDecider, SendInvite};
 use lodge_domain::links::{SecretKey, portal_link_token};
+use lodge_domain::reminder::ReminderPlan;
 use lodge_domain::request::{Assignment, RequestKind, RequestSpec};
 use lodge_domain::{Actor, ContactId, InviteId, RequestId, Sender, StaffId};
 use lodge_eventlog::command;
 use lodge_eventlog::{EventLog, Metadata, StreamId};
-use lodge_notifier::{NotifierSettings, ReminderSchedule, RetrySettings};
+use lodge_notifier::{DigestSettings, NotifierSettings, RetrySettings, Templates};
 use lodge_projections::ReadStore;
 use mailin_embedded::response::{self, Response};
 use serde::Serialize;
@@ -171,13 +172,11 @@ async fn measure(db: &BenchDatabase, args: &NotifyBenchArgs) -> anyhow::Result<F
         firm_name: "Bench & Co".into(),
         twilio: None,
         retry: RetrySettings::default(),
-        reminders: ReminderSchedule {
-            days_before: vec![],
-            overdue_every: 0,
-            at_most: 0,
-        },
+        reminders: ReminderPlan::off(),
         reminder_check_every: Duration::from_secs(3600),
         time_zone: chrono_tz::UTC,
+        digest: DigestSettings::default(),
+        templates: std::sync::Arc::new(Templates::built_in()),
         clock: lodge_notifier::system_clock(),
     };
     eprintln!("{engine}: the notifier works through them…");

@@ -18,6 +18,6 @@ pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
         stop.cancel();
     });
     eprintln!("Sending notifications as the log asks for them; Ctrl-C stops.");
-    lodge_notifier::run(log, store, config.notifier_settings(&settings), shutdown).await?;
+    lodge_notifier::run(log, store, config.notifier_settings(&settings)?, shutdown).await?;
     Ok(ExitCode::SUCCESS)
 }

@@ -24,7 +24,7 @@ pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
     let public_url = settings.public_url.clone();
     let tokens = lodge_api::staff::tokens::list(store.pool()).await?;
     let shutdown = CancellationToken::new();
-    let notifier_settings = config.notifier_settings(&settings);
+    let notifier_settings = config.notifier_settings(&settings)?;
     let server = Server {
         log: log.clone(),
         store: store.clone(),

@@ -6,9 +6,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::NaiveDate;
 use lodge_domain::contact::{Channel, ContactDetails};
 use lodge_domain::invite::{
-    AddContact, AddRequest, CancelInvite, ChangeDueDate, InviteCommand, MessageFrom, PostMessage, ReissuePortalLink,
-    ReviewDecision, ReviewDocument, SendInvite,
+    AddContact, AddRequest, CancelInvite, ChangeDueDate, ChangeReminders, InviteCommand, MessageFrom, PostMessage,
+    ReissuePortalLink, ReviewDecision, ReviewDocument, SendInvite,
 };
+use lodge_domain::reminder::ReminderPlan;
 use lodge_domain::request::{Assignment, FormField, RequestKind, RequestSpec};
 use lodge_domain::{Actor, ContactId, DocumentId, InviteId, MessageId, RequestId};
 use lodge_eventlog::Position;
@@ -41,6 +42,8 @@ pub struct NewInvite {
     pub portal_password: Option<String>,
     pub contacts: Vec<NewContact>,
     pub requests: Vec<NewRequest>,
+    /// When contacts who still owe something are reminded; left out: as the firm's default.
+    pub reminders: Option<ReminderPlan>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -216,9 +219,16 @@ pub async fn send(
         portal_password,
         today: state.settings.today(),
     };
+    let mut decided = vec![InviteCommand::SendInvite(command.clone())];
+    if let Some(reminders) = body.reminders {
+        decided.push(InviteCommand::ChangeReminders(ChangeReminders {
+            reminders: Some(reminders),
+            by: staff.as_domain(),
+        }));
+    }
     // A retry under the same Idempotency-Key decides the same ids and links, so it appends nothing
     // and answers as the first request did.
-    let outcome = commands::execute(state, invite_id, InviteCommand::SendInvite(command.clone()), &metadata).await?;
+    let outcome = commands::execute_all(state, invite_id, &decided, &metadata).await?;
     Ok(SentInvite {
         id: invite_id,
         contacts: command
@@ -506,19 +516,24 @@ pub async fn add_request(
     })
 }
 
-/// `PATCH /api/invites/{id}`: `due_date` set to a date, or to null to remove it.
+/// `PATCH /api/invites/{id}`: `due_date` set to a date, or to null to remove it; `reminders` set to
+/// a plan, or to null to follow the firm's default again.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[derive(utoipa::ToSchema)]
 pub struct InviteChanges {
     #[serde(default, deserialize_with = "present")]
     pub due_date: Option<Option<NaiveDate>>,
+    #[serde(default, deserialize_with = "present")]
+    pub reminders: Option<Option<ReminderPlan>>,
     pub title: Option<String>,
 }
 
 /// Tells a field sent as null (Some(None)) from a field left out (None).
-fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Option<NaiveDate>>, D::Error> {
-    Option::<NaiveDate>::deserialize(deserializer).map(Some)
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    deserializer: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(deserializer).map(Some)
 }
 
 pub async fn change(
@@ -533,18 +548,28 @@ pub async fn change(
             "an invite's title stays as its contacts first saw it; send a message to explain a change".into(),
         ));
     }
-    let Some(due_on) = body.due_date else {
+    let mut decided = Vec::new();
+    if let Some(due_on) = body.due_date {
+        decided.push(InviteCommand::ChangeDueDate(ChangeDueDate {
+            due_on,
+            today: state.settings.today(),
+            by: staff.as_domain(),
+        }));
+    }
+    if let Some(reminders) = body.reminders {
+        decided.push(InviteCommand::ChangeReminders(ChangeReminders {
+            reminders,
+            by: staff.as_domain(),
+        }));
+    }
+    if decided.is_empty() {
         return Err(ApiError::Invalid(
-            "nothing to change: send `due_date` (a date, or null to remove it)".into(),
+            "nothing to change: send `due_date` (a date, or null to remove it) or `reminders` (a plan, or null for the firm's default)".into(),
         ));
-    };
-    let metadata = context.metadata(Actor::from(&staff.as_domain()), &format!("due-date:{invite}"));
-    let command = InviteCommand::ChangeDueDate(ChangeDueDate {
-        due_on,
-        today: state.settings.today(),
-        by: staff.as_domain(),
-    });
-    let outcome = commands::execute(state, invite, command, &metadata).await?;
+    }
+    let metadata = context.metadata(Actor::from(&staff.as_domain()), &format!("change:{invite}"));
+    // Both changes are recorded together, or neither.
+    let outcome = commands::execute_all(state, invite, &decided, &metadata).await?;
     Ok(Recorded {
         position: outcome.position.map(|p| p.0),
     })

@@ -12,6 +12,7 @@ use crate::contact::{Channel, ContactDetails};
 use crate::digest::{PasswordHash, TokenHash};
 use crate::ids::{ContactId, DocumentId, InviteId, MessageId, RequestId};
 use crate::notification::NotificationKind;
+use crate::reminder::ReminderPlan;
 use crate::request::{Answers, RequestSpec};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -29,6 +30,8 @@ pub enum InviteCommand {
     ReissuePortalLink(ReissuePortalLink),
     RecordPortalAccess(RecordPortalAccess),
     RecordNotification(RecordNotification),
+    ChangeReminders(ChangeReminders),
+    RecordStaffDigest(RecordStaffDigest),
 }
 
 impl InviteCommand {
@@ -48,6 +51,8 @@ impl InviteCommand {
             InviteCommand::ReissuePortalLink(_) => "ReissuePortalLink",
             InviteCommand::RecordPortalAccess(_) => "RecordPortalAccess",
             InviteCommand::RecordNotification(_) => "RecordNotification",
+            InviteCommand::ChangeReminders(_) => "ChangeReminders",
+            InviteCommand::RecordStaffDigest(_) => "RecordStaffDigest",
         }
     }
 }
@@ -190,4 +195,21 @@ pub enum NotificationOutcome {
     Delivered { provider_message_id: Option<String> },
     /// It could not be delivered; `permanent` when trying again cannot help.
     Failed { reason: String, permanent: bool },
+}
+
+/// Staff choose when this invite's contacts are reminded (None: as the firm's default says).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChangeReminders {
+    pub reminders: Option<ReminderPlan>,
+    pub by: StaffMember,
+}
+
+/// What became of a digest email telling the invite's sender what contacts uploaded or wrote.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordStaffDigest {
+    /// The address it went to.
+    pub to: String,
+    /// The events (uploads, forms, messages) it told of.
+    pub covers: Vec<uuid::Uuid>,
+    pub outcome: NotificationOutcome,
 }

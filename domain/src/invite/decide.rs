@@ -10,6 +10,7 @@ use crate::limits::{
     MAX_BLOB_KEY_CHARS, MAX_CONTACTS, MAX_DESCRIPTION_CHARS, MAX_FILE_NAME_CHARS, MAX_MESSAGE_CHARS, MAX_NAME_CHARS,
     MAX_REASON_CHARS, MAX_REQUESTS, MAX_TITLE_CHARS, MAX_USER_AGENT_CHARS,
 };
+use crate::reminder::ReminderPlan;
 use crate::request::{self, Assignment, RequestError, RequestKind, RequestSpec};
 use crate::text::{self, Lines};
 
@@ -31,6 +32,7 @@ pub fn decide(state: &InviteState, command: &InviteCommand) -> Result<Vec<Invite
         InviteCommand::PostMessage(c) => return post_message(invite, c),
         InviteCommand::RecordPortalAccess(c) => return record_portal_access(invite, c),
         InviteCommand::RecordNotification(c) => return record_notification(invite, c),
+        InviteCommand::RecordStaffDigest(c) => return record_staff_digest(invite, c),
         _ if invite.status != InviteStatus::Open => {
             return Err(InviteError::Closed { status: invite.status });
         }
@@ -48,10 +50,12 @@ pub fn decide(state: &InviteState, command: &InviteCommand) -> Result<Vec<Invite
             completed_by: Some(c.by.clone()),
         })]),
         InviteCommand::ReissuePortalLink(c) => reissue_portal_link(invite, c),
+        InviteCommand::ChangeReminders(c) => change_reminders(invite, c),
         InviteCommand::SendInvite(_)
         | InviteCommand::PostMessage(_)
         | InviteCommand::RecordPortalAccess(_)
-        | InviteCommand::RecordNotification(_) => {
+        | InviteCommand::RecordNotification(_)
+        | InviteCommand::RecordStaffDigest(_) => {
             unreachable!("handled above")
         }
     }
@@ -362,6 +366,18 @@ fn change_due_date(invite: &Invite, c: &ChangeDueDate) -> Result<Vec<InviteEvent
     })])
 }
 
+fn change_reminders(invite: &Invite, c: &ChangeReminders) -> Result<Vec<InviteEvent>, InviteError> {
+    let reminders = c.reminders.as_ref().map(ReminderPlan::checked).transpose()?;
+    if reminders == invite.reminders {
+        return Ok(vec![]);
+    }
+    Ok(vec![InviteEvent::RemindersChanged(RemindersChanged {
+        reminders,
+        previous: invite.reminders.clone(),
+        changed_by: c.by.clone(),
+    })])
+}
+
 fn cancel_invite(c: &CancelInvite) -> Result<Vec<InviteEvent>, InviteError> {
     Ok(vec![InviteEvent::InviteCancelled(InviteCancelled {
         reason: text::optional_input("the reason", c.reason.as_deref(), MAX_REASON_CHARS, Lines::Many)?,
@@ -422,20 +438,22 @@ fn record_portal_access(invite: &Invite, c: &RecordPortalAccess) -> Result<Vec<I
 /// Most characters kept of a provider's reason or message id: enough to read, not a log dump.
 const MAX_NOTIFICATION_TEXT_CHARS: usize = 1_000;
 
+/// A provider's answer as recorded: control characters blanked, cut to a readable length.
+fn clean(text: &str) -> String {
+    let kept: String = text
+        .chars()
+        .map(|ch| if ch.is_control() { ' ' } else { ch })
+        .take(MAX_NOTIFICATION_TEXT_CHARS)
+        .collect();
+    kept.trim().to_owned()
+}
+
 /// A delivery is a fact to record, never to refuse, once it is about a contact of this invite:
 /// an over-long or odd provider answer is cleaned rather than rejected.
 fn record_notification(invite: &Invite, c: &RecordNotification) -> Result<Vec<InviteEvent>, InviteError> {
     invite
         .contact(c.contact_id)
         .ok_or(InviteError::UnknownContact(c.contact_id))?;
-    let clean = |text: &str| -> String {
-        let kept: String = text
-            .chars()
-            .map(|ch| if ch.is_control() { ' ' } else { ch })
-            .take(MAX_NOTIFICATION_TEXT_CHARS)
-            .collect();
-        kept.trim().to_owned()
-    };
     let to = clean(&c.to);
     Ok(vec![match &c.outcome {
         NotificationOutcome::Delivered { provider_message_id } => InviteEvent::NotificationSent(NotificationSent {
@@ -452,6 +470,32 @@ fn record_notification(invite: &Invite, c: &RecordNotification) -> Result<Vec<In
             kind: c.kind,
             to,
             cause: c.cause,
+            reason: Some(clean(reason))
+                .filter(|r| !r.is_empty())
+                .unwrap_or_else(|| "no reason given".to_owned()),
+            permanent: *permanent,
+        }),
+    }])
+}
+
+/// Like a notification to a contact, a digest to staff is a fact to record whatever the invite's
+/// status; it must tell of something.
+fn record_staff_digest(invite: &Invite, c: &RecordStaffDigest) -> Result<Vec<InviteEvent>, InviteError> {
+    if c.covers.is_empty() {
+        return Err(InviteError::EmptyDigest);
+    }
+    let (staff_id, to, covers) = (invite.sender.id, clean(&c.to), c.covers.clone());
+    Ok(vec![match &c.outcome {
+        NotificationOutcome::Delivered { provider_message_id } => InviteEvent::StaffDigestSent(StaffDigestSent {
+            staff_id,
+            to,
+            covers,
+            provider_message_id: provider_message_id.as_deref().map(clean).filter(|id| !id.is_empty()),
+        }),
+        NotificationOutcome::Failed { reason, permanent } => InviteEvent::StaffDigestFailed(StaffDigestFailed {
+            staff_id,
+            to,
+            covers,
             reason: Some(clean(reason))
                 .filter(|r| !r.is_empty())
                 .unwrap_or_else(|| "no reason given".to_owned()),

@@ -7,6 +7,7 @@ use uuid::Uuid;
 use crate::contact::ContactError;
 use crate::digest::DigestError;
 use crate::ids::{ContactId, DocumentId, RequestId};
+use crate::reminder::ReminderError;
 use crate::request::RequestError;
 use crate::text::TextError;
 
@@ -72,4 +73,8 @@ pub enum InviteError {
     Request(#[from] RequestError),
     #[error(transparent)]
     Digest(#[from] DigestError),
+    #[error(transparent)]
+    Reminder(#[from] ReminderError),
+    #[error("a digest tells of at least one event")]
+    EmptyDigest,
 }

@@ -13,8 +13,9 @@ use crate::actor::{Actor, Sender, StaffMember};
 use crate::contact::{Channel, ContactDetails};
 use crate::decider::{EventDecodeError, EventSchema};
 use crate::digest::{PasswordHash, Sha256Hex, TokenHash};
-use crate::ids::{ContactId, DocumentId, InviteId, MessageId, RequestId};
+use crate::ids::{ContactId, DocumentId, InviteId, MessageId, RequestId, StaffId};
 use crate::notification::NotificationKind;
+use crate::reminder::ReminderPlan;
 use crate::request::{Answers, RequestSpec};
 use uuid::Uuid;
 
@@ -36,6 +37,9 @@ pub enum InviteEvent {
     PortalPasswordRefused(PortalPasswordRefused),
     NotificationSent(NotificationSent),
     NotificationFailed(NotificationFailed),
+    RemindersChanged(RemindersChanged),
+    StaffDigestSent(StaffDigestSent),
+    StaffDigestFailed(StaffDigestFailed),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -174,6 +178,35 @@ pub struct NotificationFailed {
     pub permanent: bool,
 }
 
+/// Staff chose when this invite's contacts are reminded; None: as the firm's default says.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RemindersChanged {
+    pub reminders: Option<ReminderPlan>,
+    pub previous: Option<ReminderPlan>,
+    pub changed_by: StaffMember,
+}
+
+/// The invite's sender was told, in one email, of contacts' uploads, forms and messages.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StaffDigestSent {
+    pub staff_id: StaffId,
+    pub to: String,
+    /// The events it told of.
+    pub covers: Vec<Uuid>,
+    pub provider_message_id: Option<String>,
+}
+
+/// A digest email to the invite's sender could not be delivered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StaffDigestFailed {
+    pub staff_id: StaffId,
+    pub to: String,
+    pub covers: Vec<Uuid>,
+    pub reason: String,
+    /// Trying again cannot help; the events it would have told of are not told again.
+    pub permanent: bool,
+}
+
 impl InviteEvent {
     /// Every event type with the schema version this code writes. A fixture must exist for each
     /// (`domain/tests/fixtures/events/{type}.v{version}.json`); the fixture test enforces it.
@@ -194,6 +227,9 @@ impl InviteEvent {
         ("PortalPasswordRefused", 1),
         ("NotificationSent", 1),
         ("NotificationFailed", 1),
+        ("RemindersChanged", 1),
+        ("StaffDigestSent", 1),
+        ("StaffDigestFailed", 1),
     ];
 
     fn current_version(event_type: &str) -> Option<u32> {
@@ -231,6 +267,9 @@ impl EventSchema for InviteEvent {
             InviteEvent::PortalPasswordRefused(_) => "PortalPasswordRefused",
             InviteEvent::NotificationSent(_) => "NotificationSent",
             InviteEvent::NotificationFailed(_) => "NotificationFailed",
+            InviteEvent::RemindersChanged(_) => "RemindersChanged",
+            InviteEvent::StaffDigestSent(_) => "StaffDigestSent",
+            InviteEvent::StaffDigestFailed(_) => "StaffDigestFailed",
         }
     }
 
@@ -256,6 +295,9 @@ impl EventSchema for InviteEvent {
             InviteEvent::PortalPasswordRefused(e) => serde_json::to_string(e),
             InviteEvent::NotificationSent(e) => serde_json::to_string(e),
             InviteEvent::NotificationFailed(e) => serde_json::to_string(e),
+            InviteEvent::RemindersChanged(e) => serde_json::to_string(e),
+            InviteEvent::StaffDigestSent(e) => serde_json::to_string(e),
+            InviteEvent::StaffDigestFailed(e) => serde_json::to_string(e),
         };
         // Serialising plain structs of strings, numbers and maps with string keys cannot fail.
         json.expect("invite events always serialise")
@@ -292,6 +334,9 @@ impl EventSchema for InviteEvent {
             ("PortalPasswordRefused", 1) => payload(t, v, json).map(InviteEvent::PortalPasswordRefused),
             ("NotificationSent", 1) => payload(t, v, json).map(InviteEvent::NotificationSent),
             ("NotificationFailed", 1) => payload(t, v, json).map(InviteEvent::NotificationFailed),
+            ("RemindersChanged", 1) => payload(t, v, json).map(InviteEvent::RemindersChanged),
+            ("StaffDigestSent", 1) => payload(t, v, json).map(InviteEvent::StaffDigestSent),
+            ("StaffDigestFailed", 1) => payload(t, v, json).map(InviteEvent::StaffDigestFailed),
             _ => Err(EventDecodeError::UnknownSchemaVersion {
                 event_type: event_type.to_owned(),
                 schema_version,

@@ -10,6 +10,7 @@ use crate::actor::Sender;
 use crate::contact::{Channel, ContactDetails};
 use crate::digest::{PasswordHash, Sha256Hex};
 use crate::ids::{ContactId, DocumentId, InviteId, MessageId, RequestId};
+use crate::reminder::ReminderPlan;
 use crate::request::{Answers, RequestKind, RequestSpec};
 
 use super::event::InviteEvent;
@@ -119,6 +120,8 @@ pub struct Invite {
     /// A rejection the contact has not answered with a new upload yet, per (request, contact).
     pub open_rejections: BTreeMap<(RequestId, ContactId), String>,
     pub message_ids: BTreeSet<MessageId>,
+    /// When contacts are reminded, when staff chose for this invite (else the firm's default).
+    pub reminders: Option<ReminderPlan>,
 }
 
 impl Invite {
@@ -205,6 +208,7 @@ pub fn evolve(mut state: InviteState, event: &InviteEvent) -> InviteState {
                 answers: BTreeMap::new(),
                 open_rejections: BTreeMap::new(),
                 message_ids: BTreeSet::new(),
+                reminders: None,
             });
             return state;
         }
@@ -251,6 +255,7 @@ pub fn evolve(mut state: InviteState, event: &InviteEvent) -> InviteState {
             }
         }
         InviteEvent::DueDateChanged(e) => invite.due_on = e.due_on,
+        InviteEvent::RemindersChanged(e) => invite.reminders = e.reminders.clone(),
         InviteEvent::InviteCancelled(_) => invite.status = InviteStatus::Cancelled,
         InviteEvent::InviteCompleted(_) => invite.status = InviteStatus::Completed,
         InviteEvent::PortalLinkReissued(e) => {
@@ -261,7 +266,9 @@ pub fn evolve(mut state: InviteState, event: &InviteEvent) -> InviteState {
         InviteEvent::PortalOpened(_)
         | InviteEvent::PortalPasswordRefused(_)
         | InviteEvent::NotificationSent(_)
-        | InviteEvent::NotificationFailed(_) => {}
+        | InviteEvent::NotificationFailed(_)
+        | InviteEvent::StaffDigestSent(_)
+        | InviteEvent::StaffDigestFailed(_) => {}
     }
     state
 }
