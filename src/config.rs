@@ -60,6 +60,13 @@ pub struct Config {
     /// A folder of email templates that replace Lodge's own, file by file (`invitation.txt`,
     /// `invitation.html`, `reminder.txt`, …; see `notifier/templates/`). Env: `LODGE_TEMPLATES_DIR`.
     pub templates_dir: Option<String>,
+    /// The firm's colour on the portal, `#rrggbb`. Env: `LODGE_FIRM_COLOUR`.
+    pub firm_colour: String,
+    /// The portal's Video tab: an `https://` address to embed, or a video file (`.mp4`, `.webm`)
+    /// Lodge serves. Env: `LODGE_PORTAL_VIDEO`.
+    pub portal_video: Option<String>,
+    /// A folder of the firm's own help articles in Markdown, shown after Lodge's. Env: `LODGE_HELP_DIR`.
+    pub help_dir: Option<String>,
     /// The firm's reminders, unless staff choose otherwise for an invite: days before the due date,
     /// comma-separated (`3,1,0`), days between reminders while overdue (0: none), and the most per
     /// contact (0: no reminders). Env: `LODGE_REMINDER_DAYS_BEFORE`, `LODGE_REMINDER_OVERDUE_EVERY_DAYS`,
@@ -96,6 +103,9 @@ impl Default for Config {
             twilio_messaging_service_sid: None,
             twilio_base_url: "https://api.twilio.com".into(),
             templates_dir: None,
+            firm_colour: "#1f5f8b".into(),
+            portal_video: None,
+            help_dir: None,
             reminder_days_before: "3,1,0".into(),
             reminder_overdue_every_days: 3,
             reminders_at_most: 10,
@@ -179,6 +189,11 @@ impl Config {
             max_file_bytes: self.max_file_mib * 1024 * 1024,
             read_wait: std::time::Duration::from_secs(5),
             secret_key: self.secret_key()?,
+            pages: lodge_api::settings::PageSettings {
+                colour: self.firm_colour.clone(),
+                video: self.portal_video.clone(),
+                help_dir: self.help_dir.as_ref().map(PathBuf::from),
+            },
         })
     }
 
@@ -332,15 +347,18 @@ mod tests {
                 "database_max_connections",
                 "database_url",
                 "firm_address",
+                "firm_colour",
                 "firm_email",
                 "firm_logo_url",
                 "firm_name",
                 "firm_phone",
                 "firm_time_zone",
+                "help_dir",
                 "listen",
                 "mail_from",
                 "max_file_mib",
                 "poll_interval_ms",
+                "portal_video",
                 "public_url",
                 "reminder_days_before",
                 "reminder_overdue_every_days",

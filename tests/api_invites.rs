@@ -1197,16 +1197,55 @@ async fn following_a_portal_link_signs_the_contact_in(db: TestDatabase) {
     let sent = app.staff().send_invite(&two_contact_invite()).await;
     let url = sent["contacts"][0]["portal_url"].as_str().unwrap();
     let browser = reqwest::Client::builder().cookie_store(true).build().unwrap();
+    // A page that signs the contact in and goes on to the portal, so that the token leaves the
+    // address bar (and a SameSite=Strict cookie is sent on the next, same-site, navigation).
     let followed = browser.get(url).send().await.unwrap();
-    assert_eq!(followed.url().path(), "/api/portal", "the token leaves the address bar");
-    let portal = expect(followed, StatusCode::OK).await;
+    assert_eq!(followed.status(), StatusCode::OK);
+    let policy = followed.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        policy.contains("frame-ancestors 'none'") && policy.contains("script-src 'self'"),
+        "{policy}"
+    );
+    assert_eq!(followed.headers()["referrer-policy"], "no-referrer");
+    let opening = followed.text().await.unwrap();
+    assert!(opening.contains("http-equiv=\"refresh\""), "{opening}");
+    let page = browser.get(app.url("/portal")).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(
+        page.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let html = page.text().await.unwrap();
+    assert!(html.contains("<h1 id=\"invite-title\">Tax return 2026</h1>"), "{html}");
+    let portal = expect(
+        browser.get(app.url("/api/portal")).send().await.unwrap(),
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(portal["contact"]["name"], "Ana Alves");
+
+    // A link that is none is a page saying so, not JSON.
     let unknown = app
         .anonymous()
         .get(app.url("/p/0123456789abcdef"))
         .send()
         .await
         .unwrap();
-    expect_problem(unknown, StatusCode::NOT_FOUND, "not valid").await;
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+    assert!(
+        unknown.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(unknown.text().await.unwrap().contains("not valid"));
+    let signed_out = app.anonymous().get(app.url("/portal")).send().await.unwrap();
+    assert_eq!(signed_out.status(), StatusCode::UNAUTHORIZED);
+    assert!(signed_out.text().await.unwrap().contains("open your portal link again"));
     app.stop().await;
 }

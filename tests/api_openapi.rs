@@ -24,6 +24,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/invites/{invite_id}/contacts"),
     ("post", "/api/invites/{invite_id}/requests"),
     ("post", "/api/invites/{invite_id}/contacts/{contact_id}/link"),
+    ("post", "/api/invites/{invite_id}/portal/{contact_id}/view-link"),
     ("get", "/api/invites/{invite_id}/audit"),
     ("get", "/api/invites/{invite_id}/history"),
     ("get", "/api/documents/{document_id}"),

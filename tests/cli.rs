@@ -277,6 +277,23 @@ async fn bad_input_gets_a_clear_error_and_changes_nothing(db: TestDatabase) {
         stderr(&output)
     );
 
+    // Portal pages and emails are checked at start: a mistake stops `lodge serve`, saying what.
+    for (key, value, expected) in [
+        ("LODGE_FIRM_COLOUR", "red", "must be #rrggbb"),
+        ("LODGE_HELP_DIR", "/no/such/help", "the help folder /no/such/help"),
+        (
+            "LODGE_TEMPLATES_DIR",
+            "/no/such/templates",
+            "templates folder /no/such/templates does not exist",
+        ),
+    ] {
+        let mut command = lodge(&db, folder.path());
+        command.arg("serve").env("LODGE_LISTEN", "127.0.0.1:0").env(key, value);
+        let output = run(command);
+        assert_eq!(output.status.code(), Some(1), "{key}={value}: {}", stderr(&output));
+        assert!(stderr(&output).contains(expected), "{key}={value}: {}", stderr(&output));
+    }
+
     assert_eq!(lodge_ok(&db, folder.path(), &["log"]), before, "nothing changed");
 }
 

@@ -219,7 +219,12 @@ async fn invitations_arrive_by_email_with_a_working_link(db: TestDatabase) {
         .expect("a link in the email")
         .to_owned();
     let browser = reqwest::Client::builder().cookie_store(true).build().unwrap();
-    let portal: Value = expect(browser.get(&link).send().await.unwrap(), StatusCode::OK).await;
+    assert_eq!(browser.get(&link).send().await.unwrap().status(), StatusCode::OK);
+    let portal: Value = expect(
+        browser.get(app.url("/api/portal")).send().await.unwrap(),
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(portal["invite"]["id"], sent["id"]);
 
     // The audit trail shows who was told what.

@@ -11,6 +11,7 @@ mod extract;
 mod health;
 mod metrics;
 pub mod openapi;
+pub mod pages;
 pub mod portal;
 mod routes;
 pub mod secrets;

@@ -8,7 +8,7 @@ use serde::Serialize;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
-use crate::routes::{health, portal, staff};
+use crate::routes::{health, pages, portal, staff};
 
 /// Every error: RFC 9457 problem details.
 #[derive(Serialize, ToSchema)]
@@ -70,8 +70,8 @@ impl Modify for Security {
     paths(
         staff::send_invite, staff::list_invites, staff::get_invite, staff::change_invite, staff::portal,
         staff::post_message, staff::review, staff::cancel, staff::add_contact, staff::add_request,
-        staff::reissue_link, staff::audit, staff::history, staff::download, staff::documents_zip,
-        portal::open_session, portal::follow_link, portal::give_password, portal::view, portal::post_message, portal::submit_form,
+        staff::reissue_link, staff::view_link, staff::audit, staff::history, staff::download, staff::documents_zip,
+        portal::open_session, pages::follow_link, portal::give_password, portal::view, portal::post_message, portal::submit_form,
         portal::upload, portal::download,
         health::healthz, health::readyz, health::metrics, openapi_json,
     ),

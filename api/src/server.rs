@@ -35,10 +35,10 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// The router with every endpoint and layer, for a server or a test.
 pub fn app(state: AppState) -> Router {
     let request_id = axum::http::HeaderName::from_static("x-request-id");
-    routes::router(TimeoutLayer::with_status_code(
-        axum::http::StatusCode::REQUEST_TIMEOUT,
-        REQUEST_TIMEOUT,
-    ))
+    routes::router(
+        TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT),
+        &state,
+    )
     .route_layer(axum::middleware::from_fn_with_state(state.clone(), metrics::record))
     .fallback(no_endpoint)
     .method_not_allowed_fallback(wrong_method)
@@ -87,6 +87,8 @@ pub enum ServerError {
     Projection(#[from] ProjectionError),
     #[error("{0}")]
     Blobs(String),
+    #[error("the portal pages' settings: {0}")]
+    Pages(String),
     #[error("the HTTP server failed: {0}")]
     Http(#[from] std::io::Error),
 }
@@ -95,6 +97,7 @@ impl Server {
     pub async fn start(self, listener: TcpListener, shutdown: CancellationToken) -> Result<RunningServer, ServerError> {
         let blobs = BlobStore::open(&self.settings.blob_url, &self.settings.blob_options)
             .map_err(|e| ServerError::Blobs(e.to_string()))?;
+        let pages = crate::pages::Pages::new(&self.settings).map_err(ServerError::Pages)?;
         all::register_all(&self.store).await?;
         let address = listener.local_addr()?;
         let mut tasks = JoinSet::new();
@@ -127,6 +130,7 @@ impl Server {
             metrics: Metrics::default(),
             stream_locks: StreamLocks::default(),
             portal_cache: portal_cache.clone(),
+            pages,
             settings: self.settings,
         });
         let app = app(state).into_make_service_with_connect_info::<SocketAddr>();

@@ -24,6 +24,30 @@ pub struct Settings {
     /// The server's secret: portal links made by a request with an Idempotency-Key are derived from
     /// it, so that a retry can answer with the same links. Servers sharing a database share it.
     pub secret_key: SecretKey,
+    /// How the portal's pages look and what they show beyond the invite.
+    pub pages: PageSettings,
+}
+
+/// The portal pages' firm-specific parts.
+#[derive(Debug, Clone)]
+pub struct PageSettings {
+    /// The firm's colour, `#rrggbb`: the header, buttons and links.
+    pub colour: String,
+    /// The Video tab: an `https://` address to embed (YouTube, Vimeo, …), or a video file Lodge
+    /// serves; none: the tab says there is no video yet.
+    pub video: Option<String>,
+    /// A folder of the firm's own help articles (`*.md`), listed after Lodge's.
+    pub help_dir: Option<PathBuf>,
+}
+
+impl Default for PageSettings {
+    fn default() -> Self {
+        Self {
+            colour: "#1f5f8b".into(),
+            video: None,
+            help_dir: None,
+        }
+    }
 }
 
 pub use lodge_domain::links::SecretKey;
@@ -47,6 +71,7 @@ impl Settings {
             max_file_bytes: 100 * 1024 * 1024,
             read_wait: Duration::from_secs(5),
             secret_key: random_secret_key(),
+            pages: PageSettings::default(),
         }
     }
 

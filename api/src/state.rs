@@ -24,6 +24,8 @@ pub struct Services {
     pub metrics: Metrics,
     pub stream_locks: StreamLocks,
     pub portal_cache: PortalCache,
+    /// The portal's pages: templates, words, help articles, the firm's look.
+    pub pages: crate::pages::Pages,
 }
 
 impl std::ops::Deref for AppState {

@@ -57,6 +57,11 @@ impl ContactSession {
             .ok_or_else(|| ApiError::NotFound(format!("your portal has no request {request_id}")))
     }
 
+    /// Whether the portal is open to this session (its password given, when it has one).
+    pub fn is_unlocked(&self) -> bool {
+        self.unlocked
+    }
+
     pub fn actor(&self) -> Actor {
         Actor::Contact {
             id: self.contact_id,

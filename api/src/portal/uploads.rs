@@ -66,6 +66,10 @@ pub async fn upload(
                     field.name().unwrap_or("")
                 )));
             }
+            // A browser form sends an empty, nameless part for a file input left empty.
+            if field.file_name() == Some("") {
+                continue;
+            }
             if received.len() as u32 >= room {
                 return Err(ApiError::Conflict(format!(
                     "\"{}\" takes at most {} files; wait for a review, or replace a rejected file",

@@ -21,7 +21,6 @@ use crate::state::AppState;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/portal/session", post(open_session))
-        .route("/p/{token}", get(follow_link))
         .route("/api/portal/session/password", post(give_password))
         .route("/api/portal", get(view))
         .route("/api/portal/messages", post(post_message))
@@ -182,21 +181,4 @@ pub(crate) async fn post_message(
 ) -> Result<(StatusCode, Json<PostedMessage>), ApiError> {
     let posted = contact::post_message(&state, &session, &context, body).await?;
     Ok((StatusCode::CREATED, Json(posted)))
-}
-
-#[utoipa::path(get, path = "/p/{token}", tag = "portal",
-    params(("token" = String, Path, description = "The token at the end of a portal link")),
-    responses((status = 303, description = "Signed in: a session cookie is set, and the browser goes on to the portal (or its password step)"),
-        (status = 401, description = "no valid credentials", body = ProblemDocument, content_type = "application/problem+json"),
-        (status = 404, description = "no such thing (or not yours)", body = ProblemDocument, content_type = "application/problem+json")))]
-pub(crate) async fn follow_link(
-    State(state): State<AppState>,
-    jar: CookieJar,
-    context: RequestContext,
-    PathParams(token): PathParams<String>,
-) -> Result<(CookieJar, axum::response::Redirect), ApiError> {
-    let opened = session::open(&state, &context, &token).await?;
-    // The token leaves the address bar at once. Until the portal's pages exist, the portal is its
-    // JSON; the password step is POST /api/portal/session/password.
-    Ok((jar.add(opened.cookie), axum::response::Redirect::to("/api/portal")))
 }

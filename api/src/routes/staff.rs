@@ -13,7 +13,7 @@ use crate::openapi::{AuditTrail, ProblemDocument};
 use crate::portal::view::PortalResponse;
 use crate::staff::auth::Staff;
 use crate::staff::invites::{self, InviteList, PostedMessage, Recorded, SentInvite};
-use crate::staff::{archive, records};
+use crate::staff::{archive, records, view_links};
 use crate::state::AppState;
 use lodge_projections::as_of::InviteAsOf;
 
@@ -31,6 +31,10 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/api/invites/{invite_id}/contacts/{contact_id}/link",
             post(reissue_link),
+        )
+        .route(
+            "/api/invites/{invite_id}/portal/{contact_id}/view-link",
+            post(view_link),
         )
         .route("/api/invites/{invite_id}/audit", get(audit))
         .route("/api/invites/{invite_id}/history", get(history))
@@ -120,6 +124,20 @@ pub(crate) async fn reissue_link(
     invites::reissue_link(&state, &staff, &context, invite_id, contact_id)
         .await
         .map(Json)
+}
+
+#[utoipa::path(post, path = "/api/invites/{invite_id}/portal/{contact_id}/view-link", tag = "staff", security(("staff_token" = [])),
+    params(("invite_id" = Uuid, Path, description = "The invite"), ("contact_id" = Uuid, Path, description = "The contact")),
+    responses((status = 201, description = "A link that opens the contact's portal pages read-only, for 30 minutes", body = view_links::ViewLink),
+        (status = 401, description = "no valid credentials", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 404, description = "no such thing (or not yours)", body = ProblemDocument, content_type = "application/problem+json"),))]
+pub(crate) async fn view_link(
+    State(state): State<AppState>,
+    Staff(staff): Staff,
+    PathParams((invite_id, contact_id)): PathParams<(InviteId, ContactId)>,
+) -> Result<(StatusCode, Json<view_links::ViewLink>), ApiError> {
+    let link = view_links::issue(&state, &staff, invite_id, contact_id).await?;
+    Ok((StatusCode::CREATED, Json(link)))
 }
 
 #[utoipa::path(get, path = "/api/invites/{invite_id}/audit", tag = "records", security(("staff_token" = [])), params(("invite_id" = Uuid, Path, description = "The invite"), records::AuditQuery),

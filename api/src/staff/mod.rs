@@ -5,3 +5,4 @@ pub mod auth;
 pub mod invites;
 pub mod records;
 pub mod tokens;
+pub mod view_links;

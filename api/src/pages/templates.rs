@@ -1,0 +1,145 @@
+//! The pages' templates and words. Templates are minijinja files compiled into the binary
+//! (`api/pages/templates/`); every word a page shows is in one file (`api/pages/text/en.toml`), so a
+//! translation is a copy of it.
+
+use std::path::PathBuf;
+
+use minijinja::{Environment, Value};
+
+use crate::error::ApiError;
+use crate::pages::assets;
+use crate::pages::help::{self, Article};
+use crate::settings::Settings;
+
+const TEMPLATES: &[(&str, &str)] = &[
+    ("base.html", include_str!("../../pages/templates/base.html")),
+    ("macros.html", include_str!("../../pages/templates/macros.html")),
+    ("messages.html", include_str!("../../pages/templates/messages.html")),
+    ("requests.html", include_str!("../../pages/templates/requests.html")),
+    ("request.html", include_str!("../../pages/templates/request.html")),
+    ("contact.html", include_str!("../../pages/templates/contact.html")),
+    ("help.html", include_str!("../../pages/templates/help.html")),
+    ("video.html", include_str!("../../pages/templates/video.html")),
+    ("password.html", include_str!("../../pages/templates/password.html")),
+    ("opening.html", include_str!("../../pages/templates/opening.html")),
+    ("error.html", include_str!("../../pages/templates/error.html")),
+];
+
+const TEXT: &str = include_str!("../../pages/text/en.toml");
+
+/// What the Video tab shows.
+#[derive(Debug, Clone)]
+pub enum Video {
+    None,
+    /// An `https://` address shown in a frame.
+    Embed(String),
+    /// A file Lodge serves.
+    File(PathBuf),
+}
+
+/// Everything the pages need that does not change while Lodge runs.
+pub struct Pages {
+    environment: Environment<'static>,
+    pub articles: Vec<Article>,
+    pub theme_css: String,
+    pub asset_version: String,
+    pub video: Video,
+    /// The Content-Security-Policy every page is served with.
+    pub content_security_policy: String,
+    text: toml::Table,
+}
+
+/// Any serialisable value as a template value.
+pub fn serialized<T: serde::Serialize>(value: &T) -> Value {
+    Value::from(minijinja::value::Serde(value))
+}
+
+/// `https://host[:port]` of an address, for the Content-Security-Policy.
+fn origin(url: &str) -> Option<String> {
+    let parsed = url::Url::parse(url).ok()?;
+    match parsed.origin() {
+        url::Origin::Tuple(..) => Some(parsed.origin().ascii_serialization()),
+        url::Origin::Opaque(_) => None,
+    }
+}
+
+impl Pages {
+    /// Checks and loads the pages' settings: a mistake (a colour that is none, a missing help
+    /// folder or video file) stops Lodge at start, saying what to fix.
+    pub fn new(settings: &Settings) -> Result<Self, String> {
+        let theme_css = assets::theme_css(&settings.pages.colour)?;
+        let asset_version = assets::version(&theme_css);
+        let articles = help::load(settings.pages.help_dir.as_deref())?;
+        let video = match settings.pages.video.as_deref() {
+            None | Some("") => Video::None,
+            Some(url) if url.starts_with("https://") || url.starts_with("http://") => Video::Embed(url.to_owned()),
+            Some(path) => {
+                let path = PathBuf::from(path);
+                if !path.is_file() {
+                    return Err(format!("the portal video {} is not a file", path.display()));
+                }
+                Video::File(path)
+            }
+        };
+        let mut images = vec!["'self'".to_owned(), "data:".to_owned()];
+        images.extend(settings.firm.logo_url.as_deref().and_then(origin));
+        let frames = match &video {
+            Video::Embed(url) => origin(url).unwrap_or_else(|| "'none'".into()),
+            _ => "'none'".into(),
+        };
+        let content_security_policy = format!(
+            "default-src 'none'; script-src 'self'; style-src 'self'; img-src {}; media-src 'self'; frame-src {frames}; \
+             connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+            images.join(" ")
+        );
+
+        let text: toml::Table = toml::from_str(TEXT).map_err(|e| format!("the pages' text: {e}"))?;
+        let mut environment = Environment::new();
+        environment.set_loader(|name| Ok(TEMPLATES.iter().find(|(n, _)| *n == name).map(|(_, s)| (*s).to_owned())));
+        environment.add_global("t", serialized(&text));
+        environment.add_global("asset_version", asset_version.clone());
+        environment.add_global("firm", serialized(&settings.firm));
+        environment.add_filter("nl2br", |text: String| {
+            Value::from_safe_string(html_escape::encode_text(&text).replace('\n', "<br>\n"))
+        });
+        environment.add_filter("filesize", |bytes: u64| {
+            humansize::format_size(bytes, humansize::WINDOWS)
+        });
+        let time_zone = settings.firm.time_zone;
+        environment.add_filter("when", move |at: String| {
+            at.parse::<chrono::DateTime<chrono::Utc>>()
+                .map(|at| at.with_timezone(&time_zone).format("%-d %b %Y, %H:%M").to_string())
+                .unwrap_or(at)
+        });
+        for (name, _) in TEMPLATES {
+            environment
+                .get_template(name)
+                .map_err(|e| format!("the page template {name}: {e:#}"))?;
+        }
+        Ok(Self {
+            environment,
+            articles,
+            theme_css,
+            asset_version,
+            video,
+            content_security_policy,
+            text,
+        })
+    }
+
+    pub fn render(&self, name: &str, values: Value) -> Result<String, ApiError> {
+        self.environment
+            .get_template(name)
+            .and_then(|template| template.render(values))
+            .map_err(|e| ApiError::Internal(format!("the page {name} could not be made: {e:#}")))
+    }
+
+    /// One of the pages' words.
+    pub fn text(&self, key: &str) -> String {
+        self.text
+            .get(key)
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_owned()
+    }
+}
