@@ -402,6 +402,45 @@ async fn a_contact_gets_everything_in(db: TestDatabase, screen: Screen) {
         .unwrap();
     assert_eq!(current, "Video");
 
+    // Keyboard: the first Tab reaches the skip link, which leads to the page's content.
+    browser.goto(&format!("{}/portal", app.base)).await;
+    browser
+        .client
+        .active_element()
+        .await
+        .unwrap()
+        .send_keys(fantoccini::key::Key::Tab.to_string().as_str())
+        .await
+        .unwrap();
+    let focused = browser.client.active_element().await.unwrap().text().await.unwrap();
+    assert_eq!(focused, "Skip to content");
+
+    // Readable at 320 px wide: nothing runs off the side.
+    if screen == Screen::Desktop {
+        browser.client.set_window_size(320, 800).await.unwrap();
+        let width = browser
+            .client
+            .execute("return window.innerWidth", vec![])
+            .await
+            .unwrap();
+        assert!(width.as_i64().unwrap() <= 320, "the window is {width} px wide");
+        for page in ["/portal", "/portal/contact", "/portal/help"] {
+            browser.goto(&format!("{}{page}", app.base)).await;
+            let overflow = browser
+                .client
+                .execute(
+                    "return document.documentElement.scrollWidth - document.documentElement.clientWidth",
+                    vec![],
+                )
+                .await
+                .unwrap();
+            assert!(
+                overflow.as_i64().unwrap() <= 0,
+                "{page} is wider than 320 px by {overflow}"
+            );
+        }
+    }
+
     // Nothing went wrong in the page: no script errors, no blocked content, no failed loads.
     let errors = browser.console_errors().await;
     assert!(errors.is_empty(), "console errors: {errors:#?}");

@@ -11,6 +11,7 @@ lodge_eventlog::test_on_both_engines!(
     the_firms_colour_help_and_embedded_video,
     a_video_file_is_served_in_ranges,
     without_javascript_forms_post_and_come_back,
+    wrong_passwords_are_told_and_then_locked_out,
 );
 
 async fn signed_in(app: &TestApp) -> reqwest::Client {
@@ -171,5 +172,59 @@ async fn without_javascript_forms_post_and_come_back(db: TestDatabase) {
     assert!(back.ends_with("#messages"), "{back}");
     let page = browser.get(app.url(&back)).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("Sent from a browser without scripts"));
+    app.stop().await;
+}
+
+async fn wrong_passwords_are_told_and_then_locked_out(db: TestDatabase) {
+    let app = TestApp::start(db).await;
+    let mut body = two_contact_invite();
+    body["portal_password"] = serde_json::json!("correct horse battery");
+    let sent = app.staff().send_invite(&body).await;
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    browser
+        .get(sent["contacts"][0]["portal_url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let page = browser
+        .get(app.url("/portal"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("This portal is protected"), "{page}");
+    assert!(
+        !page.contains("Tax return 2026</h1>"),
+        "nothing of the invite before the password"
+    );
+    for _ in 0..5 {
+        let wrong = browser
+            .post(app.url("/portal/password"))
+            .form(&[("password", "wrong horse")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(wrong.status(), StatusCode::OK);
+        assert!(wrong.text().await.unwrap().contains("That password is not right"));
+    }
+    let locked = browser
+        .post(app.url("/portal/password"))
+        .form(&[("password", "correct horse battery")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(locked.status(), StatusCode::TOO_MANY_REQUESTS);
+    let page = locked.text().await.unwrap();
+    assert!(
+        page.contains("Too many wrong passwords. Please wait 15 minutes"),
+        "{page}"
+    );
+    assert!(page.contains("role=\"alert\""), "read out by screen readers");
     app.stop().await;
 }
