@@ -123,16 +123,18 @@ impl Browser {
         self.client.goto(url).await.unwrap();
     }
 
-    async fn text(&self, css: &str) -> String {
+    /// The element `css` finds, once the page has it.
+    async fn element(&self, css: &str) -> fantoccini::elements::Element {
         self.client
             .wait()
             .at_most(Duration::from_secs(10))
             .for_element(Locator::Css(css))
             .await
             .unwrap_or_else(|e| panic!("no {css}: {e}"))
-            .text()
-            .await
-            .unwrap()
+    }
+
+    async fn text(&self, css: &str) -> String {
+        self.element(css).await.text().await.unwrap()
     }
 
     /// Waits until the page's text (in `css`) contains `expected`.
@@ -159,15 +161,7 @@ impl Browser {
     }
 
     async fn click(&self, css: &str) {
-        self.client
-            .wait()
-            .at_most(Duration::from_secs(10))
-            .for_element(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("no {css}: {e}"))
-            .click()
-            .await
-            .unwrap();
+        self.element(css).await.click().await.unwrap();
     }
 
     async fn type_into(&self, css: &str, text: &str) {

@@ -14,12 +14,23 @@ lodge_eventlog::test_on_both_engines!(
     wrong_passwords_are_told_and_then_locked_out,
 );
 
-async fn signed_in(app: &TestApp) -> reqwest::Client {
-    let sent = app.staff().send_invite(&two_contact_invite()).await;
-    let browser = reqwest::Client::builder().cookie_store(true).build().unwrap();
+/// The page at `path`, as text.
+async fn page(browser: &reqwest::Client, app: &TestApp, path: &str) -> String {
+    browser.get(app.url(path)).send().await.unwrap().text().await.unwrap()
+}
+
+/// Sends `invite` and follows the first contact's link in a client that keeps cookies and shows
+/// redirects as they are.
+async fn signed_in(app: &TestApp, invite: &serde_json::Value) -> (serde_json::Value, reqwest::Client) {
+    let sent = app.staff().send_invite(invite).await;
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
     let url = sent["contacts"][0]["portal_url"].as_str().unwrap();
     assert_eq!(browser.get(url).send().await.unwrap().status(), StatusCode::OK);
-    browser
+    (sent, browser)
 }
 
 async fn the_firms_colour_help_and_embedded_video(db: TestDatabase) {
@@ -37,7 +48,7 @@ async fn the_firms_colour_help_and_embedded_video(db: TestDatabase) {
         settings.firm.logo_url = Some("https://cdn.firm.example/logo.png".into());
     })
     .await;
-    let browser = signed_in(&app).await;
+    let (_, browser) = signed_in(&app, &two_contact_invite()).await;
     let theme = browser.get(app.url("/assets/theme.css")).send().await.unwrap();
     let css = theme.text().await.unwrap();
     assert!(
@@ -82,15 +93,8 @@ async fn a_video_file_is_served_in_ranges(db: TestDatabase) {
         settings.pages.video = Some(file.display().to_string());
     })
     .await;
-    let browser = signed_in(&app).await;
-    let html = browser
-        .get(app.url("/portal/video"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, browser) = signed_in(&app, &two_contact_invite()).await;
+    let html = page(&browser, &app, "/portal/video").await;
     assert!(html.contains("<video class=\"video\" controls"), "{html}");
     let part = browser
         .get(app.url("/portal/video/file"))
@@ -111,17 +115,7 @@ async fn a_video_file_is_served_in_ranges(db: TestDatabase) {
 
 async fn without_javascript_forms_post_and_come_back(db: TestDatabase) {
     let app = TestApp::start(db).await;
-    let sent = app.staff().send_invite(&two_contact_invite()).await;
-    let browser = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    browser
-        .get(sent["contacts"][0]["portal_url"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap();
+    let (sent, browser) = signed_in(&app, &two_contact_invite()).await;
     let request = sent["requests"][0]["id"].as_str().unwrap();
     // The picker's file and the camera's input left empty, as a browser sends them.
     let form = reqwest::multipart::Form::new()
@@ -142,10 +136,10 @@ async fn without_javascript_forms_post_and_come_back(db: TestDatabase) {
         back.starts_with(&format!("/portal/requests/{request}?after=")),
         "{back}"
     );
-    let page = browser.get(app.url(&back)).send().await.unwrap().text().await.unwrap();
+    let shown = page(&browser, &app, &back).await;
     assert!(
-        page.contains("payslip-july.pdf") && page.contains("status-waiting_for_review"),
-        "{page}"
+        shown.contains("payslip-july.pdf") && shown.contains("status-waiting_for_review"),
+        "{shown}"
     );
 
     let before = app.event_count().await;
@@ -170,8 +164,8 @@ async fn without_javascript_forms_post_and_come_back(db: TestDatabase) {
     assert_eq!(written.status(), StatusCode::SEE_OTHER);
     let back = written.headers()["location"].to_str().unwrap().to_owned();
     assert!(back.ends_with("#messages"), "{back}");
-    let page = browser.get(app.url(&back)).send().await.unwrap().text().await.unwrap();
-    assert!(page.contains("Sent from a browser without scripts"));
+    let shown = page(&browser, &app, &back).await;
+    assert!(shown.contains("Sent from a browser without scripts"));
     app.stop().await;
 }
 
@@ -179,28 +173,11 @@ async fn wrong_passwords_are_told_and_then_locked_out(db: TestDatabase) {
     let app = TestApp::start(db).await;
     let mut body = two_contact_invite();
     body["portal_password"] = serde_json::json!("correct horse battery");
-    let sent = app.staff().send_invite(&body).await;
-    let browser = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    browser
-        .get(sent["contacts"][0]["portal_url"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap();
-    let page = browser
-        .get(app.url("/portal"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(page.contains("This portal is protected"), "{page}");
+    let (_, browser) = signed_in(&app, &body).await;
+    let shown = page(&browser, &app, "/portal").await;
+    assert!(shown.contains("This portal is protected"), "{shown}");
     assert!(
-        !page.contains("Tax return 2026</h1>"),
+        !shown.contains("Tax return 2026</h1>"),
         "nothing of the invite before the password"
     );
     for _ in 0..5 {

@@ -271,6 +271,17 @@ mod tests {
     use super::*;
     use lodge_domain::testing;
 
+    /// About the invite's first contact, with a fixed link.
+    fn about<'a>(firm: &'a str, invite: &'a Invite, event: &'a InviteEvent) -> About<'a> {
+        About {
+            firm,
+            invite,
+            contact: &invite.contacts[0],
+            event,
+            url: "https://lodge.example/p/abc",
+        }
+    }
+
     fn sample() -> (Invite, InviteEvent) {
         let events = testing::sent();
         (testing::state(&events), events[0].clone())
@@ -282,16 +293,9 @@ mod tests {
         invite.title = "Tax return <2026>".into();
         invite.message = Some("Photos are fine.\nThanks!".into());
         invite.due_on = NaiveDate::from_ymd_opt(2026, 12, 24);
-        let contact = invite.contacts[0].clone();
-        let about = About {
-            firm: "Alves & <Co>",
-            invite: &invite,
-            contact: &contact,
-            event: &event,
-            url: "https://lodge.example/p/abc",
-        };
+        let about = about("Alves & <Co>", &invite, &event);
         let rendered = render(&Templates::built_in(), NotificationKind::Invitation, &about);
-        let n = invite.requests_for(contact.id).count();
+        let n = invite.requests_for(invite.contacts[0].id).count();
         assert_eq!(
             rendered.subject,
             format!("Alves & <Co>: \"Tax return <2026>\" — please send {n} items")
@@ -315,14 +319,7 @@ mod tests {
     #[test]
     fn every_built_in_template_renders() {
         let (invite, event) = sample();
-        let contact = invite.contacts[0].clone();
-        let about = About {
-            firm: "Firm",
-            invite: &invite,
-            contact: &contact,
-            event: &event,
-            url: "https://lodge.example/p/abc",
-        };
+        let about = about("Firm", &invite, &event);
         let templates = Templates::built_in();
         for kind in [NotificationKind::Invitation, NotificationKind::LinkReissued] {
             assert!(!render(&templates, kind, &about).subject.is_empty());
@@ -368,14 +365,7 @@ mod tests {
         .unwrap();
         let templates = Templates::load(Some(dir.path())).unwrap();
         let (invite, event) = sample();
-        let contact = invite.contacts[0].clone();
-        let about = About {
-            firm: "Firm",
-            invite: &invite,
-            contact: &contact,
-            event: &event,
-            url: "https://lodge.example/p/abc",
-        };
+        let about = about("Firm", &invite, &event);
         let today = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
         let custom = reminder(&templates, &about, today, 2, 3);
         assert_eq!(custom.subject, format!("Psst, {}", invite.title));
@@ -399,14 +389,7 @@ mod tests {
         std::fs::write(dir.path().join("invitation.txt"), "No subject line here\n").unwrap();
         let templates = Templates::load(Some(dir.path())).unwrap();
         let (invite, event) = sample();
-        let contact = invite.contacts[0].clone();
-        let about = About {
-            firm: "Firm",
-            invite: &invite,
-            contact: &contact,
-            event: &event,
-            url: "https://lodge.example/p/abc",
-        };
+        let about = about("Firm", &invite, &event);
         let rendered = render(&templates, NotificationKind::Invitation, &about);
         assert!(rendered.text.contains("asks you for"), "{}", rendered.text);
     }
