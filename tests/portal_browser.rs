@@ -19,6 +19,7 @@ lodge_eventlog::test_on_both_engines!(
     a_contact_gets_everything_in_on_a_phone,
     a_contact_gets_everything_in_on_a_desktop,
     staff_open_a_contacts_portal_read_only,
+    an_upload_survives_a_dropped_network,
 );
 
 #[derive(Clone, Copy, PartialEq)]
@@ -212,6 +213,23 @@ impl Browser {
             .filter(|entry| entry["level"] == "SEVERE")
             .map(|entry| entry["message"].as_str().unwrap_or_default().to_owned())
             .collect()
+    }
+
+    /// Takes the browser off the network, or puts it back (chromedriver's network conditions).
+    async fn offline(&self, offline: bool) {
+        let session = self.client.session_id().await.unwrap().expect("a session");
+        let answer = reqwest::Client::new()
+            .post(format!(
+                "{}/session/{session}/chromium/network_conditions",
+                self.driver_url
+            ))
+            .json(&json!({"network_conditions": {
+                "offline": offline, "latency": 0, "download_throughput": -1, "upload_throughput": -1
+            }}))
+            .send()
+            .await
+            .unwrap();
+        assert!(answer.status().is_success(), "{}", answer.text().await.unwrap());
     }
 
     async fn close(self) {
@@ -491,6 +509,42 @@ async fn staff_open_a_contacts_portal_read_only(db: TestDatabase) {
     assert_eq!(app.event_count().await, before);
     browser.goto(&format!("{}/v/not-a-link", app.base)).await;
     browser.wait_for_text("main", "expired or is not one").await;
+    browser.close().await;
+    app.stop().await;
+}
+
+async fn an_upload_survives_a_dropped_network(db: TestDatabase) {
+    let app = TestApp::start(db).await;
+    let sent = app.staff().send_invite(&two_contact_invite()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (july, _, _) = files(dir.path());
+    let browser = browser(Screen::Phone).await;
+    browser.goto(sent["contacts"][0]["portal_url"].as_str().unwrap()).await;
+    browser.click(".request a").await;
+    browser.wait_for_text("#request-title", "Payslips").await;
+    // The network drops as the file is chosen; the page tries again by itself, and once the
+    // network is back the file arrives, once.
+    browser.offline(true).await;
+    browser.choose_files("#files", &[&july]).await;
+    browser.wait_for_text(".queue", "Waiting").await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    browser.offline(false).await;
+    browser.wait_for_text(".documents", "payslip-july.pdf").await;
+    assert_eq!(browser.count(".document").await, 1);
+    let view = expect(
+        app.staff()
+            .get(&format!("/api/invites/{}", sent["id"].as_str().unwrap()))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(
+        view["contacts"][0]["requests"][0]["documents"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
     browser.close().await;
     app.stop().await;
 }

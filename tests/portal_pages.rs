@@ -137,6 +137,16 @@ async fn without_javascript_forms_post_and_come_back(db: TestDatabase) {
         "{back}"
     );
     let shown = page(&browser, &app, &back).await;
+    // The contact can fetch what they sent.
+    let link = shown
+        .split("href=\"")
+        .map(|rest| rest.split('"').next().unwrap())
+        .find(|href| href.contains("/api/portal/documents/"))
+        .expect("a link to the file")
+        .replace("&#x2f;", "/");
+    let file = browser.get(app.url(&link)).send().await.unwrap();
+    assert_eq!(file.status(), StatusCode::OK);
+    assert_eq!(file.bytes().await.unwrap().as_ref(), pdf("july").as_slice());
     assert!(
         shown.contains("payslip-july.pdf") && shown.contains("status-waiting_for_review"),
         "{shown}"

@@ -1,4 +1,5 @@
-// Lodge portal: uploads with a progress bar, cancel and retry per file, and drag and drop.
+// Lodge portal: uploads with a progress bar, cancel and retry per file (and a few retries by
+// itself when the network drops), and drag and drop.
 // Without JavaScript the same form posts the files in one go.
 "use strict";
 document.documentElement.classList.add("js");
@@ -42,7 +43,7 @@ function setUpUploads(form) {
       buttons.appendChild(button(text.textCancel, function () { cancel(item); }));
     }
     if (item.state === "failed" || item.state === "cancelled") {
-      buttons.appendChild(button(text.textRetry, function () { item.state = "waiting"; item.error = null; render(item); next(); }));
+      buttons.appendChild(button(text.textRetry, function () { item.state = "waiting"; item.error = null; item.tries = 0; render(item); next(); }));
     }
   }
 
@@ -95,7 +96,22 @@ function setUpUploads(form) {
       render(item);
       next();
     });
-    xhr.addEventListener("error", function () { busy = false; item.xhr = null; item.state = "failed"; item.error = null; render(item); next(); });
+    // The network dropped: try again by itself a few times (a phone between cells), then ask.
+    xhr.addEventListener("error", function () {
+      busy = false;
+      item.xhr = null;
+      item.tries = (item.tries || 0) + 1;
+      if (item.tries <= 3 && item.state === "sending") {
+        item.state = "waiting";
+        render(item);
+        setTimeout(next, 1000 * Math.pow(2, item.tries - 1));
+        return;
+      }
+      item.state = "failed";
+      item.error = null;
+      render(item);
+      next();
+    });
     xhr.addEventListener("abort", function () { busy = false; item.xhr = null; next(); });
     xhr.send(body);
   }
