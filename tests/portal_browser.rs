@@ -42,11 +42,26 @@ struct Browser {
     client: Client,
     driver: Child,
     driver_url: String,
+    session: String,
     screen: Screen,
 }
 
 impl Drop for Browser {
+    /// Ends the Chromium session and chromedriver, also when a test fails before closing its
+    /// session (Chromium outlives a killed chromedriver): a plain blocking DELETE of the session.
     fn drop(&mut self) {
+        let port = self.driver_url.rsplit(':').next().unwrap_or_default();
+        if let Ok(mut stream) = std::net::TcpStream::connect(format!("127.0.0.1:{port}")) {
+            use std::io::{Read, Write};
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+            let request = format!(
+                "DELETE /session/{} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                self.session
+            );
+            if stream.write_all(request.as_bytes()).is_ok() {
+                let _ = stream.read_to_end(&mut Vec::new());
+            }
+        }
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
@@ -111,10 +126,12 @@ async fn browser(screen: Screen) -> Browser {
         .connect(&driver_url)
         .await
         .expect("a Chromium session");
+    let session = client.session_id().await.unwrap().expect("a session");
     Browser {
         client,
         driver,
         driver_url,
+        session,
         screen,
     }
 }
@@ -196,7 +213,7 @@ impl Browser {
     /// What the page wrote to its console at error level (scripts, the Content-Security-Policy,
     /// failed loads), through chromedriver's log endpoint.
     async fn console_errors(&self) -> Vec<String> {
-        let session = self.client.session_id().await.unwrap().expect("a session");
+        let session = &self.session;
         let logs: Value = reqwest::Client::new()
             .post(format!("{}/session/{session}/se/log", self.driver_url))
             .json(&json!({"type": "browser"}))
@@ -217,7 +234,7 @@ impl Browser {
 
     /// Takes the browser off the network, or puts it back (chromedriver's network conditions).
     async fn offline(&self, offline: bool) {
-        let session = self.client.session_id().await.unwrap().expect("a session");
+        let session = &self.session;
         let answer = reqwest::Client::new()
             .post(format!(
                 "{}/session/{session}/chromium/network_conditions",
