@@ -26,6 +26,7 @@ lodge_eventlog::test_on_both_engines!(
     reminders_follow_the_due_date_on_a_simulated_clock,
     an_invite_with_its_own_reminders_follows_them,
     staff_hear_of_uploads_and_messages_in_one_digest_at_most_every_fifteen_minutes,
+    a_crash_between_sending_and_recording_sends_again_and_records_once,
 );
 
 /// An SMTP server that keeps each message it receives as a file, stopped on drop.
@@ -59,19 +60,29 @@ async fn smtp_server() -> SmtpServer {
 }
 
 async fn smtp_server_on(port: u16) -> SmtpServer {
+    smtp_server_with(port, &["aiosmtpd.handlers.Mailbox"], &[]).await
+}
+
+/// An SMTP server that keeps each message at once but answers the sender only after
+/// `delay_seconds` (`tests/smtp/slow_mailbox.py`).
+async fn slow_smtp_server(delay_seconds: u32) -> SmtpServer {
+    smtp_server_with(
+        free_port(),
+        &["slow_mailbox.SlowMailbox"],
+        &[&delay_seconds.to_string()],
+    )
+    .await
+}
+
+async fn smtp_server_with(port: u16, handler: &[&str], handler_args: &[&str]) -> SmtpServer {
     let maildir = tempfile::tempdir().unwrap();
     let program = python();
     let child = Command::new(&program)
-        .args([
-            "-m",
-            "aiosmtpd",
-            "-n",
-            "-l",
-            &format!("127.0.0.1:{port}"),
-            "-c",
-            "aiosmtpd.handlers.Mailbox",
-        ])
+        .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c"])
+        .args(handler)
         .arg(maildir.path().join("mail"))
+        .args(handler_args)
+        .env("PYTHONPATH", concat!(env!("CARGO_MANIFEST_DIR"), "/tests/smtp"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -910,6 +921,64 @@ async fn staff_hear_of_uploads_and_messages_in_one_digest_at_most_every_fifteen_
     wait_until("no second digest", || async { digests(2).await.0 }).await;
     let (_, found) = digests(2).await;
     assert_eq!(found[1]["covers"].as_array().unwrap().len(), 1, "only what is new");
+    stop.cancel();
+    notifier.await.unwrap();
+    app.stop().await;
+}
+
+async fn a_crash_between_sending_and_recording_sends_again_and_records_once(db: TestDatabase) {
+    // The server keeps each email at once and answers 3 s later: long enough to crash the notifier
+    // after the email has left and before it is recorded.
+    let smtp = slow_smtp_server(3).await;
+    let app = TestApp::start(db).await;
+    let notifier_settings = settings(&app, Some(format!("smtp://127.0.0.1:{}", smtp.port)));
+    let mut body = two_contact_invite();
+    body["contacts"] = json!([{"name": "Ana Alves", "email": "ana@example.com"}]);
+    body["requests"] = json!([{"kind": "file", "title": "Payslips"}]);
+    let sent = app.staff().send_invite(&body).await;
+    let invite = sent["id"].as_str().unwrap();
+    let crashing = tokio::spawn(lodge_notifier::run(
+        app.log.clone(),
+        app.store.clone(),
+        notifier_settings.clone(),
+        CancellationToken::new(),
+    ));
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while received(smtp.maildir.path()).is_empty() {
+        assert!(Instant::now() < deadline, "the email never arrived");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    crashing.abort();
+    let _ = crashing.await;
+    let recorded = |event_type: &'static str| {
+        let log = app.log.clone();
+        let stream = StreamId::parse(&format!("invite-{invite}")).unwrap();
+        async move {
+            log.read_stream(&stream)
+                .await
+                .unwrap()
+                .iter()
+                .filter(|e| e.event_type == event_type)
+                .count()
+        }
+    };
+    assert_eq!(
+        recorded("NotificationSent").await,
+        0,
+        "the crash came before the record"
+    );
+
+    // After a restart the email goes again (delivery is at least once) and is recorded once.
+    let (stop, notifier) = start_notifier(&app, notifier_settings);
+    events_of(&app, invite, "NotificationSent", 1).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(recorded("NotificationSent").await, 1);
+    assert_eq!(recorded("NotificationFailed").await, 0);
+    assert_eq!(
+        received(smtp.maildir.path()).len(),
+        2,
+        "sent again, as at-least-once says"
+    );
     stop.cancel();
     notifier.await.unwrap();
     app.stop().await;
