@@ -53,7 +53,9 @@ pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
     if tokens.iter().all(|t| t.revoked_at.is_some()) {
         eprintln!("  lodge token create --name \"Your Name\" --email you@firm.example   a staff token for the API");
     }
-    eprintln!("  README.md, \"Send an invite\"   the API in a few curl commands");
+    eprintln!(
+        "  README.md, \"Send an invite\"   the API in a few curl commands; open a contact's portal_url in a browser"
+    );
     eprintln!("Ctrl-C stops.");
 
     tokio::spawn(async move {
