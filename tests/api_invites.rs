@@ -805,13 +805,7 @@ async fn staff_change_a_sent_invite(db: TestDatabase) {
     let unchanged = expect(patch(json!({"reminders": weekly})).await, StatusCode::OK).await;
     let back = expect(patch(json!({"reminders": null})).await, StatusCode::OK).await;
     assert!(back["position"].as_i64() > unchanged["position"].as_i64());
-    let audit = expect(
-        staff
-            .get(&format!("/api/invites/{invite}/audit?after={}", back["position"]))
-            .await,
-        StatusCode::OK,
-    )
-    .await;
+    let audit = staff.audit(invite, &back["position"]).await;
     let details: Vec<&str> = audit["entries"]
         .as_array()
         .unwrap()
@@ -961,13 +955,7 @@ async fn the_record_serves_audit_history_and_files(db: TestDatabase) {
     let document = uploaded["documents"][0]["id"].as_str().unwrap();
     let position = uploaded["position"].as_i64().unwrap();
 
-    let trail = expect(
-        app.staff()
-            .get(&format!("/api/invites/{invite}/audit?after={position}"))
-            .await,
-        StatusCode::OK,
-    )
-    .await;
+    let trail = app.staff().audit(invite, position).await;
     let actions: Vec<&str> = trail["entries"]
         .as_array()
         .unwrap()

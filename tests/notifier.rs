@@ -240,13 +240,7 @@ async fn invitations_arrive_by_email_with_a_working_link(db: TestDatabase) {
 
     // The audit trail shows who was told what.
     let last = recorded.last().unwrap().position.0;
-    let trail = expect(
-        app.staff()
-            .get(&format!("/api/invites/{invite}/audit?after={last}"))
-            .await,
-        StatusCode::OK,
-    )
-    .await;
+    let trail = app.staff().audit(invite, last).await;
     let told: Vec<&Value> = trail["entries"]
         .as_array()
         .unwrap()
@@ -570,16 +564,7 @@ async fn a_contact_is_told_of_a_rejection_and_of_a_message_from_staff(db: TestDa
     )
     .await;
     let contact_id = sent["contacts"][0]["id"].clone();
-    expect(
-        app.staff()
-            .post(
-                &format!("/api/invites/{invite}/messages"),
-                &json!({"contact_id": contact_id, "body": "Thanks Ana, no rush."}),
-            )
-            .await,
-        StatusCode::CREATED,
-    )
-    .await;
+    app.staff().write_to(invite, &contact_id, "Thanks Ana, no rush.").await;
     events_of(&app, invite, "NotificationSent", 3).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let mails: Vec<String> = received(smtp.maildir.path())
@@ -853,16 +838,9 @@ async fn staff_hear_of_uploads_and_messages_in_one_digest_at_most_every_fifteen_
     )
     .await;
     // Staff's own message is no news to staff.
-    expect(
-        app.staff()
-            .post(
-                &format!("/api/invites/{invite}/messages"),
-                &json!({"contact_id": sent["contacts"][0]["id"], "body": "Thank you!"}),
-            )
-            .await,
-        StatusCode::CREATED,
-    )
-    .await;
+    app.staff()
+        .write_to(invite, &sent["contacts"][0]["id"], "Thank you!")
+        .await;
     let digests = |count: usize| {
         let log = app.log.clone();
         let stream = StreamId::parse(&format!("invite-{invite}")).unwrap();

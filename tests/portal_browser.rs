@@ -383,16 +383,10 @@ async fn a_contact_gets_everything_in(db: TestDatabase, screen: Screen) {
         .await;
     browser.click("form.write button").await;
     browser.wait_for_text(".thread", "Is a scan of the payslip fine?").await;
-    let reply = expect(
-        app.staff()
-            .post(
-                &format!("/api/invites/{invite}/messages"),
-                &json!({"contact_id": sent["contacts"][0]["id"], "body": "Yes, a clear scan is fine."}),
-            )
-            .await,
-        StatusCode::CREATED,
-    )
-    .await;
+    let reply = app
+        .staff()
+        .write_to(&invite, &sent["contacts"][0]["id"], "Yes, a clear scan is fine.")
+        .await;
     browser
         .goto(&format!("{}/portal?after={}", app.base, reply["position"]))
         .await;

@@ -3,7 +3,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::rejection::{FormRejection, JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts};
 use axum::http::header;
 use axum::http::request::Parts;
@@ -29,6 +29,18 @@ impl From<JsonRejection> for ApiError {
             JsonRejection::JsonDataError(error) => ApiError::Invalid(error.body_text()),
             other => ApiError::BadRequest(other.body_text()),
         }
+    }
+}
+
+/// A browser form's body (`application/x-www-form-urlencoded`), refused with a problem+json detail
+/// (a page, on the portal's pages) when it does not parse.
+#[derive(FromRequest)]
+#[from_request(via(axum::Form), rejection(ApiError))]
+pub struct FormBody<T>(pub T);
+
+impl From<FormRejection> for ApiError {
+    fn from(rejection: FormRejection) -> Self {
+        ApiError::BadRequest(format!("the form could not be read: {}", rejection.body_text()))
     }
 }
 

@@ -183,6 +183,19 @@ impl StaffClient<'_> {
         let response = self.post("/api/invites", body).await;
         expect(response, StatusCode::CREATED).await
     }
+
+    /// Writes to a contact of an invite and returns the 201 body.
+    pub async fn write_to(&self, invite: &str, contact_id: &Value, body: &str) -> Value {
+        let message = serde_json::json!({"contact_id": contact_id, "body": body});
+        let response = self.post(&format!("/api/invites/{invite}/messages"), &message).await;
+        expect(response, StatusCode::CREATED).await
+    }
+
+    /// An invite's audit trail once it shows the log up to `after`.
+    pub async fn audit(&self, invite: &str, after: impl std::fmt::Display) -> Value {
+        let response = self.get(&format!("/api/invites/{invite}/audit?after={after}")).await;
+        expect(response, StatusCode::OK).await
+    }
 }
 
 pub struct ContactClient<'a> {

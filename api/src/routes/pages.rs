@@ -1,7 +1,6 @@
 //! The portal's pages: thin handlers that read the portal as the viewer may see it, or hand a form
 //! to the same use case the portal API uses, and answer with a page or a redirect.
 
-use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -13,7 +12,7 @@ use lodge_projections::portal::{DocumentStatus, InviteStatus, PortalRequest, Req
 use minijinja::{Value, context};
 
 use crate::error::ApiError;
-use crate::extract::{MultipartBody, PathParams, QueryParams, ReadAfter, RequestContext};
+use crate::extract::{FormBody, MultipartBody, PathParams, QueryParams, ReadAfter, RequestContext};
 use crate::pages::templates::{Video, serialized};
 use crate::pages::viewer::Viewer;
 use crate::pages::{assets, layer};
@@ -182,10 +181,8 @@ async fn give_password(
     State(state): State<AppState>,
     PendingContact(session): PendingContact,
     context: RequestContext,
-    body: Bytes,
+    FormBody(form): FormBody<PasswordForm>,
 ) -> Result<Response, ApiError> {
-    let form: PasswordForm =
-        serde_urlencoded::from_bytes(&body).map_err(|_| ApiError::BadRequest("send the password field".into()))?;
     match session::unlock(&state, &context, &session, form.password).await {
         Ok(()) => Ok(Redirect::to("/portal").into_response()),
         Err(refused @ (ApiError::Unauthenticated(_) | ApiError::TooManyRequests { .. })) => {
@@ -212,10 +209,8 @@ async fn post_message(
     State(state): State<AppState>,
     Contact(session): Contact,
     context: RequestContext,
-    body: Bytes,
+    FormBody(form): FormBody<ContactMessage>,
 ) -> Result<Redirect, ApiError> {
-    let form: ContactMessage = serde_urlencoded::from_bytes(&body)
-        .map_err(|_| ApiError::BadRequest("send the message in a field named body".into()))?;
     let posted = contact::post_message(&state, &session, &context, form).await?;
     Ok(Redirect::to(&after("/portal", posted.position, "#messages")))
 }
@@ -339,10 +334,8 @@ async fn submit_form(
     Contact(session): Contact,
     context: RequestContext,
     PathParams(request_id): PathParams<RequestId>,
-    body: Bytes,
+    FormBody(values): FormBody<Vec<(String, String)>>,
 ) -> Result<Response, ApiError> {
-    let values: Vec<(String, String)> =
-        serde_urlencoded::from_bytes(&body).map_err(|_| ApiError::BadRequest("the form could not be read".into()))?;
     let portal_request = session.request(request_id)?.clone();
     if portal_request.kind != RequestKind::Form {
         return Err(ApiError::Invalid(format!(
