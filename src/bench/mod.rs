@@ -20,7 +20,7 @@ use uuid::Uuid;
 pub struct BenchDatabase {
     pub engine: Engine,
     pub url: String,
-    _folder: Option<tempfile::TempDir>,
+    folder: Option<tempfile::TempDir>,
     postgres: Option<(String, String)>,
 }
 
@@ -30,7 +30,7 @@ impl BenchDatabase {
         Ok(Self {
             engine: Engine::Sqlite,
             url: format!("sqlite://{}", folder.path().join("bench.db").display()),
-            _folder: Some(folder),
+            folder: Some(folder),
             postgres: None,
         })
     }
@@ -50,12 +50,21 @@ impl BenchDatabase {
         Ok(Self {
             engine: Engine::Postgres,
             url: lodge_eventlog::postgres::with_database(server, &name),
-            _folder: None,
+            folder: None,
             postgres: Some((server.to_owned(), name)),
         })
     }
 
+    /// Removes the database, or with `LODGE_BENCH_KEEP=1` keeps it and says where it is (to look
+    /// into it afterwards, e.g. to profile `lodge rebuild --all` on the benchmark's log).
     pub async fn remove(self) {
+        if std::env::var("LODGE_BENCH_KEEP").is_ok_and(|keep| keep == "1") {
+            if let Some(folder) = self.folder {
+                let _ = folder.keep();
+            }
+            eprintln!("{}: kept the benchmark database at {}", self.engine, self.url);
+            return;
+        }
         if let Some((server, name)) = &self.postgres {
             let dropped = async {
                 let mut admin = PgConnection::connect(server).await?;
