@@ -66,8 +66,10 @@ pub fn action() -> impl Strategy<Value = Action> {
     prop_oneof![
         20 => (0..5usize, 0..4usize, 0..4usize, 0..12usize).prop_map(|(request, contact, content_type, document)| Action::Upload { request, contact, content_type, document }),
         6 => (0..5usize, 0..4usize, "[ a-z0-9]{0,6}", 0..3usize).prop_map(|(request, contact, tax_number, choice)| Action::Submit { request, contact, tax_number, choice }),
-        16 => (0..6usize, any::<bool>(), "[ a-z]{0,8}").prop_map(|(document, accept, reason)| Action::Review { document, accept, reason }),
-        3 => (0..4usize, any::<bool>(), "[ a-z]{0,12}").prop_map(|(contact, from_staff, body)| Action::Message { contact, from_staff, body }),
+        16 => (0..6usize, any::<bool>(), "[ a-z\\\\\t\n]{0,8}").prop_map(|(document, accept, reason)| Action::Review { document, accept, reason }),
+        // Reasons and bodies carry what text formats must escape (JSON, PostgreSQL's COPY):
+        // backslash, tab, line breaks, quotes.
+        3 => (0..4usize, any::<bool>(), "[ a-z\\\\\t\r\n\"é]{0,12}").prop_map(|(contact, from_staff, body)| Action::Message { contact, from_staff, body }),
         2 => (0..8usize).prop_map(|contact| Action::AddContact { contact }),
         2 => (any::<bool>(), proptest::option::of(proptest::collection::vec(0..5usize, 0..3))).prop_map(|(form, assign)| Action::AddRequest { form, assign }),
         1 => (-3..30i64).prop_map(|days| Action::ChangeDue { days }),
