@@ -8,12 +8,14 @@ use chrono::{DateTime, Utc};
 use futures_util::{Stream, TryStreamExt};
 use lodge_domain::invite::InviteEvent;
 use lodge_domain::{Actor, ContactId, DocumentId, InviteId, RequestId};
+use lodge_eventlog::Engine;
 use serde::{Deserialize, Serialize};
 use sqlx::{AnyConnection, Row};
 
 use crate::error::ProjectionError;
 use crate::history::{HistoryEvent, InviteHistory};
-use crate::projection::{Generation, Prior, Projection, Table};
+use crate::load::Load;
+use crate::projection::{Generation, Projection, Table};
 use crate::store::ReadStore;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -314,10 +316,11 @@ impl Projection for AuditProjection {
     const NAME: &'static str = "audit";
     const TABLES: &'static [Table] = &[Table {
         name: "audit_entries",
-        columns: "position BIGINT PRIMARY KEY, invite_id TEXT NOT NULL, stream_version BIGINT NOT NULL,
+        columns: "position BIGINT NOT NULL, invite_id TEXT NOT NULL, stream_version BIGINT NOT NULL,
                   at TEXT NOT NULL, actor_kind TEXT NOT NULL, actor_id TEXT, actor_name TEXT, action TEXT NOT NULL,
                   contact_id TEXT, request_id TEXT, document_id TEXT, sha256 TEXT, ip TEXT, user_agent TEXT,
                   detail TEXT, event_hash TEXT NOT NULL",
+        key: Some("position"),
         indexes: &["invite_id, stream_version", "contact_id", "document_id"],
     }];
 
@@ -326,24 +329,18 @@ impl Projection for AuditProjection {
         store: &ReadStore,
         connection: &mut AnyConnection,
         generation: Generation,
-        prior: Prior,
         histories: &[InviteHistory],
     ) -> Result<(), ProjectionError> {
         let table = generation.table("audit_entries");
         // Entries never change: only each invite's events after those already written are added.
         // One index lookup per invite finds its last entry.
-        let written: Vec<(String, Option<i64>)> = match prior {
-            Prior::Nothing => Vec::new(),
-            Prior::Rows => {
-                sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                    "SELECT value, (SELECT max(stream_version) FROM {table} WHERE invite_id = list.value) FROM {}",
-                    store.json_list_rows(1)
-                )))
-                .bind(ReadStore::json_list(histories.iter().map(|h| h.invite_id)))
-                .fetch_all(&mut *connection)
-                .await?
-            }
-        };
+        let written: Vec<(String, Option<i64>)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT value, (SELECT max(stream_version) FROM {table} WHERE invite_id = list.value) FROM {}",
+            store.json_list_rows(1)
+        )))
+        .bind(ReadStore::json_list(histories.iter().map(|h| h.invite_id)))
+        .fetch_all(&mut *connection)
+        .await?;
         let written: std::collections::HashMap<String, i64> = written
             .into_iter()
             .filter_map(|(invite, version)| Some((invite, version?)))
@@ -356,15 +353,31 @@ impl Projection for AuditProjection {
             })
             .collect();
         let rows: Vec<AuditRow> = entries.iter().map(AuditRow::from).collect();
-        store
-            .insert_json_rows(
-                connection,
-                &table,
-                &COLUMN_NAMES,
-                "ON CONFLICT (position) DO NOTHING",
-                &rows,
-            )
-            .await
+        Load::upsert(
+            store.engine(),
+            table,
+            &COLUMN_NAMES,
+            "ON CONFLICT (position) DO NOTHING",
+            &rows,
+        )?
+        .run(connection)
+        .await
+    }
+
+    fn loads(
+        &self,
+        engine: Engine,
+        generation: Generation,
+        histories: &[InviteHistory],
+    ) -> Result<Vec<Load>, ProjectionError> {
+        let entries: Vec<AuditEntry> = histories.iter().flat_map(|history| render(history, 0)).collect();
+        let rows: Vec<AuditRow> = entries.iter().map(AuditRow::from).collect();
+        Ok(vec![Load::fresh(
+            engine,
+            generation.table("audit_entries"),
+            &COLUMN_NAMES,
+            &rows,
+        )?])
     }
 }
 

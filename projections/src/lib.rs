@@ -12,8 +12,10 @@
 pub mod all;
 pub mod as_of;
 pub mod audit;
+mod copy_text;
 mod error;
 mod history;
+mod load;
 pub mod portal;
 mod projection;
 pub mod rebuild;
@@ -23,5 +25,6 @@ mod store;
 
 pub use error::ProjectionError;
 pub use history::{HistoryEvent, InviteHistory};
-pub use projection::{DynProjection, Generation, Prior, Projection, Table};
+pub use load::Load;
+pub use projection::{DynProjection, Generation, Projection, Table};
 pub use store::{ProjectorStatus, ReadStore};

@@ -3,18 +3,25 @@
 use std::future::Future;
 use std::pin::Pin;
 
+use lodge_eventlog::Engine;
 use sqlx::AnyConnection;
 
 use crate::error::ProjectionError;
 use crate::history::InviteHistory;
+use crate::load::Load;
 use crate::store::ReadStore;
 
-/// A read-model table: `columns` is the body of its CREATE TABLE, `indexes` the columns of each
-/// index, both in SQL that SQLite and PostgreSQL share.
+/// A read-model table: `columns` is the body of its CREATE TABLE, `key` the columns of its unique
+/// key (if any), `indexes` the columns of each other index, all in SQL that SQLite and PostgreSQL
+/// share. The key is a unique index made with the others, not a PRIMARY KEY in `columns`: a rebuild
+/// loads rows first and builds indexes after, which is far cheaper than updating them row by row.
+/// (A table that a rebuild loads with `ON CONFLICT` on its key needs the key while loading, so
+/// declares it in `columns` instead.)
 #[derive(Debug, Clone, Copy)]
 pub struct Table {
     pub name: &'static str,
     pub columns: &'static str,
+    pub key: Option<&'static str>,
     pub indexes: &'static [&'static str],
 }
 
@@ -29,16 +36,6 @@ impl Generation {
     }
 }
 
-/// What a generation's tables already hold about the invites being written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Prior {
-    /// Perhaps rows from an earlier write, which the write replaces.
-    Rows,
-    /// Nothing: a rebuild writes each invite once into new tables, before their secondary indexes
-    /// exist, so the write need not look for old rows (without those indexes, looking would scan).
-    Nothing,
-}
-
 pub trait Projection: Send + Sync + 'static {
     /// Stable: the key of the projector's checkpoint.
     const NAME: &'static str;
@@ -49,16 +46,26 @@ pub trait Projection: Send + Sync + 'static {
     /// the histories alone: it is called again for every new event of an invite, and with
     /// histories that run ahead of the projector's checkpoint. Writing a batch of invites at once
     /// lets a projection use a few set-based statements instead of a few per invite.
-    /// `store` knows the database's dialect (see [`ReadStore::insert_json_rows`]); `connection` is
-    /// inside the transaction that also moves the projector's checkpoint.
+    /// `store` knows the database's dialect (see [`Load::upsert`]); `connection` is inside the
+    /// transaction that also moves the projector's checkpoint.
     fn write(
         &self,
         store: &ReadStore,
         connection: &mut AnyConnection,
         generation: Generation,
-        prior: Prior,
         histories: &[InviteHistory],
     ) -> impl Future<Output = Result<(), ProjectionError>> + Send;
+
+    /// The same rows as [`Projection::write`], for a rebuild's new tables of `generation`, which
+    /// hold nothing yet and receive each invite once: encoded for `engine` without touching the
+    /// database, so that a rebuild encodes the next batch while the server writes this one. (The
+    /// tables' secondary indexes are made after they are filled.)
+    fn loads(
+        &self,
+        engine: Engine,
+        generation: Generation,
+        histories: &[InviteHistory],
+    ) -> Result<Vec<Load>, ProjectionError>;
 }
 
 /// A projection behind a pointer, for work on several at once (a rebuild renders each invite for
@@ -71,9 +78,14 @@ pub trait DynProjection: Send + Sync {
         store: &'a ReadStore,
         connection: &'a mut AnyConnection,
         generation: Generation,
-        prior: Prior,
         histories: &'a [InviteHistory],
     ) -> Pin<Box<dyn Future<Output = Result<(), ProjectionError>> + Send + 'a>>;
+    fn loads_dyn(
+        &self,
+        engine: Engine,
+        generation: Generation,
+        histories: &[InviteHistory],
+    ) -> Result<Vec<Load>, ProjectionError>;
 }
 
 impl<P: Projection> DynProjection for P {
@@ -90,9 +102,17 @@ impl<P: Projection> DynProjection for P {
         store: &'a ReadStore,
         connection: &'a mut AnyConnection,
         generation: Generation,
-        prior: Prior,
         histories: &'a [InviteHistory],
     ) -> Pin<Box<dyn Future<Output = Result<(), ProjectionError>> + Send + 'a>> {
-        Box::pin(self.write(store, connection, generation, prior, histories))
+        Box::pin(self.write(store, connection, generation, histories))
+    }
+
+    fn loads_dyn(
+        &self,
+        engine: Engine,
+        generation: Generation,
+        histories: &[InviteHistory],
+    ) -> Result<Vec<Load>, ProjectionError> {
+        self.loads(engine, generation, histories)
     }
 }

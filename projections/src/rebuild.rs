@@ -15,13 +15,16 @@
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use lodge_eventlog::{EventLog, LogError, Position, StreamId};
+use lodge_eventlog::{Engine, EventLog, LogError, Position, RecordedEvent, StreamId};
 use sqlx::{AnyConnection, Row};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::ProjectionError;
 use crate::history::InviteHistory;
-use crate::projection::{DynProjection, Generation, Prior};
+use crate::load::Load;
+use crate::projection::{DynProjection, Generation};
 use crate::store::{self, ReadStore};
 
 /// Events read per page, and so rendered per transaction, while every stream is rendered.
@@ -166,19 +169,32 @@ async fn prepare(
     Ok((targets, plan, false))
 }
 
-/// Renders histories into every target generation and saves the plan, in one transaction.
+/// Writes histories into every target generation and saves the plan, in one transaction.
 async fn write_chunk(
     store: &ReadStore,
     targets: &[(&dyn DynProjection, Generation)],
-    prior: Prior,
     histories: &[InviteHistory],
     plan: &Plan,
 ) -> Result<(), ProjectionError> {
     let mut tx = store.begin_write().await?;
     for (projection, generation) in targets {
-        projection
-            .write_dyn(store, &mut tx, *generation, prior, histories)
-            .await?;
+        projection.write_dyn(store, &mut tx, *generation, histories).await?;
+    }
+    save_plan(&mut tx, targets, plan).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Loads a page's rows into the target generations and saves the plan, in one transaction.
+async fn load_page(
+    store: &ReadStore,
+    targets: &[(&dyn DynProjection, Generation)],
+    loads: Vec<Load>,
+    plan: &Plan,
+) -> Result<(), ProjectionError> {
+    let mut tx = store.begin_write().await?;
+    for load in loads {
+        load.run(&mut tx).await?;
     }
     save_plan(&mut tx, targets, plan).await?;
     tx.commit().await?;
@@ -186,21 +202,27 @@ async fn write_chunk(
 }
 
 /// Whole streams read in one go.
+struct Read {
+    streams: Vec<Vec<RecordedEvent>>,
+    last_stream: StreamId,
+}
+
+/// Their rows for every target, ready to load.
 struct Page {
-    histories: Vec<InviteHistory>,
+    loads: Vec<Load>,
     last_stream: StreamId,
     streams: u64,
     events: u64,
 }
 
 /// The streams after `after`, whole, about a page of events of them; None when there are no more.
-async fn next_page(log: EventLog, after: Option<StreamId>) -> Result<Option<Page>, ProjectionError> {
-    let read = log.read_by_stream(after.as_ref(), PAGE_EVENTS).await?;
+async fn read_page(log: &EventLog, after: Option<&StreamId>) -> Result<Option<Read>, ProjectionError> {
+    let read = log.read_by_stream(after, PAGE_EVENTS).await?;
     if read.is_empty() {
         return Ok(None);
     }
     let full = read.len() == PAGE_EVENTS;
-    let mut streams: Vec<Vec<lodge_eventlog::RecordedEvent>> = Vec::new();
+    let mut streams: Vec<Vec<RecordedEvent>> = Vec::new();
     for event in read {
         match streams.last_mut() {
             Some(stream) if stream[0].stream_id == event.stream_id => stream.push(event),
@@ -218,21 +240,104 @@ async fn next_page(log: EventLog, after: Option<StreamId>) -> Result<Option<Page
         }
     }
     let last_stream = streams.last().expect("at least one stream")[0].stream_id.clone();
+    Ok(Some(Read { streams, last_stream }))
+}
+
+/// Decodes and renders a page's streams into rows for every target.
+fn render_page(
+    read: Read,
+    engine: Engine,
+    targets: &[(&'static dyn DynProjection, Generation)],
+) -> Result<Page, ProjectionError> {
     let mut page = Page {
-        histories: Vec::with_capacity(streams.len()),
-        last_stream,
+        loads: Vec::new(),
+        last_stream: read.last_stream,
         streams: 0,
         events: 0,
     };
-    for stream in streams {
+    let mut histories = Vec::with_capacity(read.streams.len());
+    for stream in read.streams {
         page.events += stream.len() as u64;
         if let Some(invite) = stream[0].stream_id.invite_id() {
-            page.histories
-                .push(InviteHistory::decode(invite, &stream).map_err(unreadable)?);
+            histories.push(InviteHistory::decode(invite, &stream).map_err(unreadable)?);
             page.streams += 1;
         }
     }
-    Ok(Some(page))
+    for (projection, generation) in targets {
+        page.loads
+            .extend(projection.loads_dyn(engine, *generation, &histories)?);
+    }
+    Ok(page)
+}
+
+/// Reading, rendering and loading pages overlap: while one page is loaded, the next is rendered
+/// and the one after read, each stage a page ahead of the next at most. The stages hand pages on
+/// through channels; a stage that fails sends its error on, and a stage whose consumer has gone
+/// (an interrupted rebuild) stops.
+struct Pipeline {
+    pages: mpsc::Receiver<Result<Page, ProjectionError>>,
+    reader: JoinHandle<()>,
+    renderer: JoinHandle<()>,
+}
+
+impl Pipeline {
+    fn start(
+        log: EventLog,
+        after: Option<StreamId>,
+        engine: Engine,
+        targets: Vec<(&'static dyn DynProjection, Generation)>,
+    ) -> Self {
+        let (reads_sent, mut reads) = mpsc::channel(1);
+        let reader = tokio::spawn(async move {
+            let mut after = after;
+            loop {
+                let read = read_page(&log, after.as_ref()).await;
+                let (next, last) = match read {
+                    Ok(Some(read)) => (Some(read.last_stream.clone()), Ok(read)),
+                    Ok(None) => return,
+                    Err(error) => (None, Err(error)),
+                };
+                if reads_sent.send(last).await.is_err() || next.is_none() {
+                    return;
+                }
+                after = next;
+            }
+        });
+        let (pages_sent, pages) = mpsc::channel(1);
+        // Decoding and rendering are CPU work: a thread of their own, off the async workers.
+        let renderer = tokio::task::spawn_blocking(move || {
+            while let Some(read) = reads.blocking_recv() {
+                let page = read.and_then(|read| render_page(read, engine, &targets));
+                let failed = page.is_err();
+                if pages_sent.blocking_send(page).is_err() || failed {
+                    return;
+                }
+            }
+        });
+        Self {
+            pages,
+            reader,
+            renderer,
+        }
+    }
+
+    /// The next page, or None after the last.
+    async fn next(&mut self) -> Result<Option<Page>, ProjectionError> {
+        if let Some(page) = self.pages.recv().await {
+            return page.map(Some);
+        }
+        // No more pages: because the log has none, or because a stage died.
+        for stage in [&mut self.reader, &mut self.renderer] {
+            stage
+                .await
+                .map_err(|e| ProjectionError::Malformed(format!("rebuilding from the log: {e}")))?;
+        }
+        Ok(None)
+    }
+
+    fn stop(self) {
+        self.reader.abort();
+    }
 }
 
 fn unreadable(error: LogError) -> ProjectionError {
@@ -261,16 +366,12 @@ pub async fn rebuild(
     let total = log.summary().await?.events;
     let (mut streams, mut events) = (0u64, 0u64);
 
-    // 1. Every stream, once, a page at a time; the next page is read (and decoded) while the current
-    //    one is rendered and written.
+    // 1. Every stream, once, a page at a time, read and rendered ahead of the page being loaded.
     if plan.phase == "streams" {
         let cursor = plan.cursor.as_deref().map(StreamId::parse).transpose()?;
-        let mut pending = tokio::spawn(next_page(log.clone(), cursor));
+        let mut pipeline = Pipeline::start(log.clone(), cursor, store.engine(), targets.clone());
         loop {
-            let page = pending
-                .await
-                .map_err(|e| ProjectionError::Malformed(format!("reading the log: {e}")))??;
-            let Some(page) = page else {
+            let Some(page) = pipeline.next().await? else {
                 plan.phase = "catch_up".into();
                 plan.cursor = None;
                 let mut tx = store.begin_write().await?;
@@ -281,14 +382,13 @@ pub async fn rebuild(
                 tx.commit().await?;
                 break;
             };
-            pending = tokio::spawn(next_page(log.clone(), Some(page.last_stream.clone())));
             plan.cursor = Some(page.last_stream.to_string());
-            write_chunk(store, &targets, Prior::Nothing, &page.histories, &plan).await?;
+            load_page(store, &targets, page.loads, &plan).await?;
             streams += page.streams;
             events += page.events;
             progress(Progress::Streams { events, total });
             if shutdown.is_cancelled() {
-                pending.abort();
+                pipeline.stop();
                 return Ok(RebuildOutcome::Interrupted { streams, events });
             }
         }
@@ -323,7 +423,7 @@ pub async fn rebuild(
             }
         }
         plan.position = batch.last().expect("a batch has events").position.0;
-        write_chunk(store, &targets, Prior::Rows, &histories, &plan).await?;
+        write_chunk(store, &targets, &histories, &plan).await?;
         caught_up += batch.len() as u64;
         progress(Progress::CatchingUp { events: caught_up });
     }

@@ -8,7 +8,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::error::ProjectionError;
 use crate::history::InviteHistory;
-use crate::projection::{Generation, Prior, Projection};
+use crate::projection::{Generation, Projection};
 use crate::store::ReadStore;
 
 /// Events applied per transaction at most.
@@ -132,9 +132,7 @@ async fn write_batch<P: Projection>(
         if store.live_generation(&mut tx, P::NAME).await? != Some(generation) {
             return Err(ProjectionError::Switched(P::NAME.to_owned()));
         }
-        projection
-            .write(store, &mut tx, generation, Prior::Rows, histories)
-            .await?;
+        projection.write(store, &mut tx, generation, histories).await?;
         ReadStore::save_position(&mut tx, P::NAME, generation, last).await
     }
     .await;
@@ -180,13 +178,7 @@ async fn culprit<P: Projection>(
             break;
         };
         let outcome = projection
-            .write(
-                store,
-                &mut attempt,
-                generation,
-                Prior::Rows,
-                std::slice::from_ref(history),
-            )
+            .write(store, &mut attempt, generation, std::slice::from_ref(history))
             .await;
         let _ = attempt.rollback().await;
         if let Err(ProjectionError::Store(alone)) = outcome {

@@ -48,10 +48,20 @@ impl ReadStore {
             .test_before_acquire(false)
             .after_connect(move |connection, _| {
                 Box::pin(async move {
-                    // The same durability as the log's own connections.
+                    // The same durability as the log's own connections. On PostgreSQL, documents
+                    // are compressed with lz4 where the server has it: pglz took most of the time
+                    // of writing them (docs/decisions/0015).
                     let settings = match engine {
                         Engine::Sqlite => "PRAGMA busy_timeout = 10000; PRAGMA synchronous = FULL",
-                        Engine::Postgres => "SET synchronous_commit = on",
+                        Engine::Postgres => {
+                            "SET synchronous_commit = on;
+                             DO $$ BEGIN
+                                 IF EXISTS (SELECT FROM pg_settings
+                                            WHERE name = 'default_toast_compression' AND 'lz4' = ANY(enumvals)) THEN
+                                     SET default_toast_compression = 'lz4';
+                                 END IF;
+                             END $$"
+                        }
                     };
                     connection.execute(settings).await.map(|_| ())
                 })
@@ -295,67 +305,6 @@ impl ReadStore {
         serde_json::to_string(&values).expect("a list of text serialises")
     }
 
-    /// Inserts `rows` (serialised as objects keyed by column name) into `table`. `conflict` is an
-    /// `ON CONFLICT …` clause or empty. On PostgreSQL the rows travel as one JSON parameter, expanded
-    /// by `json_populate_recordset`: sqlx spends far longer binding thousands of parameters than the
-    /// server spends inserting. On SQLite, in-process, bound parameters are cheap and JSON functions
-    /// are not (each column would parse its row again), so rows go as multi-row VALUES.
-    pub(crate) async fn insert_json_rows<T: serde::Serialize>(
-        &self,
-        connection: &mut AnyConnection,
-        table: &str,
-        columns: &[&str],
-        conflict: &str,
-        rows: &[T],
-    ) -> Result<(), ProjectionError> {
-        if rows.is_empty() {
-            return Ok(());
-        }
-        let names = columns.join(", ");
-        let malformed = |e: serde_json::Error| ProjectionError::Malformed(format!("rows of {table}: {e}"));
-        match self.engine {
-            Engine::Postgres => {
-                let sql = format!(
-                    "INSERT INTO {table} ({names}) SELECT {names} FROM json_populate_recordset(NULL::{table}, $1::json) {conflict}"
-                );
-                let json = serde_json::to_string(rows).map_err(malformed)?;
-                sqlx::query(sqlx::AssertSqlSafe(sql))
-                    .bind(json)
-                    .execute(connection)
-                    .await?;
-            }
-            Engine::Sqlite => {
-                // Anonymous `?` parameters: SQLite looks each named one up among those before it, which
-                // is quadratic in a statement of thousands. 500 rows stay well under its limit of
-                // 32,766 parameters.
-                let placeholders = format!("({})", vec!["?"; columns.len()].join(", "));
-                for chunk in rows.chunks(500) {
-                    let mut sql = format!("INSERT INTO {table} ({names}) VALUES ");
-                    sql.push_str(&vec![placeholders.as_str(); chunk.len()].join(", "));
-                    sql.push(' ');
-                    sql.push_str(conflict);
-                    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-                    for row in chunk {
-                        let serde_json::Value::Object(mut fields) = serde_json::to_value(row).map_err(malformed)?
-                        else {
-                            return Err(ProjectionError::Malformed(format!("rows of {table} must be objects")));
-                        };
-                        for column in columns {
-                            query = match fields.remove(*column).unwrap_or(serde_json::Value::Null) {
-                                serde_json::Value::Null => query.bind(None::<String>),
-                                serde_json::Value::Number(n) => query.bind(n.as_i64()),
-                                serde_json::Value::String(text) => query.bind(text),
-                                other => query.bind(other.to_string()),
-                            };
-                        }
-                    }
-                    query.execute(&mut *connection).await?;
-                }
-            }
-        }
-        Ok(())
-    }
-
     /// Waits, at most `timeout`, until `projector` has applied the event at `position` (a position a
     /// command's outcome reported), so that a read can follow a write. Returns whether it has;
     /// fails at once if the projector has stopped on an event it cannot handle.
@@ -409,8 +358,8 @@ pub(crate) async fn create_tables(
     Ok(())
 }
 
-/// Creates the secondary indexes of `generation`'s tables. A rebuild creates them once its tables
-/// are filled: building an index over a full table is far cheaper than updating it row by row.
+/// Creates the key and the other indexes of `generation`'s tables. A rebuild creates them once its
+/// tables are filled: building an index over a full table is far cheaper than updating it row by row.
 /// It then has PostgreSQL gather the tables' statistics, so that the planner sees them as full.
 pub(crate) async fn create_indexes(
     connection: &mut AnyConnection,
@@ -420,6 +369,13 @@ pub(crate) async fn create_indexes(
 ) -> Result<(), ProjectionError> {
     for table in tables {
         let name = generation.table(table.name);
+        if let Some(key) = table.key {
+            connection
+                .execute(sqlx::AssertSqlSafe(format!(
+                    "CREATE UNIQUE INDEX IF NOT EXISTS {name}_key ON {name} ({key})"
+                )))
+                .await?;
+        }
         for (i, columns) in table.indexes.iter().enumerate() {
             connection
                 .execute(sqlx::AssertSqlSafe(format!(
@@ -428,8 +384,27 @@ pub(crate) async fn create_indexes(
                 .await?;
         }
         if engine == Engine::Postgres {
+            // Only the columns reads look rows up by: on a wide table, statistics of every column
+            // took as long as building its indexes.
+            let mut looked_up: Vec<&str> = Vec::new();
+            for column in table
+                .key
+                .iter()
+                .chain(table.indexes)
+                .flat_map(|i| i.split(','))
+                .map(str::trim)
+            {
+                if !looked_up.contains(&column) {
+                    looked_up.push(column);
+                }
+            }
+            let columns = if looked_up.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", looked_up.join(", "))
+            };
             connection
-                .execute(sqlx::AssertSqlSafe(format!("ANALYZE {name}")))
+                .execute(sqlx::AssertSqlSafe(format!("ANALYZE {name}{columns}")))
                 .await?;
         }
     }

@@ -7,11 +7,13 @@ pub use render::{RenderedView, render};
 pub use view::*;
 
 use lodge_domain::{ContactId, InviteId};
+use lodge_eventlog::Engine;
 use sqlx::AnyConnection;
 
 use crate::error::ProjectionError;
 use crate::history::InviteHistory;
-use crate::projection::{Generation, Prior, Projection, Table};
+use crate::load::Load;
+use crate::projection::{Generation, Projection, Table};
 use crate::store::ReadStore;
 
 pub struct PortalProjection;
@@ -21,13 +23,14 @@ impl Projection for PortalProjection {
     const TABLES: &'static [Table] = &[
         Table {
             name: "portal_views",
-            columns: "invite_id TEXT NOT NULL, contact_id TEXT NOT NULL, position BIGINT NOT NULL, doc TEXT NOT NULL,
-                      PRIMARY KEY (invite_id, contact_id)",
+            columns: "invite_id TEXT NOT NULL, contact_id TEXT NOT NULL, position BIGINT NOT NULL, doc TEXT NOT NULL",
+            key: Some("invite_id, contact_id"),
             indexes: &[],
         },
         Table {
             name: "portal_links",
             columns: "token_hash TEXT PRIMARY KEY, invite_id TEXT NOT NULL, contact_id TEXT NOT NULL",
+            key: None,
             indexes: &["invite_id"],
         },
     ];
@@ -37,61 +40,83 @@ impl Projection for PortalProjection {
         store: &ReadStore,
         connection: &mut AnyConnection,
         generation: Generation,
-        prior: Prior,
         histories: &[InviteHistory],
     ) -> Result<(), ProjectionError> {
-        let (views, links) = (generation.table("portal_views"), generation.table("portal_links"));
-        let mut view_rows = Vec::new();
-        let mut link_rows = Vec::new();
-        for history in histories {
-            let invite_id = history.invite_id.to_string();
-            let position = history.last_position().0;
-            for rendered in render(history) {
-                let contact_id = rendered.contact_id.to_string();
-                link_rows.push(LinkRow {
-                    token_hash: rendered.portal_link,
-                    invite_id: invite_id.clone(),
-                    contact_id: contact_id.clone(),
-                });
-                view_rows.push(ViewRow {
-                    invite_id: invite_id.clone(),
-                    contact_id,
-                    position,
-                    doc: serde_json::to_string(&rendered.view).expect("portal views serialise"),
-                });
-            }
-        }
         // A reissued link replaces the old one: the invites' links are written afresh.
-        if prior == Prior::Rows {
-            sqlx::query(sqlx::AssertSqlSafe(format!(
-                "DELETE FROM {links} WHERE invite_id {}",
-                store.in_json_list(1)
-            )))
-            .bind(ReadStore::json_list(histories.iter().map(|h| h.invite_id)))
-            .execute(&mut *connection)
-            .await?;
-        }
-        store
-            .insert_json_rows(
-                connection,
-                &views,
-                &["invite_id", "contact_id", "position", "doc"],
-                "ON CONFLICT (invite_id, contact_id) DO UPDATE SET position = excluded.position, doc = excluded.doc",
-                &view_rows,
-            )
-            .await?;
-        // Token hashes come from 256-bit random tokens and never collide; should one ever repeat
-        // across invites, the first invite keeps it rather than a link opening two portals.
-        store
-            .insert_json_rows(
-                connection,
-                &links,
-                &["token_hash", "invite_id", "contact_id"],
-                "ON CONFLICT (token_hash) DO NOTHING",
-                &link_rows,
-            )
-            .await
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DELETE FROM {} WHERE invite_id {}",
+            generation.table("portal_links"),
+            store.in_json_list(1)
+        )))
+        .bind(ReadStore::json_list(histories.iter().map(|h| h.invite_id)))
+        .execute(&mut *connection)
+        .await?;
+        let (views, links) = rows(histories);
+        Load::upsert(
+            store.engine(),
+            generation.table("portal_views"),
+            &VIEW_COLUMNS,
+            "ON CONFLICT (invite_id, contact_id) DO UPDATE SET position = excluded.position, doc = excluded.doc",
+            &views,
+        )?
+        .run(connection)
+        .await?;
+        links_load(store.engine(), generation, &links)?.run(connection).await
     }
+
+    fn loads(
+        &self,
+        engine: Engine,
+        generation: Generation,
+        histories: &[InviteHistory],
+    ) -> Result<Vec<Load>, ProjectionError> {
+        let (views, links) = rows(histories);
+        Ok(vec![
+            Load::fresh(engine, generation.table("portal_views"), &VIEW_COLUMNS, &views)?,
+            links_load(engine, generation, &links)?,
+        ])
+    }
+}
+
+const VIEW_COLUMNS: [&str; 4] = ["invite_id", "contact_id", "position", "doc"];
+const LINK_COLUMNS: [&str; 3] = ["token_hash", "invite_id", "contact_id"];
+
+/// Every contact's view and portal link, of every invite.
+fn rows(histories: &[InviteHistory]) -> (Vec<ViewRow>, Vec<LinkRow>) {
+    let mut views = Vec::new();
+    let mut links = Vec::new();
+    for history in histories {
+        let invite_id = history.invite_id.to_string();
+        let position = history.last_position().0;
+        for rendered in render(history) {
+            let contact_id = rendered.contact_id.to_string();
+            links.push(LinkRow {
+                token_hash: rendered.portal_link,
+                invite_id: invite_id.clone(),
+                contact_id: contact_id.clone(),
+            });
+            views.push(ViewRow {
+                invite_id: invite_id.clone(),
+                contact_id,
+                position,
+                doc: serde_json::to_string(&rendered.view).expect("portal views serialise"),
+            });
+        }
+    }
+    (views, links)
+}
+
+/// Token hashes come from 256-bit random tokens and never collide; should one ever repeat across
+/// invites, the first invite keeps it rather than a link opening two portals (so links are never
+/// loaded by COPY, which could not skip it; they are small).
+fn links_load(engine: Engine, generation: Generation, links: &[LinkRow]) -> Result<Load, ProjectionError> {
+    Load::upsert(
+        engine,
+        generation.table("portal_links"),
+        &LINK_COLUMNS,
+        "ON CONFLICT (token_hash) DO NOTHING",
+        links,
+    )
 }
 
 #[derive(serde::Serialize)]

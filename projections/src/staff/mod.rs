@@ -5,13 +5,15 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use lodge_domain::invite::InviteEvent;
 use lodge_domain::{ContactId, InviteId};
+use lodge_eventlog::Engine;
 use serde::{Deserialize, Serialize};
 use sqlx::{AnyConnection, Row};
 
 use crate::error::ProjectionError;
 use crate::history::InviteHistory;
+use crate::load::Load;
 use crate::portal::{self, InviteStatus, PortalRequest, PortalSender, RequestStatus};
-use crate::projection::{Generation, Prior, Projection, Table};
+use crate::projection::{Generation, Projection, Table};
 use crate::store::ReadStore;
 
 /// Done out of total, counting each request once per contact it is assigned to.
@@ -134,8 +136,9 @@ impl Projection for StaffProjection {
     const NAME: &'static str = "staff";
     const TABLES: &'static [Table] = &[Table {
         name: "staff_invites",
-        columns: "invite_id TEXT PRIMARY KEY, status TEXT NOT NULL, due_on TEXT, sent_at TEXT NOT NULL,
+        columns: "invite_id TEXT NOT NULL, status TEXT NOT NULL, due_on TEXT, sent_at TEXT NOT NULL,
                   search TEXT NOT NULL, position BIGINT NOT NULL, doc TEXT NOT NULL",
+        key: Some("invite_id"),
         indexes: &["status, due_on", "sent_at"],
     }];
 
@@ -144,47 +147,65 @@ impl Projection for StaffProjection {
         store: &ReadStore,
         connection: &mut AnyConnection,
         generation: Generation,
-        _prior: Prior,
         histories: &[InviteHistory],
     ) -> Result<(), ProjectionError> {
-        let rows: Vec<StaffRow> = histories
-            .iter()
-            .filter_map(|history| {
-                let view = render(history)?;
-                // Lowercased text that the list's search and contact filter look in.
-                let mut search = view.title.to_lowercase();
-                for contact in &view.contacts {
-                    for text in [Some(&contact.name), contact.email.as_ref(), contact.phone.as_ref()]
-                        .into_iter()
-                        .flatten()
-                    {
-                        search.push('\n');
-                        search.push_str(&text.to_lowercase());
-                    }
-                }
-                let status = serde_json::to_value(view.status).expect("a status serialises");
-                Some(StaffRow {
-                    invite_id: view.id.to_string(),
-                    status: status.as_str().unwrap_or_default().to_owned(),
-                    due_on: view.due_on.map(|d| d.to_string()),
-                    sent_at: view.sent_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-                    search,
-                    position: history.last_position().0,
-                    doc: serde_json::to_string(&view).expect("staff views serialise"),
-                })
-            })
-            .collect();
-        store
-            .insert_json_rows(
-                connection,
-                &generation.table("staff_invites"),
-                &["invite_id", "status", "due_on", "sent_at", "search", "position", "doc"],
-                "ON CONFLICT (invite_id) DO UPDATE SET status = excluded.status, due_on = excluded.due_on,
-                     search = excluded.search, position = excluded.position, doc = excluded.doc",
-                &rows,
-            )
-            .await
+        Load::upsert(
+            store.engine(),
+            generation.table("staff_invites"),
+            &COLUMNS,
+            "ON CONFLICT (invite_id) DO UPDATE SET status = excluded.status, due_on = excluded.due_on,
+                 search = excluded.search, position = excluded.position, doc = excluded.doc",
+            &rows(histories),
+        )?
+        .run(connection)
+        .await
     }
+
+    fn loads(
+        &self,
+        engine: Engine,
+        generation: Generation,
+        histories: &[InviteHistory],
+    ) -> Result<Vec<Load>, ProjectionError> {
+        Ok(vec![Load::fresh(
+            engine,
+            generation.table("staff_invites"),
+            &COLUMNS,
+            &rows(histories),
+        )?])
+    }
+}
+
+const COLUMNS: [&str; 7] = ["invite_id", "status", "due_on", "sent_at", "search", "position", "doc"];
+
+fn rows(histories: &[InviteHistory]) -> Vec<StaffRow> {
+    histories
+        .iter()
+        .filter_map(|history| {
+            let view = render(history)?;
+            // Lowercased text that the list's search and contact filter look in.
+            let mut search = view.title.to_lowercase();
+            for contact in &view.contacts {
+                for text in [Some(&contact.name), contact.email.as_ref(), contact.phone.as_ref()]
+                    .into_iter()
+                    .flatten()
+                {
+                    search.push('\n');
+                    search.push_str(&text.to_lowercase());
+                }
+            }
+            let status = serde_json::to_value(view.status).expect("a status serialises");
+            Some(StaffRow {
+                invite_id: view.id.to_string(),
+                status: status.as_str().unwrap_or_default().to_owned(),
+                due_on: view.due_on.map(|d| d.to_string()),
+                sent_at: view.sent_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+                search,
+                position: history.last_position().0,
+                doc: serde_json::to_string(&view).expect("staff views serialise"),
+            })
+        })
+        .collect()
 }
 
 #[derive(Serialize)]
