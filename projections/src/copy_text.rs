@@ -40,22 +40,23 @@ impl Sink for Vec<u8> {
         self.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
     }
     fn text(&mut self, text: &str) {
-        // Runs of ordinary bytes are copied whole; only the four special ones are escaped.
         let bytes = text.as_bytes();
-        let mut start = 0;
-        for (i, byte) in bytes.iter().enumerate() {
-            let escaped: &[u8] = match byte {
-                b'\\' => b"\\\\",
-                b'\t' => b"\\t",
-                b'\n' => b"\\n",
-                b'\r' => b"\\r",
-                _ => continue,
-            };
-            self.extend_from_slice(&bytes[start..i]);
-            self.extend_from_slice(escaped);
-            start = i + 1;
+        // Most text holds nothing to escape: memchr finds that out a vector at a time, and it is
+        // copied whole. Scanning byte by byte took a tenth of a rebuild's client time.
+        if memchr::memchr3(b'\\', b'\n', b'\r', bytes).is_none() && memchr::memchr(b'\t', bytes).is_none() {
+            self.extend_from_slice(bytes);
+            return;
         }
-        self.extend_from_slice(&bytes[start..]);
+        self.reserve(bytes.len() + 16);
+        for &byte in bytes {
+            match byte {
+                b'\\' => self.extend_from_slice(b"\\\\"),
+                b'\t' => self.extend_from_slice(b"\\t"),
+                b'\n' => self.extend_from_slice(b"\\n"),
+                b'\r' => self.extend_from_slice(b"\\r"),
+                _ => self.push(byte),
+            }
+        }
     }
     fn next_column(&mut self) {
         self.push(b'\t');
