@@ -59,7 +59,7 @@ pub trait Projection: Send + Sync + 'static {
     /// The same rows as [`Projection::write`], for a rebuild's new tables of `generation`, which
     /// hold nothing yet and receive each invite once: encoded for `engine` without touching the
     /// database, so that a rebuild encodes the next batch while the server writes this one. (The
-    /// tables' secondary indexes are made after they are filled.)
+    /// tables' keys and indexes are made after they are filled.)
     fn loads(
         &self,
         engine: Engine,

@@ -1,8 +1,9 @@
 //! Rebuilding read models without downtime (blue/green). The projections being rebuilt get a new
 //! generation of tables, filled while the live generation keeps serving:
 //!
-//! 1. every invite stream is rendered once, in stream order, a chunk per transaction (resumable
-//!    from the last stream done);
+//! 1. every invite stream is rendered once, in stream order, and loaded a page per transaction
+//!    (resumable from the last stream done) into tables whose keys and indexes are built once they
+//!    are full (docs/decisions/0015);
 //! 2. the log is followed from its settled head as it was when the rebuild began, until the new
 //!    generation has caught up;
 //! 3. in one transaction the views are pointed at the new generation and the projector's checkpoint
