@@ -12,13 +12,13 @@
 pub mod all;
 pub mod as_of;
 pub mod audit;
-mod copy_text;
 mod error;
 mod history;
 mod load;
 pub mod portal;
 mod projection;
 pub mod rebuild;
+mod row_values;
 pub mod runtime;
 pub mod staff;
 mod store;

@@ -13,8 +13,8 @@
 use lodge_eventlog::Engine;
 use sqlx::AnyConnection;
 
-use crate::copy_text::{self, Cell};
 use crate::error::ProjectionError;
+use crate::row_values::{self, Cell};
 
 /// Rows ready to load into one table.
 #[derive(Debug)]
@@ -82,7 +82,7 @@ impl Load {
             Engine::Postgres => {
                 let mut data = Vec::with_capacity(rows.len() * 256);
                 for row in rows {
-                    copy_text::write_row(&mut data, columns, row)
+                    row_values::copy_line(&mut data, columns, row)
                         .map_err(|e| ProjectionError::Malformed(format!("rows of {table}: {e}")))?;
                 }
                 Rows::Copy(data)
@@ -159,7 +159,7 @@ impl Load {
 fn values<T: serde::Serialize>(table: &str, columns: &[&str], rows: &[T]) -> Result<Rows, ProjectionError> {
     Ok(Rows::Values(
         rows.iter()
-            .map(|row| copy_text::cells(columns, row))
+            .map(|row| row_values::cells(columns, row))
             .collect::<Result<_, _>>()
             .map_err(|e| ProjectionError::Malformed(format!("rows of {table}: {e}")))?,
     ))

@@ -81,9 +81,9 @@ impl Sink for Vec<Cell> {
 
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
-pub struct CopyError(String);
+pub(crate) struct RowError(String);
 
-impl ser::Error for CopyError {
+impl ser::Error for RowError {
     fn custom<T: Display>(message: T) -> Self {
         Self(message.to_string())
     }
@@ -91,12 +91,12 @@ impl ser::Error for CopyError {
 
 /// Appends `row`, a struct whose fields are exactly `columns` in order (scalars, strings or
 /// options of them), as one line of COPY text to `out`.
-pub(crate) fn write_row<T: Serialize>(out: &mut Vec<u8>, columns: &[&str], row: &T) -> Result<(), CopyError> {
+pub(crate) fn copy_line<T: Serialize>(out: &mut Vec<u8>, columns: &[&str], row: &T) -> Result<(), RowError> {
     row.serialize(RowSerializer { sink: out, columns })
 }
 
-/// `row`'s values, as [`write_row`] takes them, to bind to a statement.
-pub(crate) fn cells<T: Serialize>(columns: &[&str], row: &T) -> Result<Vec<Cell>, CopyError> {
+/// `row`'s values, as [`copy_line`] takes them, to bind to a statement.
+pub(crate) fn cells<T: Serialize>(columns: &[&str], row: &T) -> Result<Vec<Cell>, RowError> {
     let mut cells = Vec::with_capacity(columns.len());
     row.serialize(RowSerializer {
         sink: &mut cells,
@@ -118,11 +118,11 @@ struct Fields<'a, S> {
 
 impl<S: Sink> ser::SerializeStruct for Fields<'_, S> {
     type Ok = ();
-    type Error = CopyError;
+    type Error = RowError;
 
-    fn serialize_field<T: ?Sized + Serialize>(&mut self, key: &'static str, value: &T) -> Result<(), CopyError> {
+    fn serialize_field<T: ?Sized + Serialize>(&mut self, key: &'static str, value: &T) -> Result<(), RowError> {
         if self.columns.get(self.next) != Some(&key) {
-            return Err(CopyError(format!(
+            return Err(RowError(format!(
                 "field `{key}` is not column {} of {:?}",
                 self.next + 1,
                 self.columns
@@ -135,9 +135,9 @@ impl<S: Sink> ser::SerializeStruct for Fields<'_, S> {
         value.serialize(ValueSerializer { sink: &mut *self.sink })
     }
 
-    fn end(self) -> Result<(), CopyError> {
+    fn end(self) -> Result<(), RowError> {
         if self.next != self.columns.len() {
-            return Err(CopyError(format!(
+            return Err(RowError(format!(
                 "a row has {} fields for {} columns",
                 self.next,
                 self.columns.len()
@@ -148,27 +148,27 @@ impl<S: Sink> ser::SerializeStruct for Fields<'_, S> {
     }
 }
 
-fn not_a_row() -> CopyError {
-    CopyError("a COPY row must be a struct of scalar fields".into())
+fn not_a_row() -> RowError {
+    RowError("a row must be a struct of scalar fields".into())
 }
 
-fn not_a_scalar() -> CopyError {
-    CopyError("a COPY column takes a number, a string or nothing".into())
+fn not_a_scalar() -> RowError {
+    RowError("a column takes a number, a string or nothing".into())
 }
 
 /// Only `serialize_struct` makes sense for a row; the rest refuse.
 impl<'a, S: Sink> ser::Serializer for RowSerializer<'a, S> {
     type Ok = ();
-    type Error = CopyError;
-    type SerializeSeq = Impossible<(), CopyError>;
-    type SerializeTuple = Impossible<(), CopyError>;
-    type SerializeTupleStruct = Impossible<(), CopyError>;
-    type SerializeTupleVariant = Impossible<(), CopyError>;
-    type SerializeMap = Impossible<(), CopyError>;
+    type Error = RowError;
+    type SerializeSeq = Impossible<(), RowError>;
+    type SerializeTuple = Impossible<(), RowError>;
+    type SerializeTupleStruct = Impossible<(), RowError>;
+    type SerializeTupleVariant = Impossible<(), RowError>;
+    type SerializeMap = Impossible<(), RowError>;
     type SerializeStruct = Fields<'a, S>;
-    type SerializeStructVariant = Impossible<(), CopyError>;
+    type SerializeStructVariant = Impossible<(), RowError>;
 
-    fn serialize_struct(self, _: &'static str, _: usize) -> Result<Fields<'a, S>, CopyError> {
+    fn serialize_struct(self, _: &'static str, _: usize) -> Result<Fields<'a, S>, RowError> {
         Ok(Fields {
             sink: self.sink,
             columns: self.columns,
@@ -176,64 +176,64 @@ impl<'a, S: Sink> ser::Serializer for RowSerializer<'a, S> {
         })
     }
 
-    fn serialize_bool(self, _: bool) -> Result<(), CopyError> {
+    fn serialize_bool(self, _: bool) -> Result<(), RowError> {
         Err(not_a_row())
     }
-    fn serialize_i8(self, _: i8) -> Result<(), CopyError> {
+    fn serialize_i8(self, _: i8) -> Result<(), RowError> {
         Err(not_a_row())
     }
-    fn serialize_i16(self, _: i16) -> Result<(), CopyError> {
+    fn serialize_i16(self, _: i16) -> Result<(), RowError> {
         Err(not_a_row())
     }
-    fn serialize_i32(self, _: i32) -> Result<(), CopyError> {
+    fn serialize_i32(self, _: i32) -> Result<(), RowError> {
         Err(not_a_row())
     }
-    fn serialize_i64(self, _: i64) -> Result<(), CopyError> {
+    fn serialize_i64(self, _: i64) -> Result<(), RowError> {
         Err(not_a_row())
     }
-    fn serialize_u8(self, _: u8) -> Result<(), CopyError> {
+    fn serialize_u8(self, _: u8) -> Result<(), RowError> {
         Err(not_a_row())
     }
-    fn serialize_u16(self, _: u16) -> Result<(), CopyError> {
+    fn serialize_u16(self, _: u16) -> Result<(), RowError> {
         Err(not_a_row())
     }
-    fn serialize_u32(self, _: u32) -> Result<(), CopyError> {
+    fn serialize_u32(self, _: u32) -> Result<(), RowError> {
         Err(not_a_row())
     }
-    fn serialize_u64(self, _: u64) -> Result<(), CopyError> {
+    fn serialize_u64(self, _: u64) -> Result<(), RowError> {
         Err(not_a_row())
     }
-    fn serialize_f32(self, _: f32) -> Result<(), CopyError> {
+    fn serialize_f32(self, _: f32) -> Result<(), RowError> {
         Err(not_a_row())
     }
-    fn serialize_f64(self, _: f64) -> Result<(), CopyError> {
+    fn serialize_f64(self, _: f64) -> Result<(), RowError> {
         Err(not_a_row())
     }
-    fn serialize_char(self, _: char) -> Result<(), CopyError> {
+    fn serialize_char(self, _: char) -> Result<(), RowError> {
         Err(not_a_row())
     }
-    fn serialize_str(self, _: &str) -> Result<(), CopyError> {
+    fn serialize_str(self, _: &str) -> Result<(), RowError> {
         Err(not_a_row())
     }
-    fn serialize_bytes(self, _: &[u8]) -> Result<(), CopyError> {
+    fn serialize_bytes(self, _: &[u8]) -> Result<(), RowError> {
         Err(not_a_row())
     }
-    fn serialize_none(self) -> Result<(), CopyError> {
+    fn serialize_none(self) -> Result<(), RowError> {
         Err(not_a_row())
     }
-    fn serialize_some<T: ?Sized + Serialize>(self, _: &T) -> Result<(), CopyError> {
+    fn serialize_some<T: ?Sized + Serialize>(self, _: &T) -> Result<(), RowError> {
         Err(not_a_row())
     }
-    fn serialize_unit(self) -> Result<(), CopyError> {
+    fn serialize_unit(self) -> Result<(), RowError> {
         Err(not_a_row())
     }
-    fn serialize_unit_struct(self, _: &'static str) -> Result<(), CopyError> {
+    fn serialize_unit_struct(self, _: &'static str) -> Result<(), RowError> {
         Err(not_a_row())
     }
-    fn serialize_unit_variant(self, _: &'static str, _: u32, _: &'static str) -> Result<(), CopyError> {
+    fn serialize_unit_variant(self, _: &'static str, _: u32, _: &'static str) -> Result<(), RowError> {
         Err(not_a_row())
     }
-    fn serialize_newtype_struct<T: ?Sized + Serialize>(self, _: &'static str, _: &T) -> Result<(), CopyError> {
+    fn serialize_newtype_struct<T: ?Sized + Serialize>(self, _: &'static str, _: &T) -> Result<(), RowError> {
         Err(not_a_row())
     }
     fn serialize_newtype_variant<T: ?Sized + Serialize>(
@@ -242,16 +242,16 @@ impl<'a, S: Sink> ser::Serializer for RowSerializer<'a, S> {
         _: u32,
         _: &'static str,
         _: &T,
-    ) -> Result<(), CopyError> {
+    ) -> Result<(), RowError> {
         Err(not_a_row())
     }
-    fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq, CopyError> {
+    fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq, RowError> {
         Err(not_a_row())
     }
-    fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple, CopyError> {
+    fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple, RowError> {
         Err(not_a_row())
     }
-    fn serialize_tuple_struct(self, _: &'static str, _: usize) -> Result<Self::SerializeTupleStruct, CopyError> {
+    fn serialize_tuple_struct(self, _: &'static str, _: usize) -> Result<Self::SerializeTupleStruct, RowError> {
         Err(not_a_row())
     }
     fn serialize_tuple_variant(
@@ -260,10 +260,10 @@ impl<'a, S: Sink> ser::Serializer for RowSerializer<'a, S> {
         _: u32,
         _: &'static str,
         _: usize,
-    ) -> Result<Self::SerializeTupleVariant, CopyError> {
+    ) -> Result<Self::SerializeTupleVariant, RowError> {
         Err(not_a_row())
     }
-    fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap, CopyError> {
+    fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap, RowError> {
         Err(not_a_row())
     }
     fn serialize_struct_variant(
@@ -272,7 +272,7 @@ impl<'a, S: Sink> ser::Serializer for RowSerializer<'a, S> {
         _: u32,
         _: &'static str,
         _: usize,
-    ) -> Result<Self::SerializeStructVariant, CopyError> {
+    ) -> Result<Self::SerializeStructVariant, RowError> {
         Err(not_a_row())
     }
 }
@@ -283,10 +283,10 @@ struct ValueSerializer<'a, S> {
 }
 
 impl<S: Sink> ValueSerializer<'_, S> {
-    fn number(self, value: impl TryInto<i64> + Display + Copy) -> Result<(), CopyError> {
+    fn number(self, value: impl TryInto<i64> + Display + Copy) -> Result<(), RowError> {
         let n = value
             .try_into()
-            .map_err(|_| CopyError(format!("{value} is out of a BIGINT column's range")))?;
+            .map_err(|_| RowError(format!("{value} is out of a BIGINT column's range")))?;
         self.sink.integer(n);
         Ok(())
     }
@@ -294,76 +294,76 @@ impl<S: Sink> ValueSerializer<'_, S> {
 
 impl<S: Sink> ser::Serializer for ValueSerializer<'_, S> {
     type Ok = ();
-    type Error = CopyError;
-    type SerializeSeq = Impossible<(), CopyError>;
-    type SerializeTuple = Impossible<(), CopyError>;
-    type SerializeTupleStruct = Impossible<(), CopyError>;
-    type SerializeTupleVariant = Impossible<(), CopyError>;
-    type SerializeMap = Impossible<(), CopyError>;
-    type SerializeStruct = Impossible<(), CopyError>;
-    type SerializeStructVariant = Impossible<(), CopyError>;
+    type Error = RowError;
+    type SerializeSeq = Impossible<(), RowError>;
+    type SerializeTuple = Impossible<(), RowError>;
+    type SerializeTupleStruct = Impossible<(), RowError>;
+    type SerializeTupleVariant = Impossible<(), RowError>;
+    type SerializeMap = Impossible<(), RowError>;
+    type SerializeStruct = Impossible<(), RowError>;
+    type SerializeStructVariant = Impossible<(), RowError>;
 
-    fn serialize_str(self, text: &str) -> Result<(), CopyError> {
+    fn serialize_str(self, text: &str) -> Result<(), RowError> {
         self.sink.text(text);
         Ok(())
     }
-    fn serialize_none(self) -> Result<(), CopyError> {
+    fn serialize_none(self) -> Result<(), RowError> {
         self.sink.null();
         Ok(())
     }
-    fn serialize_some<T: ?Sized + Serialize>(self, value: &T) -> Result<(), CopyError> {
+    fn serialize_some<T: ?Sized + Serialize>(self, value: &T) -> Result<(), RowError> {
         value.serialize(self)
     }
-    fn serialize_unit(self) -> Result<(), CopyError> {
+    fn serialize_unit(self) -> Result<(), RowError> {
         self.serialize_none()
     }
-    fn serialize_bool(self, value: bool) -> Result<(), CopyError> {
+    fn serialize_bool(self, value: bool) -> Result<(), RowError> {
         self.sink.integer(i64::from(value));
         Ok(())
     }
-    fn serialize_i8(self, value: i8) -> Result<(), CopyError> {
+    fn serialize_i8(self, value: i8) -> Result<(), RowError> {
         self.number(value)
     }
-    fn serialize_i16(self, value: i16) -> Result<(), CopyError> {
+    fn serialize_i16(self, value: i16) -> Result<(), RowError> {
         self.number(value)
     }
-    fn serialize_i32(self, value: i32) -> Result<(), CopyError> {
+    fn serialize_i32(self, value: i32) -> Result<(), RowError> {
         self.number(value)
     }
-    fn serialize_i64(self, value: i64) -> Result<(), CopyError> {
+    fn serialize_i64(self, value: i64) -> Result<(), RowError> {
         self.number(value)
     }
-    fn serialize_u8(self, value: u8) -> Result<(), CopyError> {
+    fn serialize_u8(self, value: u8) -> Result<(), RowError> {
         self.number(value)
     }
-    fn serialize_u16(self, value: u16) -> Result<(), CopyError> {
+    fn serialize_u16(self, value: u16) -> Result<(), RowError> {
         self.number(value)
     }
-    fn serialize_u32(self, value: u32) -> Result<(), CopyError> {
+    fn serialize_u32(self, value: u32) -> Result<(), RowError> {
         self.number(value)
     }
-    fn serialize_u64(self, value: u64) -> Result<(), CopyError> {
+    fn serialize_u64(self, value: u64) -> Result<(), RowError> {
         self.number(value)
     }
-    fn serialize_char(self, value: char) -> Result<(), CopyError> {
+    fn serialize_char(self, value: char) -> Result<(), RowError> {
         self.serialize_str(value.encode_utf8(&mut [0; 4]))
     }
-    fn serialize_unit_struct(self, _: &'static str) -> Result<(), CopyError> {
+    fn serialize_unit_struct(self, _: &'static str) -> Result<(), RowError> {
         self.serialize_none()
     }
-    fn serialize_unit_variant(self, _: &'static str, _: u32, variant: &'static str) -> Result<(), CopyError> {
+    fn serialize_unit_variant(self, _: &'static str, _: u32, variant: &'static str) -> Result<(), RowError> {
         self.serialize_str(variant)
     }
-    fn serialize_newtype_struct<T: ?Sized + Serialize>(self, _: &'static str, value: &T) -> Result<(), CopyError> {
+    fn serialize_newtype_struct<T: ?Sized + Serialize>(self, _: &'static str, value: &T) -> Result<(), RowError> {
         value.serialize(self)
     }
-    fn serialize_f32(self, _: f32) -> Result<(), CopyError> {
+    fn serialize_f32(self, _: f32) -> Result<(), RowError> {
         Err(not_a_scalar())
     }
-    fn serialize_f64(self, _: f64) -> Result<(), CopyError> {
+    fn serialize_f64(self, _: f64) -> Result<(), RowError> {
         Err(not_a_scalar())
     }
-    fn serialize_bytes(self, _: &[u8]) -> Result<(), CopyError> {
+    fn serialize_bytes(self, _: &[u8]) -> Result<(), RowError> {
         Err(not_a_scalar())
     }
     fn serialize_newtype_variant<T: ?Sized + Serialize>(
@@ -372,16 +372,16 @@ impl<S: Sink> ser::Serializer for ValueSerializer<'_, S> {
         _: u32,
         _: &'static str,
         _: &T,
-    ) -> Result<(), CopyError> {
+    ) -> Result<(), RowError> {
         Err(not_a_scalar())
     }
-    fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq, CopyError> {
+    fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq, RowError> {
         Err(not_a_scalar())
     }
-    fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple, CopyError> {
+    fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple, RowError> {
         Err(not_a_scalar())
     }
-    fn serialize_tuple_struct(self, _: &'static str, _: usize) -> Result<Self::SerializeTupleStruct, CopyError> {
+    fn serialize_tuple_struct(self, _: &'static str, _: usize) -> Result<Self::SerializeTupleStruct, RowError> {
         Err(not_a_scalar())
     }
     fn serialize_tuple_variant(
@@ -390,13 +390,13 @@ impl<S: Sink> ser::Serializer for ValueSerializer<'_, S> {
         _: u32,
         _: &'static str,
         _: usize,
-    ) -> Result<Self::SerializeTupleVariant, CopyError> {
+    ) -> Result<Self::SerializeTupleVariant, RowError> {
         Err(not_a_scalar())
     }
-    fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap, CopyError> {
+    fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap, RowError> {
         Err(not_a_scalar())
     }
-    fn serialize_struct(self, _: &'static str, _: usize) -> Result<Self::SerializeStruct, CopyError> {
+    fn serialize_struct(self, _: &'static str, _: usize) -> Result<Self::SerializeStruct, RowError> {
         Err(not_a_scalar())
     }
     fn serialize_struct_variant(
@@ -405,14 +405,14 @@ impl<S: Sink> ser::Serializer for ValueSerializer<'_, S> {
         _: u32,
         _: &'static str,
         _: usize,
-    ) -> Result<Self::SerializeStructVariant, CopyError> {
+    ) -> Result<Self::SerializeStructVariant, RowError> {
         Err(not_a_scalar())
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{Cell, cells, write_row};
+    use super::{Cell, cells, copy_line};
 
     #[derive(serde::Serialize)]
     struct Row<'a> {
@@ -423,7 +423,7 @@ mod tests {
 
     fn line(row: &Row) -> String {
         let mut out = Vec::new();
-        write_row(&mut out, &["id", "name", "note"], row).unwrap();
+        copy_line(&mut out, &["id", "name", "note"], row).unwrap();
         String::from_utf8(out).unwrap()
     }
 
@@ -482,10 +482,10 @@ mod tests {
             name: "a",
             note: None,
         };
-        let error = write_row(&mut out, &["id", "note", "name"], &row).unwrap_err();
+        let error = copy_line(&mut out, &["id", "note", "name"], &row).unwrap_err();
         assert!(error.to_string().contains("field `name` is not column 2"), "{error}");
-        let error = write_row(&mut out, &["id", "name", "note", "extra"], &row).unwrap_err();
+        let error = copy_line(&mut out, &["id", "name", "note", "extra"], &row).unwrap_err();
         assert!(error.to_string().contains("3 fields for 4 columns"), "{error}");
-        assert!(write_row(&mut out, &["x"], &42).is_err());
+        assert!(copy_line(&mut out, &["x"], &42).is_err());
     }
 }
