@@ -22,9 +22,11 @@ mod row_values;
 pub mod runtime;
 pub mod staff;
 mod store;
+mod write_transaction;
 
 pub use error::ProjectionError;
 pub use history::{HistoryEvent, InviteHistory};
 pub use load::Load;
 pub use projection::{DynProjection, Generation, Projection, Table};
 pub use store::{ProjectorStatus, ReadStore};
+pub use write_transaction::WriteTransaction;

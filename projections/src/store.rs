@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use chrono::Utc;
+use lodge_eventlog::sqlite::{WriteGate, WriteTurn};
 use lodge_eventlog::{Engine, EventLog, Position};
 use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyConnection, AnyPool, Connection, Executor, Row};
@@ -11,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::error::ProjectionError;
 use crate::projection::{DynProjection, Generation, Projection, Table};
+use crate::write_transaction::WriteTransaction;
 
 /// The advisory lock class of projector leadership ('lode'); stream locks use another.
 const LEADERSHIP_LOCK_CLASS: i32 = 1_819_239_269;
@@ -21,6 +23,8 @@ const LEADERSHIP_POLL: Duration = Duration::from_secs(1);
 pub struct ReadStore {
     pool: AnyPool,
     engine: Engine,
+    /// SQLite: this process's queue of writers to the file, shared with the log.
+    gate: Option<WriteGate>,
 }
 
 /// Where a projector stands, as recorded.
@@ -68,7 +72,11 @@ impl ReadStore {
             })
             .connect(url)
             .await?;
-        Ok(Self { pool, engine })
+        let gate = match engine {
+            Engine::Sqlite => Some(WriteGate::of_url(url)?),
+            Engine::Postgres => None,
+        };
+        Ok(Self { pool, engine, gate })
     }
 
     pub fn engine(&self) -> Engine {
@@ -115,20 +123,32 @@ impl ReadStore {
     pub(crate) async fn begin_write_on<'c>(
         &self,
         connection: &'c mut AnyConnection,
-    ) -> Result<sqlx::Transaction<'c, sqlx::Any>, ProjectionError> {
-        Ok(match self.engine {
+    ) -> Result<WriteTransaction<'c>, ProjectionError> {
+        let turn = self.turn().await;
+        let transaction = match self.engine {
             Engine::Sqlite => connection.begin_with("BEGIN IMMEDIATE").await?,
             Engine::Postgres => connection.begin().await?,
-        })
+        };
+        Ok(WriteTransaction::new(transaction, turn))
     }
 
     /// Starts a transaction that will write. On SQLite it takes the write lock at once: a transaction
     /// that read first could not take it later if another connection wrote in between.
-    pub async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, ProjectionError> {
-        Ok(match self.engine {
+    pub async fn begin_write(&self) -> Result<WriteTransaction<'static>, ProjectionError> {
+        let turn = self.turn().await;
+        let transaction = match self.engine {
             Engine::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
             Engine::Postgres => self.pool.begin().await?,
-        })
+        };
+        Ok(WriteTransaction::new(transaction, turn))
+    }
+
+    /// SQLite: waits for this process's turn to write the file.
+    async fn turn(&self) -> Option<WriteTurn> {
+        match &self.gate {
+            Some(gate) => Some(gate.turn().await),
+            None => None,
+        }
     }
 
     pub async fn status(&self, name: &str) -> Result<Option<ProjectorStatus>, ProjectionError> {

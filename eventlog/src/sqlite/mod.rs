@@ -29,12 +29,16 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite"
 const EVENT_COLUMNS: &str =
     "position, event_id, stream_id, stream_version, event_type, schema_version, data, metadata, recorded_at, hash";
 
+mod write_gate;
 mod writer;
 
+pub use write_gate::{WriteGate, WriteTurn};
 use writer::Writer;
 
 pub(crate) struct SqliteLog {
     writer: Arc<Mutex<Writer>>,
+    /// Shared with the read models' writers of this process (write_gate.rs).
+    gate: WriteGate,
     readers: SqlitePool,
     pub(crate) wakeup: Wakeup,
 }
@@ -119,9 +123,12 @@ impl SqliteLog {
     pub(crate) async fn open(url: &str) -> Result<Self, LogError> {
         let options = connect_options(url)?;
         let writer = SqliteConnection::connect_with(&options).await?;
+        // After connecting, so that the file exists and is keyed by its canonical path.
+        let gate = WriteGate::of_file(options.get_filename());
         let readers = pool_options(4).connect_with(options).await?;
         Ok(Self {
             writer: Arc::new(Mutex::new(Writer::new(writer))),
+            gate,
             readers,
             wakeup: Wakeup::new(),
         })
@@ -129,6 +136,7 @@ impl SqliteLog {
 
     pub(crate) async fn migrate(&self) -> Result<(), LogError> {
         let mut writer = self.writer.lock().await;
+        let _turn = self.gate.turn().await;
         MIGRATOR.run(&mut writer.connection).await?;
         Ok(())
     }
@@ -141,12 +149,18 @@ impl SqliteLog {
         metadata: &Metadata,
     ) -> Result<AppendOutcome, LogError> {
         let prepared = append::prepare(stream, events, metadata)?;
-        let (writer, stream, events, metadata) =
-            (self.writer.clone(), stream.clone(), events.to_vec(), metadata.clone());
+        let (writer, gate, stream, events, metadata) = (
+            self.writer.clone(),
+            self.gate.clone(),
+            stream.clone(),
+            events.to_vec(),
+            metadata.clone(),
+        );
         // On a task of its own, so that a caller that goes away cannot cut a write in half: the append
         // either happens whole or not at all, and a retry of the command gets its outcome.
         let outcome = tokio::spawn(async move {
             let mut writer = writer.lock().await;
+            let _turn = gate.turn().await;
             writer
                 .append(&stream, expected, &events, &metadata, &prepared, append::now_micros())
                 .await
