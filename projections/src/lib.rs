@@ -18,6 +18,7 @@ mod load;
 pub mod portal;
 mod projection;
 pub mod rebuild;
+mod recent_histories;
 mod row_values;
 pub mod runtime;
 pub mod staff;

@@ -1,6 +1,6 @@
 //! Running projectors: each follows the log from its own checkpoint, independently of the others.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 
 use lodge_eventlog::{EventLog, LogError, Position, RecordedEvent, StreamId};
 use sqlx::AnyConnection;
@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 use crate::error::ProjectionError;
 use crate::history::InviteHistory;
 use crate::projection::{Generation, Projection};
+use crate::recent_histories::RecentHistories;
 use crate::store::ReadStore;
 
 /// Events applied per transaction at most.
@@ -74,13 +75,15 @@ async fn follow<P: Projection>(
             _ = shutdown.cancelled() => return Ok(()),
             batch = subscription.next_batch(BATCH) => batch?,
         };
-        let histories = histories(log, &batch).await.map_err(|error| match error {
-            LogError::Decode { position, source } => ProjectionError::Unhandled {
-                position,
-                reason: source.to_string(),
-            },
-            other => other.into(),
-        })?;
+        let histories = histories(log, store.recent_histories(), &batch)
+            .await
+            .map_err(|error| match error {
+                LogError::Decode { position, source } => ProjectionError::Unhandled {
+                    position,
+                    reason: source.to_string(),
+                },
+                other => other.into(),
+            })?;
         let last = batch.last().map(|e| e.position).expect("a batch has events");
         match write_batch(projection, store, leader, generation, last, &histories).await {
             Ok(()) => {}
@@ -104,13 +107,26 @@ fn not_registered<P: Projection>() -> ProjectionError {
     ProjectionError::Malformed(format!("projector {} is not registered", P::NAME))
 }
 
-/// The whole history of every invite the batch touches, each read once. Events of other streams are
-/// not invites' and are left alone.
-async fn histories(log: &EventLog, batch: &[RecordedEvent]) -> Result<Vec<InviteHistory>, LogError> {
-    let streams: BTreeSet<&StreamId> = batch.iter().map(|e| &e.stream_id).collect();
-    let mut histories = Vec::with_capacity(streams.len());
-    for stream in streams {
-        if let Some(history) = InviteHistory::load(log, stream).await? {
+/// The whole history of every invite the batch touches, each read once, or taken from another
+/// projector's recent read when that reaches the batch's last event of the invite. Events of other
+/// streams are not invites' and are left alone.
+async fn histories(
+    log: &EventLog,
+    recent: &RecentHistories,
+    batch: &[RecordedEvent],
+) -> Result<Vec<InviteHistory>, LogError> {
+    let mut needed: BTreeMap<&StreamId, u64> = BTreeMap::new();
+    for event in batch {
+        let version = needed.entry(&event.stream_id).or_default();
+        *version = (*version).max(event.stream_version);
+    }
+    let mut histories = Vec::with_capacity(needed.len());
+    for (stream, version) in needed {
+        let Some(invite) = stream.invite_id() else { continue };
+        if let Some(history) = recent.reaching(invite, version) {
+            histories.push(history);
+        } else if let Some(history) = InviteHistory::load(log, stream).await? {
+            recent.keep(&history);
             histories.push(history);
         }
     }

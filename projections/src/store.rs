@@ -1,6 +1,7 @@
 //! The database that holds the read models: the log's own database, reached through sqlx's `Any`
 //! driver so that one SQL text serves SQLite and PostgreSQL (both take `$1` parameters).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -12,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::error::ProjectionError;
 use crate::projection::{DynProjection, Generation, Projection, Table};
+use crate::recent_histories::RecentHistories;
 use crate::write_transaction::WriteTransaction;
 
 /// The advisory lock class of projector leadership ('lode'); stream locks use another.
@@ -25,6 +27,8 @@ pub struct ReadStore {
     engine: Engine,
     /// SQLite: this process's queue of writers to the file, shared with the log.
     gate: Option<WriteGate>,
+    /// Histories this process's projectors read lately, for the others to use.
+    recent: Arc<RecentHistories>,
 }
 
 /// Where a projector stands, as recorded.
@@ -76,7 +80,12 @@ impl ReadStore {
             Engine::Sqlite => Some(WriteGate::of_url(url)?),
             Engine::Postgres => None,
         };
-        Ok(Self { pool, engine, gate })
+        Ok(Self {
+            pool,
+            engine,
+            gate,
+            recent: Arc::default(),
+        })
     }
 
     pub fn engine(&self) -> Engine {
@@ -85,6 +94,10 @@ impl ReadStore {
 
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    pub(crate) fn recent_histories(&self) -> &RecentHistories {
+        &self.recent
     }
 
     /// Becomes the one process that runs projector `name`, waiting (polling) while another does,
