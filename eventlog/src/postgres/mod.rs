@@ -40,8 +40,9 @@ const EVENT_COLUMNS: &str = "e.position, e.event_id, e.stream_id, e.stream_versi
                              e.data::text AS data, e.metadata::text AS metadata, e.recorded_at, e.hash";
 
 /// Only events of transactions older than every transaction still running that could append here:
-/// nothing that commits later can sort before them. A subquery, so the horizon is computed once.
-const VISIBLE: &str = "e.transaction_id < (SELECT lodge_read_horizon())";
+/// nothing that commits later can sort before them. `$1` is the horizon, found by
+/// [`PostgresLog::horizon`] in a statement before the read's (migration 0012 says why it must be).
+const VISIBLE: &str = "e.transaction_id < $1::xid8";
 
 mod group_commit;
 
@@ -254,12 +255,22 @@ impl PostgresLog {
         recorded(rows)
     }
 
+    /// The read horizon, for a read in a later statement: that read's snapshot is then taken after
+    /// the horizon's, which the horizon's safety rests on (migration 0012).
+    async fn horizon(&self) -> Result<String, LogError> {
+        Ok(sqlx::query_scalar("SELECT lodge_read_horizon_for_next_read()::text")
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
     pub(crate) async fn read_all(&self, after: Position, limit: usize) -> Result<Vec<RecordedEvent>, LogError> {
+        let horizon = self.horizon().await?;
         let rows = if after == Position::START {
             sqlx::query(sqlx::AssertSqlSafe(format!(
                 "SELECT {EVENT_COLUMNS} FROM lodge_events e WHERE {VISIBLE}
-                 ORDER BY e.transaction_id, e.position LIMIT $1"
+                 ORDER BY e.transaction_id, e.position LIMIT $2"
             )))
+            .bind(horizon)
             .bind(limit as i64)
             .fetch_all(&self.pool)
             .await?
@@ -268,10 +279,11 @@ impl PostgresLog {
             sqlx::query(sqlx::AssertSqlSafe(format!(
                 "SELECT {EVENT_COLUMNS} FROM lodge_events e
                  WHERE (e.transaction_id, e.position) >
-                       ((SELECT c.transaction_id FROM lodge_events c WHERE c.position = $1), $1)
+                       ((SELECT c.transaction_id FROM lodge_events c WHERE c.position = $2), $2)
                    AND {VISIBLE}
-                 ORDER BY e.transaction_id, e.position LIMIT $2"
+                 ORDER BY e.transaction_id, e.position LIMIT $3"
             )))
+            .bind(horizon)
             .bind(after.0)
             .bind(limit as i64)
             .fetch_all(&self.pool)
@@ -320,10 +332,12 @@ impl PostgresLog {
     }
 
     pub(crate) async fn settled_head(&self) -> Result<Position, LogError> {
+        let horizon = self.horizon().await?;
         let head: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
             "SELECT e.position FROM lodge_events e WHERE {VISIBLE}
              ORDER BY e.transaction_id DESC, e.position DESC LIMIT 1"
         )))
+        .bind(horizon)
         .fetch_optional(&self.pool)
         .await?;
         Ok(head.map_or(Position::START, Position))
