@@ -1,5 +1,7 @@
 //! Every projection Lodge runs, in one place, for the commands that run or report on them all.
 
+use std::sync::Arc;
+
 use lodge_eventlog::EventLog;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -8,6 +10,7 @@ use crate::audit::AuditProjection;
 use crate::error::ProjectionError;
 use crate::portal::PortalProjection;
 use crate::projection::{DynProjection, Projection};
+use crate::recent_histories::RecentHistories;
 use crate::runtime;
 use crate::staff::StaffProjection;
 use crate::store::ReadStore;
@@ -37,22 +40,26 @@ pub fn spawn_all(
     shutdown: &CancellationToken,
     projectors: &mut JoinSet<Result<(), ProjectionError>>,
 ) {
+    let recent = Arc::new(RecentHistories::default());
     projectors.spawn(runtime::run(
         PortalProjection,
         log.clone(),
         store.clone(),
+        recent.clone(),
         shutdown.clone(),
     ));
     projectors.spawn(runtime::run(
         StaffProjection,
         log.clone(),
         store.clone(),
+        recent.clone(),
         shutdown.clone(),
     ));
     projectors.spawn(runtime::run(
         AuditProjection,
         log.clone(),
         store.clone(),
+        recent,
         shutdown.clone(),
     ));
 }

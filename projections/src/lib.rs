@@ -29,5 +29,6 @@ pub use error::ProjectionError;
 pub use history::{HistoryEvent, InviteHistory};
 pub use load::Load;
 pub use projection::{DynProjection, Generation, Projection, Table};
+pub use recent_histories::RecentHistories;
 pub use store::{ProjectorStatus, ReadStore};
 pub use write_transaction::WriteTransaction;

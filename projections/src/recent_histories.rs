@@ -17,8 +17,9 @@ use crate::history::InviteHistory;
 /// Enough for every invite of a batch or two; a miss costs one read of the stream.
 const KEPT: usize = 64;
 
+/// Shared by the projectors of one process (`all::spawn_all`); each keeps its own checkpoint.
 #[derive(Default)]
-pub(crate) struct RecentHistories {
+pub struct RecentHistories {
     newest_first: Mutex<VecDeque<InviteHistory>>,
 }
 

@@ -1,6 +1,7 @@
 //! Running projectors: each follows the log from its own checkpoint, independently of the others.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use lodge_eventlog::{EventLog, LogError, Position, RecordedEvent, StreamId};
 use sqlx::AnyConnection;
@@ -18,11 +19,13 @@ pub const BATCH: usize = 500;
 /// Runs one projector until `shutdown`: waits to lead it (one process at a time), then follows the
 /// log. Returns an error when it stops on an event it cannot handle (recorded, with its position,
 /// for operators to see). A storage error that may pass (a lost connection, a busy database) gives
-/// up leadership and tries again.
+/// up leadership and tries again. `recent` holds the histories the process's projectors read lately,
+/// shared between them.
 pub async fn run<P: Projection>(
     projection: P,
     log: EventLog,
     store: ReadStore,
+    recent: Arc<RecentHistories>,
     shutdown: CancellationToken,
 ) -> Result<(), ProjectionError> {
     store.register::<P>().await?;
@@ -31,7 +34,7 @@ pub async fn run<P: Projection>(
         let Some(mut leader) = store.lead(P::NAME, &shutdown).await? else {
             return Ok(());
         };
-        match follow(&projection, &log, &store, &mut leader, &shutdown).await {
+        match follow(&projection, &log, &store, &recent, &mut leader, &shutdown).await {
             Ok(()) => return Ok(()),
             Err(ProjectionError::Store(error)) if ReadStore::is_transient(&error) => {
                 attempt += 1;
@@ -62,6 +65,7 @@ async fn follow<P: Projection>(
     projection: &P,
     log: &EventLog,
     store: &ReadStore,
+    recent: &RecentHistories,
     leader: &mut AnyConnection,
     shutdown: &CancellationToken,
 ) -> Result<(), ProjectionError> {
@@ -75,15 +79,13 @@ async fn follow<P: Projection>(
             _ = shutdown.cancelled() => return Ok(()),
             batch = subscription.next_batch(BATCH) => batch?,
         };
-        let histories = histories(log, store.recent_histories(), &batch)
-            .await
-            .map_err(|error| match error {
-                LogError::Decode { position, source } => ProjectionError::Unhandled {
-                    position,
-                    reason: source.to_string(),
-                },
-                other => other.into(),
-            })?;
+        let histories = histories(log, recent, &batch).await.map_err(|error| match error {
+            LogError::Decode { position, source } => ProjectionError::Unhandled {
+                position,
+                reason: source.to_string(),
+            },
+            other => other.into(),
+        })?;
         let last = batch.last().map(|e| e.position).expect("a batch has events");
         match write_batch(projection, store, leader, generation, last, &histories).await {
             Ok(()) => {}

@@ -1,7 +1,6 @@
 //! The database that holds the read models: the log's own database, reached through sqlx's `Any`
 //! driver so that one SQL text serves SQLite and PostgreSQL (both take `$1` parameters).
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -13,7 +12,6 @@ use tokio_util::sync::CancellationToken;
 
 use crate::error::ProjectionError;
 use crate::projection::{DynProjection, Generation, Projection, Table};
-use crate::recent_histories::RecentHistories;
 use crate::write_transaction::WriteTransaction;
 
 /// The advisory lock class of projector leadership ('lode'); stream locks use another.
@@ -27,8 +25,6 @@ pub struct ReadStore {
     engine: Engine,
     /// SQLite: this process's queue of writers to the file, shared with the log.
     gate: Option<WriteGate>,
-    /// Histories this process's projectors read lately, for the others to use.
-    recent: Arc<RecentHistories>,
 }
 
 /// Where a projector stands, as recorded.
@@ -80,12 +76,7 @@ impl ReadStore {
             Engine::Sqlite => Some(WriteGate::of_url(url)?),
             Engine::Postgres => None,
         };
-        Ok(Self {
-            pool,
-            engine,
-            gate,
-            recent: Arc::default(),
-        })
+        Ok(Self { pool, engine, gate })
     }
 
     pub fn engine(&self) -> Engine {
@@ -94,10 +85,6 @@ impl ReadStore {
 
     pub fn pool(&self) -> &AnyPool {
         &self.pool
-    }
-
-    pub(crate) fn recent_histories(&self) -> &RecentHistories {
-        &self.recent
     }
 
     /// Becomes the one process that runs projector `name`, waiting (polling) while another does,

@@ -114,6 +114,7 @@ async fn projectors_follow_a_rebuild_and_miss_nothing_written_meanwhile(db: Test
             log: p.log.clone(),
             store: p.store.clone(),
             shutdown: CancellationToken::new(),
+            recent: p.recent.clone(),
         };
         tokio::spawn(async move { some_history(&p, 10).await })
     };

@@ -144,6 +144,7 @@ async fn a_projector_resumes_from_its_checkpoint(db: TestDatabase) {
     p.execute(message(1, ANA, MessageFrom::Contact, "Hello?")).await;
     let restarted = Projected {
         shutdown: tokio_util::sync::CancellationToken::new(),
+        recent: Default::default(),
         ..p
     };
     restarted.run(PortalProjection).await;

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use lodge_domain::invite::{InviteCommand, InviteDecider, InviteEvent};
@@ -11,7 +12,7 @@ use lodge_eventlog::command::{self, CommandOutcome};
 use lodge_eventlog::testing::TestDatabase;
 use lodge_eventlog::{EventLog, Metadata, StreamId};
 use lodge_projections::all::{self, ALL};
-use lodge_projections::{Projection, ProjectionError, ReadStore, runtime};
+use lodge_projections::{Projection, ProjectionError, ReadStore, RecentHistories, runtime};
 use sqlx::Row;
 use tokio::task::JoinHandle;
 use tokio::task::JoinSet;
@@ -22,6 +23,8 @@ pub struct Projected {
     pub log: EventLog,
     pub store: ReadStore,
     pub shutdown: CancellationToken,
+    /// Shared by the projectors a test runs, as `all::spawn_all` shares it.
+    pub recent: Arc<RecentHistories>,
 }
 
 impl Projected {
@@ -40,6 +43,7 @@ impl Projected {
             log,
             store,
             shutdown: CancellationToken::new(),
+            recent: Arc::default(),
         }
     }
 
@@ -50,6 +54,7 @@ impl Projected {
             projection,
             self.log.clone(),
             self.store.clone(),
+            self.recent.clone(),
             self.shutdown.clone(),
         ))
     }
