@@ -499,15 +499,30 @@ pub fn entries<'a>(
     store: &'a ReadStore,
     filter: &AuditFilter,
 ) -> impl Stream<Item = Result<AuditEntry, ProjectionError>> + 'a {
-    // Unset filters compare NULL with itself; each set one narrows the result.
-    let query = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM audit_entries
-         WHERE ($1 IS NULL OR invite_id = $1) AND ($2 IS NULL OR contact_id = $2) AND ($3 IS NULL OR document_id = $3)
-         ORDER BY at, position"
-    )))
-    .bind(filter.invite_id.map(|v| v.to_string()))
-    .bind(filter.contact_id.map(|v| v.to_string()))
-    .bind(filter.document_id.map(|v| v.to_string()));
+    // Only the filters that are set are named: a condition like `$1 IS NULL OR document_id = $1`
+    // kept SQLite from using any index, so that one document's entries took a scan of them all.
+    let mut values = Vec::new();
+    let mut conditions = Vec::new();
+    for (column, value) in [
+        ("invite_id", filter.invite_id.map(|v| v.to_string())),
+        ("contact_id", filter.contact_id.map(|v| v.to_string())),
+        ("document_id", filter.document_id.map(|v| v.to_string())),
+    ] {
+        if let Some(value) = value {
+            values.push(value);
+            conditions.push(format!("{column} = ${}", values.len()));
+        }
+    }
+    let filter = match conditions.is_empty() {
+        true => String::new(),
+        false => format!("WHERE {}", conditions.join(" AND ")),
+    };
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM audit_entries {filter} ORDER BY at, position"
+    )));
+    for value in values {
+        query = query.bind(value);
+    }
     query
         .fetch(store.pool())
         .map_err(ProjectionError::from)

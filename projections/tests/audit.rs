@@ -149,6 +149,16 @@ async fn entries_can_be_read_per_contact_and_per_document(db: TestDatabase) {
     )
     .await;
     assert_eq!(of_invite.len(), 4);
+    let of_document_in_invite = entries(
+        &p.store,
+        AuditFilter {
+            invite_id: Some(INVITE),
+            document_id: Some(document),
+            ..AuditFilter::default()
+        },
+    )
+    .await;
+    assert_eq!(of_document_in_invite, of_document);
     let of_another = entries(
         &p.store,
         AuditFilter {

@@ -385,23 +385,28 @@ impl PostgresLog {
     }
 
     pub(crate) async fn verify(&self, stream: Option<&StreamId>) -> Result<VerifyReport, LogError> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        // One stream is named only when asked for, so that a generic plan still uses its index.
+        let filter = stream.map_or("", |_| "WHERE e.stream_id = $1");
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {EVENT_COLUMNS}, s.version AS head_version, s.last_hash AS head_hash
                  FROM lodge_events e LEFT JOIN lodge_streams s ON s.stream_id = e.stream_id
-                 WHERE $1::text IS NULL OR e.stream_id = $1
+                 {filter}
                  ORDER BY e.stream_id, e.stream_version"
-        )))
-        .bind(stream.map(StreamId::as_str))
-        .fetch(&self.pool)
-        .map_err(LogError::from)
-        .and_then(|row| async move {
-            Ok(VerifyRow {
-                event: event_row(&row)?,
-                head: row
-                    .try_get::<Option<i64>, _>("head_version")?
-                    .zip(row.try_get::<Option<Vec<u8>>, _>("head_hash")?),
-            })
-        });
+        )));
+        if let Some(stream) = stream {
+            query = query.bind(stream.as_str());
+        }
+        let rows = query
+            .fetch(&self.pool)
+            .map_err(LogError::from)
+            .and_then(|row| async move {
+                Ok(VerifyRow {
+                    event: event_row(&row)?,
+                    head: row
+                        .try_get::<Option<i64>, _>("head_version")?
+                        .zip(row.try_get::<Option<Vec<u8>>, _>("head_hash")?),
+                })
+            });
         let verifier = verify::walk(rows).await?;
         let orphans: Vec<String> = sqlx::query_scalar(verify::ORPHAN_HEADS).fetch_all(&self.pool).await?;
         Ok(verifier.finish(orphans))

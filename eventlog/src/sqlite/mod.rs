@@ -256,24 +256,30 @@ impl SqliteLog {
     }
 
     pub(crate) async fn verify(&self, stream: Option<&StreamId>) -> Result<VerifyReport, LogError> {
-        let rows = sqlx::query(
+        // One stream is named only when asked for: `$1 IS NULL OR e.stream_id = $1` kept SQLite
+        // from using the stream's index, so checking one stream read the whole log.
+        let filter = stream.map_or("", |_| "WHERE e.stream_id = $1");
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT e.position, e.event_id, e.stream_id, e.stream_version, e.event_type, e.schema_version,
                         e.data, e.metadata, e.recorded_at, e.hash, s.version AS head_version, s.last_hash AS head_hash
                  FROM lodge_events e LEFT JOIN lodge_streams s ON s.stream_id = e.stream_id
-                 WHERE $1 IS NULL OR e.stream_id = $1
-                 ORDER BY e.stream_id, e.stream_version",
-        )
-        .bind(stream.map(StreamId::as_str))
-        .fetch(&self.readers)
-        .map_err(LogError::from)
-        .and_then(|row| async move {
-            Ok(VerifyRow {
-                event: event_row(&row)?,
-                head: row
-                    .try_get::<Option<i64>, _>("head_version")?
-                    .zip(row.try_get::<Option<Vec<u8>>, _>("head_hash")?),
-            })
-        });
+                 {filter}
+                 ORDER BY e.stream_id, e.stream_version"
+        )));
+        if let Some(stream) = stream {
+            query = query.bind(stream.as_str());
+        }
+        let rows = query
+            .fetch(&self.readers)
+            .map_err(LogError::from)
+            .and_then(|row| async move {
+                Ok(VerifyRow {
+                    event: event_row(&row)?,
+                    head: row
+                        .try_get::<Option<i64>, _>("head_version")?
+                        .zip(row.try_get::<Option<Vec<u8>>, _>("head_hash")?),
+                })
+            });
         let verifier = verify::walk(rows).await?;
         // Heads without events can only be found walking the whole log.
         let orphans: Vec<String> = match stream {
