@@ -329,7 +329,12 @@ impl Projection for AuditProjection {
                   contact_id TEXT, request_id TEXT, document_id TEXT, sha256 TEXT, ip TEXT, user_agent TEXT,
                   detail TEXT, event_hash TEXT NOT NULL",
         key: Some("position"),
-        indexes: &["invite_id, stream_version", "contact_id", "document_id"],
+        // Most entries name no document: an index of those that do is a third the size.
+        indexes: &[
+            "invite_id, stream_version",
+            "contact_id",
+            "document_id WHERE document_id IS NOT NULL",
+        ],
     }];
 
     async fn write(

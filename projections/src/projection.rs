@@ -12,8 +12,8 @@ use crate::load::Load;
 use crate::store::ReadStore;
 
 /// A read-model table: `columns` is the body of its CREATE TABLE, `key` the columns of its unique
-/// key (if any), `indexes` the columns of each other index, all in SQL that SQLite and PostgreSQL
-/// share. The key is a unique index made with the others, not a PRIMARY KEY in `columns`: a rebuild
+/// key (if any), `indexes` the columns of each other index (with `WHERE` and a condition after them
+/// for an index of only the rows that meet it), all in SQL that SQLite and PostgreSQL share. The key is a unique index made with the others, not a PRIMARY KEY in `columns`: a rebuild
 /// loads rows first and builds indexes after, which is far cheaper than updating them row by row.
 /// (A table that a rebuild loads with `ON CONFLICT` on its key needs the key while loading, so
 /// declares it in `columns` instead.)

@@ -148,7 +148,7 @@ async fn prepare(
         let target = Generation(live.0 + 1);
         // Leftovers of an abandoned rebuild into the same generation go first.
         store::drop_tables(&mut tx, projection.tables(), target).await?;
-        store::create_tables(&mut tx, projection.tables(), target).await?;
+        store::create_tables(&mut tx, store.engine(), projection.tables(), target).await?;
         sqlx::query("DELETE FROM lodge_rebuilds WHERE projection = $1")
             .bind(projection.name())
             .execute(&mut *tx)

@@ -199,7 +199,7 @@ impl ReadStore {
             }
             None => {
                 let generation = Generation(1);
-                create_tables(&mut tx, tables, generation).await?;
+                create_tables(&mut tx, self.engine, tables, generation).await?;
                 create_indexes(&mut tx, self.engine, tables, generation).await?;
                 point_views_at(&mut tx, tables, generation).await?;
                 sqlx::query(
@@ -366,16 +366,46 @@ impl ReadStore {
 /// Creates `generation`'s tables, with their primary keys but without their secondary indexes.
 pub(crate) async fn create_tables(
     connection: &mut AnyConnection,
+    engine: Engine,
     tables: &[Table],
     generation: Generation,
 ) -> Result<(), ProjectionError> {
     for table in tables {
         let name = generation.table(table.name);
+        let columns = column_definitions(engine, table.columns);
         connection
-            .execute(sqlx::AssertSqlSafe(format!("CREATE TABLE {name} ({})", table.columns)))
+            .execute(sqlx::AssertSqlSafe(format!("CREATE TABLE {name} ({columns})")))
             .await?;
     }
     Ok(())
+}
+
+/// `columns` for `engine`. On PostgreSQL, text columns compare byte by byte (`COLLATE "C"`), as
+/// SQLite's do: read models hold ids, hashes, ISO 8601 times and JSON, whose order is their
+/// bytes' order anyway, while a database's own collation (a glibc locale, even `C.UTF-8`) compares
+/// with `strcoll` and cannot sort by abbreviated keys, which made a rebuild's indexes on text ids
+/// take twice as long to build (docs/decisions/0018).
+fn column_definitions(engine: Engine, columns: &str) -> String {
+    match engine {
+        Engine::Sqlite => columns.to_owned(),
+        Engine::Postgres => columns
+            .split(',')
+            .map(|column| {
+                let column = column.trim();
+                let mut words = column.split_whitespace();
+                match (words.next(), words.next()) {
+                    (Some(name), Some("TEXT")) => {
+                        let constraints: Vec<&str> = words.collect();
+                        format!("{name} TEXT COLLATE \"C\" {}", constraints.join(" "))
+                            .trim_end()
+                            .to_owned()
+                    }
+                    _ => column.to_owned(),
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
+    }
 }
 
 /// Creates the key and the other indexes of `generation`'s tables. A rebuild creates them once its
@@ -388,47 +418,62 @@ pub(crate) async fn create_indexes(
     generation: Generation,
 ) -> Result<(), ProjectionError> {
     for table in tables {
-        let name = generation.table(table.name);
-        if let Some(key) = table.key {
-            connection
-                .execute(sqlx::AssertSqlSafe(format!(
-                    "CREATE UNIQUE INDEX IF NOT EXISTS {name}_key ON {name} ({key})"
-                )))
-                .await?;
-        }
-        for (i, columns) in table.indexes.iter().enumerate() {
-            connection
-                .execute(sqlx::AssertSqlSafe(format!(
-                    "CREATE INDEX IF NOT EXISTS {name}_i{i} ON {name} ({columns})"
-                )))
-                .await?;
-        }
-        if engine == Engine::Postgres {
-            // Only the columns reads look rows up by: on a wide table, statistics of every column
-            // took as long as building its indexes.
-            let mut looked_up: Vec<&str> = Vec::new();
-            for column in table
-                .key
-                .iter()
-                .chain(table.indexes)
-                .flat_map(|i| i.split(','))
-                .map(str::trim)
-            {
-                if !looked_up.contains(&column) {
-                    looked_up.push(column);
-                }
-            }
-            let columns = if looked_up.is_empty() {
-                String::new()
-            } else {
-                format!(" ({})", looked_up.join(", "))
-            };
-            connection
-                .execute(sqlx::AssertSqlSafe(format!("ANALYZE {name}{columns}")))
-                .await?;
+        for statement in index_statements(engine, table, generation) {
+            connection.execute(sqlx::AssertSqlSafe(statement)).await?;
         }
     }
     Ok(())
+}
+
+/// The statements that build `table`'s key and other indexes in `generation`, then, on PostgreSQL,
+/// gather its statistics.
+fn index_statements(engine: Engine, table: &Table, generation: Generation) -> Vec<String> {
+    let name = generation.table(table.name);
+    let mut statements = Vec::new();
+    if let Some(key) = table.key {
+        statements.push(format!(
+            "CREATE UNIQUE INDEX IF NOT EXISTS {name}_key ON {name} ({key})"
+        ));
+    }
+    for (i, index) in table.indexes.iter().enumerate() {
+        let (columns, filter) = index_parts(index);
+        let filter = filter.map_or(String::new(), |f| format!(" WHERE {f}"));
+        statements.push(format!(
+            "CREATE INDEX IF NOT EXISTS {name}_i{i} ON {name} ({columns}){filter}"
+        ));
+    }
+    if engine == Engine::Postgres {
+        // Only the columns reads look rows up by: on a wide table, statistics of every column
+        // took as long as building its indexes.
+        let mut looked_up: Vec<&str> = Vec::new();
+        for column in table
+            .key
+            .iter()
+            .copied()
+            .chain(table.indexes.iter().map(|index| index_parts(index).0))
+            .flat_map(|i| i.split(','))
+            .map(str::trim)
+        {
+            if !looked_up.contains(&column) {
+                looked_up.push(column);
+            }
+        }
+        let columns = if looked_up.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", looked_up.join(", "))
+        };
+        statements.push(format!("ANALYZE {name}{columns}"));
+    }
+    statements
+}
+
+/// An index's columns, and the condition of the rows it covers if it is partial (see [`Table`]).
+fn index_parts(index: &str) -> (&str, Option<&str>) {
+    match index.split_once(" WHERE ") {
+        Some((columns, filter)) => (columns, Some(filter)),
+        None => (index, None),
+    }
 }
 
 pub(crate) async fn point_views_at(
@@ -465,4 +510,44 @@ pub(crate) async fn drop_tables(
             .await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn postgres_text_columns_compare_bytes() {
+        let columns = "token_hash TEXT PRIMARY KEY, position BIGINT NOT NULL,
+                       doc TEXT, at TEXT NOT NULL";
+        assert_eq!(
+            column_definitions(Engine::Postgres, columns),
+            r#"token_hash TEXT COLLATE "C" PRIMARY KEY, position BIGINT NOT NULL, doc TEXT COLLATE "C", at TEXT COLLATE "C" NOT NULL"#
+        );
+        assert_eq!(column_definitions(Engine::Sqlite, columns), columns);
+    }
+
+    #[test]
+    fn a_partial_index_covers_only_the_rows_it_names() {
+        let table = Table {
+            name: "entries",
+            columns: "position BIGINT NOT NULL, document_id TEXT",
+            key: Some("position"),
+            indexes: &["document_id WHERE document_id IS NOT NULL"],
+        };
+        let statements = index_statements(Engine::Postgres, &table, Generation(3));
+        assert_eq!(
+            statements,
+            [
+                "CREATE UNIQUE INDEX IF NOT EXISTS entries__g3_key ON entries__g3 (position)",
+                "CREATE INDEX IF NOT EXISTS entries__g3_i0 ON entries__g3 (document_id) WHERE document_id IS NOT NULL",
+                "ANALYZE entries__g3 (position, document_id)",
+            ]
+        );
+        assert_eq!(
+            index_statements(Engine::Sqlite, &table, Generation(3)).len(),
+            2,
+            "no ANALYZE on SQLite"
+        );
+    }
 }
