@@ -2,6 +2,7 @@
 
 use chrono::Utc;
 use lodge_eventlog::Position;
+use lodge_projections::{ProjectionError, ReadStore};
 use sqlx::AnyConnection;
 
 const NAME: &str = "notifier";
@@ -14,7 +15,12 @@ pub async fn load(connection: &mut AnyConnection) -> Result<Position, sqlx::Erro
     Ok(Position(position.unwrap_or(0)))
 }
 
-pub async fn save(connection: &mut AnyConnection, position: Position) -> Result<(), sqlx::Error> {
+pub async fn save(
+    store: &ReadStore,
+    connection: &mut AnyConnection,
+    position: Position,
+) -> Result<(), ProjectionError> {
+    let mut tx = store.begin_write_on(connection).await?;
     sqlx::query(
         "INSERT INTO lodge_notifier (name, position, updated_at) VALUES ($1, $2, $3)
          ON CONFLICT (name) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at",
@@ -22,7 +28,8 @@ pub async fn save(connection: &mut AnyConnection, position: Position) -> Result<
     .bind(NAME)
     .bind(position.0)
     .bind(Utc::now().to_rfc3339())
-    .execute(&mut *connection)
+    .execute(&mut *tx)
     .await?;
+    tx.commit().await?;
     Ok(())
 }

@@ -8,6 +8,7 @@
 
 use chrono::NaiveDate;
 use lodge_domain::{ContactId, InviteId};
+use lodge_projections::{ProjectionError, ReadStore};
 use sqlx::AnyConnection;
 use uuid::Uuid;
 
@@ -18,13 +19,20 @@ pub fn cause(invite: InviteId, contact: ContactId, slot: NaiveDate) -> Uuid {
 
 /// Invites with a plan of their own are looked at on every check, whatever the firm's default
 /// horizon: the staff read model, which narrows the search for the rest, does not know plans.
-pub async fn own_plan(connection: &mut AnyConnection, invite: InviteId, has_one: bool) -> Result<(), sqlx::Error> {
+pub async fn own_plan(
+    store: &ReadStore,
+    connection: &mut AnyConnection,
+    invite: InviteId,
+    has_one: bool,
+) -> Result<(), ProjectionError> {
+    let mut tx = store.begin_write_on(connection).await?;
     let sql = if has_one {
         "INSERT INTO lodge_notifier_reminder_plans (invite_id) VALUES ($1) ON CONFLICT (invite_id) DO NOTHING"
     } else {
         "DELETE FROM lodge_notifier_reminder_plans WHERE invite_id = $1"
     };
-    sqlx::query(sql).bind(invite.to_string()).execute(connection).await?;
+    sqlx::query(sql).bind(invite.to_string()).execute(&mut *tx).await?;
+    tx.commit().await?;
     Ok(())
 }
 

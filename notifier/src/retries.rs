@@ -9,6 +9,7 @@ use lodge_domain::contact::Channel;
 use lodge_domain::invite::NotificationFailed;
 use lodge_domain::notification::NotificationKind;
 use lodge_domain::{ContactId, InviteId};
+use lodge_projections::{ProjectionError, ReadStore};
 use rand::Rng;
 use sqlx::{AnyConnection, Row};
 use uuid::Uuid;
@@ -80,11 +81,13 @@ fn pause(settings: &RetrySettings, attempts: u32) -> Duration {
 
 /// A transient failure was recorded: schedule (another) retry.
 pub async fn failed(
+    store: &ReadStore,
     connection: &mut AnyConnection,
     invite_id: InviteId,
     failure: &NotificationFailed,
     settings: &RetrySettings,
-) -> Result<(), sqlx::Error> {
+) -> Result<(), ProjectionError> {
+    let mut tx = store.begin_write_on(connection).await?;
     let key = (
         failure.cause.to_string(),
         failure.contact_id.to_string(),
@@ -96,7 +99,7 @@ pub async fn failed(
     .bind(&key.0)
     .bind(&key.1)
     .bind(&key.2)
-    .fetch_optional(&mut *connection)
+    .fetch_optional(&mut *tx)
     .await?;
     let now = Utc::now();
     match attempts {
@@ -115,7 +118,7 @@ pub async fn failed(
             .bind(stamp(now))
             .bind(stamp(now + pause(settings, 0)))
             .bind(&failure.reason)
-            .execute(&mut *connection)
+            .execute(&mut *tx)
             .await?;
         }
         Some(attempts) => {
@@ -129,40 +132,49 @@ pub async fn failed(
             .bind(&key.2)
             .bind(stamp(now + pause(settings, attempts as u32)))
             .bind(&failure.reason)
-            .execute(&mut *connection)
+            .execute(&mut *tx)
             .await?;
         }
     }
+    tx.commit().await?;
     Ok(())
 }
 
 /// Delivered, or failed for good: nothing more to try.
 pub async fn settled(
+    store: &ReadStore,
     connection: &mut AnyConnection,
     cause: Uuid,
     contact: ContactId,
     channel: Channel,
-) -> Result<(), sqlx::Error> {
+) -> Result<(), ProjectionError> {
+    let mut tx = store.begin_write_on(connection).await?;
     sqlx::query("DELETE FROM lodge_notifier_retries WHERE cause = $1 AND contact_id = $2 AND channel = $3")
         .bind(cause.to_string())
         .bind(contact.to_string())
         .bind(text(channel))
-        .execute(&mut *connection)
+        .execute(&mut *tx)
         .await?;
+    tx.commit().await?;
     Ok(())
 }
 
 /// The retries that are due, each claimed: counted (so each try is recorded by a command of its
 /// own, whether or not the last one's outcome has come back through the log yet) and its next try
 /// pushed back, so that it is not taken twice meanwhile.
-pub async fn due(connection: &mut AnyConnection, settings: &RetrySettings) -> Result<Vec<Retry>, sqlx::Error> {
+pub async fn due(
+    store: &ReadStore,
+    connection: &mut AnyConnection,
+    settings: &RetrySettings,
+) -> Result<Vec<Retry>, ProjectionError> {
+    let mut tx = store.begin_write_on(connection).await?;
     let now = Utc::now();
     let rows = sqlx::query(
         "SELECT cause, contact_id, channel, invite_id, kind, recipient, attempts, first_failed_at, last_reason
          FROM lodge_notifier_retries WHERE next_at <= $1 ORDER BY next_at LIMIT 20",
     )
     .bind(stamp(now))
-    .fetch_all(&mut *connection)
+    .fetch_all(&mut *tx)
     .await?;
     let mut due = Vec::new();
     for row in rows {
@@ -190,9 +202,10 @@ pub async fn due(connection: &mut AnyConnection, settings: &RetrySettings) -> Re
         .bind(text(retry.channel))
         .bind(i64::from(retry.attempts))
         .bind(stamp(now + pause(settings, retry.attempts)))
-        .execute(&mut *connection)
+        .execute(&mut *tx)
         .await?;
         due.push(retry);
     }
+    tx.commit().await?;
     Ok(due)
 }

@@ -11,6 +11,7 @@ use lodge_domain::Actor;
 use lodge_domain::InviteId;
 use lodge_domain::invite::{Invite, InviteEvent};
 use lodge_eventlog::RecordedEvent;
+use lodge_projections::{ProjectionError, ReadStore};
 use sqlx::AnyConnection;
 use uuid::Uuid;
 
@@ -51,24 +52,33 @@ pub fn is_activity(recorded: &RecordedEvent, event: &InviteEvent) -> bool {
 }
 
 /// Notes that `invite` has something to tell since `at` (the earliest such note stands).
-pub async fn note(connection: &mut AnyConnection, invite: InviteId, at: DateTime<Utc>) -> Result<(), sqlx::Error> {
+pub async fn note(
+    store: &ReadStore,
+    connection: &mut AnyConnection,
+    invite: InviteId,
+    at: DateTime<Utc>,
+) -> Result<(), ProjectionError> {
+    let mut tx = store.begin_write_on(connection).await?;
     sqlx::query(
         "INSERT INTO lodge_notifier_digests (invite_id, pending_since) VALUES ($1, $2)
          ON CONFLICT (invite_id) DO NOTHING",
     )
     .bind(invite.to_string())
     .bind(stamp(at))
-    .execute(connection)
+    .execute(&mut *tx)
     .await?;
+    tx.commit().await?;
     Ok(())
 }
 
 /// Nothing more to tell about `invite` (until its contacts do something again).
-pub async fn told(connection: &mut AnyConnection, invite: InviteId) -> Result<(), sqlx::Error> {
+pub async fn told(store: &ReadStore, connection: &mut AnyConnection, invite: InviteId) -> Result<(), ProjectionError> {
+    let mut tx = store.begin_write_on(connection).await?;
     sqlx::query("DELETE FROM lodge_notifier_digests WHERE invite_id = $1")
         .bind(invite.to_string())
-        .execute(connection)
+        .execute(&mut *tx)
         .await?;
+    tx.commit().await?;
     Ok(())
 }
 

@@ -41,6 +41,8 @@ pub enum NotifierError {
 }
 
 struct Notifier {
+    /// Its own tables live beside the read models; on SQLite its writes queue with theirs.
+    store: ReadStore,
     log: EventLog,
     settings: NotifierSettings,
     mailer: Option<Mailer>,
@@ -87,6 +89,7 @@ pub async fn run(
         return Ok(());
     };
     let notifier = Notifier {
+        store: store.clone(),
         log,
         settings,
         mailer,
@@ -100,7 +103,7 @@ pub async fn run(
         tokio::select! {
             _ = shutdown.cancelled() => return Ok(()),
             _ = retry_check.tick() => notifier.retry_due(&mut leader).await?,
-            _ = reminder_check.tick() => notifier.remind_all(&store, &mut leader).await?,
+            _ = reminder_check.tick() => notifier.remind_all(&mut leader).await?,
             _ = digest_check.tick() => notifier.digests_due(&mut leader).await?,
             batch = subscription.next_batch(BATCH) => {
                 // The checkpoint is saved once a batch is handled, not after every event: the
@@ -113,7 +116,7 @@ pub async fn run(
                     last = Some(event.position);
                 }
                 if let Some(position) = last {
-                    checkpoint::save(&mut leader, position).await?;
+                    checkpoint::save(&notifier.store, &mut leader, position).await?;
                 }
             }
         }
@@ -210,22 +213,22 @@ impl Notifier {
         let event: InviteEvent = recorded.decode()?;
         match &event {
             InviteEvent::NotificationFailed(failed) if !failed.permanent => {
-                return Ok(retries::failed(leader, invite_id, failed, &self.settings.retry).await?);
+                return Ok(retries::failed(&self.store, leader, invite_id, failed, &self.settings.retry).await?);
             }
             InviteEvent::NotificationFailed(done) => {
-                return Ok(retries::settled(leader, done.cause, done.contact_id, done.channel).await?);
+                return Ok(retries::settled(&self.store, leader, done.cause, done.contact_id, done.channel).await?);
             }
             InviteEvent::NotificationSent(done) => {
-                return Ok(retries::settled(leader, done.cause, done.contact_id, done.channel).await?);
+                return Ok(retries::settled(&self.store, leader, done.cause, done.contact_id, done.channel).await?);
             }
             InviteEvent::RemindersChanged(changed) => {
-                return Ok(reminders::own_plan(leader, invite_id, changed.reminders.is_some()).await?);
+                return Ok(reminders::own_plan(&self.store, leader, invite_id, changed.reminders.is_some()).await?);
             }
             InviteEvent::InviteCancelled(_) | InviteEvent::InviteCompleted(_) => {
-                return Ok(reminders::own_plan(leader, invite_id, false).await?);
+                return Ok(reminders::own_plan(&self.store, leader, invite_id, false).await?);
             }
             _ if staff_digest::is_activity(recorded, &event) => {
-                return Ok(staff_digest::note(leader, invite_id, recorded.recorded_at).await?);
+                return Ok(staff_digest::note(&self.store, leader, invite_id, recorded.recorded_at).await?);
             }
             _ => {}
         }
@@ -369,7 +372,7 @@ impl Notifier {
     }
 
     /// Reminds the contacts of every open invite whose reminders may have come.
-    async fn remind_all(&self, store: &ReadStore, leader: &mut AnyConnection) -> Result<(), NotifierError> {
+    async fn remind_all(&self, leader: &mut AnyConnection) -> Result<(), NotifierError> {
         let today = self.today();
         let horizon = today + chrono::Days::new(u64::from(self.settings.reminders.lead_days()));
         // The staff read model narrows the search; each invite is then read from the log itself.
@@ -377,7 +380,7 @@ impl Notifier {
             "SELECT invite_id FROM staff_invites WHERE status = 'open' AND due_on IS NOT NULL AND due_on <= $1",
         )
         .bind(horizon.to_string())
-        .fetch_all(store.pool())
+        .fetch_all(self.store.pool())
         .await?;
         let mut invites: std::collections::BTreeSet<InviteId> = candidates
             .iter()
@@ -492,13 +495,13 @@ impl Notifier {
     /// Sends again the notifications whose retry is due; gives up on those that kept failing for
     /// too long, recording that as final.
     async fn retry_due(&self, leader: &mut AnyConnection) -> Result<(), NotifierError> {
-        for retry in retries::due(leader, &self.settings.retry).await? {
+        for retry in retries::due(&self.store, leader, &self.settings.retry).await? {
             let stream = StreamId::invite(retry.invite_id);
             let history = self.log.read_stream(&stream).await?;
             // A try that outlasted its pause may have been recorded as delivered (or failed for
             // good) already, before the notifier read that outcome back from the log: never again.
             if already_settled(&history, &retry)? {
-                retries::settled(leader, retry.cause, retry.contact, retry.channel).await?;
+                retries::settled(&self.store, leader, retry.cause, retry.contact, retry.channel).await?;
                 continue;
             }
             let cause_event = history.iter().find(|e| e.event_id == retry.cause);
@@ -510,7 +513,7 @@ impl Notifier {
                     correlation: retry.cause,
                 },
                 None => {
-                    retries::settled(leader, retry.cause, retry.contact, retry.channel).await?;
+                    retries::settled(&self.store, leader, retry.cause, retry.contact, retry.channel).await?;
                     continue;
                 }
             };
@@ -570,7 +573,7 @@ impl Notifier {
     ) -> Result<(), NotifierError> {
         let history = match self.log.read_stream(&StreamId::invite(invite_id)).await {
             Ok(history) => history,
-            Err(LogError::UnknownStream(_)) => return Ok(staff_digest::told(leader, invite_id).await?),
+            Err(LogError::UnknownStream(_)) => return Ok(staff_digest::told(&self.store, leader, invite_id).await?),
             Err(error) => return Err(error.into()),
         };
         let mut decoded = Vec::with_capacity(history.len());
@@ -583,7 +586,7 @@ impl Notifier {
         let Some(invite) = state.invite() else { return Ok(()) };
         let untold = staff_digest::untold(&decoded);
         if untold.actions.is_empty() {
-            return Ok(staff_digest::told(leader, invite_id).await?);
+            return Ok(staff_digest::told(&self.store, leader, invite_id).await?);
         }
         if !untold.due(now, &self.settings.digest) {
             return Ok(());
@@ -649,7 +652,7 @@ impl Notifier {
             Err(other) => return Err(NotifierError::Record(other.to_string())),
         }
         if settled {
-            staff_digest::told(leader, invite_id).await?;
+            staff_digest::told(&self.store, leader, invite_id).await?;
         }
         Ok(())
     }

@@ -119,8 +119,18 @@ impl ReadStore {
         }
     }
 
+    /// Runs one statement that writes, outside any transaction: on SQLite in this process's turn at
+    /// the file, like every other writer (docs/decisions/0016).
+    pub async fn execute_write<'q>(
+        &self,
+        query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+    ) -> Result<sqlx::any::AnyQueryResult, ProjectionError> {
+        let _turn = self.turn().await;
+        Ok(query.execute(&self.pool).await?)
+    }
+
     /// Starts a transaction that will write, on the leader's connection.
-    pub(crate) async fn begin_write_on<'c>(
+    pub async fn begin_write_on<'c>(
         &self,
         connection: &'c mut AnyConnection,
     ) -> Result<WriteTransaction<'c>, ProjectionError> {

@@ -72,3 +72,36 @@ async fn an_append_waits_for_its_turn_and_then_goes_through() {
         .unwrap();
     assert!(p.log.summary().await.unwrap().events > 0);
 }
+
+#[tokio::test]
+async fn a_single_statement_write_waits_for_its_turn_too() {
+    let p = Projected::new(TestDatabase::sqlite()).await;
+    sqlx::query("CREATE TABLE notes (body TEXT NOT NULL)")
+        .execute(p.store.pool())
+        .await
+        .unwrap();
+    let gate = WriteGate::of_url(p.db.url()).unwrap();
+    let turn = gate.turn().await;
+
+    let store = p.store.clone();
+    let writing = tokio::spawn(async move {
+        store
+            .execute_write(sqlx::query("INSERT INTO notes (body) VALUES ($1)").bind("after the turn"))
+            .await
+    });
+    tokio::time::sleep(HELD_BACK).await;
+    assert!(
+        !writing.is_finished(),
+        "a write must wait while another writer has the turn"
+    );
+    let notes = || sqlx::query_scalar::<_, i64>("SELECT count(*) FROM notes").fetch_one(p.store.pool());
+    assert_eq!(notes().await.unwrap(), 0, "nothing is written before the turn");
+
+    drop(turn);
+    tokio::time::timeout(PATIENCE, writing)
+        .await
+        .expect("the write goes through once the turn passes")
+        .unwrap()
+        .unwrap();
+    assert_eq!(notes().await.unwrap(), 1);
+}

@@ -217,7 +217,7 @@ pub async fn open(state: &AppState, context: &RequestContext, token: &str) -> Re
     let (session, session_hash) = secrets::new_token("");
     let now = Utc::now();
     let expires_at = now + state.settings.session_lifetime;
-    sqlx::query(
+    let query = sqlx::query(
         "INSERT INTO lodge_portal_sessions (session_hash, link_hash, invite_id, contact_id, unlocked, created_at, expires_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
@@ -227,9 +227,8 @@ pub async fn open(state: &AppState, context: &RequestContext, token: &str) -> Re
     .bind(contact_id.to_string())
     .bind(i64::from(!password_required))
     .bind(now.to_rfc3339())
-    .bind(expires_at.to_rfc3339())
-    .execute(state.store.pool())
-    .await?;
+    .bind(expires_at.to_rfc3339());
+    state.store.execute_write(query).await?;
     let actor = Actor::Contact {
         id: contact_id,
         name: view.contact.name.clone(),
@@ -342,9 +341,12 @@ pub async fn unlock(
         }));
     }
     state.portal_cache.forget(&session.session_hash);
-    sqlx::query("UPDATE lodge_portal_sessions SET unlocked = 1 WHERE session_hash = $1")
-        .bind(&session.session_hash)
-        .execute(state.store.pool())
+    state
+        .store
+        .execute_write(
+            sqlx::query("UPDATE lodge_portal_sessions SET unlocked = 1 WHERE session_hash = $1")
+                .bind(&session.session_hash),
+        )
         .await?;
     record_access(
         state,

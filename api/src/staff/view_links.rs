@@ -68,7 +68,7 @@ pub async fn issue(
     let (token, hash) = secrets::new_token("v_");
     let now = Utc::now();
     let expires_at = now + LIFETIME;
-    sqlx::query(
+    let query = sqlx::query(
         "INSERT INTO lodge_staff_views (token_hash, invite_id, contact_id, staff_id, staff_name, created_at, expires_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
@@ -78,9 +78,8 @@ pub async fn issue(
     .bind(staff.id.to_string())
     .bind(&staff.name)
     .bind(stamp(now))
-    .bind(stamp(expires_at))
-    .execute(state.store.pool())
-    .await?;
+    .bind(stamp(expires_at));
+    state.store.execute_write(query).await?;
     Ok(ViewLink {
         url: format!("{}/v/{token}", state.settings.public_url),
         expires_at,
