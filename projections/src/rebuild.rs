@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use lodge_eventlog::{Engine, EventLog, LogError, Position, RecordedEvent, StreamId};
-use sqlx::{AnyConnection, Row};
+use sqlx::{AnyConnection, Executor, Row};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -186,14 +186,16 @@ async fn write_chunk(
     Ok(())
 }
 
-/// Loads a page's rows into the target generations and saves the plan, in one transaction.
+/// Loads a page's rows into the target generations and saves the plan, in one transaction on the
+/// loader's connection.
 async fn load_page(
     store: &ReadStore,
+    loader: &mut AnyConnection,
     targets: &[(&dyn DynProjection, Generation)],
     loads: Vec<Load>,
     plan: &Plan,
 ) -> Result<(), ProjectionError> {
-    let mut tx = store.begin_write().await?;
+    let mut tx = store.begin_write_on(loader).await?;
     for load in loads {
         load.run(&mut tx).await?;
     }
@@ -341,6 +343,68 @@ impl Pipeline {
     }
 }
 
+/// The connection a rebuild loads its new tables through. On SQLite, the pages it writes go to the
+/// write-ahead log first and must be copied into the database file; by default the committing
+/// connection does that copying, so the loader, the step the rebuild waits for, also did all of it.
+/// Here the loader never checkpoints: another task copies what has been committed every 100 ms,
+/// on the other core, and the rebuild ends with the log copied in (docs/decisions/0019).
+struct Loader {
+    connection: AnyConnection,
+    checkpoints: Option<(CancellationToken, JoinHandle<()>)>,
+}
+
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
+
+impl Loader {
+    async fn start(store: &ReadStore) -> Result<Self, ProjectionError> {
+        let mut connection = store.pool().acquire().await?.detach();
+        if store.engine() != Engine::Sqlite {
+            return Ok(Self {
+                connection,
+                checkpoints: None,
+            });
+        }
+        // This connection's own setting, gone when it closes.
+        connection.execute("PRAGMA wal_autocheckpoint = 0").await?;
+        let stop = CancellationToken::new();
+        let (pool, stopped) = (store.pool().clone(), stop.clone());
+        let task = tokio::spawn(async move {
+            while !stopped.is_cancelled() {
+                tokio::time::sleep(CHECKPOINT_EVERY).await;
+                // PASSIVE never waits for the writer; what it cannot copy yet, the next pass does.
+                if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&pool).await {
+                    tracing::warn!(%error, "checkpointing during a rebuild");
+                }
+            }
+        });
+        Ok(Self {
+            connection,
+            checkpoints: Some((stop, task)),
+        })
+    }
+
+    /// Stops the checkpoints and copies in what is left, so that no later writer inherits the
+    /// rebuild's backlog with its commit.
+    async fn finish(mut self, store: &ReadStore) -> Result<(), ProjectionError> {
+        if let Some((stop, task)) = self.checkpoints.take() {
+            stop.cancel();
+            let _ = task.await;
+            sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .execute(store.pool())
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Loader {
+    fn drop(&mut self) {
+        if let Some((stop, _)) = &self.checkpoints {
+            stop.cancel();
+        }
+    }
+}
+
 fn unreadable(error: LogError) -> ProjectionError {
     match error {
         LogError::Decode { position, source } => ProjectionError::Unhandled {
@@ -371,20 +435,22 @@ pub async fn rebuild(
     if plan.phase == "streams" {
         let cursor = plan.cursor.as_deref().map(StreamId::parse).transpose()?;
         let mut pipeline = Pipeline::start(log.clone(), cursor, store.engine(), targets.clone());
+        let mut loader = Loader::start(store).await?;
         loop {
             let Some(page) = pipeline.next().await? else {
                 plan.phase = "catch_up".into();
                 plan.cursor = None;
-                let mut tx = store.begin_write().await?;
+                let mut tx = store.begin_write_on(&mut loader.connection).await?;
                 for (projection, generation) in &targets {
                     store::create_indexes(&mut tx, store.engine(), projection.tables(), *generation).await?;
                 }
                 save_plan(&mut tx, &targets, &plan).await?;
                 tx.commit().await?;
+                loader.finish(store).await?;
                 break;
             };
             plan.cursor = Some(page.last_stream.to_string());
-            load_page(store, &targets, page.loads, &plan).await?;
+            load_page(store, &mut loader.connection, &targets, page.loads, &plan).await?;
             streams += page.streams;
             events += page.events;
             progress(Progress::Streams { events, total });
