@@ -9,7 +9,7 @@ use futures_util::{Stream, TryStreamExt};
 use crate::error::LogError;
 use crate::hash;
 use crate::row::EventRow;
-use crate::types::Position;
+use crate::types::{Position, StreamId};
 
 /// The outcome of a walk over the whole log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -162,6 +162,21 @@ impl Verifier {
             broken: self.broken,
         }
     }
+}
+
+/// The statement that reads the events to check with their stream's head, in stream order: every
+/// stream's, or only `stream`'s, bound as `$1`. The stream is named only when one is asked for: a
+/// condition like `$1 IS NULL OR e.stream_id = $1` kept SQLite (and PostgreSQL's generic plans)
+/// from using the stream's index, so checking one stream read the whole log. `event_columns` are
+/// the engine's columns of an event, prefixed `e.`.
+pub(crate) fn events_with_heads(event_columns: &str, stream: Option<&StreamId>) -> String {
+    let filter = stream.map_or("", |_| "WHERE e.stream_id = $1");
+    format!(
+        "SELECT {event_columns}, s.version AS head_version, s.last_hash AS head_hash
+             FROM lodge_events e LEFT JOIN lodge_streams s ON s.stream_id = e.stream_id
+             {filter}
+             ORDER BY e.stream_id, e.stream_version"
+    )
 }
 
 /// Streams whose head exists but which have no events at all (the first, if any).

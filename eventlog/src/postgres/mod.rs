@@ -385,14 +385,7 @@ impl PostgresLog {
     }
 
     pub(crate) async fn verify(&self, stream: Option<&StreamId>) -> Result<VerifyReport, LogError> {
-        // One stream is named only when asked for, so that a generic plan still uses its index.
-        let filter = stream.map_or("", |_| "WHERE e.stream_id = $1");
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {EVENT_COLUMNS}, s.version AS head_version, s.last_hash AS head_hash
-                 FROM lodge_events e LEFT JOIN lodge_streams s ON s.stream_id = e.stream_id
-                 {filter}
-                 ORDER BY e.stream_id, e.stream_version"
-        )));
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(verify::events_with_heads(EVENT_COLUMNS, stream)));
         if let Some(stream) = stream {
             query = query.bind(stream.as_str());
         }
@@ -408,7 +401,11 @@ impl PostgresLog {
                 })
             });
         let verifier = verify::walk(rows).await?;
-        let orphans: Vec<String> = sqlx::query_scalar(verify::ORPHAN_HEADS).fetch_all(&self.pool).await?;
+        // Heads without events can only be found walking the whole log.
+        let orphans: Vec<String> = match stream {
+            Some(_) => Vec::new(),
+            None => sqlx::query_scalar(verify::ORPHAN_HEADS).fetch_all(&self.pool).await?,
+        };
         Ok(verifier.finish(orphans))
     }
 

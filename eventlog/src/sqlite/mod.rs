@@ -256,15 +256,10 @@ impl SqliteLog {
     }
 
     pub(crate) async fn verify(&self, stream: Option<&StreamId>) -> Result<VerifyReport, LogError> {
-        // One stream is named only when asked for: `$1 IS NULL OR e.stream_id = $1` kept SQLite
-        // from using the stream's index, so checking one stream read the whole log.
-        let filter = stream.map_or("", |_| "WHERE e.stream_id = $1");
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT e.position, e.event_id, e.stream_id, e.stream_version, e.event_type, e.schema_version,
-                        e.data, e.metadata, e.recorded_at, e.hash, s.version AS head_version, s.last_hash AS head_hash
-                 FROM lodge_events e LEFT JOIN lodge_streams s ON s.stream_id = e.stream_id
-                 {filter}
-                 ORDER BY e.stream_id, e.stream_version"
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(verify::events_with_heads(
+            "e.position, e.event_id, e.stream_id, e.stream_version, e.event_type, e.schema_version, \
+             e.data, e.metadata, e.recorded_at, e.hash",
+            stream,
         )));
         if let Some(stream) = stream {
             query = query.bind(stream.as_str());
