@@ -518,9 +518,10 @@ pub fn entries<'a>(
             conditions.push(format!("{column} = ${}", values.len()));
         }
     }
-    let filter = match conditions.is_empty() {
-        true => String::new(),
-        false => format!("WHERE {}", conditions.join(" AND ")),
+    let filter = if conditions.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", conditions.join(" AND "))
     };
     let mut query = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM audit_entries {filter} ORDER BY at, position"

@@ -20,7 +20,7 @@ use lodge_eventlog::{Engine, EventLog, LogError, Position, RecordedEvent, Stream
 use sqlx::{AnyConnection, Executor, Row};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
+use tokio_util::sync::{CancellationToken, DropGuard};
 
 use crate::error::ProjectionError;
 use crate::history::InviteHistory;
@@ -350,7 +350,9 @@ impl Pipeline {
 /// on the other core, and the rebuild ends with the log copied in (docs/decisions/0019).
 struct Loader {
     connection: AnyConnection,
-    checkpoints: Option<(CancellationToken, JoinHandle<()>)>,
+    /// SQLite: the checkpoint task, which stops when its guard drops (an interrupted or failed
+    /// rebuild included).
+    checkpoints: Option<(DropGuard, JoinHandle<()>)>,
 }
 
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
@@ -379,29 +381,21 @@ impl Loader {
         });
         Ok(Self {
             connection,
-            checkpoints: Some((stop, task)),
+            checkpoints: Some((stop.drop_guard(), task)),
         })
     }
 
     /// Stops the checkpoints and copies in what is left, so that no later writer inherits the
     /// rebuild's backlog with its commit.
-    async fn finish(mut self, store: &ReadStore) -> Result<(), ProjectionError> {
-        if let Some((stop, task)) = self.checkpoints.take() {
-            stop.cancel();
+    async fn finish(self, store: &ReadStore) -> Result<(), ProjectionError> {
+        if let Some((stop, task)) = self.checkpoints {
+            drop(stop);
             let _ = task.await;
             sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
                 .execute(store.pool())
                 .await?;
         }
         Ok(())
-    }
-}
-
-impl Drop for Loader {
-    fn drop(&mut self) {
-        if let Some((stop, _)) = &self.checkpoints {
-            stop.cancel();
-        }
     }
 }
 
