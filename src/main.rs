@@ -13,6 +13,9 @@ use tracing_subscriber::EnvFilter;
 use crate::cli::{BenchCommand, Cli, Command};
 use crate::config::Config;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();

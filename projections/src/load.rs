@@ -42,6 +42,10 @@ const SQLITE_ROWS_PER_STATEMENT: usize = 500;
 
 /// Inserts rows of values into `table` as multi-row VALUES statements (SQLite), with `conflict` (an
 /// `ON CONFLICT …` clause, or empty) after each.
+///
+/// Bound through the driver's own connection rather than `Any`: `Any` wraps each text in an `Arc`
+/// and the SQLite driver copies it into another, two allocations and a copy for each of the
+/// millions of values a rebuild binds.
 async fn insert_values(
     connection: &mut AnyConnection,
     table: &str,
@@ -49,6 +53,9 @@ async fn insert_values(
     conflict: &str,
     rows: Vec<Vec<Cell>>,
 ) -> Result<(), ProjectionError> {
+    let connection = connection
+        .driver_connection_mut::<sqlx::SqliteConnection>()
+        .ok_or_else(|| ProjectionError::Malformed("rows for SQLite on another database".into()))?;
     let placeholders = format!("({})", vec!["?"; columns.len()].join(", "));
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
@@ -57,7 +64,7 @@ async fn insert_values(
         sql.push_str(&vec![placeholders.as_str(); chunk.len()].join(", "));
         sql.push(' ');
         sql.push_str(conflict);
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        let mut query = sqlx::query::<sqlx::Sqlite>(sqlx::AssertSqlSafe(sql));
         for cell in chunk.into_iter().flatten() {
             query = match cell {
                 Cell::Null => query.bind(None::<String>),
