@@ -405,6 +405,38 @@ fn the_append_benchmark_prints_one_json_object_per_engine() {
     }
 }
 
+#[test]
+fn the_rebuild_benchmark_prints_one_json_object_per_engine() {
+    let folder = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_lodge"))
+        .current_dir(folder.path())
+        .env("LODGE_BENCH_POSTGRES_URL", postgres_server_url())
+        .args(["bench", "rebuild", "--json", "--events", "1000", "--invites", "100"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let figures = json_lines(&stdout(&output));
+    let engines: Vec<&str> = figures.iter().map(|f| f["engine"].as_str().unwrap()).collect();
+    assert_eq!(engines, ["sqlite", "postgres"]);
+    for figure in &figures {
+        assert_eq!(figure["bench"], "rebuild");
+        // Every invite's history is written whole, so the log holds at least the events asked for.
+        assert!(figure["events"].as_u64().is_some_and(|n| n >= 1000), "{figure}");
+        for key in [
+            "rebuild_eps",
+            "read_all_eps",
+            "ratio",
+            "peak_rss_mib",
+            "visible_p50_ms",
+            "visible_p99_ms",
+        ] {
+            assert!(figure[key].as_f64().is_some_and(|v| v > 0.0), "{key} in {figure}");
+        }
+        let ratio = figure["rebuild_eps"].as_f64().unwrap() / figure["read_all_eps"].as_f64().unwrap();
+        assert!((ratio - figure["ratio"].as_f64().unwrap()).abs() < 1e-9);
+    }
+}
+
 async fn lodge_project_builds_the_portal_views(db: TestDatabase) {
     let folder = tempfile::tempdir().unwrap();
     lodge_ok(&db, folder.path(), &["demo"]);

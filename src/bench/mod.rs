@@ -13,7 +13,7 @@ use anyhow::Context;
 use lodge_eventlog::Engine;
 
 use crate::cli::BenchEngine;
-use sqlx::{Connection, Executor, PgConnection};
+use sqlx::{Connection, Executor, PgConnection, SqliteConnection};
 use uuid::Uuid;
 
 /// A database of the benchmark's own, removed afterwards.
@@ -53,6 +53,30 @@ impl BenchDatabase {
             folder: None,
             postgres: Some((server.to_owned(), name)),
         })
+    }
+
+    /// Settles a freshly written database as a long-lived one is settled, so that no timed step
+    /// pays for the writing before it: SQLite's write-ahead log is copied into the database file
+    /// (a page still in the log is looked up there on every read), PostgreSQL's tables are
+    /// vacuumed (the first read of a new row otherwise writes its visibility hints).
+    pub async fn settle(&self) -> anyhow::Result<()> {
+        match self.engine {
+            Engine::Sqlite => {
+                let mut connection = SqliteConnection::connect(&self.url).await?;
+                let (busy, ..): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
+                    .fetch_one(&mut connection)
+                    .await?;
+                anyhow::ensure!(
+                    busy == 0,
+                    "the write-ahead log could not be copied in: the database is busy"
+                );
+            }
+            Engine::Postgres => {
+                let mut connection = PgConnection::connect(&self.url).await?;
+                connection.execute("VACUUM (ANALYZE)").await?;
+            }
+        }
+        Ok(())
     }
 
     /// Removes the database, or with `LODGE_BENCH_KEEP=1` keeps it and says where it is (to look

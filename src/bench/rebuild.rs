@@ -194,6 +194,7 @@ async fn measure(db: &BenchDatabase, args: &RebuildBenchArgs) -> anyhow::Result<
     let started = Instant::now();
     let events = fill(&log, args).await?;
     let fill_seconds = started.elapsed().as_secs_f64();
+    db.settle().await?;
 
     // The baseline is read once before the rebuild and once after, and the two passes are taken
     // together: a machine whose speed drifts during the run (shared cores) then moves the baseline
