@@ -32,6 +32,7 @@ fn as_ana() -> Metadata {
 lodge_eventlog::test_on_both_engines!(
     every_event_has_one_entry_saying_who_what_when_and_where,
     entries_can_be_read_per_contact_and_per_document,
+    a_trail_keyed_by_position_by_an_earlier_lodge_takes_new_entries,
 );
 
 async fn every_event_has_one_entry_saying_who_what_when_and_where(db: TestDatabase) {
@@ -168,4 +169,34 @@ async fn entries_can_be_read_per_contact_and_per_document(db: TestDatabase) {
     )
     .await;
     assert!(of_another.is_empty());
+}
+
+/// Lodge keyed the trail by log position until its key became (invite, stream version); tables
+/// built then keep their key until their next rebuild, and the projector must go on adding to them.
+async fn a_trail_keyed_by_position_by_an_earlier_lodge_takes_new_entries(db: TestDatabase) {
+    let p = Projected::new(db).await;
+    p.store.register::<AuditProjection>().await.unwrap();
+    for statement in [
+        "DROP INDEX audit_entries__g1_key",
+        "DROP INDEX audit_entries__g1_i0",
+        "DROP INDEX audit_entries__g1_i1",
+        "CREATE UNIQUE INDEX audit_entries__g1_key ON audit_entries__g1 (position)",
+        "CREATE INDEX audit_entries__g1_i0 ON audit_entries__g1 (invite_id, stream_version)",
+        "CREATE INDEX audit_entries__g1_i1 ON audit_entries__g1 (contact_id)",
+        "CREATE INDEX audit_entries__g1_i2 ON audit_entries__g1 (document_id) WHERE document_id IS NOT NULL",
+    ] {
+        sqlx::raw_sql(statement).execute(p.store.pool()).await.unwrap();
+    }
+    p.execute(InviteCommand::SendInvite(send_invite())).await;
+    p.run(AuditProjection).await;
+    p.execute_as(upload(1, PAYSLIPS, ANA), as_ana()).await;
+    p.execute(accept(1)).await;
+
+    let all = eventually("three entries", || async {
+        let all = entries(&p.store, AuditFilter::default()).await;
+        (all.len() == 3).then_some(all)
+    })
+    .await;
+    let versions: Vec<u64> = all.iter().map(|e| e.stream_version).collect();
+    assert_eq!(versions, [1, 2, 3], "each event once, in order");
 }
