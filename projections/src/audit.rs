@@ -58,7 +58,7 @@ pub fn render(history: &InviteHistory, after_version: u64) -> Vec<AuditEntry> {
     // Reviews name the document; its hash and request come from its upload.
     let mut uploads: BTreeMap<DocumentId, (String, RequestId, ContactId)> = BTreeMap::new();
     let mut entries = Vec::new();
-    for recorded in &history.events {
+    for recorded in history.events.iter() {
         if let InviteEvent::DocumentUploaded(e) = &recorded.event {
             uploads.insert(
                 e.document_id,

@@ -1,5 +1,7 @@
 //! One invite's history, decoded: what every projection renders from.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use lodge_domain::InviteId;
 use lodge_domain::invite::InviteEvent;
@@ -16,10 +18,12 @@ pub struct HistoryEvent {
     pub event: InviteEvent,
 }
 
+/// Cheap to clone: the projectors of a process share one read of each history
+/// (`RecentHistories`), and a copy of every event for each of them showed in their profile.
 #[derive(Debug, Clone, PartialEq)]
 pub struct InviteHistory {
     pub invite_id: InviteId,
-    pub events: Vec<HistoryEvent>,
+    pub events: Arc<[HistoryEvent]>,
 }
 
 impl InviteHistory {

@@ -7,10 +7,13 @@
 //! as it reaches the events they need; it may run ahead of their checkpoint, which projections
 //! allow (they render from the whole history).
 
-use std::collections::VecDeque;
-use std::sync::Mutex;
+use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::sync::{Mutex, MutexGuard};
 
 use lodge_domain::InviteId;
+use lodge_eventlog::LogError;
+use tokio::sync::watch;
 
 use crate::history::InviteHistory;
 
@@ -20,32 +23,114 @@ const KEPT: usize = 64;
 /// Shared by the projectors of one process (`all::spawn_all`); each keeps its own checkpoint.
 #[derive(Default)]
 pub struct RecentHistories {
-    newest_first: Mutex<VecDeque<InviteHistory>>,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    newest_first: VecDeque<InviteHistory>,
+    /// Invites whose stream a projector is reading now. The projectors wake on the same append,
+    /// so they would all miss at once and read the same stream each; the others wait for this
+    /// read instead (docs/decisions/0017).
+    reading: HashMap<InviteId, watch::Receiver<()>>,
+}
+
+/// What a projector does for an invite's history: take a kept one, wait for another's read, or
+/// read it itself.
+enum Next {
+    Kept(InviteHistory),
+    Wait(watch::Receiver<()>),
+    Read(watch::Sender<()>),
+}
+
+/// Marks a read in progress; dropped when it ends, however it ends (a failure, a cancelled task),
+/// so that waiting projectors wake and look again.
+struct Reading<'a> {
+    recent: &'a RecentHistories,
+    invite: InviteId,
+    /// Dropped after the mark is gone: waiters then find the kept history or no read.
+    _done: watch::Sender<()>,
+}
+
+impl Drop for Reading<'_> {
+    fn drop(&mut self) {
+        self.recent.lock().reading.remove(&self.invite);
+    }
 }
 
 impl RecentHistories {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     /// A copy of the invite's history, if one read lately reaches `version`.
-    pub(crate) fn reaching(&self, invite: InviteId, version: u64) -> Option<InviteHistory> {
-        let histories = self
-            .newest_first
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        histories
-            .iter()
-            .find(|h| h.invite_id == invite)
-            .filter(|h| h.events.last().is_some_and(|e| e.stream_version >= version))
-            .cloned()
+    #[cfg(test)]
+    fn reaching(&self, invite: InviteId, version: u64) -> Option<InviteHistory> {
+        self.lock().reaching(invite, version)
+    }
+
+    /// The invite's history reaching `version`: one kept, or the one another projector is reading
+    /// now if it reaches that far, or else what `read` reads (kept for the others).
+    pub(crate) async fn reaching_or_read<F>(
+        &self,
+        invite: InviteId,
+        version: u64,
+        read: impl Fn() -> F,
+    ) -> Result<Option<InviteHistory>, LogError>
+    where
+        F: Future<Output = Result<Option<InviteHistory>, LogError>>,
+    {
+        loop {
+            let next = {
+                let mut state = self.lock();
+                if let Some(history) = state.reaching(invite, version) {
+                    Next::Kept(history)
+                } else if let Some(reading) = state.reading.get(&invite) {
+                    Next::Wait(reading.clone())
+                } else {
+                    let (done, waiting) = watch::channel(());
+                    state.reading.insert(invite, waiting);
+                    Next::Read(done)
+                }
+            };
+            match next {
+                Next::Kept(history) => return Ok(Some(history)),
+                // Ends with the read (its sender dropped); then look again: it may have started
+                // before `version` was appended, or failed.
+                Next::Wait(mut reading) => while reading.changed().await.is_ok() {},
+                Next::Read(done) => {
+                    let _reading = Reading {
+                        recent: self,
+                        invite,
+                        _done: done,
+                    };
+                    let history = read().await?;
+                    if let Some(history) = &history {
+                        self.keep(history);
+                    }
+                    return Ok(history);
+                }
+            }
+        }
     }
 
     /// Keeps a history just read, in place of an older one of the same invite.
     pub(crate) fn keep(&self, history: &InviteHistory) {
-        let mut histories = self
-            .newest_first
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut state = self.lock();
+        let histories = &mut state.newest_first;
         histories.retain(|h| h.invite_id != history.invite_id);
         histories.push_front(history.clone());
         histories.truncate(KEPT);
+    }
+}
+
+impl State {
+    fn reaching(&self, invite: InviteId, version: u64) -> Option<InviteHistory> {
+        self.newest_first
+            .iter()
+            .find(|h| h.invite_id == invite)
+            .filter(|h| h.events.last().is_some_and(|e| e.stream_version >= version))
+            .cloned()
     }
 }
 
@@ -94,6 +179,78 @@ mod tests {
         assert_eq!(recent.reaching(ana, 1), Some(kept));
         assert_eq!(recent.reaching(ana, 4), None, "a shorter history would miss events");
         assert_eq!(recent.reaching(other, 1), None);
+    }
+
+    #[tokio::test]
+    async fn projectors_missing_the_same_invite_at_once_share_one_read() {
+        let recent = RecentHistories::default();
+        let ana = invite();
+        let reads = std::sync::atomic::AtomicUsize::new(0);
+        let read = || async {
+            reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            // Long enough for the other projectors to arrive while this read is in flight.
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            Ok(Some(history(ana, 3)))
+        };
+        let (a, b, c) = tokio::join!(
+            recent.reaching_or_read(ana, 3, read),
+            recent.reaching_or_read(ana, 2, read),
+            recent.reaching_or_read(ana, 3, read),
+        );
+        assert_eq!(
+            reads.load(std::sync::atomic::Ordering::SeqCst),
+            1,
+            "one read for all three"
+        );
+        for history in [a, b, c] {
+            assert_eq!(history.unwrap().map(|h| h.events.len()), Some(3));
+        }
+    }
+
+    #[tokio::test]
+    async fn a_shared_read_that_falls_short_or_fails_leaves_the_waiter_to_read() {
+        let recent = RecentHistories::default();
+        let ana = invite();
+        let reads = std::sync::atomic::AtomicUsize::new(0);
+        let short = || async {
+            reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            Ok(Some(history(ana, 2)))
+        };
+        let failing = || async {
+            reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            Err(LogError::ShuttingDown)
+        };
+        let full = || async {
+            reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok(Some(history(ana, 5)))
+        };
+        let (first, waiter) = tokio::join!(recent.reaching_or_read(ana, 2, short), async {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            recent.reaching_or_read(ana, 5, full).await
+        });
+        assert_eq!(first.unwrap().map(|h| h.events.len()), Some(2));
+        assert_eq!(
+            waiter.unwrap().map(|h| h.events.len()),
+            Some(5),
+            "read again, reaching 5"
+        );
+
+        let other = invite();
+        let (failed, waiter) = tokio::join!(recent.reaching_or_read(other, 1, failing), async {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            recent
+                .reaching_or_read(other, 1, || async { Ok(Some(history(other, 1))) })
+                .await
+        });
+        assert!(failed.is_err());
+        assert_eq!(waiter.unwrap().map(|h| h.events.len()), Some(1));
+        assert_eq!(
+            reads.load(std::sync::atomic::Ordering::SeqCst),
+            3,
+            "short, full, failing"
+        );
     }
 
     #[test]

@@ -125,10 +125,8 @@ async fn histories(
     let mut histories = Vec::with_capacity(needed.len());
     for (stream, version) in needed {
         let Some(invite) = stream.invite_id() else { continue };
-        if let Some(history) = recent.reaching(invite, version) {
-            histories.push(history);
-        } else if let Some(history) = InviteHistory::load(log, stream).await? {
-            recent.keep(&history);
+        let read = || InviteHistory::load(log, stream);
+        if let Some(history) = recent.reaching_or_read(invite, version, read).await? {
             histories.push(history);
         }
     }

@@ -29,7 +29,7 @@ pub fn render(history: &InviteHistory) -> Vec<RenderedView> {
     };
     let mut uploaded_at: BTreeMap<DocumentId, DateTime<Utc>> = BTreeMap::new();
     let mut threads: BTreeMap<ContactId, Vec<PortalMessage>> = BTreeMap::new();
-    for recorded in &history.events {
+    for recorded in history.events.iter() {
         match &recorded.event {
             InviteEvent::DocumentUploaded(e) => {
                 uploaded_at.insert(e.document_id, recorded.recorded_at);

@@ -87,7 +87,7 @@ fn is_done(request: &PortalRequest) -> bool {
 pub fn render(history: &InviteHistory) -> Option<StaffInviteView> {
     let sent_at = history.events.first()?.recorded_at;
     let mut last_opened = std::collections::BTreeMap::new();
-    for recorded in &history.events {
+    for recorded in history.events.iter() {
         if let InviteEvent::PortalOpened(e) = &recorded.event {
             last_opened.insert(e.contact_id, recorded.recorded_at);
         }
