@@ -153,7 +153,11 @@ async fn write_batch<P: Projection>(
     }
     .await;
     match written {
-        Ok(()) => Ok(tx.commit().await?),
+        Ok(()) => {
+            tx.commit().await?;
+            store.ring_applied(P::NAME);
+            Ok(())
+        }
         Err(error) => {
             // At once, not on the connection's next use: the transaction holds the projector's
             // registry row, which the caller may be about to update from another connection.

@@ -1,6 +1,8 @@
 //! The database that holds the read models: the log's own database, reached through sqlx's `Any`
 //! driver so that one SQL text serves SQLite and PostgreSQL (both take `$1` parameters).
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::Utc;
@@ -8,6 +10,7 @@ use lodge_eventlog::sqlite::{WriteGate, WriteTurn};
 use lodge_eventlog::{Engine, EventLog, Position};
 use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyConnection, AnyPool, Connection, Executor, Row};
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::ProjectionError;
@@ -18,6 +21,9 @@ use crate::write_transaction::WriteTransaction;
 const LEADERSHIP_LOCK_CLASS: i32 = 1_819_239_269;
 /// How often a waiting process tries to take over a projector.
 const LEADERSHIP_POLL: Duration = Duration::from_secs(1);
+/// How often [`ReadStore::wait_for`] looks at a projector's checkpoint when no projector of this
+/// process says it moved (the projector may run in another process).
+const WAIT_POLL: Duration = Duration::from_millis(5);
 
 #[derive(Clone)]
 pub struct ReadStore {
@@ -25,6 +31,9 @@ pub struct ReadStore {
     engine: Engine,
     /// SQLite: this process's queue of writers to the file, shared with the log.
     gate: Option<WriteGate>,
+    /// Rung by this process's projectors each time one commits a batch, by name, so that a read
+    /// waiting for it looks again at once instead of at its next poll.
+    applied: Arc<Mutex<HashMap<String, watch::Sender<()>>>>,
 }
 
 /// Where a projector stands, as recorded.
@@ -76,7 +85,33 @@ impl ReadStore {
             Engine::Sqlite => Some(WriteGate::of_url(url)?),
             Engine::Postgres => None,
         };
-        Ok(Self { pool, engine, gate })
+        Ok(Self {
+            pool,
+            engine,
+            gate,
+            applied: Arc::default(),
+        })
+    }
+
+    /// The signal that projector `name` of this process committed a batch.
+    fn applied(&self, name: &str) -> watch::Receiver<()> {
+        let mut applied = self.applied.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        match applied.get(name) {
+            Some(sender) => sender.subscribe(),
+            None => {
+                let (sender, receiver) = watch::channel(());
+                applied.insert(name.to_owned(), sender);
+                receiver
+            }
+        }
+    }
+
+    /// Says that projector `name` committed a batch (see [`ReadStore::wait_for`]).
+    pub(crate) fn ring_applied(&self, name: &str) {
+        let applied = self.applied.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(sender) = applied.get(name) {
+            sender.send_replace(());
+        }
     }
 
     pub fn engine(&self) -> Engine {
@@ -337,7 +372,8 @@ impl ReadStore {
 
     /// Waits, at most `timeout`, until `projector` has applied the event at `position` (a position a
     /// command's outcome reported), so that a read can follow a write. Returns whether it has;
-    /// fails at once if the projector has stopped on an event it cannot handle.
+    /// fails at once if the projector has stopped on an event it cannot handle. It looks again
+    /// whenever this process's projector commits, and every few milliseconds otherwise.
     pub async fn wait_for(
         &self,
         log: &EventLog,
@@ -346,7 +382,10 @@ impl ReadStore {
         timeout: Duration,
     ) -> Result<bool, ProjectionError> {
         let deadline = tokio::time::Instant::now() + timeout;
+        let mut applied = self.applied(projector);
         loop {
+            // Seen before looking, so that a commit after the look wakes the wait below.
+            applied.borrow_and_update();
             if let Some(status) = self.status(projector).await? {
                 if let Some((stopped_at, reason)) = status.failure {
                     return Err(ProjectionError::Stopped {
@@ -359,10 +398,11 @@ impl ReadStore {
                     return Ok(true);
                 }
             }
-            if tokio::time::Instant::now() >= deadline {
+            let now = tokio::time::Instant::now();
+            if now >= deadline {
                 return Ok(false);
             }
-            tokio::time::sleep(Duration::from_millis(5)).await;
+            let _ = tokio::time::timeout(WAIT_POLL.min(deadline - now), applied.changed()).await;
         }
     }
 

@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 use lodge_domain::invite::{InviteEvent, MessagePosted};
 use lodge_domain::{Actor, MessageId};
 use lodge_eventlog::{EventLog, ExpectedVersion, Metadata, NewEvent, Position, StreamId};
+use lodge_projections::portal::PortalProjection;
 use lodge_projections::rebuild::{self, RebuildOutcome};
-use lodge_projections::{ReadStore, all};
+use lodge_projections::{Projection, ReadStore, all};
 use serde::Serialize;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -145,22 +146,29 @@ async fn visible_delays(log: &EventLog, store: &ReadStore, invites: u32) -> anyh
         let (stream, event, metadata) = message(invite, "probe");
         let appended = log.append(&stream, ExpectedVersion::Any, &[event], &metadata).await?;
         let started = Instant::now();
-        loop {
-            let shown: Option<i64> =
-                sqlx::query_scalar("SELECT position FROM portal_views WHERE invite_id = $1 AND contact_id = $2")
-                    .bind(invite_id(invite).to_string())
-                    .bind(contact_id(invite, 0).to_string())
-                    .fetch_optional(store.pool())
-                    .await?;
-            // Within a stream, positions grow with versions.
-            if shown.is_some_and(|p| p >= appended.last_position.0) {
-                break;
-            }
-            if started.elapsed() > Duration::from_secs(10) {
-                anyhow::bail!("an append did not reach the portal view within 10 s");
-            }
-            tokio::time::sleep(Duration::from_micros(500)).await;
-        }
+        // The product's own read-after-write wait (what a portal page does after an upload): it
+        // looks at the projector's checkpoint whenever the projector commits. Polling the view
+        // every half millisecond instead put a query load of its own on the two cores.
+        let reached = store
+            .wait_for(
+                log,
+                PortalProjection::NAME,
+                appended.last_position,
+                Duration::from_secs(10),
+            )
+            .await?;
+        anyhow::ensure!(reached, "an append did not reach the portal view within 10 s");
+        let shown: Option<i64> =
+            sqlx::query_scalar("SELECT position FROM portal_views WHERE invite_id = $1 AND contact_id = $2")
+                .bind(invite_id(invite).to_string())
+                .bind(contact_id(invite, 0).to_string())
+                .fetch_optional(store.pool())
+                .await?;
+        // Within a stream, positions grow with versions.
+        anyhow::ensure!(
+            shown.is_some_and(|p| p >= appended.last_position.0),
+            "the portal projector passed the append, but the portal view does not show it"
+        );
         delays.push(started.elapsed().as_secs_f64() * 1000.0);
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
