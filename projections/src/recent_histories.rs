@@ -141,6 +141,9 @@ mod tests {
     use lodge_eventlog::{Metadata, Position};
     use uuid::Uuid;
 
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
     use super::*;
     use crate::history::HistoryEvent;
 
@@ -181,76 +184,68 @@ mod tests {
         assert_eq!(recent.reaching(other, 1), None);
     }
 
+    /// A read of the log as a test stands it in: counted, taking `millis`, giving `result`.
+    async fn read(
+        reads: &AtomicUsize,
+        millis: u64,
+        result: Result<Option<InviteHistory>, LogError>,
+    ) -> Result<Option<InviteHistory>, LogError> {
+        reads.fetch_add(1, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(millis)).await;
+        result
+    }
+
+    /// Lets the first of two projectors start its read before the second looks.
+    async fn later<T>(second: impl Future<Output = T>) -> T {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        second.await
+    }
+
+    fn length(history: Result<Option<InviteHistory>, LogError>) -> Option<usize> {
+        history.unwrap().map(|h| h.events.len())
+    }
+
     #[tokio::test]
     async fn projectors_missing_the_same_invite_at_once_share_one_read() {
         let recent = RecentHistories::default();
         let ana = invite();
-        let reads = std::sync::atomic::AtomicUsize::new(0);
-        let read = || async {
-            reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            // Long enough for the other projectors to arrive while this read is in flight.
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            Ok(Some(history(ana, 3)))
-        };
+        let reads = AtomicUsize::new(0);
+        // Long enough for the other projectors to arrive while this read is in flight.
+        let slow = || read(&reads, 50, Ok(Some(history(ana, 3))));
         let (a, b, c) = tokio::join!(
-            recent.reaching_or_read(ana, 3, read),
-            recent.reaching_or_read(ana, 2, read),
-            recent.reaching_or_read(ana, 3, read),
+            recent.reaching_or_read(ana, 3, slow),
+            recent.reaching_or_read(ana, 2, slow),
+            recent.reaching_or_read(ana, 3, slow),
         );
-        assert_eq!(
-            reads.load(std::sync::atomic::Ordering::SeqCst),
-            1,
-            "one read for all three"
-        );
-        for history in [a, b, c] {
-            assert_eq!(history.unwrap().map(|h| h.events.len()), Some(3));
-        }
+        assert_eq!(reads.load(Ordering::SeqCst), 1, "one read for all three");
+        assert_eq!([length(a), length(b), length(c)], [Some(3); 3]);
     }
 
     #[tokio::test]
     async fn a_shared_read_that_falls_short_or_fails_leaves_the_waiter_to_read() {
         let recent = RecentHistories::default();
+        let reads = AtomicUsize::new(0);
+
         let ana = invite();
-        let reads = std::sync::atomic::AtomicUsize::new(0);
-        let short = || async {
-            reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            Ok(Some(history(ana, 2)))
-        };
-        let failing = || async {
-            reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            Err(LogError::ShuttingDown)
-        };
-        let full = || async {
-            reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            Ok(Some(history(ana, 5)))
-        };
-        let (first, waiter) = tokio::join!(recent.reaching_or_read(ana, 2, short), async {
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-            recent.reaching_or_read(ana, 5, full).await
-        });
-        assert_eq!(first.unwrap().map(|h| h.events.len()), Some(2));
-        assert_eq!(
-            waiter.unwrap().map(|h| h.events.len()),
-            Some(5),
-            "read again, reaching 5"
+        let short = || read(&reads, 50, Ok(Some(history(ana, 2))));
+        let full = || read(&reads, 0, Ok(Some(history(ana, 5))));
+        let (first, waiter) = tokio::join!(
+            recent.reaching_or_read(ana, 2, short),
+            later(recent.reaching_or_read(ana, 5, full))
         );
+        assert_eq!(length(first), Some(2));
+        assert_eq!(length(waiter), Some(5), "read again, reaching 5");
 
         let other = invite();
-        let (failed, waiter) = tokio::join!(recent.reaching_or_read(other, 1, failing), async {
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-            recent
-                .reaching_or_read(other, 1, || async { Ok(Some(history(other, 1))) })
-                .await
-        });
-        assert!(failed.is_err());
-        assert_eq!(waiter.unwrap().map(|h| h.events.len()), Some(1));
-        assert_eq!(
-            reads.load(std::sync::atomic::Ordering::SeqCst),
-            3,
-            "short, full, failing"
+        let failing = || read(&reads, 50, Err(LogError::ShuttingDown));
+        let full = || read(&reads, 0, Ok(Some(history(other, 1))));
+        let (failed, waiter) = tokio::join!(
+            recent.reaching_or_read(other, 1, failing),
+            later(recent.reaching_or_read(other, 1, full))
         );
+        assert!(failed.is_err());
+        assert_eq!(length(waiter), Some(1), "read again after the failure");
+        assert_eq!(reads.load(Ordering::SeqCst), 4, "short, full, failing, full");
     }
 
     #[test]
