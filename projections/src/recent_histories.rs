@@ -136,13 +136,13 @@ impl State {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
     use lodge_domain::invite::{InviteEvent, MessagePosted};
     use lodge_domain::{Actor, ContactId, MessageId};
     use lodge_eventlog::{Metadata, Position};
     use uuid::Uuid;
-
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::time::Duration;
 
     use super::*;
     use crate::history::HistoryEvent;

@@ -110,8 +110,8 @@ fn not_registered<P: Projection>() -> ProjectionError {
 }
 
 /// The whole history of every invite the batch touches, each read once, or taken from another
-/// projector's recent read when that reaches the batch's last event of the invite. Events of other
-/// streams are not invites' and are left alone.
+/// projector's recent read (or the read it is making now) when that reaches the batch's last event
+/// of the invite. Events of other streams are not invites' and are left alone.
 async fn histories(
     log: &EventLog,
     recent: &RecentHistories,
