@@ -201,6 +201,9 @@ pub struct RebuildBenchArgs {
     /// Invites they belong to
     #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(10..))]
     pub invites: u32,
+    /// Appends a second of the steady load beside the append-to-portal probes
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub load: u64,
     /// Measure only this engine
     #[arg(long, value_enum)]
     pub only: Option<BenchEngine>,
