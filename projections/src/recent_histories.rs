@@ -115,7 +115,7 @@ impl RecentHistories {
     }
 
     /// Keeps a history just read, in place of an older one of the same invite.
-    pub(crate) fn keep(&self, history: &InviteHistory) {
+    fn keep(&self, history: &InviteHistory) {
         let mut state = self.lock();
         let histories = &mut state.newest_first;
         histories.retain(|h| h.invite_id != history.invite_id);

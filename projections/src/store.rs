@@ -96,14 +96,10 @@ impl ReadStore {
     /// The signal that projector `name` of this process committed a batch.
     fn applied(&self, name: &str) -> watch::Receiver<()> {
         let mut applied = self.applied.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        match applied.get(name) {
-            Some(sender) => sender.subscribe(),
-            None => {
-                let (sender, receiver) = watch::channel(());
-                applied.insert(name.to_owned(), sender);
-                receiver
-            }
-        }
+        applied
+            .entry(name.to_owned())
+            .or_insert_with(|| watch::channel(()).0)
+            .subscribe()
     }
 
     /// Says that projector `name` committed a batch (see [`ReadStore::wait_for`]).
