@@ -176,17 +176,20 @@ async fn entries_can_be_read_per_contact_and_per_document(db: TestDatabase) {
 async fn a_trail_keyed_by_position_by_an_earlier_lodge_takes_new_entries(db: TestDatabase) {
     let p = Projected::new(db).await;
     p.store.register::<AuditProjection>().await.unwrap();
-    for statement in [
-        "DROP INDEX audit_entries__g1_key",
-        "DROP INDEX audit_entries__g1_i0",
-        "DROP INDEX audit_entries__g1_i1",
-        "CREATE UNIQUE INDEX audit_entries__g1_key ON audit_entries__g1 (position)",
-        "CREATE INDEX audit_entries__g1_i0 ON audit_entries__g1 (invite_id, stream_version)",
-        "CREATE INDEX audit_entries__g1_i1 ON audit_entries__g1 (contact_id)",
-        "CREATE INDEX audit_entries__g1_i2 ON audit_entries__g1 (document_id) WHERE document_id IS NOT NULL",
-    ] {
-        sqlx::raw_sql(statement).execute(p.store.pool()).await.unwrap();
-    }
+    // One script on one connection: statements spread over the pool's connections raced each
+    // other on SQLite ("index … already exists").
+    sqlx::raw_sql(
+        "DROP INDEX audit_entries__g1_key;
+         DROP INDEX audit_entries__g1_i0;
+         DROP INDEX audit_entries__g1_i1;
+         CREATE UNIQUE INDEX audit_entries__g1_key ON audit_entries__g1 (position);
+         CREATE INDEX audit_entries__g1_i0 ON audit_entries__g1 (invite_id, stream_version);
+         CREATE INDEX audit_entries__g1_i1 ON audit_entries__g1 (contact_id);
+         CREATE INDEX audit_entries__g1_i2 ON audit_entries__g1 (document_id) WHERE document_id IS NOT NULL",
+    )
+    .execute(p.store.pool())
+    .await
+    .unwrap();
     p.execute(InviteCommand::SendInvite(send_invite())).await;
     p.run(AuditProjection).await;
     p.execute_as(upload(1, PAYSLIPS, ANA), as_ana()).await;
