@@ -17,12 +17,17 @@ use crate::store::ReadStore;
 /// loads rows first and builds indexes after, which is far cheaper than updating them row by row.
 /// (A table that a rebuild loads with `ON CONFLICT` on its key needs the key while loading, so
 /// declares it in `columns` instead.)
+///
+/// A table added to a projection after its first release names how to fill it from the
+/// projection's other tables (`backfill`, an `INSERT … SELECT` for a generation), so that a
+/// generation an earlier Lodge built gains it when the projection registers, without a rebuild.
 #[derive(Debug, Clone, Copy)]
 pub struct Table {
     pub name: &'static str,
     pub columns: &'static str,
     pub key: Option<&'static str>,
     pub indexes: &'static [&'static str],
+    pub backfill: Option<fn(Generation) -> String>,
 }
 
 /// One generation of a projection's tables.

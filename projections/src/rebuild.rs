@@ -128,11 +128,17 @@ async fn prepare(
     if let Some(Some((_, first))) = plans.first()
         && plans.iter().all(|p| p.as_ref().is_some_and(|(_, plan)| plan == first))
     {
-        let targets = projections
+        let targets: Vec<(&'static dyn DynProjection, Generation)> = projections
             .iter()
             .zip(&plans)
             .map(|(p, plan)| (*p, plan.as_ref().expect("checked above").0))
             .collect();
+        // A rebuild an earlier Lodge began has no tables of its own for what it did not know of.
+        let mut tx = store.begin_write().await?;
+        for (projection, generation) in &targets {
+            store::add_missing_tables(&mut tx, store.engine(), projection.tables(), *generation).await?;
+        }
+        tx.commit().await?;
         return Ok((targets, first.clone(), true));
     }
     let plan = Plan {
@@ -489,6 +495,7 @@ pub async fn rebuild(
         let mut loader = Loader::start(store).await?;
         loop {
             let Some(page) = pipeline.next().await? else {
+                tracing::debug!(elapsed = ?started.elapsed(), events, "rebuild loaded every stream");
                 // Each table's indexes in a transaction of their own, so that the write-ahead log
                 // starts again between them too; IF NOT EXISTS lets an interrupted rebuild resume
                 // here. The plan moves on once they are all built.
@@ -501,6 +508,7 @@ pub async fn rebuild(
                         tx.commit().await?;
                     }
                 }
+                tracing::debug!(elapsed = ?started.elapsed(), "rebuild built its indexes");
                 plan.phase = "catch_up".into();
                 plan.cursor = None;
                 let mut tx = store.begin_write_on(&mut loader.connection).await?;
@@ -557,6 +565,7 @@ pub async fn rebuild(
     }
 
     // 3. The switch, then the old tables.
+    tracing::debug!(elapsed = ?started.elapsed(), caught_up, "rebuild caught up");
     progress(Progress::Switching);
     let mut tx = store.begin_write().await?;
     let mut switched = Vec::new();

@@ -232,11 +232,21 @@ impl ReadStore {
             .fetch_optional(&mut *tx)
             .await?;
         match known {
-            Some(_) => {
+            Some(generation) => {
+                // First: the update locks the projection's row, so that servers registering at
+                // once add missing tables one after the other.
                 sqlx::query("UPDATE lodge_projections SET failed_position = NULL, error = NULL WHERE name = $1")
                     .bind(name)
                     .execute(&mut *tx)
                     .await?;
+                let generation = Generation(generation);
+                let added = add_missing_tables(&mut tx, self.engine, tables, generation).await?;
+                if !added.is_empty() {
+                    create_indexes(&mut tx, self.engine, &added, generation).await?;
+                    point_views_at(&mut tx, &added, generation).await?;
+                    let names: Vec<&str> = added.iter().map(|t| t.name).collect();
+                    tracing::info!(projection = name, tables = ?names, "added the tables an earlier Lodge did not have");
+                }
             }
             None => {
                 let generation = Generation(1);
@@ -426,6 +436,42 @@ pub(crate) async fn create_tables(
     Ok(())
 }
 
+/// Creates the tables of `generation` that it lacks (made by an earlier Lodge, before the tables
+/// were part of their projection), each filled by its backfill from the projection's other tables;
+/// returns them. Their indexes and views are the caller's: a rebuild builds its indexes once its
+/// tables are full.
+pub(crate) async fn add_missing_tables(
+    connection: &mut AnyConnection,
+    engine: Engine,
+    tables: &[Table],
+    generation: Generation,
+) -> Result<Vec<Table>, ProjectionError> {
+    let exists = match engine {
+        Engine::Sqlite => "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = $1",
+        Engine::Postgres => "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema() AND tablename = $1",
+    };
+    let mut added = Vec::new();
+    for table in tables {
+        let found: i64 = sqlx::query_scalar(exists)
+            .bind(generation.table(table.name))
+            .fetch_one(&mut *connection)
+            .await?;
+        if found > 0 {
+            continue;
+        }
+        let backfill = table.backfill.ok_or_else(|| {
+            ProjectionError::Malformed(format!(
+                "table {} is missing from generation {} and cannot be filled in place: rebuild its projection",
+                table.name, generation.0
+            ))
+        })?;
+        create_tables(connection, engine, std::slice::from_ref(table), generation).await?;
+        connection.execute(sqlx::AssertSqlSafe(backfill(generation))).await?;
+        added.push(*table);
+    }
+    Ok(added)
+}
+
 /// `columns` for `engine`. On PostgreSQL, text columns compare byte by byte (`COLLATE "C"`), as
 /// SQLite's do: read models hold ids, hashes, ISO 8601 times and JSON, whose order is their
 /// bytes' order anyway, while a database's own collation (a glibc locale, even `C.UTF-8`) compares
@@ -580,6 +626,7 @@ mod tests {
             columns: "position BIGINT NOT NULL, document_id TEXT",
             key: Some("position"),
             indexes: &["document_id WHERE document_id IS NOT NULL"],
+            backfill: None,
         };
         let statements = index_statements(Engine::Postgres, &table, Generation(3));
         assert_eq!(

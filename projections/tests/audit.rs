@@ -4,11 +4,11 @@
 mod support;
 
 use futures_util::TryStreamExt;
-use lodge_domain::invite::{InviteCommand, PortalAccess, RecordPortalAccess};
+use lodge_domain::invite::{InviteCommand, InviteDecider, PortalAccess, RecordPortalAccess};
 use lodge_domain::testing::*;
 use lodge_domain::{Actor, DocumentId};
 use lodge_eventlog::testing::TestDatabase;
-use lodge_eventlog::{Metadata, Source, StreamId};
+use lodge_eventlog::{Metadata, Source, StreamId, command};
 use lodge_projections::ReadStore;
 use lodge_projections::audit::{self, AuditEntry, AuditFilter, AuditProjection};
 use support::*;
@@ -33,6 +33,7 @@ lodge_eventlog::test_on_both_engines!(
     every_event_has_one_entry_saying_who_what_when_and_where,
     entries_can_be_read_per_contact_and_per_document,
     a_trail_keyed_by_position_by_an_earlier_lodge_takes_new_entries,
+    a_trail_built_before_its_maps_gains_them_from_its_entries,
 );
 
 async fn every_event_has_one_entry_saying_who_what_when_and_where(db: TestDatabase) {
@@ -141,6 +142,26 @@ async fn entries_can_be_read_per_contact_and_per_document(db: TestDatabase) {
     assert_eq!(of_ben.len(), 1);
     assert_eq!(of_ben[0].document_id, Some(DocumentId::from_uuid(uuid(2))));
 
+    // A contact with entries in two invites has them all.
+    let mut second = send_invite();
+    second.invite_id = lodge_domain::InviteId::from_uuid(uuid(0x2222));
+    for (i, contact) in second.contacts.iter_mut().enumerate() {
+        contact.portal_link = token(0x60 + i as u8);
+    }
+    let second_stream = StreamId::invite(second.invite_id);
+    for command in [InviteCommand::SendInvite(second), upload(5, PAYSLIPS, BEN)] {
+        let metadata = Metadata::new(Actor::from(&staff()));
+        command::execute::<InviteDecider>(&p.log, &second_stream, &command, &metadata)
+            .await
+            .unwrap();
+    }
+    let of_ben = eventually("Ben's entries in both invites", || async {
+        let of_ben = entries(&p.store, of_contact(BEN)).await;
+        (of_ben.len() == 2).then_some(of_ben)
+    })
+    .await;
+    assert_eq!(of_ben[1].document_id, Some(DocumentId::from_uuid(uuid(5))));
+
     let of_invite = entries(
         &p.store,
         AuditFilter {
@@ -180,8 +201,6 @@ async fn a_trail_keyed_by_position_by_an_earlier_lodge_takes_new_entries(db: Tes
     // other on SQLite ("index … already exists").
     sqlx::raw_sql(
         "DROP INDEX audit_entries__g1_key;
-         DROP INDEX audit_entries__g1_i0;
-         DROP INDEX audit_entries__g1_i1;
          CREATE UNIQUE INDEX audit_entries__g1_key ON audit_entries__g1 (position);
          CREATE INDEX audit_entries__g1_i0 ON audit_entries__g1 (invite_id, stream_version);
          CREATE INDEX audit_entries__g1_i1 ON audit_entries__g1 (contact_id);
@@ -202,4 +221,68 @@ async fn a_trail_keyed_by_position_by_an_earlier_lodge_takes_new_entries(db: Tes
     .await;
     let versions: Vec<u64> = all.iter().map(|e| e.stream_version).collect();
     assert_eq!(versions, [1, 2, 3], "each event once, in order");
+}
+
+fn of_contact(contact: lodge_domain::ContactId) -> AuditFilter {
+    AuditFilter {
+        contact_id: Some(contact),
+        ..AuditFilter::default()
+    }
+}
+
+fn of_document(n: u128) -> AuditFilter {
+    AuditFilter {
+        document_id: Some(DocumentId::from_uuid(uuid(n))),
+        ..AuditFilter::default()
+    }
+}
+
+/// Until the trail kept maps of the invites in which each contact and document has entries, their
+/// entries were found through indexes of every entry. A trail built then gains its maps from its
+/// own entries when the projection registers, and reads per contact and per document find what
+/// they did; the projector then keeps the maps up to date.
+async fn a_trail_built_before_its_maps_gains_them_from_its_entries(db: TestDatabase) {
+    let p = Projected::new(db).await;
+    let projector = p.run(AuditProjection).await;
+    p.execute(InviteCommand::SendInvite(send_invite())).await;
+    p.execute_as(upload(1, PAYSLIPS, ANA), as_ana()).await;
+    p.execute(upload(2, PAYSLIPS, BEN)).await;
+    p.execute(reject(1, "Blurry")).await;
+    eventually("four entries", || async {
+        (entries(&p.store, AuditFilter::default()).await.len() == 4).then_some(())
+    })
+    .await;
+    projector.abort();
+    let _ = projector.await;
+    // The trail as an earlier Lodge left it: no maps.
+    sqlx::raw_sql(
+        "DROP VIEW audit_contacts; DROP TABLE audit_contacts__g1;
+         DROP VIEW audit_documents; DROP TABLE audit_documents__g1;",
+    )
+    .execute(p.store.pool())
+    .await
+    .unwrap();
+
+    p.store.register::<AuditProjection>().await.unwrap();
+    let all = entries(&p.store, AuditFilter::default()).await;
+    let ana: Vec<&AuditEntry> = all.iter().filter(|e| e.contact_id == Some(ANA)).collect();
+    assert_eq!(ana.len(), 2, "Ana's upload and its rejection");
+    assert_eq!(entries(&p.store, of_contact(ANA)).await.iter().collect::<Vec<_>>(), ana);
+    let actions: Vec<String> = entries(&p.store, of_document(1))
+        .await
+        .into_iter()
+        .map(|e| e.action)
+        .collect();
+    assert_eq!(actions, ["document_uploaded", "document_rejected"]);
+    assert_eq!(entries(&p.store, of_contact(BEN)).await.len(), 1);
+
+    p.run(AuditProjection).await;
+    p.execute(upload(3, PAYSLIPS, BEN)).await;
+    let of_ben = eventually("Ben's second upload", || async {
+        let of_ben = entries(&p.store, of_contact(BEN)).await;
+        (of_ben.len() == 2).then_some(of_ben)
+    })
+    .await;
+    assert_eq!(of_ben[1].document_id, Some(DocumentId::from_uuid(uuid(3))));
+    assert_eq!(entries(&p.store, of_document(3)).await.len(), 1);
 }

@@ -55,6 +55,7 @@ lodge_eventlog::test_on_both_engines!(
     a_rebuilt_generation_equals_the_incrementally_built_one,
     projectors_follow_a_rebuild_and_miss_nothing_written_meanwhile,
     an_interrupted_rebuild_resumes_where_it_stopped,
+    a_rebuild_begun_before_the_audit_maps_resumes_with_them,
 );
 
 async fn a_rebuilt_generation_equals_the_incrementally_built_one(db: TestDatabase) {
@@ -148,13 +149,14 @@ async fn projectors_follow_a_rebuild_and_miss_nothing_written_meanwhile(db: Test
     assert_eq!(invites, 9);
 }
 
-async fn an_interrupted_rebuild_resumes_where_it_stopped(db: TestDatabase) {
-    let p = Projected::new(db).await;
+/// Builds some history incrementally, then starts a rebuild and interrupts it after its first
+/// chunk; returns the incrementally built read models.
+async fn interrupt_a_rebuild(p: &Projected) -> Vec<String> {
     all::register_all(&p.store).await.unwrap();
     let shutdown = CancellationToken::new();
-    let mut projectors = start_all(&p, &shutdown);
-    let last = some_history(&p, 0).await;
-    wait_all(&p, last).await;
+    let mut projectors = start_all(p, &shutdown);
+    let last = some_history(p, 0).await;
+    wait_all(p, last).await;
     shutdown.cancel();
     while projectors.join_next().await.is_some() {}
     let incremental = snapshot(&p.store).await;
@@ -175,7 +177,10 @@ async fn an_interrupted_rebuild_resumes_where_it_stopped(db: TestDatabase) {
         incremental,
         "the live generation kept serving"
     );
+    incremental
+}
 
+async fn resume_and_compare(p: &Projected, incremental: &[String]) {
     let outcome = rebuild::rebuild(&p.log, &p.store, &ALL, &CancellationToken::new(), |_| {})
         .await
         .unwrap();
@@ -185,4 +190,22 @@ async fn an_interrupted_rebuild_resumes_where_it_stopped(db: TestDatabase) {
     assert!(report.resumed);
     assert_eq!(report.switched[0], ("portal", Generation(1), Generation(2)));
     assert_eq!(snapshot(&p.store).await, incremental);
+}
+
+async fn an_interrupted_rebuild_resumes_where_it_stopped(db: TestDatabase) {
+    let p = Projected::new(db).await;
+    let incremental = interrupt_a_rebuild(&p).await;
+    resume_and_compare(&p, &incremental).await;
+}
+
+/// A rebuild an earlier Lodge began, before the audit trail had its maps, resumes with them filled
+/// from the entries it had loaded.
+async fn a_rebuild_begun_before_the_audit_maps_resumes_with_them(db: TestDatabase) {
+    let p = Projected::new(db).await;
+    let incremental = interrupt_a_rebuild(&p).await;
+    sqlx::raw_sql("DROP TABLE audit_contacts__g2; DROP TABLE audit_documents__g2;")
+        .execute(p.store.pool())
+        .await
+        .unwrap();
+    resume_and_compare(&p, &incremental).await;
 }

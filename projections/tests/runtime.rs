@@ -31,6 +31,7 @@ impl Projection for Tally {
         columns: "invite_id TEXT NOT NULL, events BIGINT NOT NULL",
         key: None,
         indexes: &["invite_id"],
+        backfill: None,
     }];
 
     async fn write(

@@ -26,12 +26,14 @@ impl Projection for PortalProjection {
             columns: "invite_id TEXT NOT NULL, contact_id TEXT NOT NULL, position BIGINT NOT NULL, doc TEXT NOT NULL",
             key: Some("invite_id, contact_id"),
             indexes: &[],
+            backfill: None,
         },
         Table {
             name: "portal_links",
             columns: "token_hash TEXT PRIMARY KEY, invite_id TEXT NOT NULL, contact_id TEXT NOT NULL",
             key: None,
             indexes: &["invite_id"],
+            backfill: None,
         },
     ];
 

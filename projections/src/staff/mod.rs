@@ -140,6 +140,7 @@ impl Projection for StaffProjection {
                   search TEXT NOT NULL, position BIGINT NOT NULL, doc TEXT NOT NULL",
         key: Some("invite_id"),
         indexes: &["status, due_on", "sent_at"],
+        backfill: None,
     }];
 
     async fn write(
