@@ -3,7 +3,8 @@
 //! one); running the load is the transaction's.
 //!
 //! - Into a rebuild's new tables, which hold nothing the rows could conflict with, PostgreSQL takes
-//!   rows by `COPY ... FROM STDIN`, about three times faster than as JSON (docs/decisions/0015).
+//!   rows by `COPY ... FROM STDIN`, about three times faster than as JSON (docs/decisions/0015), in
+//!   its binary format (docs/decisions/0023).
 //! - Where rows may conflict, on PostgreSQL they travel as one JSON parameter expanded by
 //!   `json_populate_recordset`: sqlx spends far longer binding thousands of parameters than the
 //!   server spends inserting.
@@ -14,7 +15,7 @@ use lodge_eventlog::Engine;
 use sqlx::AnyConnection;
 
 use crate::error::ProjectionError;
-use crate::row_values::{self, Cell};
+use crate::row_values::{self, Cell, CopyBinary};
 
 /// Rows ready to load into one table.
 #[derive(Debug)]
@@ -28,7 +29,7 @@ pub struct Load {
 
 #[derive(Debug)]
 enum Rows {
-    /// COPY text, one line a row.
+    /// Binary COPY data, signature to trailer.
     Copy(Vec<u8>),
     /// A JSON array of objects keyed by column.
     Json(String),
@@ -87,12 +88,16 @@ impl Load {
     ) -> Result<Self, ProjectionError> {
         let rows = match engine {
             Engine::Postgres => {
-                let mut data = Vec::with_capacity(rows.len() * 256);
-                for row in rows {
-                    row_values::copy_line(&mut data, columns, row)
-                        .map_err(|e| ProjectionError::Malformed(format!("rows of {table}: {e}")))?;
+                if rows.is_empty() {
+                    Rows::Copy(Vec::new())
+                } else {
+                    let mut data = CopyBinary::with_capacity(rows.len() * 256);
+                    for row in rows {
+                        row_values::copy_row(&mut data, columns, row)
+                            .map_err(|e| ProjectionError::Malformed(format!("rows of {table}: {e}")))?;
+                    }
+                    Rows::Copy(data.finish())
                 }
-                Rows::Copy(data)
             }
             Engine::Sqlite => values(&table, columns, rows)?,
         };
@@ -149,7 +154,7 @@ impl Load {
                     .driver_connection_mut::<sqlx::PgConnection>()
                     .ok_or_else(|| ProjectionError::Malformed("rows for PostgreSQL on another database".into()))?;
                 let mut copy = postgres
-                    .copy_in_raw(&format!("COPY {table} ({names}) FROM STDIN"))
+                    .copy_in_raw(&format!("COPY {table} ({names}) FROM STDIN (FORMAT binary)"))
                     .await?;
                 if let Err(error) = copy.send(data).await {
                     // Leaves the connection usable (for the rollback) instead of stuck mid-COPY.
