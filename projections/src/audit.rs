@@ -322,8 +322,8 @@ const COLUMNS: &str = "position, invite_id, stream_version, at, actor_kind, acto
 
 /// The invites in which contacts and documents have entries: the way to a contact's or a document's
 /// entries, through the trail's key on (invite, version). Indexes of `contact_id` and `document_id`
-/// over every entry were built in each rebuild after loading, a fifth of a rebuild's time on
-/// PostgreSQL; these maps hold a row per contact and per document instead of one per event.
+/// over every entry were built in each rebuild after loading; these maps hold a row per contact and
+/// per document in each invite instead of one per event (docs/decisions/0022).
 const CONTACTS: &str = "audit_contacts";
 const DOCUMENTS: &str = "audit_documents";
 
@@ -451,11 +451,11 @@ impl Projection for AuditProjection {
             })
             .collect();
         let rows: Vec<AuditRow> = entries.iter().map(AuditRow::from).collect();
-        Load::upsert(store.engine(), table, &COLUMN_NAMES, "ON CONFLICT DO NOTHING", &rows)?
+        let conflict = "ON CONFLICT DO NOTHING";
+        Load::upsert(store.engine(), table, &COLUMN_NAMES, conflict, &rows)?
             .run(connection)
             .await?;
         let (contacts, documents) = map_rows(&entries);
-        let conflict = "ON CONFLICT DO NOTHING";
         Load::upsert(
             store.engine(),
             generation.table(CONTACTS),

@@ -242,7 +242,6 @@ impl ReadStore {
                 let generation = Generation(generation);
                 let added = add_missing_tables(&mut tx, self.engine, tables, generation).await?;
                 if !added.is_empty() {
-                    create_indexes(&mut tx, self.engine, &added, generation).await?;
                     point_views_at(&mut tx, &added, generation).await?;
                     let names: Vec<&str> = added.iter().map(|t| t.name).collect();
                     tracing::info!(projection = name, tables = ?names, "added the tables an earlier Lodge did not have");
@@ -437,9 +436,10 @@ pub(crate) async fn create_tables(
 }
 
 /// Creates the tables of `generation` that it lacks (made by an earlier Lodge, before the tables
-/// were part of their projection), each filled by its backfill from the projection's other tables;
-/// returns them. Their indexes and views are the caller's: a rebuild builds its indexes once its
-/// tables are full.
+/// were part of their projection), each filled by its backfill from the projection's other tables
+/// and then indexed; returns them. Their views are the caller's: a rebuild's tables have none until
+/// the switch. (A rebuild resumed in its catch-up phase builds no indexes again, so the added
+/// tables get theirs here, whatever the phase.)
 pub(crate) async fn add_missing_tables(
     connection: &mut AnyConnection,
     engine: Engine,
@@ -467,6 +467,7 @@ pub(crate) async fn add_missing_tables(
         })?;
         create_tables(connection, engine, std::slice::from_ref(table), generation).await?;
         connection.execute(sqlx::AssertSqlSafe(backfill(generation))).await?;
+        create_indexes(connection, engine, std::slice::from_ref(table), generation).await?;
         added.push(*table);
     }
     Ok(added)

@@ -8,7 +8,7 @@ use lodge_domain::invite::{InviteCommand, InviteDecider, MessageFrom};
 use lodge_domain::testing::*;
 use lodge_domain::{Actor, InviteId};
 use lodge_eventlog::testing::TestDatabase;
-use lodge_eventlog::{Metadata, Position, StreamId, command};
+use lodge_eventlog::{Engine, Metadata, Position, StreamId, command};
 use lodge_projections::all::{self, ALL};
 use lodge_projections::rebuild::{self, Progress, RebuildOutcome};
 use lodge_projections::{Generation, ReadStore};
@@ -56,6 +56,7 @@ lodge_eventlog::test_on_both_engines!(
     projectors_follow_a_rebuild_and_miss_nothing_written_meanwhile,
     an_interrupted_rebuild_resumes_where_it_stopped,
     a_rebuild_begun_before_the_audit_maps_resumes_with_them,
+    a_rebuild_catching_up_before_the_audit_maps_resumes_with_them_keyed,
 );
 
 async fn a_rebuilt_generation_equals_the_incrementally_built_one(db: TestDatabase) {
@@ -208,4 +209,57 @@ async fn a_rebuild_begun_before_the_audit_maps_resumes_with_them(db: TestDatabas
         .await
         .unwrap();
     resume_and_compare(&p, &incremental).await;
+    let keys = match p.store.engine() {
+        Engine::Sqlite => {
+            "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name IN ('audit_entries__g2_key', 'audit_contacts__g2_key', 'audit_documents__g2_key')"
+        }
+        Engine::Postgres => {
+            "SELECT count(*) FROM pg_indexes WHERE indexname IN ('audit_entries__g2_key', 'audit_contacts__g2_key', 'audit_documents__g2_key')"
+        }
+    };
+    let keys: i64 = sqlx::query_scalar(keys).fetch_one(p.store.pool()).await.unwrap();
+    assert_eq!(keys, 3, "the entries and both maps have their keys");
+}
+
+/// Resumed past its index phase, a rebuild builds no indexes again: the maps it gains get their
+/// keys as they are added.
+async fn a_rebuild_catching_up_before_the_audit_maps_resumes_with_them_keyed(db: TestDatabase) {
+    let p = Projected::new(db).await;
+    interrupt_a_rebuild(&p).await;
+    // Appended after the rebuild began: its catch-up phase has them to follow.
+    some_history(&p, 3).await;
+    let stop = CancellationToken::new();
+    let outcome = rebuild::rebuild(&p.log, &p.store, &ALL, &stop, |step| {
+        if matches!(step, Progress::CatchingUp { .. }) {
+            stop.cancel();
+        }
+    })
+    .await
+    .unwrap();
+    assert!(matches!(outcome, RebuildOutcome::Interrupted { .. }), "{outcome:?}");
+    sqlx::raw_sql("DROP TABLE audit_contacts__g2; DROP TABLE audit_documents__g2;")
+        .execute(p.store.pool())
+        .await
+        .unwrap();
+
+    let outcome = rebuild::rebuild(&p.log, &p.store, &ALL, &CancellationToken::new(), |_| {})
+        .await
+        .unwrap();
+    assert!(matches!(outcome, RebuildOutcome::Done(_)), "{outcome:?}");
+    let keys = match p.store.engine() {
+        Engine::Sqlite => "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'audit_contacts__g2_key'",
+        Engine::Postgres => "SELECT count(*) FROM pg_indexes WHERE indexname = 'audit_contacts__g2_key'",
+    };
+    let keys: i64 = sqlx::query_scalar(keys).fetch_one(p.store.pool()).await.unwrap();
+    assert_eq!(keys, 1, "the added map has its key");
+    let (mapped, named): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM audit_contacts__g2),
+                (SELECT count(*) FROM (SELECT DISTINCT contact_id, invite_id FROM audit_entries__g2
+                                       WHERE contact_id IS NOT NULL) AS pairs)",
+    )
+    .fetch_one(p.store.pool())
+    .await
+    .unwrap();
+    assert!(mapped > 0);
+    assert_eq!(mapped, named, "each contact once per invite it has entries in");
 }
