@@ -17,7 +17,8 @@ use crate::error::ProjectionError;
 use crate::history::{HistoryEvent, InviteHistory};
 use crate::load::Load;
 use crate::projection::{Generation, Projection, Table};
-use crate::store::ReadStore;
+use crate::row_values::Bytes;
+use crate::store::{ReadStore, bytes_from_hex};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -276,82 +277,120 @@ const COLUMN_NAMES: [&str; 16] = [
     "event_hash",
 ];
 
-/// An entry as a row of `audit_entries`, keyed by column name.
-///
-/// Ids stay ids: they serialise as the same text as their `to_string`, but through a buffer on the
-/// stack, where a `String` for each was made only to be copied into the row's value.
+/// An entry as a row of `audit_trail`, keyed by column name. Ids and hashes go as bytes (16 and
+/// 32): as text they were 224 of an entry's 373 bytes, and a rebuild writes a million entries
+/// (docs/decisions/0024).
 #[derive(Serialize)]
 struct AuditRow<'a> {
     position: i64,
-    invite_id: InviteId,
+    invite_id: Bytes<16>,
     stream_version: i64,
     at: String,
     actor_kind: &'static str,
-    actor_id: Option<Uuid>,
+    actor_id: Option<Bytes<16>>,
     actor_name: Option<&'a str>,
     action: &'a str,
-    contact_id: Option<ContactId>,
-    request_id: Option<RequestId>,
-    document_id: Option<DocumentId>,
-    sha256: Option<&'a str>,
+    contact_id: Option<Bytes<16>>,
+    request_id: Option<Bytes<16>>,
+    document_id: Option<Bytes<16>>,
+    sha256: Option<Bytes<32>>,
     ip: Option<&'a str>,
     user_agent: Option<&'a str>,
     detail: Option<&'a str>,
-    event_hash: &'a str,
+    event_hash: Bytes<32>,
 }
 
-impl<'a> From<&'a AuditEntry> for AuditRow<'a> {
-    fn from(entry: &'a AuditEntry) -> Self {
+fn id_bytes(id: Uuid) -> Bytes<16> {
+    Bytes(id.into_bytes())
+}
+
+/// A hash an entry gives in hex, as its bytes.
+fn hash_bytes(hex_digits: &str) -> Result<Bytes<32>, ProjectionError> {
+    let mut bytes = [0u8; 32];
+    hex::decode_to_slice(hex_digits, &mut bytes)
+        .map_err(|e| ProjectionError::Malformed(format!("audit entry hash `{hex_digits}`: {e}")))?;
+    Ok(Bytes(bytes))
+}
+
+impl<'a> TryFrom<&'a AuditEntry> for AuditRow<'a> {
+    type Error = ProjectionError;
+
+    fn try_from(entry: &'a AuditEntry) -> Result<Self, ProjectionError> {
         let (actor_kind, actor_id, actor_name) = match &entry.actor {
-            Actor::Staff { id, name } => ("staff", Some(id.as_uuid()), Some(name.as_str())),
-            Actor::Contact { id, name } => ("contact", Some(id.as_uuid()), Some(name.as_str())),
+            Actor::Staff { id, name } => ("staff", Some(id_bytes(id.as_uuid())), Some(name.as_str())),
+            Actor::Contact { id, name } => ("contact", Some(id_bytes(id.as_uuid())), Some(name.as_str())),
             Actor::System => ("system", None, None),
         };
-        Self {
+        Ok(Self {
             position: entry.position,
-            invite_id: entry.invite_id,
+            invite_id: id_bytes(entry.invite_id.as_uuid()),
             stream_version: entry.stream_version as i64,
             at: entry.at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
             actor_kind,
             actor_id,
             actor_name,
             action: &entry.action,
-            contact_id: entry.contact_id,
-            request_id: entry.request_id,
-            document_id: entry.document_id,
-            sha256: entry.sha256.as_deref(),
+            contact_id: entry.contact_id.map(|id| id_bytes(id.as_uuid())),
+            request_id: entry.request_id.map(|id| id_bytes(id.as_uuid())),
+            document_id: entry.document_id.map(|id| id_bytes(id.as_uuid())),
+            sha256: entry.sha256.as_deref().map(hash_bytes).transpose()?,
             ip: entry.ip.as_deref(),
             user_agent: entry.user_agent.as_deref(),
             detail: entry.detail.as_deref(),
-            event_hash: &entry.event_hash,
-        }
+            event_hash: hash_bytes(&entry.event_hash)?,
+        })
     }
+}
+
+fn rows(entries: &[AuditEntry]) -> Result<Vec<AuditRow<'_>>, ProjectionError> {
+    entries.iter().map(AuditRow::try_from).collect()
 }
 
 const COLUMNS: &str = "position, invite_id, stream_version, at, actor_kind, actor_id, actor_name, action, \
                        contact_id, request_id, document_id, sha256, ip, user_agent, detail, event_hash";
 
+const TRAIL: &str = "audit_trail";
 /// The invites in which contacts and documents have entries: the way to a contact's or a document's
 /// entries, through the trail's key on (invite, version). Indexes of `contact_id` and `document_id`
 /// over every entry were built in each rebuild after loading; these maps hold a row per contact and
 /// per document in each invite instead of one per event (docs/decisions/0022).
-const CONTACTS: &str = "audit_contacts";
-const DOCUMENTS: &str = "audit_documents";
+const CONTACTS: &str = "audit_contact_invites";
+const DOCUMENTS: &str = "audit_document_invites";
 
-/// An earlier Lodge's trail gains its maps from its entries.
-fn contacts_from_entries(generation: Generation) -> String {
-    map_from_entries(generation, CONTACTS, "contact_id")
+/// An earlier Lodge kept the trail with ids and hashes as text, in `audit_entries`: its entries are
+/// converted when the projection registers (docs/decisions/0024).
+fn trail_from_text(engine: Engine, generation: Generation) -> String {
+    let id = |column: &str| bytes_from_hex(engine, &format!("replace({column}, '-', '')"));
+    let hash = |column: &str| bytes_from_hex(engine, column);
+    format!(
+        "INSERT INTO {} ({COLUMNS}) SELECT position, {}, stream_version, at, actor_kind, {}, actor_name, action, \
+         {}, {}, {}, {}, ip, user_agent, detail, {} FROM {}",
+        generation.table(TRAIL),
+        id("invite_id"),
+        id("actor_id"),
+        id("contact_id"),
+        id("request_id"),
+        id("document_id"),
+        hash("sha256"),
+        hash("event_hash"),
+        generation.table("audit_entries"),
+    )
 }
 
-fn documents_from_entries(generation: Generation) -> String {
-    map_from_entries(generation, DOCUMENTS, "document_id")
+/// A trail gains its maps from its entries (an earlier Lodge's had none, or had them as text).
+fn contacts_from_trail(_: Engine, generation: Generation) -> String {
+    map_from_trail(generation, CONTACTS, "contact_id")
 }
 
-fn map_from_entries(generation: Generation, map: &str, column: &str) -> String {
+fn documents_from_trail(_: Engine, generation: Generation) -> String {
+    map_from_trail(generation, DOCUMENTS, "document_id")
+}
+
+fn map_from_trail(generation: Generation, map: &str, column: &str) -> String {
     format!(
         "INSERT INTO {} ({column}, invite_id) SELECT DISTINCT {column}, invite_id FROM {} WHERE {column} IS NOT NULL",
         generation.table(map),
-        generation.table("audit_entries")
+        generation.table(TRAIL)
     )
 }
 
@@ -360,14 +399,14 @@ const DOCUMENT_COLUMNS: [&str; 2] = ["document_id", "invite_id"];
 
 #[derive(Serialize)]
 struct ContactRow {
-    contact_id: ContactId,
-    invite_id: InviteId,
+    contact_id: Bytes<16>,
+    invite_id: Bytes<16>,
 }
 
 #[derive(Serialize)]
 struct DocumentRow {
-    document_id: DocumentId,
-    invite_id: InviteId,
+    document_id: Bytes<16>,
+    invite_id: Bytes<16>,
 }
 
 /// The maps' rows for `entries`: each contact and each document once per invite.
@@ -385,11 +424,17 @@ fn map_rows(entries: &[AuditEntry]) -> (Vec<ContactRow>, Vec<DocumentRow>) {
     (
         contacts
             .into_iter()
-            .map(|(contact_id, invite_id)| ContactRow { contact_id, invite_id })
+            .map(|(contact, invite)| ContactRow {
+                contact_id: id_bytes(contact.as_uuid()),
+                invite_id: id_bytes(invite.as_uuid()),
+            })
             .collect(),
         documents
             .into_iter()
-            .map(|(document_id, invite_id)| DocumentRow { document_id, invite_id })
+            .map(|(document, invite)| DocumentRow {
+                document_id: id_bytes(document.as_uuid()),
+                invite_id: id_bytes(invite.as_uuid()),
+            })
             .collect(),
     )
 }
@@ -398,32 +443,33 @@ impl Projection for AuditProjection {
     const NAME: &'static str = "audit";
     const TABLES: &'static [Table] = &[
         Table {
-            name: "audit_entries",
-            columns: "position BIGINT NOT NULL, invite_id TEXT NOT NULL, stream_version BIGINT NOT NULL,
-                  at TEXT NOT NULL, actor_kind TEXT NOT NULL, actor_id TEXT, actor_name TEXT, action TEXT NOT NULL,
-                  contact_id TEXT, request_id TEXT, document_id TEXT, sha256 TEXT, ip TEXT, user_agent TEXT,
-                  detail TEXT, event_hash TEXT NOT NULL",
+            name: TRAIL,
+            columns: "position BIGINT NOT NULL, invite_id BLOB NOT NULL, stream_version BIGINT NOT NULL,
+                  at TEXT NOT NULL, actor_kind TEXT NOT NULL, actor_id BLOB, actor_name TEXT, action TEXT NOT NULL,
+                  contact_id BLOB, request_id BLOB, document_id BLOB, sha256 BLOB, ip TEXT, user_agent TEXT,
+                  detail TEXT, event_hash BLOB NOT NULL",
             // An event is one entry, named by its place in its invite's stream as well as by its
-            // position in the log; keyed by the former, which invite queries and `write` look up,
-            // a rebuild builds one index fewer (tables from before keep their key on position, which
-            // `write`'s target-less ON CONFLICT meets as well).
+            // position in the log; keyed by the former, which invite queries and `write` look up.
             key: Some("invite_id, stream_version"),
             indexes: &[],
-            backfill: None,
+            backfill: Some(trail_from_text),
+            replaces: Some("audit_entries"),
         },
         Table {
             name: CONTACTS,
-            columns: "contact_id TEXT NOT NULL, invite_id TEXT NOT NULL",
+            columns: "contact_id BLOB NOT NULL, invite_id BLOB NOT NULL",
             key: Some("contact_id, invite_id"),
             indexes: &[],
-            backfill: Some(contacts_from_entries),
+            backfill: Some(contacts_from_trail),
+            replaces: Some("audit_contacts"),
         },
         Table {
             name: DOCUMENTS,
-            columns: "document_id TEXT NOT NULL, invite_id TEXT NOT NULL",
+            columns: "document_id BLOB NOT NULL, invite_id BLOB NOT NULL",
             key: Some("document_id, invite_id"),
             indexes: &[],
-            backfill: Some(documents_from_entries),
+            backfill: Some(documents_from_trail),
+            replaces: Some("audit_documents"),
         },
     ];
 
@@ -434,14 +480,17 @@ impl Projection for AuditProjection {
         generation: Generation,
         histories: &[InviteHistory],
     ) -> Result<(), ProjectionError> {
-        let table = generation.table("audit_entries");
+        let table = generation.table(TRAIL);
         // Entries never change: only each invite's events after those already written are added.
         // One index lookup per invite finds its last entry.
         let written: Vec<(String, Option<i64>)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT value, (SELECT max(stream_version) FROM {table} WHERE invite_id = list.value) FROM {}",
+            "SELECT value, (SELECT max(stream_version) FROM {table} WHERE invite_id = {}) FROM {}",
+            bytes_from_hex(store.engine(), "list.value"),
             store.json_list_rows(1)
         )))
-        .bind(ReadStore::json_list(histories.iter().map(|h| h.invite_id)))
+        .bind(ReadStore::json_list(
+            histories.iter().map(|h| h.invite_id.as_uuid().simple()),
+        ))
         .fetch_all(&mut *connection)
         .await?;
         let written: std::collections::HashMap<String, i64> = written
@@ -451,11 +500,12 @@ impl Projection for AuditProjection {
         let entries: Vec<AuditEntry> = histories
             .iter()
             .flat_map(|history| {
-                let after = written.get(&history.invite_id.to_string()).copied().unwrap_or(0);
+                let invite = history.invite_id.as_uuid().simple().to_string();
+                let after = written.get(&invite).copied().unwrap_or(0);
                 render(history, after as u64)
             })
             .collect();
-        let rows: Vec<AuditRow> = entries.iter().map(AuditRow::from).collect();
+        let rows = rows(&entries)?;
         let conflict = "ON CONFLICT DO NOTHING";
         Load::upsert(store.engine(), table, &COLUMN_NAMES, conflict, &rows)?
             .run(connection)
@@ -491,10 +541,10 @@ impl Projection for AuditProjection {
         for history in histories {
             render_into(history, 0, &mut entries);
         }
-        let rows: Vec<AuditRow> = entries.iter().map(AuditRow::from).collect();
+        let rows = rows(&entries)?;
         let (contacts, documents) = map_rows(&entries);
         Ok(vec![
-            Load::fresh(engine, generation.table("audit_entries"), &COLUMN_NAMES, &rows)?,
+            Load::fresh(engine, generation.table(TRAIL), &COLUMN_NAMES, &rows)?,
             Load::fresh(engine, generation.table(CONTACTS), &CONTACT_COLUMNS, &contacts)?,
             Load::fresh(engine, generation.table(DOCUMENTS), &DOCUMENT_COLUMNS, &documents)?,
         ])
@@ -560,48 +610,51 @@ pub struct AuditFilter {
     pub document_id: Option<DocumentId>,
 }
 
-fn parse<T: std::str::FromStr>(value: Option<String>, what: &str) -> Result<Option<T>, ProjectionError> {
-    value
-        .map(|v| {
-            v.parse()
-                .map_err(|_| ProjectionError::Malformed(format!("audit entry: bad {what} `{v}`")))
+/// An id the trail keeps as its 16 bytes.
+fn id_from<T: From<Uuid>>(bytes: Option<Vec<u8>>, what: &str) -> Result<Option<T>, ProjectionError> {
+    bytes
+        .map(|bytes| {
+            Uuid::from_slice(&bytes)
+                .map(T::from)
+                .map_err(|_| ProjectionError::Malformed(format!("audit entry: a {what} of {} bytes", bytes.len())))
         })
         .transpose()
 }
 
 fn from_row(row: sqlx::any::AnyRow) -> Result<AuditEntry, ProjectionError> {
     let kind: String = row.try_get("actor_kind")?;
-    let actor_id: Option<String> = row.try_get("actor_id")?;
+    let actor_id: Option<Uuid> = id_from(row.try_get("actor_id")?, "actor id")?;
     let actor_name: String = row.try_get::<Option<String>, _>("actor_name")?.unwrap_or_default();
     let actor = match kind.as_str() {
         "staff" => Actor::Staff {
-            id: parse(actor_id, "staff id")?.unwrap_or_else(|| uuid::Uuid::nil().into()),
+            id: actor_id.unwrap_or_else(Uuid::nil).into(),
             name: actor_name,
         },
         "contact" => Actor::Contact {
-            id: parse(actor_id, "contact id")?.unwrap_or_else(|| uuid::Uuid::nil().into()),
+            id: actor_id.unwrap_or_else(Uuid::nil).into(),
             name: actor_name,
         },
         _ => Actor::System,
     };
     let at: String = row.try_get("at")?;
+    let invite_id: Option<InviteId> = id_from(Some(row.try_get("invite_id")?), "invite id")?;
     Ok(AuditEntry {
         position: row.try_get("position")?,
-        invite_id: parse(Some(row.try_get("invite_id")?), "invite id")?.expect("given"),
+        invite_id: invite_id.expect("given"),
         stream_version: row.try_get::<i64, _>("stream_version")? as u64,
         at: DateTime::parse_from_rfc3339(&at)
             .map_err(|e| ProjectionError::Malformed(format!("audit entry time `{at}`: {e}")))?
             .with_timezone(&Utc),
         actor,
         action: row.try_get("action")?,
-        contact_id: parse(row.try_get("contact_id")?, "contact id")?,
-        request_id: parse(row.try_get("request_id")?, "request id")?,
-        document_id: parse(row.try_get("document_id")?, "document id")?,
-        sha256: row.try_get("sha256")?,
+        contact_id: id_from(row.try_get("contact_id")?, "contact id")?,
+        request_id: id_from(row.try_get("request_id")?, "request id")?,
+        document_id: id_from(row.try_get("document_id")?, "document id")?,
+        sha256: row.try_get::<Option<Vec<u8>>, _>("sha256")?.map(hex::encode),
         ip: row.try_get("ip")?,
         user_agent: row.try_get("user_agent")?,
         detail: row.try_get("detail")?,
-        event_hash: row.try_get("event_hash")?,
+        event_hash: hex::encode(row.try_get::<Vec<u8>, _>("event_hash")?),
     })
 }
 
@@ -617,16 +670,12 @@ pub fn entries<'a>(
     let mut conditions = Vec::new();
     // A contact's or a document's entries are found through the invites its map names.
     for (column, map, value) in [
-        ("invite_id", None, filter.invite_id.map(|v| v.to_string())),
-        ("contact_id", Some(CONTACTS), filter.contact_id.map(|v| v.to_string())),
-        (
-            "document_id",
-            Some(DOCUMENTS),
-            filter.document_id.map(|v| v.to_string()),
-        ),
+        ("invite_id", None, filter.invite_id.map(|v| v.as_uuid())),
+        ("contact_id", Some(CONTACTS), filter.contact_id.map(|v| v.as_uuid())),
+        ("document_id", Some(DOCUMENTS), filter.document_id.map(|v| v.as_uuid())),
     ] {
         if let Some(value) = value {
-            values.push(value);
+            values.push(value.as_bytes().to_vec());
             let n = values.len();
             conditions.push(format!("{column} = ${n}"));
             if let Some(map) = map {
@@ -642,7 +691,7 @@ pub fn entries<'a>(
         format!("WHERE {}", conditions.join(" AND "))
     };
     let mut query = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM audit_entries {filter} ORDER BY at, position"
+        "SELECT {COLUMNS} FROM {TRAIL} {filter} ORDER BY at, position"
     )));
     for value in values {
         query = query.bind(value);

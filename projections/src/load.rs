@@ -71,6 +71,7 @@ async fn insert_values(
                 Cell::Null => query.bind(None::<String>),
                 Cell::Integer(n) => query.bind(n),
                 Cell::Text(text) => query.bind(text),
+                Cell::Bytes(bytes) => query.bind(bytes),
             };
         }
         query.execute(&mut *connection).await?;

@@ -19,15 +19,18 @@ use crate::store::ReadStore;
 /// declares it in `columns` instead.)
 ///
 /// A table added to a projection after its first release names how to fill it from the
-/// projection's other tables (`backfill`, an `INSERT … SELECT` for a generation), so that a
-/// generation an earlier Lodge built gains it when the projection registers, without a rebuild.
+/// projection's other tables (`backfill`, an `INSERT … SELECT` for a generation on an engine), so
+/// that a generation an earlier Lodge built gains it when the projection registers, without a
+/// rebuild. A table that takes the place of an earlier one (`replaces`: its rows in another form)
+/// is filled from it the same way, and the earlier table and its view are dropped once it is.
 #[derive(Debug, Clone, Copy)]
 pub struct Table {
     pub name: &'static str,
     pub columns: &'static str,
     pub key: Option<&'static str>,
     pub indexes: &'static [&'static str],
-    pub backfill: Option<fn(Generation) -> String>,
+    pub backfill: Option<fn(Engine, Generation) -> String>,
+    pub replaces: Option<&'static str>,
 }
 
 /// One generation of a projection's tables.

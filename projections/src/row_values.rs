@@ -4,8 +4,9 @@
 //!
 //! Binary rather than COPY's text format: each field goes as its length and its bytes, where the
 //! text format made the server scan every byte for tabs, newlines and backslashes (a third of a
-//! rebuild's loading backend's time). Read-model columns are BIGINT or TEXT, which the binary
-//! format writes as eight big-endian bytes and as the text's UTF-8 bytes.
+//! rebuild's loading backend's time). Read-model columns are BIGINT, TEXT or BLOB (PostgreSQL's
+//! BYTEA), which the binary format writes as eight big-endian bytes, as the text's UTF-8 bytes and
+//! as the bytes themselves.
 //!
 //! Written here rather than taken from a crate: the crates that write COPY's formats from serde
 //! are unmaintained. Serialising to `serde_json::Value` first (as the SQLite path once did) spent
@@ -22,6 +23,7 @@ pub(crate) enum Cell {
     Null,
     Integer(i64),
     Text(String),
+    Bytes(Vec<u8>),
 }
 
 /// Where a row's values go, one column after another.
@@ -31,6 +33,27 @@ trait Sink {
     fn null(&mut self);
     fn integer(&mut self, value: i64);
     fn text(&mut self, value: &str);
+    fn bytes(&mut self, value: &[u8]);
+}
+
+/// A BLOB column's value: an id's 16 bytes or a hash's 32, less than half their text.
+///
+/// Rows serialised here take it as bytes; a human-readable serialiser (JSON, which PostgreSQL's
+/// `json_populate_recordset` reads rows from) gets BYTEA's text form, `\x` and hex digits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Bytes<const N: usize>(pub [u8; N]);
+
+impl<const N: usize> Serialize for Bytes<N> {
+    fn serialize<S: ser::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if serializer.is_human_readable() {
+            let mut text = String::with_capacity(2 + 2 * N);
+            text.push_str("\\x");
+            text.push_str(&hex::encode(self.0));
+            serializer.serialize_str(&text)
+        } else {
+            serializer.serialize_bytes(&self.0)
+        }
+    }
 }
 
 /// PostgreSQL's longest field: a value longer than this cannot be stored, nor its length written.
@@ -69,9 +92,13 @@ impl Sink for CopyBinary {
         self.0.extend_from_slice(&value.to_be_bytes());
     }
     fn text(&mut self, text: &str) {
-        // `serialize_str` refused anything longer than `LONGEST_FIELD`, so the length fits.
-        self.0.extend_from_slice(&(text.len() as i32).to_be_bytes());
-        self.0.extend_from_slice(text.as_bytes());
+        self.bytes(text.as_bytes());
+    }
+    fn bytes(&mut self, bytes: &[u8]) {
+        // `serialize_str` and `serialize_bytes` refused anything longer than `LONGEST_FIELD`, so
+        // the length fits.
+        self.0.extend_from_slice(&(bytes.len() as i32).to_be_bytes());
+        self.0.extend_from_slice(bytes);
     }
 }
 
@@ -85,6 +112,9 @@ impl Sink for Vec<Cell> {
     }
     fn text(&mut self, value: &str) {
         self.push(Cell::Text(value.to_owned()));
+    }
+    fn bytes(&mut self, value: &[u8]) {
+        self.push(Cell::Bytes(value.to_vec()));
     }
 }
 
@@ -158,7 +188,7 @@ fn not_a_row() -> RowError {
 }
 
 fn not_a_scalar() -> RowError {
-    RowError("a column takes a number, a string or nothing".into())
+    RowError("a column takes a number, a string, bytes or nothing".into())
 }
 
 /// Only `serialize_struct` makes sense for a row; the rest refuse.
@@ -172,6 +202,12 @@ impl<'a, S: Sink> ser::Serializer for RowSerializer<'a, S> {
     type SerializeMap = Impossible<(), RowError>;
     type SerializeStruct = Fields<'a, S>;
     type SerializeStructVariant = Impossible<(), RowError>;
+
+    /// Rows go in binary forms (COPY's, SQLite's bound values): values that have a compact form
+    /// for those, like [`Bytes`], take it.
+    fn is_human_readable(&self) -> bool {
+        false
+    }
 
     fn serialize_struct(self, _: &'static str, _: usize) -> Result<Fields<'a, S>, RowError> {
         self.sink.start_row(self.columns.len());
@@ -309,6 +345,10 @@ impl<S: Sink> ser::Serializer for ValueSerializer<'_, S> {
     type SerializeStruct = Impossible<(), RowError>;
     type SerializeStructVariant = Impossible<(), RowError>;
 
+    fn is_human_readable(&self) -> bool {
+        false
+    }
+
     fn serialize_str(self, text: &str) -> Result<(), RowError> {
         if text.len() > LONGEST_FIELD {
             return Err(RowError(format!(
@@ -317,6 +357,16 @@ impl<S: Sink> ser::Serializer for ValueSerializer<'_, S> {
             )));
         }
         self.sink.text(text);
+        Ok(())
+    }
+    fn serialize_bytes(self, bytes: &[u8]) -> Result<(), RowError> {
+        if bytes.len() > LONGEST_FIELD {
+            return Err(RowError(format!(
+                "{} bytes are more than a column holds (1 GiB)",
+                bytes.len()
+            )));
+        }
+        self.sink.bytes(bytes);
         Ok(())
     }
     fn serialize_none(self) -> Result<(), RowError> {
@@ -375,9 +425,6 @@ impl<S: Sink> ser::Serializer for ValueSerializer<'_, S> {
     fn serialize_f64(self, _: f64) -> Result<(), RowError> {
         Err(not_a_scalar())
     }
-    fn serialize_bytes(self, _: &[u8]) -> Result<(), RowError> {
-        Err(not_a_scalar())
-    }
     fn serialize_newtype_variant<T: ?Sized + Serialize>(
         self,
         _: &'static str,
@@ -424,7 +471,7 @@ impl<S: Sink> ser::Serializer for ValueSerializer<'_, S> {
 
 #[cfg(test)]
 mod tests {
-    use super::{Cell, CopyBinary, cells, copy_row};
+    use super::{Bytes, Cell, CopyBinary, cells, copy_row};
 
     #[derive(serde::Serialize)]
     struct Row<'a> {
@@ -536,5 +583,35 @@ mod tests {
         let error = copy_row(&mut out, &["id", "name", "note", "extra"], &row).unwrap_err();
         assert!(error.to_string().contains("3 fields for 4 columns"), "{error}");
         assert!(copy_row(&mut out, &["x"], &42).is_err());
+    }
+
+    #[derive(serde::Serialize)]
+    struct Hashed {
+        id: i64,
+        hash: Option<Bytes<2>>,
+    }
+
+    #[test]
+    fn bytes_go_as_bytes_in_rows_and_as_bytea_text_in_json() {
+        let row = Hashed {
+            id: 1,
+            hash: Some(Bytes([0xab, 0x01])),
+        };
+        assert_eq!(
+            cells(&["id", "hash"], &row).unwrap(),
+            vec![Cell::Integer(1), Cell::Bytes(vec![0xab, 0x01])]
+        );
+        let mut out = CopyBinary::with_capacity(0);
+        copy_row(&mut out, &["id", "hash"], &row).unwrap();
+        copy_row(&mut out, &["id", "hash"], &Hashed { id: 2, hash: None }).unwrap();
+        assert_eq!(
+            fields(&out.finish()),
+            vec![
+                vec![Some(1i64.to_be_bytes().to_vec()), Some(vec![0xab, 0x01])],
+                vec![Some(2i64.to_be_bytes().to_vec()), None],
+            ]
+        );
+        // What json_populate_recordset reads into a BYTEA column.
+        assert_eq!(serde_json::to_string(&row).unwrap(), r#"{"id":1,"hash":"\\xab01"}"#);
     }
 }

@@ -437,9 +437,10 @@ pub(crate) async fn create_tables(
 
 /// Creates the tables of `generation` that it lacks (made by an earlier Lodge, before the tables
 /// were part of their projection), each filled by its backfill from the projection's other tables
-/// and then indexed; returns them. Their views are the caller's: a rebuild's tables have none until
-/// the switch. (A rebuild resumed in its catch-up phase builds no indexes again, so the added
-/// tables get theirs here, whatever the phase.)
+/// and then indexed; returns them. A table that replaces an earlier one is filled from it, which is
+/// then dropped with its view. The added tables' views are the caller's: a rebuild's tables have
+/// none until the switch. (A rebuild resumed in its catch-up phase builds no indexes again, so the
+/// added tables get theirs here, whatever the phase.)
 pub(crate) async fn add_missing_tables(
     connection: &mut AnyConnection,
     engine: Engine,
@@ -466,8 +467,22 @@ pub(crate) async fn add_missing_tables(
             ))
         })?;
         create_tables(connection, engine, std::slice::from_ref(table), generation).await?;
-        connection.execute(sqlx::AssertSqlSafe(backfill(generation))).await?;
+        connection
+            .execute(sqlx::AssertSqlSafe(backfill(engine, generation)))
+            .await?;
         create_indexes(connection, engine, std::slice::from_ref(table), generation).await?;
+        if let Some(replaced) = table.replaces {
+            // The view first: PostgreSQL keeps a table that a view still reads.
+            connection
+                .execute(sqlx::AssertSqlSafe(format!("DROP VIEW IF EXISTS {replaced}")))
+                .await?;
+            connection
+                .execute(sqlx::AssertSqlSafe(format!(
+                    "DROP TABLE IF EXISTS {}",
+                    generation.table(replaced)
+                )))
+                .await?;
+        }
         added.push(*table);
     }
     Ok(added)
@@ -477,7 +492,7 @@ pub(crate) async fn add_missing_tables(
 /// SQLite's do: read models hold ids, hashes, ISO 8601 times and JSON, whose order is their
 /// bytes' order anyway, while a database's own collation (a glibc locale, even `C.UTF-8`) compares
 /// with `strcoll` and cannot sort by abbreviated keys, which made a rebuild's indexes on text ids
-/// take twice as long to build (docs/decisions/0018).
+/// take twice as long to build (docs/decisions/0018). SQLite's `BLOB` is PostgreSQL's `BYTEA`.
 fn column_definitions(engine: Engine, columns: &str) -> String {
     match engine {
         Engine::Sqlite => columns.to_owned(),
@@ -492,6 +507,10 @@ fn column_definitions(engine: Engine, columns: &str) -> String {
                         format!("{name} TEXT COLLATE \"C\" {}", constraints.join(" "))
                             .trim_end()
                             .to_owned()
+                    }
+                    (Some(name), Some("BLOB")) => {
+                        let constraints: Vec<&str> = words.collect();
+                        format!("{name} BYTEA {}", constraints.join(" ")).trim_end().to_owned()
                     }
                     _ => column.to_owned(),
                 }
@@ -594,15 +613,28 @@ pub(crate) async fn drop_tables(
     tables: &[Table],
     generation: Generation,
 ) -> Result<(), ProjectionError> {
-    for table in tables {
+    // With what an earlier Lodge may have left of the tables they replace (an abandoned rebuild's).
+    for name in tables
+        .iter()
+        .flat_map(|table| [Some(table.name), table.replaces])
+        .flatten()
+    {
         connection
             .execute(sqlx::AssertSqlSafe(format!(
                 "DROP TABLE IF EXISTS {}",
-                generation.table(table.name)
+                generation.table(name)
             )))
             .await?;
     }
     Ok(())
+}
+
+/// SQL that makes bytes of `hex_text`, an expression of hexadecimal digits, on `engine`.
+pub(crate) fn bytes_from_hex(engine: Engine, hex_text: &str) -> String {
+    match engine {
+        Engine::Sqlite => format!("unhex({hex_text})"),
+        Engine::Postgres => format!("decode({hex_text}, 'hex')"),
+    }
 }
 
 #[cfg(test)]
@@ -618,6 +650,12 @@ mod tests {
             r#"token_hash TEXT COLLATE "C" PRIMARY KEY, position BIGINT NOT NULL, doc TEXT COLLATE "C", at TEXT COLLATE "C" NOT NULL"#
         );
         assert_eq!(column_definitions(Engine::Sqlite, columns), columns);
+        let columns = "invite_id BLOB NOT NULL, sha256 BLOB";
+        assert_eq!(
+            column_definitions(Engine::Postgres, columns),
+            "invite_id BYTEA NOT NULL, sha256 BYTEA"
+        );
+        assert_eq!(column_definitions(Engine::Sqlite, columns), columns);
     }
 
     #[test]
@@ -628,6 +666,7 @@ mod tests {
             key: Some("position"),
             indexes: &["document_id WHERE document_id IS NOT NULL"],
             backfill: None,
+            replaces: None,
         };
         let statements = index_statements(Engine::Postgres, &table, Generation(3));
         assert_eq!(

@@ -32,8 +32,8 @@ fn as_ana() -> Metadata {
 lodge_eventlog::test_on_both_engines!(
     every_event_has_one_entry_saying_who_what_when_and_where,
     entries_can_be_read_per_contact_and_per_document,
-    a_trail_keyed_by_position_by_an_earlier_lodge_takes_new_entries,
-    a_trail_built_before_its_maps_gains_them_from_its_entries,
+    a_text_trail_keyed_by_position_without_maps_is_converted_and_takes_new_entries,
+    a_text_trail_with_maps_is_converted_with_them,
 );
 
 async fn every_event_has_one_entry_saying_who_what_when_and_where(db: TestDatabase) {
@@ -192,35 +192,95 @@ async fn entries_can_be_read_per_contact_and_per_document(db: TestDatabase) {
     assert!(of_another.is_empty());
 }
 
-/// Lodge keyed the trail by log position until its key became (invite, stream version); tables
-/// built then keep their key until their next rebuild, and the projector must go on adding to them.
-async fn a_trail_keyed_by_position_by_an_earlier_lodge_takes_new_entries(db: TestDatabase) {
-    let p = Projected::new(db).await;
-    p.store.register::<AuditProjection>().await.unwrap();
-    // One script on one connection: statements spread over the pool's connections raced each
-    // other on SQLite ("index … already exists").
-    sqlx::raw_sql(
-        "DROP INDEX audit_entries__g1_key;
-         CREATE UNIQUE INDEX audit_entries__g1_key ON audit_entries__g1 (position);
-         CREATE INDEX audit_entries__g1_i0 ON audit_entries__g1 (invite_id, stream_version);
-         CREATE INDEX audit_entries__g1_i1 ON audit_entries__g1 (contact_id);
-         CREATE INDEX audit_entries__g1_i2 ON audit_entries__g1 (document_id) WHERE document_id IS NOT NULL",
-    )
-    .execute(p.store.pool())
-    .await
-    .unwrap();
-    p.execute(InviteCommand::SendInvite(send_invite())).await;
-    p.run(AuditProjection).await;
-    p.execute_as(upload(1, PAYSLIPS, ANA), as_ana()).await;
-    p.execute(accept(1)).await;
+/// Whether the database has a table or view called `name`.
+async fn exists(store: &ReadStore, name: &str) -> bool {
+    let query = match store.engine() {
+        lodge_eventlog::Engine::Sqlite => "SELECT count(*) FROM sqlite_master WHERE name = $1",
+        lodge_eventlog::Engine::Postgres => {
+            "SELECT count(*) FROM pg_class WHERE relname = $1 AND relnamespace = current_schema()::regnamespace"
+        }
+    };
+    sqlx::query_scalar::<_, i64>(query)
+        .bind(name)
+        .fetch_one(store.pool())
+        .await
+        .unwrap()
+        > 0
+}
 
-    let all = eventually("three entries", || async {
+/// Builds a trail of four entries (Ana's and Ben's uploads, Ana's rejected), stops the projector and
+/// leaves the trail as an earlier Lodge kept it; returns its entries.
+async fn an_earlier_trail(p: &Projected, earlier: EarlierTrail) -> Vec<AuditEntry> {
+    let projector = p.run(AuditProjection).await;
+    p.execute(InviteCommand::SendInvite(send_invite())).await;
+    p.execute_as(upload(1, PAYSLIPS, ANA), as_ana()).await;
+    p.execute(upload(2, PAYSLIPS, BEN)).await;
+    p.execute(reject(1, "Blurry")).await;
+    let all = eventually("four entries", || async {
         let all = entries(&p.store, AuditFilter::default()).await;
-        (all.len() == 3).then_some(all)
+        (all.len() == 4).then_some(all)
     })
     .await;
-    let versions: Vec<u64> = all.iter().map(|e| e.stream_version).collect();
-    assert_eq!(versions, [1, 2, 3], "each event once, in order");
+    projector.abort();
+    let _ = projector.await;
+    leave_trail_as(&p.store, 1, true, earlier).await;
+    assert!(exists(&p.store, "audit_entries__g1").await);
+    all
+}
+
+/// Registering converts the trail, keeps the entries as they were, and drops the earlier tables;
+/// then reads per contact and per document find what they did, and the projector goes on adding.
+async fn converted_trail_carries_on(p: &Projected, earlier: Vec<AuditEntry>) {
+    p.run(AuditProjection).await;
+    assert_eq!(entries(&p.store, AuditFilter::default()).await, earlier);
+    for gone in [
+        "audit_entries",
+        "audit_entries__g1",
+        "audit_contacts",
+        "audit_contacts__g1",
+    ] {
+        assert!(!exists(&p.store, gone).await, "{gone} is dropped once converted");
+    }
+    let ana: Vec<&AuditEntry> = earlier.iter().filter(|e| e.contact_id == Some(ANA)).collect();
+    assert_eq!(ana.len(), 2, "Ana's upload and its rejection");
+    assert_eq!(entries(&p.store, of_contact(ANA)).await.iter().collect::<Vec<_>>(), ana);
+    let actions: Vec<String> = entries(&p.store, of_document(1))
+        .await
+        .into_iter()
+        .map(|e| e.action)
+        .collect();
+    assert_eq!(actions, ["document_uploaded", "document_rejected"]);
+
+    p.execute(upload(3, PAYSLIPS, BEN)).await;
+    let of_ben = eventually("Ben's second upload", || async {
+        let of_ben = entries(&p.store, of_contact(BEN)).await;
+        (of_ben.len() == 2).then_some(of_ben)
+    })
+    .await;
+    assert_eq!(of_ben[1].document_id, Some(DocumentId::from_uuid(uuid(3))));
+    assert_eq!(entries(&p.store, of_document(3)).await.len(), 1);
+    let versions: Vec<u64> = entries(&p.store, AuditFilter::default())
+        .await
+        .iter()
+        .map(|e| e.stream_version)
+        .collect();
+    assert_eq!(versions, [1, 2, 3, 4, 5], "each event once, in order");
+}
+
+/// Lodge kept ids and hashes as text, first keyed by log position with indexes over every entry,
+/// and without the maps of the invites each contact and document is in.
+async fn a_text_trail_keyed_by_position_without_maps_is_converted_and_takes_new_entries(db: TestDatabase) {
+    let p = Projected::new(db).await;
+    let earlier = an_earlier_trail(&p, EarlierTrail::KeyedByPositionWithoutMaps).await;
+    converted_trail_carries_on(&p, earlier).await;
+}
+
+/// Then keyed by (invite, stream version), with the maps, still as text.
+async fn a_text_trail_with_maps_is_converted_with_them(db: TestDatabase) {
+    let p = Projected::new(db).await;
+    let earlier = an_earlier_trail(&p, EarlierTrail::WithTextMaps).await;
+    assert!(exists(&p.store, "audit_contacts__g1").await);
+    converted_trail_carries_on(&p, earlier).await;
 }
 
 fn of_contact(contact: lodge_domain::ContactId) -> AuditFilter {
@@ -235,54 +295,4 @@ fn of_document(n: u128) -> AuditFilter {
         document_id: Some(DocumentId::from_uuid(uuid(n))),
         ..AuditFilter::default()
     }
-}
-
-/// Until the trail kept maps of the invites in which each contact and document has entries, their
-/// entries were found through indexes of every entry. A trail built then gains its maps from its
-/// own entries when the projection registers, and reads per contact and per document find what
-/// they did; the projector then keeps the maps up to date.
-async fn a_trail_built_before_its_maps_gains_them_from_its_entries(db: TestDatabase) {
-    let p = Projected::new(db).await;
-    let projector = p.run(AuditProjection).await;
-    p.execute(InviteCommand::SendInvite(send_invite())).await;
-    p.execute_as(upload(1, PAYSLIPS, ANA), as_ana()).await;
-    p.execute(upload(2, PAYSLIPS, BEN)).await;
-    p.execute(reject(1, "Blurry")).await;
-    eventually("four entries", || async {
-        (entries(&p.store, AuditFilter::default()).await.len() == 4).then_some(())
-    })
-    .await;
-    projector.abort();
-    let _ = projector.await;
-    // The trail as an earlier Lodge left it: no maps.
-    sqlx::raw_sql(
-        "DROP VIEW audit_contacts; DROP TABLE audit_contacts__g1;
-         DROP VIEW audit_documents; DROP TABLE audit_documents__g1;",
-    )
-    .execute(p.store.pool())
-    .await
-    .unwrap();
-
-    p.store.register::<AuditProjection>().await.unwrap();
-    let all = entries(&p.store, AuditFilter::default()).await;
-    let ana: Vec<&AuditEntry> = all.iter().filter(|e| e.contact_id == Some(ANA)).collect();
-    assert_eq!(ana.len(), 2, "Ana's upload and its rejection");
-    assert_eq!(entries(&p.store, of_contact(ANA)).await.iter().collect::<Vec<_>>(), ana);
-    let actions: Vec<String> = entries(&p.store, of_document(1))
-        .await
-        .into_iter()
-        .map(|e| e.action)
-        .collect();
-    assert_eq!(actions, ["document_uploaded", "document_rejected"]);
-    assert_eq!(entries(&p.store, of_contact(BEN)).await.len(), 1);
-
-    p.run(AuditProjection).await;
-    p.execute(upload(3, PAYSLIPS, BEN)).await;
-    let of_ben = eventually("Ben's second upload", || async {
-        let of_ben = entries(&p.store, of_contact(BEN)).await;
-        (of_ben.len() == 2).then_some(of_ben)
-    })
-    .await;
-    assert_eq!(of_ben[1].document_id, Some(DocumentId::from_uuid(uuid(3))));
-    assert_eq!(entries(&p.store, of_document(3)).await.len(), 1);
 }

@@ -55,8 +55,8 @@ lodge_eventlog::test_on_both_engines!(
     a_rebuilt_generation_equals_the_incrementally_built_one,
     projectors_follow_a_rebuild_and_miss_nothing_written_meanwhile,
     an_interrupted_rebuild_resumes_where_it_stopped,
-    a_rebuild_begun_before_the_audit_maps_resumes_with_them,
-    a_rebuild_catching_up_before_the_audit_maps_resumes_with_them_keyed,
+    a_rebuild_an_earlier_lodge_began_resumes_with_its_trail_converted,
+    a_rebuild_catching_up_with_an_earlier_trail_resumes_with_it_converted_and_keyed,
 );
 
 async fn a_rebuilt_generation_equals_the_incrementally_built_one(db: TestDatabase) {
@@ -199,31 +199,47 @@ async fn an_interrupted_rebuild_resumes_where_it_stopped(db: TestDatabase) {
     resume_and_compare(&p, &incremental).await;
 }
 
-/// A rebuild an earlier Lodge began, before the audit trail had its maps, resumes with them filled
-/// from the entries it had loaded.
-async fn a_rebuild_begun_before_the_audit_maps_resumes_with_them(db: TestDatabase) {
-    let p = Projected::new(db).await;
-    let incremental = interrupt_a_rebuild(&p).await;
-    sqlx::raw_sql("DROP TABLE audit_contacts__g2; DROP TABLE audit_documents__g2;")
-        .execute(p.store.pool())
-        .await
-        .unwrap();
-    resume_and_compare(&p, &incremental).await;
-    let keys = match p.store.engine() {
-        Engine::Sqlite => {
-            "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name IN ('audit_entries__g2_key', 'audit_contacts__g2_key', 'audit_documents__g2_key')"
-        }
-        Engine::Postgres => {
-            "SELECT count(*) FROM pg_indexes WHERE indexname IN ('audit_entries__g2_key', 'audit_contacts__g2_key', 'audit_documents__g2_key')"
-        }
+/// The audit tables' keys in generation 2 that exist, among `names`.
+async fn keys_of_generation_2(p: &Projected, names: &[&str]) -> i64 {
+    let list = names
+        .iter()
+        .map(|n| format!("'{n}__g2_key'"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let query = match p.store.engine() {
+        Engine::Sqlite => format!("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name IN ({list})"),
+        Engine::Postgres => format!("SELECT count(*) FROM pg_indexes WHERE indexname IN ({list})"),
     };
-    let keys: i64 = sqlx::query_scalar(keys).fetch_one(p.store.pool()).await.unwrap();
-    assert_eq!(keys, 3, "the entries and both maps have their keys");
+    sqlx::query_scalar(sqlx::AssertSqlSafe(query))
+        .fetch_one(p.store.pool())
+        .await
+        .unwrap()
 }
 
-/// Resumed past its index phase, a rebuild builds no indexes again: the maps it gains get their
-/// keys as they are added.
-async fn a_rebuild_catching_up_before_the_audit_maps_resumes_with_them_keyed(db: TestDatabase) {
+const AUDIT_TABLES: [&str; 3] = ["audit_trail", "audit_contact_invites", "audit_document_invites"];
+
+/// A rebuild an earlier Lodge began, when the trail kept ids and hashes as text, resumes with what
+/// it had loaded converted.
+async fn a_rebuild_an_earlier_lodge_began_resumes_with_its_trail_converted(db: TestDatabase) {
+    let p = Projected::new(db).await;
+    let incremental = interrupt_a_rebuild(&p).await;
+    leave_trail_as(&p.store, 2, false, EarlierTrail::WithTextMaps).await;
+    resume_and_compare(&p, &incremental).await;
+    assert_eq!(
+        keys_of_generation_2(&p, &AUDIT_TABLES).await,
+        3,
+        "the entries and both maps have their keys"
+    );
+    assert_eq!(
+        keys_of_generation_2(&p, &["audit_entries", "audit_contacts", "audit_documents"]).await,
+        0,
+        "the earlier tables are gone"
+    );
+}
+
+/// Resumed past its index phase, a rebuild builds no indexes again: the trail it converts and the
+/// maps it gains get their keys as they are added.
+async fn a_rebuild_catching_up_with_an_earlier_trail_resumes_with_it_converted_and_keyed(db: TestDatabase) {
     let p = Projected::new(db).await;
     interrupt_a_rebuild(&p).await;
     // Appended after the rebuild began: its catch-up phase has them to follow.
@@ -237,24 +253,20 @@ async fn a_rebuild_catching_up_before_the_audit_maps_resumes_with_them_keyed(db:
     .await
     .unwrap();
     assert!(matches!(outcome, RebuildOutcome::Interrupted { .. }), "{outcome:?}");
-    sqlx::raw_sql("DROP TABLE audit_contacts__g2; DROP TABLE audit_documents__g2;")
-        .execute(p.store.pool())
-        .await
-        .unwrap();
+    leave_trail_as(&p.store, 2, false, EarlierTrail::KeyedByPositionWithoutMaps).await;
 
     let outcome = rebuild::rebuild(&p.log, &p.store, &ALL, &CancellationToken::new(), |_| {})
         .await
         .unwrap();
     assert!(matches!(outcome, RebuildOutcome::Done(_)), "{outcome:?}");
-    let keys = match p.store.engine() {
-        Engine::Sqlite => "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'audit_contacts__g2_key'",
-        Engine::Postgres => "SELECT count(*) FROM pg_indexes WHERE indexname = 'audit_contacts__g2_key'",
-    };
-    let keys: i64 = sqlx::query_scalar(keys).fetch_one(p.store.pool()).await.unwrap();
-    assert_eq!(keys, 1, "the added map has its key");
+    assert_eq!(
+        keys_of_generation_2(&p, &AUDIT_TABLES).await,
+        3,
+        "the converted trail and the maps it gains have their keys"
+    );
     let (mapped, named): (i64, i64) = sqlx::query_as(
-        "SELECT (SELECT count(*) FROM audit_contacts__g2),
-                (SELECT count(*) FROM (SELECT DISTINCT contact_id, invite_id FROM audit_entries__g2
+        "SELECT (SELECT count(*) FROM audit_contact_invites__g2),
+                (SELECT count(*) FROM (SELECT DISTINCT contact_id, invite_id FROM audit_trail__g2
                                        WHERE contact_id IS NOT NULL) AS pairs)",
     )
     .fetch_one(p.store.pool())

@@ -32,6 +32,7 @@ impl Projection for Tally {
         key: None,
         indexes: &["invite_id"],
         backfill: None,
+        replaces: None,
     }];
 
     async fn write(

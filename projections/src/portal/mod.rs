@@ -27,6 +27,7 @@ impl Projection for PortalProjection {
             key: Some("invite_id, contact_id"),
             indexes: &[],
             backfill: None,
+            replaces: None,
         },
         Table {
             name: "portal_links",
@@ -34,6 +35,7 @@ impl Projection for PortalProjection {
             key: None,
             indexes: &["invite_id"],
             backfill: None,
+            replaces: None,
         },
     ];
 

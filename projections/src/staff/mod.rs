@@ -141,6 +141,7 @@ impl Projection for StaffProjection {
         key: Some("invite_id"),
         indexes: &["status, due_on", "sent_at"],
         backfill: None,
+        replaces: None,
     }];
 
     async fn write(
