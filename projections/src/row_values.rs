@@ -319,6 +319,16 @@ impl<'a, S: Sink> ser::Serializer for RowSerializer<'a, S> {
     }
 }
 
+/// Whether a value of `len` bytes fits in a column.
+fn fits(len: usize) -> Result<(), RowError> {
+    if len > LONGEST_FIELD {
+        return Err(RowError(format!(
+            "a value of {len} bytes is longer than a column holds (1 GiB)"
+        )));
+    }
+    Ok(())
+}
+
 /// One column's value.
 struct ValueSerializer<'a, S> {
     sink: &'a mut S,
@@ -350,22 +360,12 @@ impl<S: Sink> ser::Serializer for ValueSerializer<'_, S> {
     }
 
     fn serialize_str(self, text: &str) -> Result<(), RowError> {
-        if text.len() > LONGEST_FIELD {
-            return Err(RowError(format!(
-                "a text of {} bytes is longer than a column holds (1 GiB)",
-                text.len()
-            )));
-        }
+        fits(text.len())?;
         self.sink.text(text);
         Ok(())
     }
     fn serialize_bytes(self, bytes: &[u8]) -> Result<(), RowError> {
-        if bytes.len() > LONGEST_FIELD {
-            return Err(RowError(format!(
-                "{} bytes are more than a column holds (1 GiB)",
-                bytes.len()
-            )));
-        }
+        fits(bytes.len())?;
         self.sink.bytes(bytes);
         Ok(())
     }
