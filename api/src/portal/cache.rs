@@ -14,7 +14,9 @@
 //!
 //! Entries that the watcher has not invalidated can lag the database by the log's wake-up delay
 //! (at once for this server's own appends; the poll interval for another server's). Reads that ask
-//! for `?after=` bypass the cache. Memory is bounded: at most [`CAPACITY`] sessions.
+//! for `?after=` bypass the cache, and the view they read replaces the session's cached one (a
+//! download of the file just uploaded then finds it). Memory is bounded: at most [`CAPACITY`]
+//! sessions.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -93,6 +95,26 @@ impl PortalCache {
         inner.sessions.insert(session_hash, session);
     }
 
+    /// Puts `view`, read for a session at `view_position` or later, in place of the view cached for
+    /// it, unless an event the view may not show has been seen. A read that waited for a write
+    /// (`?after=`) read past the cache; without this, the session's next requests (a download of
+    /// the file just uploaded, say) were served the cached view until the watcher caught up.
+    pub fn refresh(&self, session_hash: &str, view: Arc<PortalView>, view_position: i64) {
+        let mut inner = self.inner.lock().expect("the portal cache lock");
+        if inner
+            .latest
+            .get(&view.invite.id)
+            .is_some_and(|&seen| seen > view_position)
+        {
+            return;
+        }
+        if let Some(cached) = inner.sessions.get_mut(session_hash)
+            && cached.invite_id == view.invite.id
+        {
+            cached.view = view;
+        }
+    }
+
     /// Drops a session at once (it was unlocked, say).
     pub fn forget(&self, session_hash: &str) {
         let mut inner = self.inner.lock().expect("the portal cache lock");
@@ -157,5 +179,64 @@ impl PortalCache {
                 },
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn view(invite: InviteId, title: &str) -> Arc<PortalView> {
+        let doc = serde_json::json!({
+            "invite": {"id": invite, "title": title, "message": "Hello", "status": "open", "due_on": null,
+                       "password_protected": false},
+            "contact": {"id": uuid::Uuid::nil(), "name": "Ana Alves", "email": "ana@example.com", "phone": null},
+            "sender": {"name": "Sam Staff", "email": "sam@firm.example", "phone": null},
+            "totals": {"total": 0, "done": 0, "outstanding": 0},
+            "requests": [],
+            "messages": []
+        });
+        Arc::new(serde_json::from_value(doc).expect("a portal view"))
+    }
+
+    fn cached(view: Arc<PortalView>) -> CachedSession {
+        CachedSession {
+            invite_id: view.invite.id,
+            contact_id: view.contact.id,
+            unlocked: true,
+            expires_at: Utc::now() + chrono::Duration::hours(1),
+            view,
+        }
+    }
+
+    fn watching() -> PortalCache {
+        let cache = PortalCache::default();
+        cache.inner.lock().unwrap().watching = true;
+        cache
+    }
+
+    #[test]
+    fn a_read_that_waited_for_a_write_refreshes_the_cached_view() {
+        let invite = InviteId::from_uuid(uuid::Uuid::from_u128(1));
+        let cache = watching();
+        cache.insert("s".into(), cached(view(invite, "before")), 5);
+        cache.refresh("s", view(invite, "after the upload"), 9);
+        assert_eq!(cache.get("s").unwrap().view.invite.title, "after the upload");
+        // The watcher then sees the upload and drops the session, as for any event.
+        cache.saw(invite, 9);
+        assert!(cache.get("s").is_none());
+        // A session no longer cached stays so: its next request reads the database.
+        cache.refresh("s", view(invite, "after the upload"), 9);
+        assert!(cache.get("s").is_none());
+    }
+
+    #[test]
+    fn a_view_older_than_an_event_seen_is_not_put_in_the_cache() {
+        let invite = InviteId::from_uuid(uuid::Uuid::from_u128(1));
+        let cache = watching();
+        cache.saw(invite, 12);
+        cache.insert("s".into(), cached(view(invite, "at 12")), 12);
+        cache.refresh("s", view(invite, "at 10"), 10);
+        assert_eq!(cache.get("s").unwrap().view.invite.title, "at 12");
     }
 }

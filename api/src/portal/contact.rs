@@ -30,7 +30,11 @@ pub async fn view(
             let view = portal::portal_view(&state.store, session.invite_id, session.contact_id)
                 .await?
                 .ok_or_else(|| ApiError::Unauthenticated("open your portal link again to sign in".into()))?;
-            std::sync::Arc::new(view)
+            let view = std::sync::Arc::new(view);
+            state
+                .portal_cache
+                .refresh(session.session_hash(), view.clone(), position.0);
+            view
         }
     };
     Ok(PortalResponse::new(&view, &state.settings))

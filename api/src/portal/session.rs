@@ -57,6 +57,11 @@ impl ContactSession {
             .ok_or_else(|| ApiError::NotFound(format!("your portal has no request {request_id}")))
     }
 
+    /// The hash of the session's cookie, which the portal cache keys sessions by.
+    pub(crate) fn session_hash(&self) -> &str {
+        &self.session_hash
+    }
+
     /// Whether the portal is open to this session (its password given, when it has one).
     pub fn is_unlocked(&self) -> bool {
         self.unlocked
