@@ -350,6 +350,8 @@ const COLUMNS: &str = "position, invite_id, stream_version, at, actor_kind, acto
                        contact_id, request_id, document_id, sha256, ip, user_agent, detail, event_hash";
 
 const TRAIL: &str = "audit_trail";
+/// The trail as an earlier Lodge kept it, ids and hashes as text.
+const TEXT_TRAIL: &str = "audit_entries";
 /// The invites in which contacts and documents have entries: the way to a contact's or a document's
 /// entries, through the trail's key on (invite, version). Indexes of `contact_id` and `document_id`
 /// over every entry were built in each rebuild after loading; these maps hold a row per contact and
@@ -357,8 +359,8 @@ const TRAIL: &str = "audit_trail";
 const CONTACTS: &str = "audit_contact_invites";
 const DOCUMENTS: &str = "audit_document_invites";
 
-/// An earlier Lodge kept the trail with ids and hashes as text, in `audit_entries`: its entries are
-/// converted when the projection registers (docs/decisions/0024).
+/// An earlier Lodge's trail, ids and hashes as text: its entries are converted when the projection
+/// registers (docs/decisions/0024).
 fn trail_from_text(engine: Engine, generation: Generation) -> String {
     let id = |column: &str| bytes_from_hex(engine, &format!("replace({column}, '-', '')"));
     let hash = |column: &str| bytes_from_hex(engine, column);
@@ -373,7 +375,7 @@ fn trail_from_text(engine: Engine, generation: Generation) -> String {
         id("document_id"),
         hash("sha256"),
         hash("event_hash"),
-        generation.table("audit_entries"),
+        generation.table(TEXT_TRAIL),
     )
 }
 
@@ -453,7 +455,7 @@ impl Projection for AuditProjection {
             key: Some("invite_id, stream_version"),
             indexes: &[],
             backfill: Some(trail_from_text),
-            replaces: Some("audit_entries"),
+            replaces: Some(TEXT_TRAIL),
         },
         Table {
             name: CONTACTS,

@@ -55,6 +55,14 @@ struct Inner {
     watching: bool,
 }
 
+impl Inner {
+    /// Whether an event of `invite` later than `view_position` has been seen: a view read at that
+    /// position may not show it, so it must not be cached.
+    fn seen_after(&self, invite: InviteId, view_position: i64) -> bool {
+        self.latest.get(&invite).is_some_and(|&seen| seen > view_position)
+    }
+}
+
 #[derive(Clone, Default)]
 pub struct PortalCache {
     inner: Arc<Mutex<Inner>>,
@@ -70,12 +78,7 @@ impl PortalCache {
     /// show yet has been seen.
     pub fn insert(&self, session_hash: String, session: CachedSession, view_position: i64) {
         let mut inner = self.inner.lock().expect("the portal cache lock");
-        if !inner.watching
-            || inner
-                .latest
-                .get(&session.invite_id)
-                .is_some_and(|&seen| seen > view_position)
-        {
+        if !inner.watching || inner.seen_after(session.invite_id, view_position) {
             return;
         }
         while inner.sessions.len() >= CAPACITY {
@@ -101,11 +104,7 @@ impl PortalCache {
     /// the file just uploaded, say) were served the cached view until the watcher caught up.
     pub fn refresh(&self, session_hash: &str, view: Arc<PortalView>, view_position: i64) {
         let mut inner = self.inner.lock().expect("the portal cache lock");
-        if inner
-            .latest
-            .get(&view.invite.id)
-            .is_some_and(|&seen| seen > view_position)
-        {
+        if inner.seen_after(view.invite.id, view_position) {
             return;
         }
         if let Some(cached) = inner.sessions.get_mut(session_hash)
