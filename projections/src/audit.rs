@@ -10,11 +10,11 @@ use lodge_domain::invite::InviteEvent;
 use lodge_domain::{Actor, ContactId, DocumentId, InviteId, RequestId};
 use lodge_eventlog::Engine;
 use serde::{Deserialize, Serialize};
-use sqlx::{AnyConnection, Row};
+use sqlx::Row;
 use uuid::Uuid;
 
 use crate::error::ProjectionError;
-use crate::history::{HistoryEvent, InviteHistory};
+use crate::history::{HistoryEvent, InviteHistory, Touched};
 use crate::load::Load;
 use crate::projection::{Generation, Projection, Table};
 use crate::row_values::Bytes;
@@ -475,62 +475,44 @@ impl Projection for AuditProjection {
         },
     ];
 
-    async fn write(
+    fn writes(
         &self,
-        store: &ReadStore,
-        connection: &mut AnyConnection,
+        engine: Engine,
         generation: Generation,
-        histories: &[InviteHistory],
-    ) -> Result<(), ProjectionError> {
-        let table = generation.table(TRAIL);
-        // Entries never change: only each invite's events after those already written are added.
-        // One index lookup per invite finds its last entry.
-        let written: Vec<(String, Option<i64>)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT value, (SELECT max(stream_version) FROM {table} WHERE invite_id = {}) FROM {}",
-            bytes_from_hex(store.engine(), "list.value"),
-            store.json_list_rows(1)
-        )))
-        .bind(ReadStore::json_list(
-            histories.iter().map(|h| h.invite_id.as_uuid().simple()),
-        ))
-        .fetch_all(&mut *connection)
-        .await?;
-        let written: std::collections::HashMap<String, i64> = written
-            .into_iter()
-            .filter_map(|(invite, version)| Some((invite, version?)))
-            .collect();
-        let entries: Vec<AuditEntry> = histories
-            .iter()
-            .flat_map(|history| {
-                let invite = history.invite_id.as_uuid().simple().to_string();
-                let after = written.get(&invite).copied().unwrap_or(0);
-                render(history, after as u64)
-            })
-            .collect();
-        let rows = rows(&entries)?;
-        let conflict = "ON CONFLICT DO NOTHING";
-        Load::upsert(store.engine(), table, &COLUMN_NAMES, conflict, &rows)?
-            .run(connection)
-            .await?;
+        touched: &[Touched],
+    ) -> Result<Vec<Load>, ProjectionError> {
+        // Entries never change: only each invite's events of this batch (and any after them in the
+        // history) are added. The earlier ones came in earlier batches; an entry written twice,
+        // from a history that ran ahead of the checkpoint, is skipped by the key.
+        let mut entries = Vec::new();
+        for invite in touched {
+            render_into(&invite.history, invite.first_in_batch.saturating_sub(1), &mut entries);
+        }
         let (contacts, documents) = map_rows(&entries);
-        Load::upsert(
-            store.engine(),
-            generation.table(CONTACTS),
-            &CONTACT_COLUMNS,
-            conflict,
-            &contacts,
-        )?
-        .run(connection)
-        .await?;
-        Load::upsert(
-            store.engine(),
-            generation.table(DOCUMENTS),
-            &DOCUMENT_COLUMNS,
-            conflict,
-            &documents,
-        )?
-        .run(connection)
-        .await
+        let conflict = "ON CONFLICT DO NOTHING";
+        Ok(vec![
+            Load::upsert(
+                engine,
+                generation.table(TRAIL),
+                &COLUMN_NAMES,
+                conflict,
+                &rows(&entries)?,
+            )?,
+            Load::upsert(
+                engine,
+                generation.table(CONTACTS),
+                &CONTACT_COLUMNS,
+                conflict,
+                &contacts,
+            )?,
+            Load::upsert(
+                engine,
+                generation.table(DOCUMENTS),
+                &DOCUMENT_COLUMNS,
+                conflict,
+                &documents,
+            )?,
+        ])
     }
 
     fn loads(

@@ -60,3 +60,13 @@ impl InviteHistory {
         self.events.last().map_or(Position::START, |e| e.position)
     }
 }
+
+/// An invite a batch of the log touches: its whole history, and the version of its first event in
+/// the batch. The invite's events before that one came in earlier batches, whose rows are written
+/// (a stream's events keep their order in the log), so a projection that only adds rows need not
+/// ask the database which it already has.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Touched {
+    pub history: InviteHistory,
+    pub first_in_batch: u64,
+}

@@ -35,6 +35,15 @@ enum Rows {
     Json(String),
     /// Each row's values, in column order.
     Values(Vec<Vec<Cell>>),
+    /// Deletes the rows whose `scope_column` is in one JSON array of text and whose `keep_column`
+    /// is not in the other.
+    Delete {
+        engine: Engine,
+        scope_column: &'static str,
+        scope: String,
+        keep_column: &'static str,
+        keep: String,
+    },
 }
 
 /// Anonymous `?` parameters: SQLite looks each named one up among those before it, which is
@@ -133,23 +142,108 @@ impl Load {
         })
     }
 
+    /// Removes the rows of `table` whose `scope_column` is one of `scope`, except those whose
+    /// `keep_column` is one of `keep`: what a projection no longer keeps about the invites it
+    /// writes (its other rows of them it replaces by upserts).
+    pub fn delete_others(
+        engine: Engine,
+        table: String,
+        scope_column: &'static str,
+        scope: &[String],
+        keep_column: &'static str,
+        keep: &[String],
+    ) -> Self {
+        let list = |values: &[String]| serde_json::to_string(values).expect("a list of text serialises");
+        Self {
+            table,
+            columns: &[],
+            conflict: "",
+            rows: Rows::Delete {
+                engine,
+                scope_column,
+                scope: list(scope),
+                keep_column,
+                keep: list(keep),
+            },
+        }
+    }
+
+    /// Whether running the load would change nothing.
+    fn is_empty(&self) -> bool {
+        match &self.rows {
+            Rows::Copy(data) => data.is_empty(),
+            Rows::Json(json) => json == "[]",
+            Rows::Values(rows) => rows.is_empty(),
+            Rows::Delete { scope, .. } => scope == "[]",
+        }
+    }
+
+    /// The load as a data-modifying statement of a PostgreSQL `WITH` query that runs only if
+    /// `condition` holds, its JSON taken from parameter `$parameter`, with the text to bind there;
+    /// None if it would change nothing. A load of a rebuild's new tables (COPY) or for SQLite has no
+    /// such form.
+    pub(crate) fn postgres_step(
+        &self,
+        parameter: usize,
+        condition: &str,
+    ) -> Result<Option<(String, Vec<String>)>, ProjectionError> {
+        if self.is_empty() {
+            return Ok(None);
+        }
+        let (table, names) = (&self.table, self.columns.join(", "));
+        match &self.rows {
+            Rows::Json(json) => Ok(Some((
+                json_insert(table, &names, parameter, &format!("WHERE {condition}"), self.conflict),
+                vec![json.clone()],
+            ))),
+            Rows::Delete {
+                engine: Engine::Postgres,
+                scope_column,
+                scope,
+                keep_column,
+                keep,
+            } => Ok(Some((
+                format!(
+                    "{} AND {condition}",
+                    delete(Engine::Postgres, table, scope_column, keep_column, parameter)
+                ),
+                vec![scope.clone(), keep.clone()],
+            ))),
+            Rows::Copy(_) | Rows::Values(_) | Rows::Delete { .. } => Err(ProjectionError::Malformed(format!(
+                "rows of {table} cannot join a PostgreSQL statement"
+            ))),
+        }
+    }
+
     /// Loads the rows, inside the transaction `connection` is in.
     pub async fn run(self, connection: &mut AnyConnection) -> Result<(), ProjectionError> {
+        if self.is_empty() {
+            return Ok(());
+        }
         let (table, names) = (&self.table, self.columns.join(", "));
         match self.rows {
-            Rows::Values(rows) => insert_values(connection, table, self.columns, self.conflict, rows).await,
-            Rows::Json(json) if json == "[]" => Ok(()),
-            Rows::Json(json) => {
-                sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "INSERT INTO {table} ({names}) SELECT {names} FROM json_populate_recordset(NULL::{table}, $1::json) {}",
-                    self.conflict
-                )))
-                .bind(json)
-                .execute(connection)
-                .await?;
+            Rows::Delete {
+                engine,
+                scope_column,
+                scope,
+                keep_column,
+                keep,
+            } => {
+                sqlx::query(sqlx::AssertSqlSafe(delete(engine, table, scope_column, keep_column, 1)))
+                    .bind(scope)
+                    .bind(keep)
+                    .execute(connection)
+                    .await?;
                 Ok(())
             }
-            Rows::Copy(data) if data.is_empty() => Ok(()),
+            Rows::Values(rows) => insert_values(connection, table, self.columns, self.conflict, rows).await,
+            Rows::Json(json) => {
+                sqlx::query(sqlx::AssertSqlSafe(json_insert(table, &names, 1, "", self.conflict)))
+                    .bind(json)
+                    .execute(connection)
+                    .await?;
+                Ok(())
+            }
             Rows::Copy(data) => {
                 let postgres = connection
                     .driver_connection_mut::<sqlx::PgConnection>()
@@ -166,6 +260,35 @@ impl Load {
                 Ok(())
             }
         }
+    }
+}
+
+/// PostgreSQL: inserts the rows of the JSON array in parameter `$parameter` that pass `filter` (a
+/// WHERE clause, or empty).
+fn json_insert(table: &str, names: &str, parameter: usize, filter: &str, conflict: &str) -> String {
+    format!(
+        "INSERT INTO {table} ({names}) SELECT {names} FROM json_populate_recordset(NULL::{table}, ${parameter}::json) {filter} {conflict}"
+    )
+}
+
+/// Deletes the rows whose `scope_column` is in the JSON array of text in parameter `$parameter`
+/// and whose `keep_column` is not in the one after it.
+fn delete(engine: Engine, table: &str, scope_column: &str, keep_column: &str, parameter: usize) -> String {
+    format!(
+        "DELETE FROM {table} WHERE {scope_column} {} AND NOT ({keep_column} {})",
+        in_json_list(engine, parameter),
+        in_json_list(engine, parameter + 1)
+    )
+}
+
+/// `IN (…)` over the JSON array of text given as parameter `$n`: one parameter for any number of
+/// values. On PostgreSQL it is `= ANY(ARRAY(…))`: the planner guesses a hundred rows for a
+/// set-returning function and, for `IN (SELECT …)`, then prefers a sequential scan of the table
+/// to its index; an array it treats as short.
+fn in_json_list(engine: Engine, n: usize) -> String {
+    match engine {
+        Engine::Postgres => format!("= ANY(ARRAY(SELECT json_array_elements_text(${n}::json)))"),
+        Engine::Sqlite => format!("IN (SELECT value FROM json_each(${n}))"),
     }
 }
 

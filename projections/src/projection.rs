@@ -1,15 +1,10 @@
 //! What a projection is: tables, and the rows it writes for one invite.
 
-use std::future::Future;
-use std::pin::Pin;
-
 use lodge_eventlog::Engine;
-use sqlx::AnyConnection;
 
 use crate::error::ProjectionError;
-use crate::history::InviteHistory;
+use crate::history::{InviteHistory, Touched};
 use crate::load::Load;
-use crate::store::ReadStore;
 
 /// A read-model table: `columns` is the body of its CREATE TABLE, `key` the columns of its unique
 /// key (if any), `indexes` the columns of each other index (with `WHERE` and a condition after them
@@ -49,22 +44,17 @@ pub trait Projection: Send + Sync + 'static {
     const NAME: &'static str;
     const TABLES: &'static [Table];
 
-    /// Writes everything this projection keeps about each invite, as its whole history says, into
-    /// `generation`'s tables, replacing what was there; one history per invite. It must depend on
-    /// the histories alone: it is called again for every new event of an invite, and with
-    /// histories that run ahead of the projector's checkpoint. Writing a batch of invites at once
-    /// lets a projection use a few set-based statements instead of a few per invite.
-    /// `store` knows the database's dialect (see [`Load::upsert`]); `connection` is inside the
-    /// transaction that also moves the projector's checkpoint.
-    fn write(
-        &self,
-        store: &ReadStore,
-        connection: &mut AnyConnection,
-        generation: Generation,
-        histories: &[InviteHistory],
-    ) -> impl Future<Output = Result<(), ProjectionError>> + Send;
+    /// Everything this projection keeps about each invite a batch touches, as its whole history
+    /// says, to replace what `generation`'s tables hold. It must depend on the histories alone: it
+    /// is called again for every new event of an invite, and with histories that run ahead of the
+    /// projector's checkpoint. It only encodes rows: the runtime writes them together with the
+    /// projector's checkpoint, on PostgreSQL in one statement (docs/decisions/0025). Encoding a
+    /// batch of invites at once lets each table take them in one statement instead of one per
+    /// invite.
+    fn writes(&self, engine: Engine, generation: Generation, touched: &[Touched])
+    -> Result<Vec<Load>, ProjectionError>;
 
-    /// The same rows as [`Projection::write`], for a rebuild's new tables of `generation`, which
+    /// The same rows as [`Projection::writes`], for a rebuild's new tables of `generation`, which
     /// hold nothing yet and receive each invite once: encoded for `engine` without touching the
     /// database, so that a rebuild encodes the next batch while the server writes this one. (The
     /// tables' keys and indexes are made after they are filled.)
@@ -81,13 +71,12 @@ pub trait Projection: Send + Sync + 'static {
 pub trait DynProjection: Send + Sync {
     fn name(&self) -> &'static str;
     fn tables(&self) -> &'static [Table];
-    fn write_dyn<'a>(
-        &'a self,
-        store: &'a ReadStore,
-        connection: &'a mut AnyConnection,
+    fn writes_dyn(
+        &self,
+        engine: Engine,
         generation: Generation,
-        histories: &'a [InviteHistory],
-    ) -> Pin<Box<dyn Future<Output = Result<(), ProjectionError>> + Send + 'a>>;
+        touched: &[Touched],
+    ) -> Result<Vec<Load>, ProjectionError>;
     fn loads_dyn(
         &self,
         engine: Engine,
@@ -105,14 +94,13 @@ impl<P: Projection> DynProjection for P {
         P::TABLES
     }
 
-    fn write_dyn<'a>(
-        &'a self,
-        store: &'a ReadStore,
-        connection: &'a mut AnyConnection,
+    fn writes_dyn(
+        &self,
+        engine: Engine,
         generation: Generation,
-        histories: &'a [InviteHistory],
-    ) -> Pin<Box<dyn Future<Output = Result<(), ProjectionError>> + Send + 'a>> {
-        Box::pin(self.write(store, connection, generation, histories))
+        touched: &[Touched],
+    ) -> Result<Vec<Load>, ProjectionError> {
+        self.writes(engine, generation, touched)
     }
 
     fn loads_dyn(

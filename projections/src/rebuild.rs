@@ -25,7 +25,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
 use crate::error::ProjectionError;
-use crate::history::InviteHistory;
+use crate::history::{InviteHistory, Touched};
 use crate::load::Load;
 use crate::projection::{DynProjection, Generation};
 use crate::store::{self, ReadStore};
@@ -178,16 +178,18 @@ async fn prepare(
     Ok((targets, plan, false))
 }
 
-/// Writes histories into every target generation and saves the plan, in one transaction.
+/// Writes the touched invites into every target generation and saves the plan, in one transaction.
 async fn write_chunk(
     store: &ReadStore,
     targets: &[(&dyn DynProjection, Generation)],
-    histories: &[InviteHistory],
+    touched: &[Touched],
     plan: &Plan,
 ) -> Result<(), ProjectionError> {
     let mut tx = store.begin_write().await?;
     for (projection, generation) in targets {
-        projection.write_dyn(store, &mut tx, *generation, histories).await?;
+        for load in projection.writes_dyn(store.engine(), *generation, touched)? {
+            load.run(&mut tx).await?;
+        }
     }
     save_plan(&mut tx, targets, plan).await?;
     tx.commit().await?;
@@ -549,17 +551,17 @@ pub async fn rebuild(
             Err(_) => break,
             Ok(batch) => batch?,
         };
-        let mut touched: Vec<&StreamId> = batch.iter().map(|e| &e.stream_id).collect();
-        touched.sort();
-        touched.dedup();
-        let mut histories = Vec::new();
-        for stream in touched {
+        let mut touched = Vec::new();
+        for (stream, (first, _)) in crate::runtime::versions_in(&batch) {
             if let Some(history) = InviteHistory::load(log, stream).await.map_err(unreadable)? {
-                histories.push(history);
+                touched.push(Touched {
+                    history,
+                    first_in_batch: first,
+                });
             }
         }
         plan.position = batch.last().expect("a batch has events").position.0;
-        write_chunk(store, &targets, &histories, &plan).await?;
+        write_chunk(store, &targets, &touched, &plan).await?;
         caught_up += batch.len() as u64;
         progress(Progress::CatchingUp { events: caught_up });
     }

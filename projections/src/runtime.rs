@@ -7,8 +7,9 @@ use lodge_eventlog::{EventLog, LogError, Position, RecordedEvent, StreamId};
 use sqlx::AnyConnection;
 use tokio_util::sync::CancellationToken;
 
+use crate::batch_write;
 use crate::error::ProjectionError;
-use crate::history::InviteHistory;
+use crate::history::{InviteHistory, Touched};
 use crate::projection::{Generation, Projection};
 use crate::recent_histories::RecentHistories;
 use crate::store::ReadStore;
@@ -79,7 +80,7 @@ async fn follow<P: Projection>(
             _ = shutdown.cancelled() => return Ok(()),
             batch = subscription.next_batch(BATCH) => batch?,
         };
-        let histories = histories(log, recent, &batch).await.map_err(|error| match error {
+        let touched = touched(log, recent, &batch).await.map_err(|error| match error {
             LogError::Decode { position, source } => ProjectionError::Unhandled {
                 position,
                 reason: source.to_string(),
@@ -87,7 +88,7 @@ async fn follow<P: Projection>(
             other => other.into(),
         })?;
         let last = batch.last().map(|e| e.position).expect("a batch has events");
-        match write_batch(projection, store, leader, generation, last, &histories).await {
+        match write_batch(projection, store, leader, generation, last, &touched).await {
             Ok(()) => {}
             Err(ProjectionError::Switched(_)) => {
                 // A rebuild took over: carry on from the new generation's checkpoint.
@@ -109,79 +110,74 @@ fn not_registered<P: Projection>() -> ProjectionError {
     ProjectionError::Malformed(format!("projector {} is not registered", P::NAME))
 }
 
-/// The whole history of every invite the batch touches, each read once, or taken from another
+/// Every invite the batch touches, with its whole history, each read once, or taken from another
 /// projector's recent read (or the read it is making now) when that reaches the batch's last event
 /// of the invite. Events of other streams are not invites' and are left alone.
-async fn histories(
-    log: &EventLog,
-    recent: &RecentHistories,
-    batch: &[RecordedEvent],
-) -> Result<Vec<InviteHistory>, LogError> {
-    let mut needed: BTreeMap<&StreamId, u64> = BTreeMap::new();
-    for event in batch {
-        let version = needed.entry(&event.stream_id).or_default();
-        *version = (*version).max(event.stream_version);
-    }
-    let mut histories = Vec::with_capacity(needed.len());
-    for (stream, version) in needed {
+async fn touched(log: &EventLog, recent: &RecentHistories, batch: &[RecordedEvent]) -> Result<Vec<Touched>, LogError> {
+    let mut touched = Vec::new();
+    for (stream, (first, last)) in versions_in(batch) {
         let Some(invite) = stream.invite_id() else { continue };
         let read = || InviteHistory::load(log, stream);
-        if let Some(history) = recent.reaching_or_read(invite, version, read).await? {
-            histories.push(history);
+        if let Some(history) = recent.reaching_or_read(invite, last, read).await? {
+            touched.push(Touched {
+                history,
+                first_in_batch: first,
+            });
         }
     }
-    Ok(histories)
+    Ok(touched)
 }
 
-/// One transaction: every history's rows, then the checkpoint. A storage error that would fail the
-/// same way again stops the projector at the last event of the history it was writing.
+/// The first and last version of each stream in `batch`.
+pub(crate) fn versions_in(batch: &[RecordedEvent]) -> BTreeMap<&StreamId, (u64, u64)> {
+    let mut versions: BTreeMap<&StreamId, (u64, u64)> = BTreeMap::new();
+    for event in batch {
+        let (first, last) = versions
+            .entry(&event.stream_id)
+            .or_insert((event.stream_version, event.stream_version));
+        *first = (*first).min(event.stream_version);
+        *last = (*last).max(event.stream_version);
+    }
+    versions
+}
+
+/// The batch's rows and the checkpoint, together. A storage error that would fail the same way
+/// again stops the projector at the last event of the invite it was writing.
 async fn write_batch<P: Projection>(
     projection: &P,
     store: &ReadStore,
     leader: &mut AnyConnection,
     generation: Generation,
     last: Position,
-    histories: &[InviteHistory],
+    touched: &[Touched],
 ) -> Result<(), ProjectionError> {
-    let mut tx = store.begin_write_on(leader).await?;
-    let written = async {
-        if store.live_generation(&mut tx, P::NAME).await? != Some(generation) {
-            return Err(ProjectionError::Switched(P::NAME.to_owned()));
-        }
-        projection.write(store, &mut tx, generation, histories).await?;
-        ReadStore::save_position(&mut tx, P::NAME, generation, last).await
-    }
-    .await;
-    match written {
-        Ok(()) => {
-            tx.commit().await?;
+    let loads = projection.writes(store.engine(), generation, touched)?;
+    match batch_write::write_with_checkpoint(store, leader, P::NAME, generation, last, loads).await {
+        Ok(true) => {
             store.ring_applied(P::NAME);
             Ok(())
         }
-        Err(error) => {
-            // At once, not on the connection's next use: the transaction holds the projector's
-            // registry row, which the caller may be about to update from another connection.
-            if let Err(rollback) = tx.rollback().await {
-                tracing::debug!(%rollback, "rolling back a failed batch");
+        Ok(false) => Err(ProjectionError::Switched(P::NAME.to_owned())),
+        Err(ProjectionError::Store(error)) if !ReadStore::is_transient(&error) => {
+            // A rebuild that switched and dropped this generation's tables meanwhile makes the
+            // write fail (on PostgreSQL the statement names them before it finds the switch).
+            if store.status(P::NAME).await?.is_some_and(|s| s.generation != generation) {
+                return Err(ProjectionError::Switched(P::NAME.to_owned()));
             }
-            match error {
-                ProjectionError::Store(error) if !ReadStore::is_transient(&error) => {
-                    Err(culprit(projection, store, leader, generation, histories, last, &error).await)
-                }
-                other => Err(other),
-            }
+            Err(culprit(projection, store, leader, generation, touched, last, &error).await)
         }
+        Err(other) => Err(other),
     }
 }
 
-/// A write the read model refuses for good: find the invite it is about, writing the histories one
+/// A write the read model refuses for good: find the invite it is about, writing the invites one
 /// at a time (each undone at once), so that the projector stops naming that invite's position.
 async fn culprit<P: Projection>(
     projection: &P,
     store: &ReadStore,
     leader: &mut AnyConnection,
     generation: Generation,
-    histories: &[InviteHistory],
+    touched: &[Touched],
     batch_end: Position,
     error: &sqlx::Error,
 ) -> ProjectionError {
@@ -189,23 +185,24 @@ async fn culprit<P: Projection>(
         position,
         reason: format!("the read model refused the write: {error}"),
     };
-    let Ok(mut tx) = store.begin_write_on(leader).await else {
-        return refused(batch_end, error);
-    };
-    for history in histories {
-        // A savepoint inside the transaction.
-        let Ok(mut attempt) = sqlx::Connection::begin(&mut *tx).await else {
+    for invite in touched {
+        let Ok(loads) = projection.writes(store.engine(), generation, std::slice::from_ref(invite)) else {
+            continue;
+        };
+        let Ok(mut tx) = store.begin_write_on(leader).await else {
             break;
         };
-        let outcome = projection
-            .write(store, &mut attempt, generation, std::slice::from_ref(history))
-            .await;
-        let _ = attempt.rollback().await;
+        let mut outcome = Ok(());
+        for load in loads {
+            outcome = load.run(&mut tx).await;
+            if outcome.is_err() {
+                break;
+            }
+        }
+        let _ = tx.rollback().await;
         if let Err(ProjectionError::Store(alone)) = outcome {
-            let _ = tx.rollback().await;
-            return refused(history.last_position(), &alone);
+            return refused(invite.history.last_position(), &alone);
         }
     }
-    let _ = tx.rollback().await;
     refused(batch_end, error)
 }

@@ -47,7 +47,7 @@ pub struct ProjectorStatus {
     pub failure: Option<(Position, String)>,
 }
 
-fn now() -> String {
+pub(crate) fn now() -> String {
     Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 
@@ -284,14 +284,14 @@ impl ReadStore {
         Ok(generation.map(Generation))
     }
 
-    /// Moves a projector's checkpoint, inside the transaction that wrote its rows. Fails when the
-    /// live generation is no longer the one written (a rebuild switched it meanwhile).
+    /// Moves a projector's checkpoint, inside the transaction that writes its rows. Returns false,
+    /// moving nothing, when the live generation is no longer `generation` (a rebuild switched it).
     pub(crate) async fn save_position(
         connection: &mut AnyConnection,
         name: &str,
         generation: Generation,
         position: Position,
-    ) -> Result<(), ProjectionError> {
+    ) -> Result<bool, ProjectionError> {
         let updated = sqlx::query(
             "UPDATE lodge_projections SET position = $3, updated_at = $4 WHERE name = $1 AND generation = $2",
         )
@@ -301,13 +301,7 @@ impl ReadStore {
         .bind(now())
         .execute(connection)
         .await?;
-        if updated.rows_affected() != 1 {
-            return Err(ProjectionError::Malformed(format!(
-                "projector {name} is no longer at generation {}",
-                generation.0
-            )));
-        }
-        Ok(())
+        Ok(updated.rows_affected() == 1)
     }
 
     pub(crate) async fn record_failure(
@@ -347,32 +341,6 @@ impl ReadStore {
             }
             _ => false,
         }
-    }
-
-    /// `IN (…)` over the JSON array of text given as parameter `$n`: one parameter for any number of
-    /// values. On PostgreSQL it is `= ANY(ARRAY(…))`: the planner guesses a hundred rows for a
-    /// set-returning function and, for `IN (SELECT …)`, then prefers a sequential scan of the table
-    /// to its index; an array it treats as short.
-    pub(crate) fn in_json_list(&self, n: usize) -> String {
-        match self.engine {
-            Engine::Postgres => format!("= ANY(ARRAY(SELECT json_array_elements_text(${n}::json)))"),
-            Engine::Sqlite => format!("IN (SELECT value FROM json_each(${n}))"),
-        }
-    }
-
-    /// A FROM item with one row per element of the JSON array of text given as parameter `$n`, in
-    /// a column named `value`.
-    pub(crate) fn json_list_rows(&self, n: usize) -> String {
-        match self.engine {
-            Engine::Postgres => format!("json_array_elements_text(${n}::json) AS list(value)"),
-            Engine::Sqlite => format!("json_each(${n}) AS list"),
-        }
-    }
-
-    /// The JSON array parameter for [`ReadStore::in_json_list`].
-    pub(crate) fn json_list<T: ToString>(values: impl IntoIterator<Item = T>) -> String {
-        let values: Vec<String> = values.into_iter().map(|v| v.to_string()).collect();
-        serde_json::to_string(&values).expect("a list of text serialises")
     }
 
     /// Waits, at most `timeout`, until `projector` has applied the event at `position` (a position a

@@ -6,15 +6,13 @@ mod view;
 pub use render::{RenderedView, render};
 pub use view::*;
 
-use lodge_domain::{ContactId, InviteId};
-use lodge_eventlog::Engine;
-use sqlx::AnyConnection;
-
 use crate::error::ProjectionError;
-use crate::history::InviteHistory;
+use crate::history::{InviteHistory, Touched};
 use crate::load::Load;
 use crate::projection::{Generation, Projection, Table};
 use crate::store::ReadStore;
+use lodge_domain::{ContactId, InviteId};
+use lodge_eventlog::Engine;
 
 pub struct PortalProjection;
 
@@ -39,33 +37,35 @@ impl Projection for PortalProjection {
         },
     ];
 
-    async fn write(
+    fn writes(
         &self,
-        store: &ReadStore,
-        connection: &mut AnyConnection,
+        engine: Engine,
         generation: Generation,
-        histories: &[InviteHistory],
-    ) -> Result<(), ProjectionError> {
-        // A reissued link replaces the old one: the invites' links are written afresh.
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "DELETE FROM {} WHERE invite_id {}",
-            generation.table("portal_links"),
-            store.in_json_list(1)
-        )))
-        .bind(ReadStore::json_list(histories.iter().map(|h| h.invite_id)))
-        .execute(&mut *connection)
-        .await?;
-        let (views, links) = rows(histories);
-        Load::upsert(
-            store.engine(),
-            generation.table("portal_views"),
-            &VIEW_COLUMNS,
-            "ON CONFLICT (invite_id, contact_id) DO UPDATE SET position = excluded.position, doc = excluded.doc",
-            &views,
-        )?
-        .run(connection)
-        .await?;
-        links_load(store.engine(), generation, &links)?.run(connection).await
+        touched: &[Touched],
+    ) -> Result<Vec<Load>, ProjectionError> {
+        let histories: Vec<&InviteHistory> = touched.iter().map(|t| &t.history).collect();
+        let (views, links) = rows(&histories);
+        // A reissued link replaces the old one: the invites' other links go.
+        let invites: Vec<String> = histories.iter().map(|h| h.invite_id.to_string()).collect();
+        let current: Vec<String> = links.iter().map(|link| link.token_hash.clone()).collect();
+        Ok(vec![
+            Load::delete_others(
+                engine,
+                generation.table("portal_links"),
+                "invite_id",
+                &invites,
+                "token_hash",
+                &current,
+            ),
+            Load::upsert(
+                engine,
+                generation.table("portal_views"),
+                &VIEW_COLUMNS,
+                "ON CONFLICT (invite_id, contact_id) DO UPDATE SET position = excluded.position, doc = excluded.doc",
+                &views,
+            )?,
+            links_load(engine, generation, &links)?,
+        ])
     }
 
     fn loads(
@@ -74,7 +74,7 @@ impl Projection for PortalProjection {
         generation: Generation,
         histories: &[InviteHistory],
     ) -> Result<Vec<Load>, ProjectionError> {
-        let (views, links) = rows(histories);
+        let (views, links) = rows(&histories.iter().collect::<Vec<_>>());
         Ok(vec![
             Load::fresh(engine, generation.table("portal_views"), &VIEW_COLUMNS, &views)?,
             links_load(engine, generation, &links)?,
@@ -86,7 +86,7 @@ const VIEW_COLUMNS: [&str; 4] = ["invite_id", "contact_id", "position", "doc"];
 const LINK_COLUMNS: [&str; 3] = ["token_hash", "invite_id", "contact_id"];
 
 /// Every contact's view and portal link, of every invite.
-fn rows(histories: &[InviteHistory]) -> (Vec<ViewRow>, Vec<LinkRow>) {
+fn rows(histories: &[&InviteHistory]) -> (Vec<ViewRow>, Vec<LinkRow>) {
     let mut views = Vec::new();
     let mut links = Vec::new();
     for history in histories {

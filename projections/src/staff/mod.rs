@@ -7,10 +7,10 @@ use lodge_domain::invite::InviteEvent;
 use lodge_domain::{ContactId, InviteId};
 use lodge_eventlog::Engine;
 use serde::{Deserialize, Serialize};
-use sqlx::{AnyConnection, Row};
+use sqlx::Row;
 
 use crate::error::ProjectionError;
-use crate::history::InviteHistory;
+use crate::history::{InviteHistory, Touched};
 use crate::load::Load;
 use crate::portal::{self, InviteStatus, PortalRequest, PortalSender, RequestStatus};
 use crate::projection::{Generation, Projection, Table};
@@ -144,23 +144,20 @@ impl Projection for StaffProjection {
         replaces: None,
     }];
 
-    async fn write(
+    fn writes(
         &self,
-        store: &ReadStore,
-        connection: &mut AnyConnection,
+        engine: Engine,
         generation: Generation,
-        histories: &[InviteHistory],
-    ) -> Result<(), ProjectionError> {
-        Load::upsert(
-            store.engine(),
+        touched: &[Touched],
+    ) -> Result<Vec<Load>, ProjectionError> {
+        Ok(vec![Load::upsert(
+            engine,
             generation.table("staff_invites"),
             &COLUMNS,
             "ON CONFLICT (invite_id) DO UPDATE SET status = excluded.status, due_on = excluded.due_on,
                  search = excluded.search, position = excluded.position, doc = excluded.doc",
-            &rows(histories),
-        )?
-        .run(connection)
-        .await
+            &rows(touched.iter().map(|t| &t.history)),
+        )?])
     }
 
     fn loads(
@@ -173,16 +170,15 @@ impl Projection for StaffProjection {
             engine,
             generation.table("staff_invites"),
             &COLUMNS,
-            &rows(histories),
+            &rows(histories.iter()),
         )?])
     }
 }
 
 const COLUMNS: [&str; 7] = ["invite_id", "status", "due_on", "sent_at", "search", "position", "doc"];
 
-fn rows(histories: &[InviteHistory]) -> Vec<StaffRow> {
+fn rows<'a>(histories: impl Iterator<Item = &'a InviteHistory>) -> Vec<StaffRow> {
     histories
-        .iter()
         .filter_map(|history| {
             let view = render(history)?;
             // Lowercased text that the list's search and contact filter look in.
