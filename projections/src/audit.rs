@@ -451,7 +451,7 @@ impl Projection for AuditProjection {
                   contact_id BLOB, request_id BLOB, document_id BLOB, sha256 BLOB, ip TEXT, user_agent TEXT,
                   detail TEXT, event_hash BLOB NOT NULL",
             // An event is one entry, named by its place in its invite's stream as well as by its
-            // position in the log; keyed by the former, which invite queries and `write` look up.
+            // position in the log; keyed by the former, which invite queries look up.
             key: Some("invite_id, stream_version"),
             indexes: &[],
             backfill: Some(trail_from_text),

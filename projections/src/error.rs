@@ -11,7 +11,7 @@ pub enum ProjectionError {
         position: Position,
         reason: String,
     },
-    /// A projection cannot handle the event at `position` (returned by `Projection::write`).
+    /// A projection cannot handle the event at `position` (returned by `Projection::writes`).
     #[error("cannot handle the event at position {position}: {reason}")]
     Unhandled { position: Position, reason: String },
     /// A rebuild switched the projection to a new generation: the projector starts again from it.

@@ -268,9 +268,9 @@ impl ReadStore {
             .ok_or_else(|| ProjectionError::Malformed(format!("projector {} vanished", name)))
     }
 
-    /// The live generation, read inside a batch's transaction before it writes. On PostgreSQL the row
-    /// stays locked until the transaction ends, so a rebuild cannot switch generations under a batch;
-    /// on SQLite the write lock taken by `begin_write` does the same.
+    /// The live generation, read inside a transaction before it writes (a rebuild's start and its
+    /// switch). On PostgreSQL the row stays locked until the transaction ends, so no other rebuild
+    /// switches generations meanwhile; on SQLite the write lock taken by `begin_write` does the same.
     pub(crate) async fn live_generation(
         &self,
         connection: &mut AnyConnection,
