@@ -3,8 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use figment::Figment;
-use figment::providers::{Env, Format, Serialized, Toml};
+use figment::providers::{Format, Serialized, Toml};
+use figment::value::{Dict, Map, Value};
+use figment::{Figment, Metadata, Profile, Provider};
 use serde::{Deserialize, Serialize};
 
 /// The file read when no other is named and it exists.
@@ -74,6 +75,10 @@ pub struct Config {
     pub reminder_days_before: String,
     pub reminder_overdue_every_days: u32,
     pub reminders_at_most: u32,
+    /// Limits on how often a contact, or an address, may open links, post messages, upload and send
+    /// forms (429 past them). `false` lifts them, for measuring the command path under load; the
+    /// limit on wrong portal passwords stays. Env: `LODGE_RATE_LIMITS`.
+    pub rate_limits: bool,
 }
 
 impl Default for Config {
@@ -109,6 +114,7 @@ impl Default for Config {
             reminder_days_before: "3,1,0".into(),
             reminder_overdue_every_days: 3,
             reminders_at_most: 10,
+            rate_limits: true,
         }
     }
 }
@@ -127,6 +133,11 @@ impl Config {
     /// Loads the configuration. `file` is the file named on the command line or in `LODGE_CONFIG`;
     /// without one, `lodge.toml` is read if it exists.
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::load_with(file, Variables::from_environment())
+    }
+
+    /// [`Config::load`] with `variables` in place of the process's environment.
+    fn load_with(file: Option<&Path>, variables: Variables) -> Result<Self, ConfigError> {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
         match file {
             Some(path) if !path.exists() => return Err(ConfigError::MissingFile(path.to_owned())),
@@ -134,11 +145,11 @@ impl Config {
             None if Path::new(DEFAULT_FILE).exists() => figment = figment.merge(Toml::file_exact(DEFAULT_FILE)),
             None => {}
         }
-        // Only the keys of this struct: other LODGE_* variables (for tests, benchmarks) are not config.
-        let keys = Self::keys();
-        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
-        figment = figment.merge(Env::prefixed("LODGE_").only(&keys));
-        figment.extract().map_err(|e| ConfigError::Invalid(Box::new(e)))
+        // Variables arrive as text; a setting that is a number reads its text as one (lossy).
+        figment
+            .merge(variables)
+            .extract_lossy()
+            .map_err(|e| ConfigError::Invalid(Box::new(e)))
     }
 
     fn keys() -> Vec<String> {
@@ -193,6 +204,10 @@ impl Config {
                 colour: self.firm_colour.clone(),
                 video: self.portal_video.clone(),
                 help_dir: self.help_dir.as_ref().map(PathBuf::from),
+            },
+            limits: lodge_api::limits::Limits {
+                enabled: self.rate_limits,
+                ..Default::default()
             },
         })
     }
@@ -297,6 +312,53 @@ impl Config {
     }
 }
 
+/// The `LODGE_*` variables that name a setting, each kept as the text it is. figment's own `Env`
+/// provider reads every value as TOML-like data first, so `LODGE_TWILIO_FROM=+15550001111` became a
+/// number and `LODGE_FIRM_NAME=true` a boolean, and a text setting then refused them; here every
+/// value is text, and [`Config::load_with`] reads the text of a numeric setting as a number.
+/// Other `LODGE_*` variables (for tests, benchmarks) are not configuration and are left out.
+struct Variables(Vec<(String, String)>);
+
+impl Variables {
+    const PREFIX: &str = "LODGE_";
+
+    fn from_environment() -> Self {
+        Self::from_pairs(
+            std::env::vars_os()
+                .filter_map(|(key, value)| Some((key.into_string().ok()?, value.to_string_lossy().into_owned()))),
+        )
+    }
+
+    fn from_pairs(pairs: impl IntoIterator<Item = (String, String)>) -> Self {
+        let keys = Config::keys();
+        Self(
+            pairs
+                .into_iter()
+                .filter_map(|(name, value)| {
+                    let key = name.strip_prefix(Self::PREFIX)?.to_ascii_lowercase();
+                    keys.contains(&key).then_some((key, value))
+                })
+                .collect(),
+        )
+    }
+}
+
+impl Provider for Variables {
+    fn metadata(&self) -> Metadata {
+        Metadata::named("environment variable(s)")
+            .interpolater(|_profile, keys| format!("{}{}", Variables::PREFIX, keys.join(".").to_ascii_uppercase()))
+    }
+
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        let dict = self
+            .0
+            .iter()
+            .map(|(key, value)| (key.clone(), Value::from(value.clone())))
+            .collect();
+        Ok(Profile::Default.collect(dict))
+    }
+}
+
 /// A database URL fit to print: any password is masked.
 pub fn redact_url(url: &str) -> String {
     let Some(scheme_end) = url.find("://") else {
@@ -360,6 +422,7 @@ mod tests {
                 "poll_interval_ms",
                 "portal_video",
                 "public_url",
+                "rate_limits",
                 "reminder_days_before",
                 "reminder_overdue_every_days",
                 "reminders_at_most",
@@ -375,6 +438,76 @@ mod tests {
                 "twilio_messaging_service_sid"
             ]
         );
+    }
+
+    /// Every setting from its variable, each text one given text that looks like something else:
+    /// a phone number, a year, a key of digits, a boolean.
+    #[test]
+    fn every_variable_is_read_as_the_text_it_is() {
+        let text = [
+            ("blob_url", "2026"),
+            ("database_url", "12345"),
+            ("firm_address", "10"),
+            ("firm_colour", "123456"),
+            ("firm_email", "1@2.3"),
+            ("firm_logo_url", "1.5"),
+            ("firm_name", "1984"),
+            ("firm_phone", "+61299998888"),
+            ("firm_time_zone", "0"),
+            ("help_dir", "true"),
+            ("listen", "8080"),
+            ("mail_from", "false"),
+            ("portal_video", "-1"),
+            ("public_url", "1e3"),
+            ("reminder_days_before", "3"),
+            (
+                "secret_key",
+                "0123456789012345678901234567890123456789012345678901234567890123",
+            ),
+            ("secret_key_file", "007"),
+            ("smtp_url", "25"),
+            ("templates_dir", "yes"),
+            ("twilio_account_sid", "0001"),
+            ("twilio_auth_token", "00000000000000000000000000000000"),
+            ("twilio_base_url", "on"),
+            ("twilio_from", "+15550001111"),
+            ("twilio_messaging_service_sid", "nan"),
+        ];
+        let flags = [("rate_limits", false)];
+        let numbers = [
+            ("database_max_connections", 32),
+            ("max_file_mib", 5),
+            ("poll_interval_ms", 250),
+            ("reminder_overdue_every_days", 0),
+            ("reminders_at_most", 4),
+            ("session_hours", 1),
+        ];
+        let variables = text
+            .iter()
+            .map(|(key, value)| (key, value.to_string()))
+            .chain(numbers.iter().map(|(key, value)| (key, value.to_string())))
+            .chain(flags.iter().map(|(key, value)| (key, value.to_string())))
+            .map(|(key, value)| (format!("LODGE_{}", key.to_ascii_uppercase()), value))
+            .chain([("LODGE_TEST_POSTGRES_URL".to_owned(), "not a setting".to_owned())]);
+        let config = Config::load_with(None, Variables::from_pairs(variables)).unwrap();
+        let read = serde_json::to_value(&config).unwrap();
+        for (key, value) in text {
+            assert_eq!(read[key], value, "{key}");
+        }
+        for (key, value) in numbers {
+            assert_eq!(read[key], value, "{key}");
+        }
+        for (key, value) in flags {
+            assert_eq!(read[key], value, "{key}");
+        }
+        assert_eq!(
+            text.len() + numbers.len() + flags.len(),
+            Config::keys().len(),
+            "every setting is covered"
+        );
+        let wrong = Variables::from_pairs([("LODGE_SESSION_HOURS".to_owned(), "eight".to_owned())]);
+        let error = Config::load_with(None, wrong).unwrap_err().to_string();
+        assert!(error.contains("LODGE_SESSION_HOURS"), "{error}");
     }
 
     #[test]

@@ -30,6 +30,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/documents/{document_id}"),
     ("get", "/api/invites/{invite_id}/documents.zip"),
     ("post", "/api/portal/session"),
+    ("delete", "/api/portal/session"),
     ("get", "/p/{token}"),
     ("post", "/api/portal/session/password"),
     ("get", "/api/portal"),
@@ -102,6 +103,7 @@ async fn the_openapi_document_covers_every_endpoint(db: TestDatabase) {
             "get" => app.anonymous().get(url),
             "post" => app.anonymous().post(url),
             "patch" => app.anonymous().patch(url),
+            "delete" => app.anonymous().delete(url),
             other => panic!("a method the test does not know: {other}"),
         };
         let response = request.send().await.unwrap();

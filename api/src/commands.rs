@@ -7,6 +7,7 @@ use lodge_eventlog::command::{self, CommandOutcome};
 use lodge_eventlog::{Metadata, StreamId};
 
 use crate::error::ApiError;
+use crate::own_writes::Writer;
 use crate::state::AppState;
 
 /// Commands on one invite from this server take turns. Concurrent commands on one stream would
@@ -33,27 +34,36 @@ impl StreamLocks {
     }
 }
 
+/// Runs `command` on `invite`; `writer`'s next reads will show what it recorded (see
+/// [`crate::own_writes`]).
 pub async fn execute(
     state: &AppState,
+    writer: Option<Writer>,
     invite: InviteId,
     command: InviteCommand,
     metadata: &Metadata,
 ) -> Result<CommandOutcome<InviteEvent>, ApiError> {
-    execute_all(state, invite, std::slice::from_ref(&command), metadata).await
+    execute_all(state, writer, invite, std::slice::from_ref(&command), metadata).await
 }
 
 /// Several commands on one invite, recorded together or not at all.
 pub async fn execute_all(
     state: &AppState,
+    writer: Option<Writer>,
     invite: InviteId,
     commands: &[InviteCommand],
     metadata: &Metadata,
 ) -> Result<CommandOutcome<InviteEvent>, ApiError> {
-    let _turn = state.stream_locks.lock(invite).await;
+    let turn = state.stream_locks.lock(invite).await;
     let outcome =
         command::execute_all::<InviteDecider>(&state.log, &StreamId::invite(invite), commands, metadata).await;
+    drop(turn);
     for command in commands {
         state.metrics.command(command.name(), outcome.is_ok());
     }
-    Ok(outcome?)
+    let outcome = outcome?;
+    if let (Some(writer), Some(position)) = (writer, outcome.position) {
+        state.own_writes.wrote(writer, position);
+    }
+    Ok(outcome)
 }

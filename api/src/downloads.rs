@@ -60,14 +60,17 @@ pub async fn send(
     Ok(response)
 }
 
+/// The bytes a range asks for, cut at the file's end; none if it holds no byte of the file. A
+/// bound may be as large as the client likes (`bytes=0-18446744073709551615`), so nothing here
+/// adds to one without checking.
 fn bounds(start: Bound<u64>, end: Bound<u64>, length: u64) -> Option<std::ops::Range<u64>> {
     let start = match start {
         Bound::Included(s) => s,
-        Bound::Excluded(s) => s + 1,
+        Bound::Excluded(s) => s.checked_add(1)?,
         Bound::Unbounded => 0,
     };
     let end = match end {
-        Bound::Included(e) => e + 1,
+        Bound::Included(e) => e.saturating_add(1),
         Bound::Excluded(e) => e,
         Bound::Unbounded => length,
     }
@@ -106,4 +109,18 @@ fn attachment(file_name: &str) -> HeaderValue {
         "attachment; filename=\"{fallback}\"; filename*=UTF-8''{encoded}"
     ))
     .unwrap_or_else(|_| HeaderValue::from_static("attachment"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_are_cut_at_the_end_of_the_file_without_overflowing() {
+        let whole = bounds(Bound::Included(0), Bound::Included(u64::MAX), 10);
+        assert_eq!(whole, Some(0..10));
+        assert_eq!(bounds(Bound::Excluded(u64::MAX), Bound::Unbounded, 10), None);
+        assert_eq!(bounds(Bound::Included(5), Bound::Included(9), 10), Some(5..10));
+        assert_eq!(bounds(Bound::Included(10), Bound::Unbounded, 10), None);
+    }
 }

@@ -22,6 +22,9 @@ pub enum ApiError {
     Invalid(String),
     #[error("{0}")]
     Unauthenticated(String),
+    /// Known, but not allowed: a request from another site, say.
+    #[error("{0}")]
+    Forbidden(String),
     /// Also for what exists but belongs to someone else: a 404 never reveals which.
     #[error("{0}")]
     NotFound(String),
@@ -83,6 +86,7 @@ impl ApiError {
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             ApiError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
             ApiError::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, "unauthenticated"),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),

@@ -94,8 +94,19 @@ pub struct ReadAfter {
 }
 
 impl ReadAfter {
-    pub fn position(&self) -> Option<Position> {
-        self.after.filter(|p| *p > 0).map(Position)
+    pub fn position(&self) -> Result<Option<Position>, ApiError> {
+        after_position(self.after)
+    }
+}
+
+/// `?after=` as a position: 0 asks for nothing, a negative one is no position.
+pub fn after_position(after: Option<i64>) -> Result<Option<Position>, ApiError> {
+    match after {
+        Some(position) if position < 0 => Err(ApiError::Invalid(format!(
+            "`after` is {position}, but positions start at 1: give a position a command returned"
+        ))),
+        Some(0) | None => Ok(None),
+        Some(position) => Ok(Some(Position(position))),
     }
 }
 

@@ -71,7 +71,7 @@ impl Modify for Security {
         staff::send_invite, staff::list_invites, staff::get_invite, staff::change_invite, staff::portal,
         staff::post_message, staff::review, staff::cancel, staff::add_contact, staff::add_request,
         staff::reissue_link, staff::view_link, staff::audit, staff::history, staff::download, staff::documents_zip,
-        portal::open_session, pages::follow_link, portal::give_password, portal::view, portal::post_message, portal::submit_form,
+        portal::open_session, portal::sign_out, pages::follow_link, portal::give_password, portal::view, portal::post_message, portal::submit_form,
         portal::upload, portal::download,
         health::healthz, health::readyz, health::metrics, openapi_json,
     ),

@@ -20,10 +20,27 @@ pub fn new_token(prefix: &str) -> (String, TokenHash) {
     (token, hash)
 }
 
+/// argon2id hashes computed at once, at most. Each takes about 19 MiB (argon2's default memory
+/// cost) and a core for tens of milliseconds: a burst of password tries waits its turn here rather
+/// than taking the server's memory.
+const HASHES_AT_ONCE: usize = 4;
+static HASHING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(HASHES_AT_ONCE);
+
+/// Runs `work` (an argon2 computation) off the async threads, in its turn.
+async fn hashing<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, ApiError> {
+    let _turn = HASHING
+        .acquire()
+        .await
+        .map_err(|e| ApiError::Internal(format!("password hashing: {e}")))?;
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| ApiError::Internal(format!("password hashing: {e}")))
+}
+
 /// Hashes a portal password with argon2id. Slow on purpose: run it off the async threads.
 /// `salt` is random, except for a retried request, which must decide the same hash.
 pub async fn hash_password(password: String, salt: Option<[u8; 16]>) -> Result<PasswordHash, ApiError> {
-    tokio::task::spawn_blocking(move || {
+    hashing(move || {
         let salt = salt.unwrap_or_else(|| {
             let mut salt = [0u8; 16];
             rand::rng().fill_bytes(&mut salt);
@@ -35,17 +52,15 @@ pub async fn hash_password(password: String, salt: Option<[u8; 16]>) -> Result<P
             .map_err(|e| ApiError::Internal(format!("hashing a password: {e}")))?;
         PasswordHash::parse(&hash.to_string()).map_err(|e| ApiError::Internal(format!("password hash: {e}")))
     })
-    .await
-    .map_err(|e| ApiError::Internal(format!("hashing a password: {e}")))?
+    .await?
 }
 
 /// Whether `password` matches `hash`.
 pub async fn password_matches(password: String, hash: PasswordHash) -> Result<bool, ApiError> {
-    tokio::task::spawn_blocking(move || {
+    hashing(move || {
         let parsed =
             ParsedHash::new(hash.as_str()).map_err(|e| ApiError::Internal(format!("stored password hash: {e}")))?;
         Ok(Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
     })
-    .await
-    .map_err(|e| ApiError::Internal(format!("checking a password: {e}")))?
+    .await?
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{Request, Uri};
+use axum::http::{HeaderValue, Request, Uri, header};
 use lodge_eventlog::EventLog;
 use lodge_projections::{ProjectionError, ReadStore, all};
 use tokio::net::TcpListener;
@@ -13,6 +13,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tower_http::compression::CompressionLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
@@ -44,6 +45,16 @@ pub fn app(state: AppState) -> Router {
     .method_not_allowed_fallback(wrong_method)
     .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
     .layer(CompressionLayer::new())
+    // Every answer, API and pages alike: never sniffed into another type, never kept by a cache
+    // (the portal's JSON holds personal data). A response that says otherwise (an asset) keeps its own.
+    .layer(SetResponseHeaderLayer::if_not_present(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    ))
+    .layer(SetResponseHeaderLayer::if_not_present(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-store"),
+    ))
     .layer(PropagateRequestIdLayer::new(request_id.clone()))
     .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
         let id = request
@@ -51,10 +62,23 @@ pub fn app(state: AppState) -> Router {
             .get("x-request-id")
             .and_then(|v| v.to_str().ok())
             .unwrap_or("-");
-        tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
+        let path = loggable_path(request.uri().path());
+        tracing::info_span!("request", method = %request.method(), path = %path, request_id = %id)
     }))
     .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
     .with_state(state)
+}
+
+/// Paths whose last part is a secret: a portal link's token, a staff view link's.
+const SECRET_PATHS: [&str; 2] = ["/p/", "/v/"];
+
+/// A request's path fit for the log: the token of a link (`/p/{token}`, `/v/{token}`) is a
+/// credential, so it never reaches a log line, at any level.
+fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
+    match SECRET_PATHS.iter().find(|prefix| path.starts_with(*prefix)) {
+        Some(prefix) => format!("{prefix}…").into(),
+        None => path.into(),
+    }
 }
 
 async fn no_endpoint(uri: Uri) -> ApiError {
@@ -130,6 +154,7 @@ impl Server {
             metrics: Metrics::default(),
             stream_locks: StreamLocks::default(),
             portal_cache: portal_cache.clone(),
+            own_writes: Default::default(),
             pages,
             settings: self.settings,
         });

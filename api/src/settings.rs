@@ -26,6 +26,8 @@ pub struct Settings {
     pub secret_key: SecretKey,
     /// How the portal's pages look and what they show beyond the invite.
     pub pages: PageSettings,
+    /// How often a contact, or an address, may open links, post messages, upload, send forms.
+    pub limits: crate::limits::Limits,
 }
 
 /// The portal pages' firm-specific parts.
@@ -72,6 +74,7 @@ impl Settings {
             read_wait: Duration::from_secs(5),
             secret_key: random_secret_key(),
             pages: PageSettings::default(),
+            limits: crate::limits::Limits::default(),
         }
     }
 

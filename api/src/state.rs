@@ -9,6 +9,7 @@ use crate::blobs::BlobStore;
 use crate::commands::StreamLocks;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
+use crate::own_writes::{OwnWrites, Writer};
 use crate::portal::cache::PortalCache;
 use crate::settings::Settings;
 
@@ -24,6 +25,8 @@ pub struct Services {
     pub metrics: Metrics,
     pub stream_locks: StreamLocks,
     pub portal_cache: PortalCache,
+    /// Each session's and staff token's last write, until the read models show it them.
+    pub own_writes: OwnWrites,
     /// The portal's pages: templates, words, help articles, the firm's look.
     pub pages: crate::pages::Pages,
 }
@@ -43,12 +46,34 @@ impl AppState {
 }
 
 impl Services {
-    /// Waits until `projector` has applied `position` (a position a command returned), within the
-    /// configured bound, so that a read can follow a write.
-    pub async fn wait_for(&self, projector: &str, position: Option<Position>) -> Result<(), ApiError> {
-        let Some(position) = position else {
-            return Ok(());
-        };
+    /// Waits until `projector` shows what the reader must see: the write at `asked` (a position a
+    /// command returned, `?after=`), and the reader's own last write on this server. Each wait is
+    /// bounded by the configured read wait; a position the log never had is refused at once.
+    pub async fn wait_for(
+        &self,
+        projector: &'static str,
+        asked: Option<Position>,
+        reader: Option<&Writer>,
+    ) -> Result<(), ApiError> {
+        if let Some(reader) = reader
+            && let Some(own) = self.own_writes.pending(reader, projector)
+        {
+            self.wait_until(projector, own).await?;
+            self.own_writes.shown(reader, own, projector);
+        }
+        if let Some(asked) = asked {
+            if !self.log.has_event(asked).await? {
+                let head = self.log.settled_head().await?;
+                return Err(ApiError::Invalid(format!(
+                    "`after` is {asked}, but the log has no event there (its last is at {head}): give a position a command returned"
+                )));
+            }
+            self.wait_until(projector, asked).await?;
+        }
+        Ok(())
+    }
+
+    async fn wait_until(&self, projector: &str, position: Position) -> Result<(), ApiError> {
         let reached = self
             .store
             .wait_for(&self.log, projector, position, self.settings.read_wait)

@@ -36,6 +36,12 @@ impl fmt::Display for Lines {
     }
 }
 
+/// Whether `c` changes the direction text is shown in (the Unicode bidirectional controls): in a file
+/// name, U+202E shows `…\u{202e}fdp.exe` as `…exe.pdf`, so names Lodge stores and shows go without them.
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
 /// Trims `value` and checks it is non-empty, at most `max` characters, and clean.
 pub fn required(field: &'static str, value: &str, max: usize, lines: Lines) -> Result<String, TextError> {
     optional(field, value, max, lines)?.ok_or(TextError::Empty { field })

@@ -159,6 +159,14 @@ impl EventLog {
         Ok(events)
     }
 
+    /// Whether the log holds an event at `position`.
+    pub async fn has_event(&self, position: Position) -> Result<bool, LogError> {
+        match &*self.store {
+            Store::Sqlite(log) => log.has_position(position).await,
+            Store::Postgres(log) => log.has_position(position).await,
+        }
+    }
+
     /// Whether a reader whose last event is `checkpoint` has read the event at `target` (log order:
     /// on PostgreSQL that is not position order, see docs/decisions/0002).
     pub async fn has_reached(&self, checkpoint: Position, target: Position) -> Result<bool, LogError> {

@@ -557,6 +557,7 @@ impl AuditEntry {
         "event_hash",
     ];
 
+    /// The entry's CSV cells, each safe to open in a spreadsheet (see [`spreadsheet_safe`]).
     pub fn csv_record(&self) -> Vec<String> {
         let entry = self;
         let (kind, id, name) = match &entry.actor {
@@ -584,6 +585,21 @@ impl AuditEntry {
             text(&entry.detail),
             entry.event_hash.clone(),
         ]
+        .into_iter()
+        .map(spreadsheet_safe)
+        .collect()
+    }
+}
+
+/// A CSV cell that a spreadsheet shows as text, never runs as a formula. A contact chooses their
+/// user agent, file names, messages and answers, so a cell such as `=HYPERLINK(…)` could act when
+/// staff open the export; as OWASP recommends, a cell starting with `=`, `+`, `-`, `@`, a tab or a
+/// carriage return gets a `'` in front.
+pub fn spreadsheet_safe(cell: String) -> String {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{cell}")
+    } else {
+        cell
     }
 }
 
@@ -684,4 +700,19 @@ pub fn entries<'a>(
         .fetch(store.pool())
         .map_err(ProjectionError::from)
         .and_then(|row| async move { from_row(row) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::spreadsheet_safe;
+
+    #[test]
+    fn cells_that_a_spreadsheet_would_run_are_shown_as_text() {
+        for formula in ["=HYPERLINK(\"x\")", "+1", "-2+3", "@SUM(A1)", "\tcmd", "\rcmd"] {
+            assert_eq!(spreadsheet_safe(formula.to_owned()), format!("'{formula}"));
+        }
+        for plain in ["", "Ana", "payslip.pdf", "1+1", "2026-12-04T10:00:00Z", "a=b"] {
+            assert_eq!(spreadsheet_safe(plain.to_owned()), plain);
+        }
+    }
 }

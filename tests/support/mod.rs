@@ -22,6 +22,8 @@ pub struct TestApp {
     pub blobs: tempfile::TempDir,
     /// The server's secret, from which portal links are derived.
     pub secret_key: lodge_api::SecretKey,
+    /// The settings the server started with.
+    pub settings: Settings,
     server: Option<RunningServer>,
 }
 
@@ -47,6 +49,7 @@ impl TestApp {
         settings.public_url = format!("http://{address}");
         configure(&mut settings);
         let secret_key = settings.secret_key.clone();
+        let started_with = settings.clone();
         let staff_token = tokens::create(store.pool(), "Sam Staff", Some("sam@firm.example"))
             .await
             .expect("a staff token")
@@ -68,8 +71,28 @@ impl TestApp {
             staff_token,
             blobs,
             secret_key,
+            settings: started_with,
             server: Some(server),
         }
+    }
+
+    /// Another server on the same database and blobs, with the same settings, as a second process
+    /// of Lodge would be: its address, and the server to stop.
+    pub async fn another_server(&self) -> (String, RunningServer) {
+        let log = self.db.log().await;
+        let store = ReadStore::connect(self.db.url()).await.expect("read store");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a port");
+        let address = listener.local_addr().unwrap();
+        let server = Server {
+            log,
+            store,
+            settings: self.settings.clone(),
+            run_projectors: true,
+        }
+        .start(listener, CancellationToken::new())
+        .await
+        .expect("the second server starts");
+        (format!("http://{address}"), server)
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -23,6 +23,8 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("password.html", include_str!("../../pages/templates/password.html")),
     ("opening.html", include_str!("../../pages/templates/opening.html")),
     ("error.html", include_str!("../../pages/templates/error.html")),
+    ("switch.html", include_str!("../../pages/templates/switch.html")),
+    ("signed_out.html", include_str!("../../pages/templates/signed_out.html")),
 ];
 
 const TEXT: &str = include_str!("../../pages/text/en.toml");

@@ -39,7 +39,7 @@ impl Viewer {
     pub async fn portal(&self, state: &AppState, after: Option<Position>) -> Result<PortalResponse, ApiError> {
         match self {
             Viewer::Contact(session) => contact::view(state, session.clone(), after).await,
-            Viewer::Staff(view) => invites::portal(state, view.invite_id, view.contact_id, after).await,
+            Viewer::Staff(view) => invites::portal(state, None, view.invite_id, view.contact_id, after).await,
         }
     }
 

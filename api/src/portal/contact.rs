@@ -12,6 +12,8 @@ use uuid::Uuid;
 use crate::commands;
 use crate::error::ApiError;
 use crate::extract::RequestContext;
+use crate::limits::{self, Action};
+use crate::own_writes::Writer;
 use crate::portal::session::ContactSession;
 use crate::portal::view::PortalResponse;
 use crate::staff::invites::PostedMessage;
@@ -26,7 +28,10 @@ pub async fn view(
         // The session already read the view; only a read that must see a later write reads again.
         None => session.view,
         Some(position) => {
-            state.wait_for(PortalProjection::NAME, Some(position)).await?;
+            let writer = Writer::Contact(session.session_hash().to_owned());
+            state
+                .wait_for(PortalProjection::NAME, Some(position), Some(&writer))
+                .await?;
             let view = portal::portal_view(&state.store, session.invite_id, session.contact_id)
                 .await?
                 .ok_or_else(|| ApiError::Unauthenticated("open your portal link again to sign in".into()))?;
@@ -53,6 +58,7 @@ pub async fn post_message(
     context: &RequestContext,
     body: ContactMessage,
 ) -> Result<PostedMessage, ApiError> {
+    limits::check(state, Action::Message, session.who(context)).await?;
     let metadata = context.metadata(session.actor(), "message");
     let message_id = MessageId::from_uuid(Uuid::new_v5(&metadata.command_id, b"message"));
     let command = InviteCommand::PostMessage(PostMessage {
@@ -61,7 +67,7 @@ pub async fn post_message(
         from: MessageFrom::Contact,
         body: body.body,
     });
-    let outcome = commands::execute(state, session.invite_id, command, &metadata).await?;
+    let outcome = commands::execute(state, Some(session.writer()), session.invite_id, command, &metadata).await?;
     Ok(PostedMessage {
         id: message_id,
         position: outcome.position.map(|p| p.0),
@@ -108,13 +114,14 @@ pub async fn submit_form(
         )));
     }
     let answers = typed_answers(&request.fields, body.answers)?;
+    limits::check(state, Action::Form, session.who(context)).await?;
     let metadata = context.metadata(session.actor(), &format!("form:{request_id}"));
     let command = InviteCommand::SubmitForm(lodge_domain::invite::SubmitForm {
         request_id,
         contact_id: session.contact_id,
         answers,
     });
-    let outcome = commands::execute(state, session.invite_id, command, &metadata).await?;
+    let outcome = commands::execute(state, Some(session.writer()), session.invite_id, command, &metadata).await?;
     Ok(crate::staff::invites::Recorded {
         position: outcome.position.map(|p| p.0),
     })

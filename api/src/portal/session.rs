@@ -1,7 +1,8 @@
 //! Portal sessions. A contact opens their portal with the token of their link; Lodge answers with a
 //! session cookie, so the token is not needed after. When the invite has a portal password, the
 //! session only opens the portal once the password is given; wrong passwords are limited per
-//! contact and each one is recorded in the log.
+//! contact and each one is recorded in the log. Each sign-in step (the link, the password) makes a
+//! new session id and ends the one before, and a session can be ended (signing out).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,15 +12,19 @@ use axum::http::request::Parts;
 use axum_extra::extract::CookieJar;
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use chrono::{DateTime, Utc};
+use lodge_domain::digest::TokenHash;
 use lodge_domain::invite::InviteCommand;
-use lodge_domain::invite::{InviteDecider, InviteEvent, InviteState, PortalAccess, RecordPortalAccess};
+use lodge_domain::invite::{InviteDecider, InviteEvent, PortalAccess, RecordPortalAccess};
 use lodge_domain::{Actor, ContactId, Decider, InviteId};
 use lodge_eventlog::{LogError, StreamId};
-use lodge_projections::portal::{self, InviteStatus, PortalView};
+use lodge_projections::Projection;
+use lodge_projections::portal::{self, InviteStatus, PortalProjection, PortalView};
 
 use crate::commands;
 use crate::error::ApiError;
 use crate::extract::RequestContext;
+use crate::limits::{self, Action, Who};
+use crate::own_writes::Writer;
 use crate::portal::cache::CachedSession;
 use crate::secrets;
 use crate::state::AppState;
@@ -29,7 +34,8 @@ pub const COOKIE: &str = "lodge_portal";
 /// Wrong passwords allowed per contact in [`ATTEMPT_WINDOW`], before 429.
 pub const MAX_PASSWORD_ATTEMPTS: usize = 5;
 pub const ATTEMPT_WINDOW: Duration = Duration::from_secs(15 * 60);
-/// How long opening a portal waits for a link that the read model does not show yet.
+/// How long opening a portal waits for a link that the read model does not show yet, while that
+/// read model is behind the log.
 const LINK_WAIT: Duration = Duration::from_secs(1);
 
 /// A signed-in contact: whose portal this request may see and change.
@@ -67,6 +73,19 @@ impl ContactSession {
         self.unlocked
     }
 
+    /// Whose writes these are, so that the session's reads show them.
+    pub fn writer(&self) -> Writer {
+        Writer::Contact(self.session_hash.clone())
+    }
+
+    /// Whose tries these are, for the limits on what a contact may do.
+    pub fn who(&self, context: &RequestContext) -> Who {
+        Who {
+            contact: Some((self.invite_id, self.contact_id)),
+            address: context.source.ip,
+        }
+    }
+
     pub fn actor(&self) -> Actor {
         Actor::Contact {
             id: self.contact_id,
@@ -88,10 +107,26 @@ fn signed_out() -> ApiError {
 /// unlocked, expires_at, the current link's hash, the view, the view's position.
 type SessionRow = (i64, String, Option<String>, Option<String>, Option<i64>);
 
-async fn session_from(parts: &Parts, state: &AppState) -> Result<ContactSession, ApiError> {
-    let jar = CookieJar::from_headers(&parts.headers);
-    let cookie = jar.get(COOKIE).ok_or_else(signed_out)?;
-    let session_hash = secrets::hash_token(cookie.value()).as_str().to_owned();
+/// The session a cookie names, with the portal as the read model shows it to that session: after
+/// the session's own last write, when it made one here (see [`crate::own_writes`]).
+pub(crate) async fn session_for(state: &AppState, cookie: &str) -> Result<ContactSession, ApiError> {
+    let mut session = stored_session(state, cookie).await?;
+    let writer = Writer::Contact(session.session_hash.clone());
+    if let Some(own) = state.own_writes.pending(&writer, PortalProjection::NAME) {
+        state.wait_for(PortalProjection::NAME, None, Some(&writer)).await?;
+        let view = portal::portal_view(&state.store, session.invite_id, session.contact_id)
+            .await?
+            .ok_or_else(signed_out)?;
+        session.view = Arc::new(view);
+        state
+            .portal_cache
+            .refresh(&session.session_hash, session.view.clone(), own.0);
+    }
+    Ok(session)
+}
+
+async fn stored_session(state: &AppState, cookie: &str) -> Result<ContactSession, ApiError> {
+    let session_hash = secrets::hash_token(cookie).as_str().to_owned();
     if let Some(cached) = state.portal_cache.get(&session_hash) {
         if cached.expires_at <= Utc::now() {
             return Err(expired());
@@ -161,6 +196,12 @@ async fn session_from(parts: &Parts, state: &AppState) -> Result<ContactSession,
     Ok(session)
 }
 
+async fn session_from(parts: &Parts, state: &AppState) -> Result<ContactSession, ApiError> {
+    let jar = CookieJar::from_headers(&parts.headers);
+    let cookie = jar.get(COOKIE).ok_or_else(signed_out)?;
+    session_for(state, cookie.value()).await
+}
+
 fn expired() -> ApiError {
     ApiError::Unauthenticated("your session has expired: open your portal link again".into())
 }
@@ -193,23 +234,80 @@ pub struct Opened {
     pub password_required: bool,
 }
 
-/// Opens a session with a portal link's token.
-pub async fn open(state: &AppState, context: &RequestContext, token: &str) -> Result<Opened, ApiError> {
-    let link_hash = secrets::hash_token(token.trim());
-    let not_a_link =
-        || ApiError::NotFound("this portal link is not valid: it may have been replaced by a newer one".into());
-    // A link sent moments ago may not be in the read model yet: look again for a short while. An
-    // unknown token therefore takes a second to refuse, which also slows anyone guessing.
-    let deadline = tokio::time::Instant::now() + LINK_WAIT;
-    let (invite_id, contact_id) = loop {
-        if let Some(link) = portal::portal_link(&state.store, link_hash.as_str()).await? {
-            break link;
-        }
-        if tokio::time::Instant::now() >= deadline {
-            return Err(not_a_link());
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+/// The portal a link opens.
+#[derive(Debug, Clone)]
+pub struct Link {
+    pub invite_id: InviteId,
+    pub contact_id: ContactId,
+    hash: TokenHash,
+}
+
+fn not_a_link() -> ApiError {
+    ApiError::NotFound("this portal link is not valid: it may have been replaced by a newer one".into())
+}
+
+/// Finds the portal a link's token opens. Opening links is limited per address, before anything
+/// is looked up, and per contact; an unknown token is refused at once, unless the read model of
+/// links is behind the log (a link sent a moment ago), when it waits for it, bounded.
+pub async fn find_link(state: &AppState, context: &RequestContext, token: &str) -> Result<Link, ApiError> {
+    let address = Who {
+        contact: None,
+        address: context.source.ip,
     };
+    limits::check(state, Action::LinkOpen, address).await?;
+    let hash = secrets::hash_token(token.trim());
+    let found = match portal::portal_link(&state.store, hash.as_str()).await? {
+        Some(found) => Some(found),
+        None => {
+            let head = state.log.settled_head().await?;
+            let caught_up = state
+                .store
+                .wait_for(&state.log, PortalProjection::NAME, head, LINK_WAIT)
+                .await?;
+            if caught_up {
+                portal::portal_link(&state.store, hash.as_str()).await?
+            } else {
+                None
+            }
+        }
+    };
+    let (invite_id, contact_id) = found.ok_or_else(not_a_link)?;
+    let contact = Who {
+        contact: Some((invite_id, contact_id)),
+        address: None,
+    };
+    limits::check(state, Action::LinkOpen, contact).await?;
+    Ok(Link {
+        invite_id,
+        contact_id,
+        hash,
+    })
+}
+
+/// The cookie that carries a portal session: HTTP only, this site only, Secure over https.
+fn session_cookie(state: &AppState, value: String) -> Cookie<'static> {
+    Cookie::build((COOKIE, value))
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(state.settings.secure_cookies())
+        .path("/")
+        .max_age(cookie_max_age(state.settings.session_lifetime))
+        .build()
+}
+
+/// Opens a new session on `link`'s portal. The session the browser had (`replacing`, its cookie)
+/// ends: every sign-in gets a session id of its own, so one planted beforehand opens nothing.
+pub async fn open(
+    state: &AppState,
+    context: &RequestContext,
+    link: Link,
+    replacing: Option<&str>,
+) -> Result<Opened, ApiError> {
+    let Link {
+        invite_id,
+        contact_id,
+        hash: link_hash,
+    } = link;
     let view = portal::portal_view(&state.store, invite_id, contact_id)
         .await?
         .ok_or_else(not_a_link)?;
@@ -234,6 +332,9 @@ pub async fn open(state: &AppState, context: &RequestContext, token: &str) -> Re
     .bind(now.to_rfc3339())
     .bind(expires_at.to_rfc3339());
     state.store.execute_write(query).await?;
+    if let Some(old) = replacing {
+        end(state, old).await?;
+    }
     let actor = Actor::Contact {
         id: contact_id,
         name: view.contact.name.clone(),
@@ -241,17 +342,28 @@ pub async fn open(state: &AppState, context: &RequestContext, token: &str) -> Re
     if !password_required {
         record_access(state, context, invite_id, contact_id, actor, PortalAccess::Opened).await?;
     }
-    let cookie = Cookie::build((COOKIE, session))
-        .http_only(true)
-        .same_site(SameSite::Strict)
-        .secure(state.settings.secure_cookies())
-        .path("/")
-        .max_age(cookie_max_age(state.settings.session_lifetime))
-        .build();
     Ok(Opened {
-        cookie,
+        cookie: session_cookie(state, session),
         password_required,
     })
+}
+
+/// Ends the session a cookie names, if there is one.
+pub async fn end(state: &AppState, cookie: &str) -> Result<(), ApiError> {
+    let session_hash = secrets::hash_token(cookie).as_str().to_owned();
+    state.portal_cache.forget(&session_hash);
+    state
+        .store
+        .execute_write(sqlx::query("DELETE FROM lodge_portal_sessions WHERE session_hash = $1").bind(session_hash))
+        .await?;
+    Ok(())
+}
+
+/// The cookie that tells a browser to forget its portal session.
+pub fn removal_cookie() -> Cookie<'static> {
+    let mut cookie = Cookie::build((COOKIE, "")).path("/").build();
+    cookie.make_removal();
+    cookie
 }
 
 fn cookie_max_age(lifetime: Duration) -> time::Duration {
@@ -276,53 +388,59 @@ async fn record_access(
         ip: context.source.ip,
         user_agent: context.source.user_agent.clone(),
     });
-    commands::execute(state, invite, command, &metadata).await?;
+    commands::execute(state, None, invite, command, &metadata).await?;
     Ok(())
 }
 
-/// Checks the portal password for a session. Wrong passwords are recorded; after
-/// [`MAX_PASSWORD_ATTEMPTS`] in [`ATTEMPT_WINDOW`] the contact must wait.
+/// What giving the password did: the portal is open to a new session (its cookie), or was already.
+pub enum Unlocked {
+    NewSession(Cookie<'static>),
+    AlreadyOpen,
+}
+
+/// Checks the portal password for a session. At most [`MAX_PASSWORD_ATTEMPTS`] wrong passwords per
+/// contact in [`ATTEMPT_WINDOW`] are ever checked, however they arrive (in parallel, on several
+/// sessions or servers): each check first takes a slot under the contact's limit (a right password
+/// gives it back), and one past the limit gets 429 before any hashing. Wrong passwords are
+/// recorded. The right one opens the portal to a new session, which replaces this one.
 pub async fn unlock(
     state: &AppState,
     context: &RequestContext,
     session: &ContactSession,
     password: String,
-) -> Result<(), ApiError> {
+) -> Result<Unlocked, ApiError> {
     if session.unlocked {
-        return Ok(());
+        return Ok(Unlocked::AlreadyOpen);
     }
+    let key = format!("password:{}:{}", session.invite_id, session.contact_id);
+    let rate = limits::Rate {
+        most: MAX_PASSWORD_ATTEMPTS as u32,
+        per: ATTEMPT_WINDOW,
+    };
+    let slot = match limits::take(&state.store, &key, rate).await? {
+        Ok(slot) => slot,
+        Err(retry_after) => {
+            return Err(ApiError::TooManyRequests {
+                detail: format!(
+                    "too many wrong passwords: try again in {} minutes, or ask the firm for help",
+                    retry_after.as_secs().div_ceil(60)
+                ),
+                retry_after,
+            });
+        }
+    };
     let stream = StreamId::invite(session.invite_id);
     let history = state.log.read_stream(&stream).await.map_err(|error| match error {
         LogError::UnknownStream(_) => signed_out(),
         other => other.into(),
     })?;
-    let since = Utc::now() - ATTEMPT_WINDOW;
-    let mut state_now = InviteState::default();
-    let mut refused = Vec::new();
+    let mut events = Vec::with_capacity(history.len());
     for recorded in &history {
-        let event = recorded.decode::<InviteEvent>()?;
-        if let InviteEvent::PortalPasswordRefused(refusal) = &event
-            && refusal.contact_id == session.contact_id
-            && recorded.recorded_at > since
-        {
-            refused.push(recorded.recorded_at);
-        }
-        state_now = InviteDecider::evolve(state_now, &event);
+        events.push(recorded.decode::<InviteEvent>()?);
     }
-    if refused.len() >= MAX_PASSWORD_ATTEMPTS {
-        let oldest = refused[refused.len() - MAX_PASSWORD_ATTEMPTS];
-        let retry_after = (oldest + ATTEMPT_WINDOW - Utc::now())
-            .to_std()
-            .unwrap_or(Duration::from_secs(1));
-        return Err(ApiError::TooManyRequests {
-            detail: format!(
-                "too many wrong passwords: try again in {} minutes, or ask the firm for help",
-                retry_after.as_secs().div_ceil(60)
-            ),
-            retry_after,
-        });
-    }
-    let hash = state_now.invite().and_then(|invite| invite.portal_password.clone());
+    let hash = InviteDecider::fold(&events)
+        .invite()
+        .and_then(|invite| invite.portal_password.clone());
     let actor = session.actor();
     let matches = match hash {
         None => true,
@@ -338,21 +456,14 @@ pub async fn unlock(
             PortalAccess::PasswordRefused,
         )
         .await?;
-        let left = MAX_PASSWORD_ATTEMPTS - refused.len() - 1;
-        return Err(ApiError::Unauthenticated(if left == 0 {
+        return Err(ApiError::Unauthenticated(if slot.left == 0 {
             "wrong password; that was the last try for now, so wait 15 minutes before trying again".into()
         } else {
-            format!("wrong password; {left} more tries before a 15-minute wait")
+            format!("wrong password; {} more tries before a 15-minute wait", slot.left)
         }));
     }
-    state.portal_cache.forget(&session.session_hash);
-    state
-        .store
-        .execute_write(
-            sqlx::query("UPDATE lodge_portal_sessions SET unlocked = 1 WHERE session_hash = $1")
-                .bind(&session.session_hash),
-        )
-        .await?;
+    limits::give_back(&state.store, slot).await?;
+    let cookie = rotate_unlocked(state, session).await?;
     record_access(
         state,
         context,
@@ -361,5 +472,31 @@ pub async fn unlock(
         actor,
         PortalAccess::Opened,
     )
-    .await
+    .await?;
+    Ok(Unlocked::NewSession(cookie))
+}
+
+/// A new, unlocked session in place of `session`, which ends.
+async fn rotate_unlocked(state: &AppState, session: &ContactSession) -> Result<Cookie<'static>, ApiError> {
+    let (cookie, new_hash) = secrets::new_token("");
+    let mut tx = state.store.begin_write().await?;
+    let copied = sqlx::query(
+        "INSERT INTO lodge_portal_sessions (session_hash, link_hash, invite_id, contact_id, unlocked, created_at, expires_at)
+         SELECT $1, link_hash, invite_id, contact_id, 1, $2, expires_at FROM lodge_portal_sessions WHERE session_hash = $3",
+    )
+    .bind(new_hash.as_str().to_owned())
+    .bind(Utc::now().to_rfc3339())
+    .bind(&session.session_hash)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("DELETE FROM lodge_portal_sessions WHERE session_hash = $1")
+        .bind(&session.session_hash)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    state.portal_cache.forget(&session.session_hash);
+    if copied.rows_affected() != 1 {
+        return Err(signed_out());
+    }
+    Ok(session_cookie(state, cookie))
 }

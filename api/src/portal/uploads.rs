@@ -17,6 +17,7 @@ use crate::blobs::{BlobStore, IncomingBlob, SNIFF_BYTES, StoredBlob};
 use crate::commands;
 use crate::error::ApiError;
 use crate::extract::RequestContext;
+use crate::limits::{self, Action};
 use crate::portal::session::ContactSession;
 use crate::state::AppState;
 
@@ -50,6 +51,7 @@ pub async fn upload(
     mut multipart: Multipart,
 ) -> Result<Uploaded, ApiError> {
     let request = assigned_file_request(session, request_id)?;
+    limits::check(state, Action::Upload, session.who(context)).await?;
     let live = request
         .documents
         .iter()
@@ -66,8 +68,10 @@ pub async fn upload(
                     field.name().unwrap_or("")
                 )));
             }
-            // A browser form sends an empty, nameless part for a file input left empty.
+            // A browser form sends an empty, nameless part for a file input left empty. One that
+            // carries bytes is refused at its first chunk, not read to its end.
             if field.file_name() == Some("") {
+                skip_empty_part(field).await?;
                 continue;
             }
             if received.len() as u32 >= room {
@@ -105,7 +109,8 @@ pub async fn upload(
                 })
             })
             .collect();
-        let outcome = commands::execute_all(state, session.invite_id, &commands, &metadata).await?;
+        let outcome =
+            commands::execute_all(state, Some(session.writer()), session.invite_id, &commands, &metadata).await?;
         let documents = commands
             .into_iter()
             .map(|command| match command {
@@ -130,6 +135,18 @@ pub async fn upload(
         state.blobs.discard(&stored).await;
     }
     outcome
+}
+
+/// Reads a part whose file name is empty: it must be empty too.
+async fn skip_empty_part(mut field: Field<'_>) -> Result<(), ApiError> {
+    while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
+        if !chunk.is_empty() {
+            return Err(ApiError::BadRequest(
+                "a file was sent without a file name: give each file part a filename".into(),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The request, as this contact's portal shows it, if it is theirs and takes files.
@@ -216,11 +233,14 @@ pub fn sniff(head: &[u8]) -> String {
     }
 }
 
-/// A file name fit to show and to record: the last path component, without control characters,
-/// trimmed and shortened; "document" when nothing is left.
+/// A file name fit to show and to record: the last path component, without control characters or
+/// direction overrides, trimmed and shortened; "document" when nothing is left.
 pub fn display_name(original: &str) -> String {
     let last = original.rsplit(['/', '\\']).next().unwrap_or("");
-    let cleaned: String = last.chars().filter(|c| !c.is_control()).collect();
+    let cleaned: String = last
+        .chars()
+        .filter(|&c| !c.is_control() && !lodge_domain::text::is_bidi_control(c))
+        .collect();
     let trimmed = cleaned.trim().trim_start_matches('.').trim();
     let name: String = trimmed.chars().take(MAX_FILE_NAME_CHARS).collect();
     if name.is_empty() { "document".to_owned() } else { name }
@@ -247,6 +267,8 @@ mod tests {
         assert_eq!(display_name("C:\\Users\\ana\\payslip.pdf"), "payslip.pdf");
         assert_eq!(display_name("../../etc/passwd"), "passwd");
         assert_eq!(display_name("pay\u{0}slip\n.pdf"), "payslip.pdf");
+        assert_eq!(display_name("invoice\u{202e}fdp.exe"), "invoicefdp.exe");
+        assert_eq!(display_name("\u{2067}a\u{200f}b\u{2069}.pdf"), "ab.pdf");
         assert_eq!(display_name("  ..hidden "), "hidden");
         assert_eq!(display_name("/"), "document");
         assert_eq!(display_name(&"é".repeat(1000)).chars().count(), MAX_FILE_NAME_CHARS);

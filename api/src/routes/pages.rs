@@ -20,15 +20,17 @@ use crate::portal::contact::{self, ContactMessage, FormAnswers};
 use crate::portal::session::{self, Contact, PendingContact};
 use crate::portal::uploads;
 use crate::portal::view::PortalResponse;
+use crate::same_origin;
 use crate::staff::view_links;
 use crate::state::AppState;
 
 pub fn routes(state: AppState) -> Router<AppState> {
     Router::new()
-        .route("/p/{token}", get(follow_link))
+        .route("/p/{token}", get(follow_link).post(switch_portal))
         .route("/v/{token}", get(open_staff_view))
         .route("/portal", get(requests))
         .route("/portal/password", post(give_password))
+        .route("/portal/sign-out", post(sign_out))
         .route("/portal/messages", post(post_message))
         .route("/portal/requests/{request_id}", get(request))
         .route("/portal/requests/{request_id}/form", post(submit_form))
@@ -45,6 +47,10 @@ pub fn routes(state: AppState) -> Router<AppState> {
             get(|| async { asset("text/javascript", assets::PORTAL_JS) }),
         )
         .route("/assets/theme.css", get(theme))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            same_origin::refuse_cross_site,
+        ))
         .layer(middleware::from_fn_with_state(state, layer::pages))
 }
 
@@ -56,6 +62,10 @@ pub fn file_routes(state: AppState) -> Router<AppState> {
             post(upload).layer(DefaultBodyLimit::disable()),
         )
         .route("/portal/video/file", get(video_file))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            same_origin::refuse_cross_site,
+        ))
         .layer(middleware::from_fn_with_state(state, layer::pages))
 }
 
@@ -139,12 +149,65 @@ pub(crate) async fn follow_link(
     jar: CookieJar,
     context: RequestContext,
     PathParams(token): PathParams<String>,
-) -> Result<(CookieJar, Html<String>), ApiError> {
-    let opened = session::open(&state, &context, &token).await?;
+) -> Result<Response, ApiError> {
+    let link = session::find_link(&state, &context, &token).await?;
+    let current = match jar.get(session::COOKIE) {
+        Some(cookie) => session::session_for(&state, cookie.value()).await.ok(),
+        None => None,
+    };
+    // A link to another portal than the one this browser is signed in to asks first: a link from
+    // someone else must not quietly put the visitor in a portal that is not theirs.
+    if let Some(current) = current
+        && (current.invite_id, current.contact_id) != (link.invite_id, link.contact_id)
+    {
+        let html = state.pages.render(
+            "switch.html",
+            context! {
+                page_title => state.pages.text("switch_heading"),
+                current_name => &current.contact_name,
+                current_title => &current.view.invite.title,
+            },
+        )?;
+        return Ok(Html(html).into_response());
+    }
+    open_link(&state, jar, &context, link).await
+}
+
+/// The visitor chose to leave the portal they were signed in to for the link's.
+async fn switch_portal(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    context: RequestContext,
+    PathParams(token): PathParams<String>,
+) -> Result<Response, ApiError> {
+    let link = session::find_link(&state, &context, &token).await?;
+    open_link(&state, jar, &context, link).await
+}
+
+/// Signs in with a link (ending the browser's earlier session) and goes on to the portal.
+async fn open_link(
+    state: &AppState,
+    jar: CookieJar,
+    context: &RequestContext,
+    link: session::Link,
+) -> Result<Response, ApiError> {
+    let replacing = jar.get(session::COOKIE).map(|cookie| cookie.value().to_owned());
+    let opened = session::open(state, context, link, replacing.as_deref()).await?;
     // A page rather than a redirect: the browser sends a SameSite=Strict cookie set while following
     // a link from an email only on a navigation this site starts itself, and the token leaves the
     // address bar at once.
-    Ok((jar.add(opened.cookie), Html(opening(&state)?)))
+    Ok((jar.add(opened.cookie), Html(opening(state)?)).into_response())
+}
+
+async fn sign_out(State(state): State<AppState>, jar: CookieJar) -> Result<Response, ApiError> {
+    if let Some(cookie) = jar.get(session::COOKIE) {
+        session::end(&state, cookie.value()).await?;
+    }
+    let html = state.pages.render(
+        "signed_out.html",
+        context! { page_title => state.pages.text("signed_out_heading") },
+    )?;
+    Ok((jar.add(session::removal_cookie()), Html(html)).into_response())
 }
 
 fn opening(state: &AppState) -> Result<String, ApiError> {
@@ -165,7 +228,7 @@ async fn requests(
     viewer: Viewer,
     QueryParams(read): QueryParams<ReadAfter>,
 ) -> Result<Response, ApiError> {
-    portal_page(&state, &viewer, read.position(), |portal| {
+    portal_page(&state, &viewer, read.position()?, |portal| {
         let values = page_values(&state, &viewer, portal, "requests", portal.invite.title.clone());
         state.pages.render("requests.html", values)
     })
@@ -179,12 +242,14 @@ struct PasswordForm {
 
 async fn give_password(
     State(state): State<AppState>,
+    jar: CookieJar,
     PendingContact(session): PendingContact,
     context: RequestContext,
     FormBody(form): FormBody<PasswordForm>,
 ) -> Result<Response, ApiError> {
     match session::unlock(&state, &context, &session, form.password).await {
-        Ok(()) => Ok(Redirect::to("/portal").into_response()),
+        Ok(session::Unlocked::NewSession(cookie)) => Ok((jar.add(cookie), Redirect::to("/portal")).into_response()),
+        Ok(session::Unlocked::AlreadyOpen) => Ok(Redirect::to("/portal").into_response()),
         Err(refused @ (ApiError::Unauthenticated(_) | ApiError::TooManyRequests { .. })) => {
             let portal = contact::view(&state, session, None).await?;
             let (message, status) = match &refused {
@@ -307,7 +372,7 @@ async fn request(
     PathParams(request_id): PathParams<RequestId>,
     QueryParams(read): QueryParams<ReadAfter>,
 ) -> Result<Response, ApiError> {
-    portal_page(&state, &viewer, read.position(), |portal| {
+    portal_page(&state, &viewer, read.position()?, |portal| {
         request_page(&state, &viewer, portal, find_request(portal, request_id)?, None, None)
     })
     .await

@@ -20,7 +20,7 @@ use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/api/portal/session", post(open_session))
+        .route("/api/portal/session", post(open_session).delete(sign_out))
         .route("/api/portal/session/password", post(give_password))
         .route("/api/portal", get(view))
         .route("/api/portal/messages", post(post_message))
@@ -120,13 +120,28 @@ pub(crate) async fn open_session(
     context: RequestContext,
     JsonBody(body): JsonBody<OpenSession>,
 ) -> Result<(CookieJar, Json<SessionOpened>), ApiError> {
-    let opened = session::open(&state, &context, &body.token).await?;
+    let link = session::find_link(&state, &context, &body.token).await?;
+    let replacing = jar.get(session::COOKIE).map(|cookie| cookie.value().to_owned());
+    let opened = session::open(&state, &context, link, replacing.as_deref()).await?;
     Ok((
         jar.add(opened.cookie),
         Json(SessionOpened {
             password_required: opened.password_required,
         }),
     ))
+}
+
+#[utoipa::path(delete, path = "/api/portal/session", tag = "portal", security(("portal_session" = [])),
+    responses((status = 204, description = "Signed out: the session ends, and its cookie is removed"),
+        (status = 403, description = "refused: a request from another site", body = ProblemDocument, content_type = "application/problem+json"),))]
+pub(crate) async fn sign_out(
+    State(state): State<AppState>,
+    jar: CookieJar,
+) -> Result<(CookieJar, StatusCode), ApiError> {
+    if let Some(cookie) = jar.get(session::COOKIE) {
+        session::end(&state, cookie.value()).await?;
+    }
+    Ok((jar.add(session::removal_cookie()), StatusCode::NO_CONTENT))
 }
 
 #[derive(Deserialize)]
@@ -137,7 +152,7 @@ pub(crate) struct Password {
 }
 
 #[utoipa::path(post, path = "/api/portal/session/password", tag = "portal", security(("portal_session" = [])), request_body = Password,
-    responses((status = 204, description = "The portal is open"),
+    responses((status = 204, description = "The portal is open, to a new session whose cookie is set"),
         (status = 400, description = "the request could not be read", body = ProblemDocument, content_type = "application/problem+json"),
         (status = 401, description = "no valid credentials", body = ProblemDocument, content_type = "application/problem+json"),
         (status = 415, description = "a type the request does not accept", body = ProblemDocument, content_type = "application/problem+json"),
@@ -145,12 +160,16 @@ pub(crate) struct Password {
         (status = 429, description = "too many attempts", body = ProblemDocument, content_type = "application/problem+json"),))]
 pub(crate) async fn give_password(
     State(state): State<AppState>,
+    jar: CookieJar,
     PendingContact(session): PendingContact,
     context: RequestContext,
     JsonBody(body): JsonBody<Password>,
-) -> Result<StatusCode, ApiError> {
-    session::unlock(&state, &context, &session, body.password).await?;
-    Ok(StatusCode::NO_CONTENT)
+) -> Result<(CookieJar, StatusCode), ApiError> {
+    let jar = match session::unlock(&state, &context, &session, body.password).await? {
+        session::Unlocked::NewSession(cookie) => jar.add(cookie),
+        session::Unlocked::AlreadyOpen => jar,
+    };
+    Ok((jar, StatusCode::NO_CONTENT))
 }
 
 #[utoipa::path(get, path = "/api/portal", tag = "portal", security(("portal_session" = [])), params(ReadAfter),
@@ -163,7 +182,7 @@ pub(crate) async fn view(
     Contact(session): Contact,
     QueryParams(read): QueryParams<ReadAfter>,
 ) -> Result<Json<PortalResponse>, ApiError> {
-    contact::view(&state, session, read.position()).await.map(Json)
+    contact::view(&state, session, read.position()?).await.map(Json)
 }
 
 #[utoipa::path(post, path = "/api/portal/messages", operation_id = "portal_post_message", tag = "portal", security(("portal_session" = [])), request_body = ContactMessage,

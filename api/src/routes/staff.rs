@@ -148,11 +148,11 @@ pub(crate) async fn view_link(
         (status = 503, description = "the read models have not reached `after` yet", body = ProblemDocument, content_type = "application/problem+json"),))]
 pub(crate) async fn audit(
     State(state): State<AppState>,
-    Staff(_): Staff,
+    Staff(staff): Staff,
     PathParams(invite_id): PathParams<InviteId>,
     QueryParams(query): QueryParams<records::AuditQuery>,
 ) -> Result<Response, ApiError> {
-    records::audit_trail(&state, invite_id, query).await
+    records::audit_trail(&state, &staff.writer(), invite_id, query).await
 }
 
 #[utoipa::path(get, path = "/api/invites/{invite_id}/history", tag = "records", security(("staff_token" = [])), params(("invite_id" = Uuid, Path, description = "The invite"), records::HistoryQuery),
@@ -212,10 +212,10 @@ pub(crate) async fn send_invite(
         (status = 503, description = "the read models have not reached `after` yet", body = ProblemDocument, content_type = "application/problem+json"),))]
 pub(crate) async fn list_invites(
     State(state): State<AppState>,
-    Staff(_): Staff,
+    Staff(staff): Staff,
     QueryParams(query): QueryParams<invites::ListQuery>,
 ) -> Result<Json<InviteList>, ApiError> {
-    invites::list(&state, query).await.map(Json)
+    invites::list(&state, &staff.writer(), query).await.map(Json)
 }
 
 #[utoipa::path(get, path = "/api/invites/{invite_id}", tag = "staff", security(("staff_token" = [])), params(("invite_id" = Uuid, Path, description = "The invite"), ReadAfter),
@@ -226,11 +226,13 @@ pub(crate) async fn list_invites(
         (status = 503, description = "the read models have not reached `after` yet", body = ProblemDocument, content_type = "application/problem+json"),))]
 pub(crate) async fn get_invite(
     State(state): State<AppState>,
-    Staff(_): Staff,
+    Staff(staff): Staff,
     PathParams(invite_id): PathParams<InviteId>,
     QueryParams(read): QueryParams<ReadAfter>,
 ) -> Result<Json<StaffInviteView>, ApiError> {
-    invites::get(&state, invite_id, read.position()).await.map(Json)
+    invites::get(&state, &staff.writer(), invite_id, read.position()?)
+        .await
+        .map(Json)
 }
 
 #[utoipa::path(get, path = "/api/invites/{invite_id}/portal/{contact_id}", tag = "staff", security(("staff_token" = [])),
@@ -242,11 +244,11 @@ pub(crate) async fn get_invite(
         (status = 503, description = "the read models have not reached `after` yet", body = ProblemDocument, content_type = "application/problem+json"),))]
 pub(crate) async fn portal(
     State(state): State<AppState>,
-    Staff(_): Staff,
+    Staff(staff): Staff,
     PathParams((invite_id, contact_id)): PathParams<(InviteId, ContactId)>,
     QueryParams(read): QueryParams<ReadAfter>,
 ) -> Result<Json<PortalResponse>, ApiError> {
-    invites::portal(&state, invite_id, contact_id, read.position())
+    invites::portal(&state, Some(&staff.writer()), invite_id, contact_id, read.position()?)
         .await
         .map(Json)
 }
@@ -326,8 +328,8 @@ pub(crate) async fn cancel(
         (status = 404, description = "no such thing (or not yours)", body = ProblemDocument, content_type = "application/problem+json")))]
 pub(crate) async fn documents_zip(
     State(state): State<AppState>,
-    Staff(_): Staff,
+    Staff(staff): Staff,
     PathParams(invite_id): PathParams<InviteId>,
 ) -> Result<Response, ApiError> {
-    archive::documents_zip(&state, invite_id).await
+    archive::documents_zip(&state, &staff.writer(), invite_id).await
 }

@@ -13,11 +13,12 @@ use axum::response::{IntoResponse, Response};
 use futures_util::{AsyncWriteExt, TryStreamExt};
 use lodge_domain::InviteId;
 use lodge_projections::portal::DocumentStatus;
-use lodge_projections::staff;
+use lodge_projections::{Projection, staff};
 use tokio_util::io::ReaderStream;
 
 use crate::blobs::BlobStore;
 use crate::error::ApiError;
+use crate::own_writes::Writer;
 use crate::state::AppState;
 
 /// Bytes in flight between the archive writer and the response.
@@ -29,7 +30,9 @@ struct Member {
     sha256: String,
 }
 
-pub async fn documents_zip(state: &AppState, invite: InviteId) -> Result<Response, ApiError> {
+/// The archive shows what the staff projection shows, with the reader's own reviews.
+pub async fn documents_zip(state: &AppState, reader: &Writer, invite: InviteId) -> Result<Response, ApiError> {
+    state.wait_for(staff::StaffProjection::NAME, None, Some(reader)).await?;
     let view = staff::invite(&state.store, invite)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("there is no invite {invite}")))?;
@@ -98,23 +101,44 @@ async fn write_archive(
     Ok(())
 }
 
-/// A name fit for one component of a path in the archive.
+/// Characters no component of a path may hold on Windows, macOS or Linux.
+const NOT_IN_PATHS: [char; 9] = ['/', '\\', '"', '<', '>', ':', '|', '?', '*'];
+/// Names Windows keeps for devices, whatever their extension.
+const WINDOWS_DEVICES: [&str; 22] = [
+    "CON", "PRN", "AUX", "NUL", "COM1", "COM2", "COM3", "COM4", "COM5", "COM6", "COM7", "COM8", "COM9", "LPT1", "LPT2",
+    "LPT3", "LPT4", "LPT5", "LPT6", "LPT7", "LPT8", "LPT9",
+];
+/// Bytes in one component: most file systems allow 255.
+const MAX_COMPONENT_BYTES: usize = 240;
+
+/// A name fit for one component of a path in the archive, on every system that unpacks it: no
+/// separator or character Windows refuses, no control or direction override, no leading or
+/// trailing dot or space, no device name, at most [`MAX_COMPONENT_BYTES`].
 fn component(name: &str) -> String {
     let cleaned: String = name
         .chars()
+        .filter(|&c| !lodge_domain::text::is_bidi_control(c))
         .map(|c| {
-            if c == '/' || c == '\\' || c.is_control() {
+            if NOT_IN_PATHS.contains(&c) || c.is_control() {
                 '_'
             } else {
                 c
             }
         })
         .collect();
-    let trimmed = cleaned.trim().trim_matches('.');
-    if trimmed.is_empty() {
-        "_".to_owned()
+    let mut trimmed = cleaned.trim_matches(|c: char| c == '.' || c.is_whitespace()).to_owned();
+    if trimmed.len() > MAX_COMPONENT_BYTES {
+        let mut end = MAX_COMPONENT_BYTES;
+        while !trimmed.is_char_boundary(end) {
+            end -= 1;
+        }
+        trimmed.truncate(end);
+    }
+    let stem = trimmed.split('.').next().unwrap_or_default().trim_end();
+    if trimmed.is_empty() || WINDOWS_DEVICES.iter().any(|device| device.eq_ignore_ascii_case(stem)) {
+        format!("_{trimmed}")
     } else {
-        trimmed.to_owned()
+        trimmed
     }
 }
 
@@ -141,6 +165,13 @@ mod tests {
     fn paths_are_safe_and_unique() {
         assert_eq!(component("../../etc"), "_.._etc");
         assert_eq!(component(" Bank / statements "), "Bank _ statements");
+        assert_eq!(component("Anything\u{202e}exe.pdf"), "Anythingexe.pdf");
+        assert_eq!(component("a\"b<c>d:e|f?g*h"), "a_b_c_d_e_f_g_h");
+        assert_eq!(component("con.txt"), "_con.txt");
+        assert_eq!(component("Console.txt"), "Console.txt");
+        assert_eq!(component("..."), "_");
+        assert_eq!(component("report. "), "report");
+        assert_eq!(component(&"é".repeat(200)).len(), MAX_COMPONENT_BYTES);
         let mut taken = BTreeSet::new();
         assert_eq!(unique(&mut taken, "Ana/Payslips/july.pdf"), "Ana/Payslips/july.pdf");
         assert_eq!(unique(&mut taken, "Ana/Payslips/july.pdf"), "Ana/Payslips/july (2).pdf");

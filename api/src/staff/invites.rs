@@ -21,7 +21,8 @@ use uuid::Uuid;
 
 use crate::commands;
 use crate::error::ApiError;
-use crate::extract::RequestContext;
+use crate::extract::{RequestContext, after_position};
+use crate::own_writes::Writer;
 use crate::portal::view::PortalResponse;
 use crate::secrets;
 use crate::staff::tokens::{self, StaffMember};
@@ -228,7 +229,7 @@ pub async fn send(
     }
     // A retry under the same Idempotency-Key decides the same ids and links, so it appends nothing
     // and answers as the first request did.
-    let outcome = commands::execute_all(state, invite_id, &decided, &metadata).await?;
+    let outcome = commands::execute_all(state, Some(staff.writer()), invite_id, &decided, &metadata).await?;
     Ok(SentInvite {
         id: invite_id,
         contacts: command
@@ -275,9 +276,9 @@ pub struct InviteList {
     pub offset: u32,
 }
 
-pub async fn list(state: &AppState, query: ListQuery) -> Result<InviteList, ApiError> {
+pub async fn list(state: &AppState, reader: &Writer, query: ListQuery) -> Result<InviteList, ApiError> {
     state
-        .wait_for(StaffProjection::NAME, query.after.filter(|p| *p > 0).map(Position))
+        .wait_for(StaffProjection::NAME, after_position(query.after)?, Some(reader))
         .await?;
     let limit = query.limit.unwrap_or(50);
     if !(1..=500).contains(&limit) {
@@ -304,19 +305,25 @@ fn no_invite(id: InviteId) -> ApiError {
     ApiError::NotFound(format!("there is no invite {id}"))
 }
 
-pub async fn get(state: &AppState, id: InviteId, after: Option<Position>) -> Result<StaffInviteView, ApiError> {
-    state.wait_for(StaffProjection::NAME, after).await?;
+pub async fn get(
+    state: &AppState,
+    reader: &Writer,
+    id: InviteId,
+    after: Option<Position>,
+) -> Result<StaffInviteView, ApiError> {
+    state.wait_for(StaffProjection::NAME, after, Some(reader)).await?;
     staff::invite(&state.store, id).await?.ok_or_else(|| no_invite(id))
 }
 
 /// Exactly what the contact sees on their portal.
 pub async fn portal(
     state: &AppState,
+    reader: Option<&Writer>,
     invite: InviteId,
     contact: ContactId,
     after: Option<Position>,
 ) -> Result<PortalResponse, ApiError> {
-    state.wait_for(PortalProjection::NAME, after).await?;
+    state.wait_for(PortalProjection::NAME, after, reader).await?;
     let view = portal::portal_view(&state.store, invite, contact)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("invite {invite} has no contact {contact}")))?;
@@ -353,7 +360,7 @@ pub async fn post_message(
         from: MessageFrom::Staff(staff.as_domain()),
         body: body.body,
     });
-    let outcome = commands::execute(state, invite, command, &metadata).await?;
+    let outcome = commands::execute(state, Some(staff.writer()), invite, command, &metadata).await?;
     Ok(PostedMessage {
         id: message_id,
         position: outcome.position.map(|p| p.0),
@@ -401,7 +408,7 @@ pub async fn review(
         decision,
         reviewer: staff.as_domain(),
     });
-    let outcome = commands::execute(state, invite, command, &metadata).await?;
+    let outcome = commands::execute(state, Some(staff.writer()), invite, command, &metadata).await?;
     Ok(Recorded {
         position: outcome.position.map(|p| p.0),
     })
@@ -426,7 +433,7 @@ pub async fn cancel(
         reason: body.reason,
         by: staff.as_domain(),
     });
-    let outcome = commands::execute(state, invite, command, &metadata).await?;
+    let outcome = commands::execute(state, Some(staff.writer()), invite, command, &metadata).await?;
     Ok(Recorded {
         position: outcome.position.map(|p| p.0),
     })
@@ -467,7 +474,7 @@ pub async fn add_contact(
         contact: contact.clone(),
         by: staff.as_domain(),
     });
-    let outcome = commands::execute(state, invite, command, &metadata).await?;
+    let outcome = commands::execute(state, Some(staff.writer()), invite, command, &metadata).await?;
     Ok(AddedContact {
         id,
         name: contact.name,
@@ -508,7 +515,14 @@ pub async fn add_request(
         request: request_spec(body, ids.id("request", 0), &assignment)?,
         by: staff.as_domain(),
     };
-    let outcome = commands::execute(state, invite, InviteCommand::AddRequest(command.clone()), &metadata).await?;
+    let outcome = commands::execute(
+        state,
+        Some(staff.writer()),
+        invite,
+        InviteCommand::AddRequest(command.clone()),
+        &metadata,
+    )
+    .await?;
     Ok(AddedRequest {
         id: command.request.id,
         title: command.request.title,
@@ -569,7 +583,7 @@ pub async fn change(
     }
     let metadata = context.metadata(Actor::from(&staff.as_domain()), &format!("change:{invite}"));
     // Both changes are recorded together, or neither.
-    let outcome = commands::execute_all(state, invite, &decided, &metadata).await?;
+    let outcome = commands::execute_all(state, Some(staff.writer()), invite, &decided, &metadata).await?;
     Ok(Recorded {
         position: outcome.position.map(|p| p.0),
     })
@@ -596,7 +610,7 @@ pub async fn reissue_link(
         portal_link,
         by: staff.as_domain(),
     });
-    let outcome = commands::execute(state, invite, command, &metadata).await?;
+    let outcome = commands::execute(state, Some(staff.writer()), invite, command, &metadata).await?;
     Ok(ReissuedLink {
         portal_url: portal_url(state, &token),
         position: outcome.position.map(|p| p.0),

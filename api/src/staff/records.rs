@@ -7,7 +7,6 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use futures_util::{StreamExt, TryStreamExt, stream};
 use lodge_domain::{DocumentId, InviteId};
-use lodge_eventlog::Position;
 use lodge_projections::Projection;
 use lodge_projections::as_of::{self, AsOfError};
 use lodge_projections::audit::{self, AuditEntry, AuditFilter, AuditProjection};
@@ -15,6 +14,8 @@ use lodge_projections::{ProjectionError, ReadStore, portal};
 use serde::Deserialize;
 
 use crate::error::ApiError;
+use crate::extract::after_position;
+use crate::own_writes::Writer;
 use crate::state::AppState;
 
 #[derive(Debug, Default, Clone, Copy, Deserialize)]
@@ -38,9 +39,14 @@ pub struct AuditQuery {
 
 /// The invite's audit trail, written out entry by entry as the database hands it over: an export
 /// of any size is served in constant memory.
-pub async fn audit_trail(state: &AppState, invite: InviteId, query: AuditQuery) -> Result<Response, ApiError> {
+pub async fn audit_trail(
+    state: &AppState,
+    reader: &Writer,
+    invite: InviteId,
+    query: AuditQuery,
+) -> Result<Response, ApiError> {
     state
-        .wait_for(AuditProjection::NAME, query.after.filter(|p| *p > 0).map(Position))
+        .wait_for(AuditProjection::NAME, after_position(query.after)?, Some(reader))
         .await?;
     if lodge_projections::staff::invite(&state.store, invite).await?.is_none() {
         return Err(ApiError::NotFound(format!("there is no invite {invite}")));
@@ -110,9 +116,12 @@ fn owned_entries(
             }
         }
     });
+    // Fused: a body that ended may be polled again (the compression layer does, to flush), and an
+    // `unfold` that returned its end panics when polled after it.
     stream::unfold(receiver, |mut receiver| async move {
         receiver.recv().await.map(|entry| (entry, receiver))
     })
+    .fuse()
 }
 
 fn csv_line(record: Vec<String>) -> String {

@@ -14,9 +14,16 @@ pub struct StaffMember {
     pub id: StaffId,
     pub name: String,
     pub email: Option<String>,
+    /// The token the request came with: what it makes (a view link) lives only as long as it.
+    pub token_id: Uuid,
 }
 
 impl StaffMember {
+    /// Who this member's requests write as, so that their reads show their writes.
+    pub fn writer(&self) -> crate::own_writes::Writer {
+        crate::own_writes::Writer::Staff(self.token_id)
+    }
+
     pub fn as_domain(&self) -> lodge_domain::StaffMember {
         lodge_domain::StaffMember {
             id: self.id,
@@ -88,6 +95,7 @@ pub async fn create(pool: &AnyPool, name: &str, email: Option<&str>) -> Result<C
             id: StaffId::from_uuid(staff_id),
             name: name.to_owned(),
             email,
+            token_id: id,
         },
         token,
     })
@@ -127,19 +135,19 @@ pub async fn list(pool: &AnyPool) -> Result<Vec<TokenInfo>, ApiError> {
 /// The staff member a live token belongs to.
 pub async fn authenticate(pool: &AnyPool, token: &str) -> Result<Option<StaffMember>, ApiError> {
     let hash = secrets::hash_token(token);
-    let row: Option<(String, String, Option<String>)> = sqlx::query_as(
-        "SELECT staff_id, name, email FROM lodge_staff_tokens WHERE token_hash = $1 AND revoked_at IS NULL",
+    let row: Option<(String, String, String, Option<String>)> = sqlx::query_as(
+        "SELECT id, staff_id, name, email FROM lodge_staff_tokens WHERE token_hash = $1 AND revoked_at IS NULL",
     )
     .bind(hash.as_str().to_owned())
     .fetch_optional(pool)
     .await?;
-    row.map(|(id, name, email)| {
+    let stored = |what: &str, e: uuid::Error| ApiError::Internal(format!("a stored {what}: {e}"));
+    row.map(|(token_id, id, name, email)| {
         Ok(StaffMember {
-            id: id
-                .parse()
-                .map_err(|e| ApiError::Internal(format!("a stored staff id: {e}")))?,
+            id: id.parse().map_err(|e| stored("staff id", e))?,
             name,
             email,
+            token_id: token_id.parse().map_err(|e| stored("token id", e))?,
         })
     })
     .transpose()

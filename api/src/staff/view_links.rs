@@ -69,8 +69,8 @@ pub async fn issue(
     let now = Utc::now();
     let expires_at = now + LIFETIME;
     let query = sqlx::query(
-        "INSERT INTO lodge_staff_views (token_hash, invite_id, contact_id, staff_id, staff_name, created_at, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO lodge_staff_views (token_hash, invite_id, contact_id, staff_id, staff_name, created_at, expires_at, made_with)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(hash.as_str())
     .bind(invite.to_string())
@@ -78,7 +78,8 @@ pub async fn issue(
     .bind(staff.id.to_string())
     .bind(&staff.name)
     .bind(stamp(now))
-    .bind(stamp(expires_at));
+    .bind(stamp(expires_at))
+    .bind(staff.token_id.to_string());
     state.store.execute_write(query).await?;
     Ok(ViewLink {
         url: format!("{}/v/{token}", state.settings.public_url),
@@ -88,10 +89,14 @@ pub async fn issue(
 
 type ViewRow = (String, String, String, String);
 
-/// The view a token opens, if it is one and has not expired.
+/// The view a token opens, if it is one, has not expired, and the staff token that made it is not
+/// revoked: a view link dies with its maker's token.
 pub async fn find(state: &AppState, token: &str) -> Result<Option<StaffView>, ApiError> {
     let row: Option<ViewRow> = sqlx::query_as(
-        "SELECT invite_id, contact_id, staff_name, expires_at FROM lodge_staff_views WHERE token_hash = $1",
+        "SELECT v.invite_id, v.contact_id, v.staff_name, v.expires_at
+         FROM lodge_staff_views v
+         JOIN lodge_staff_tokens t ON t.id = v.made_with AND t.revoked_at IS NULL
+         WHERE v.token_hash = $1",
     )
     .bind(secrets::hash_token(token).as_str())
     .fetch_optional(state.store.pool())
