@@ -23,6 +23,14 @@ pub struct Config {
     pub poll_interval_ms: u64,
     /// The address `lodge serve` listens on. Env: `LODGE_LISTEN`.
     pub listen: String,
+    /// Connections served at once; one more is answered 503. Env: `LODGE_MAX_CONNECTIONS`.
+    pub max_connections: u32,
+    /// An address of the operators' own (e.g. `127.0.0.1:9090`) serving `/healthz`, `/readyz` in full
+    /// and `/metrics` without a token. Env: `LODGE_OPS_LISTEN`.
+    pub ops_listen: Option<String>,
+    /// A token that opens `/metrics` and the details of `/readyz` on the public address
+    /// (`Authorization: Bearer …`). Env: `LODGE_OPS_TOKEN`.
+    pub ops_token: Option<String>,
     /// The address people reach Lodge at, for portal links (`{public_url}/p/{token}`); by default
     /// `http://` and the listen address. Env: `LODGE_PUBLIC_URL`.
     pub public_url: Option<String>,
@@ -88,6 +96,9 @@ impl Default for Config {
             database_max_connections: 16,
             poll_interval_ms: 500,
             listen: "127.0.0.1:8080".into(),
+            max_connections: 1000,
+            ops_listen: None,
+            ops_token: None,
             public_url: None,
             blob_url: "./lodge-data/blobs".into(),
             firm_name: "Lodge".into(),
@@ -179,8 +190,10 @@ impl Config {
                 "public_url `{public_url}` must start with http:// or https://"
             )));
         }
-        if self.session_hours == 0 || self.max_file_mib == 0 {
-            return Err(invalid("session_hours and max_file_mib must be at least 1".into()));
+        if self.session_hours == 0 || self.max_file_mib == 0 || self.max_connections == 0 {
+            return Err(invalid(
+                "session_hours, max_file_mib and max_connections must be at least 1".into(),
+            ));
         }
         Ok(lodge_api::Settings {
             public_url,
@@ -208,6 +221,19 @@ impl Config {
             limits: lodge_api::limits::Limits {
                 enabled: self.rate_limits,
                 ..Default::default()
+            },
+            connections: lodge_api::listener::Connections {
+                max_open: self.max_connections as usize,
+                ..Default::default()
+            },
+            operations: lodge_api::settings::Operations {
+                token_hash: match self.ops_token.as_deref().map(str::trim) {
+                    Some(token) if token.len() < 16 => {
+                        return Err(invalid("ops_token must be at least 16 characters".into()));
+                    }
+                    Some(token) => Some(lodge_api::secrets::hash_token(token)),
+                    None => None,
+                },
             },
         })
     }
@@ -418,7 +444,10 @@ mod tests {
                 "help_dir",
                 "listen",
                 "mail_from",
+                "max_connections",
                 "max_file_mib",
+                "ops_listen",
+                "ops_token",
                 "poll_interval_ms",
                 "portal_video",
                 "public_url",
@@ -457,6 +486,8 @@ mod tests {
             ("help_dir", "true"),
             ("listen", "8080"),
             ("mail_from", "false"),
+            ("ops_listen", "9090"),
+            ("ops_token", "1234567890123456"),
             ("portal_video", "-1"),
             ("public_url", "1e3"),
             ("reminder_days_before", "3"),
@@ -476,6 +507,7 @@ mod tests {
         let flags = [("rate_limits", false)];
         let numbers = [
             ("database_max_connections", 32),
+            ("max_connections", 64),
             ("max_file_mib", 5),
             ("poll_interval_ms", 250),
             ("reminder_overdue_every_days", 0),

@@ -16,8 +16,44 @@ use crate::config::Config;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
+    // Process-wide settings first, before any thread exists.
+    files_are_the_owners_alone();
+    more_file_descriptors();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("the async runtime starts")
+        .block_on(lodge())
+}
+
+/// Everything Lodge creates (the SQLite database and its journal, uploaded files, the key, and their
+/// folders) is readable by its owner alone, whatever umask it was started with: they hold clients'
+/// documents and personal data.
+fn files_are_the_owners_alone() {
+    use rustix::fs::Mode;
+    rustix::process::umask(Mode::RWXG | Mode::RWXO);
+}
+
+/// Each connection takes a file descriptor: the soft limit (often 1024) is raised to the hard one,
+/// so that `max_connections` is what limits them, not the process running out.
+fn more_file_descriptors() {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    if let Some(hard) = limit.maximum
+        && limit.current.is_some_and(|soft| soft < hard)
+    {
+        let _ = setrlimit(
+            Resource::Nofile,
+            Rlimit {
+                current: Some(hard),
+                maximum: Some(hard),
+            },
+        );
+    }
+}
+
+async fn lodge() -> ExitCode {
     let cli = Cli::parse();
     // Diagnostics go to stderr, so that stdout stays clean for JSON lines. LODGE_LOG=debug for more.
     tracing_subscriber::fmt()

@@ -672,7 +672,30 @@ async fn health_and_readiness(db: TestDatabase) {
             .all(|p| p["lag_events"] == 0 && p["error"].is_null())
     );
 
-    let metrics = app.anonymous().get(app.url("/metrics")).send().await.unwrap();
+    // Anyone learns whether Lodge is ready; only operators learn more.
+    let public: Value = app
+        .anonymous()
+        .get(app.url("/readyz"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(public, json!({"ready": true}));
+    expect_problem(
+        app.anonymous().get(app.url("/metrics")).send().await.unwrap(),
+        StatusCode::UNAUTHORIZED,
+        "operations token",
+    )
+    .await;
+    let metrics = app
+        .anonymous()
+        .get(app.url("/metrics"))
+        .bearer_auth(&app.ops_token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(metrics.status(), StatusCode::OK);
     assert!(
         metrics.headers()["content-type"]

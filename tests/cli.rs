@@ -10,17 +10,9 @@ use lodge_domain::invite::InviteEvent;
 use lodge_eventlog::Engine;
 use lodge_eventlog::testing::{TestDatabase, postgres_server_url};
 use serde_json::Value;
+use support::process::lodge;
 
-/// A `lodge` command on `db`, run in an empty folder with no configuration around it.
-fn lodge(db: &TestDatabase, folder: &Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_lodge"));
-    command
-        .current_dir(folder)
-        .env_remove("LODGE_CONFIG")
-        .env("LODGE_DATABASE_URL", db.url())
-        .env("LODGE_POLL_INTERVAL_MS", "100");
-    command
-}
+mod support;
 
 fn run(mut command: Command) -> Output {
     let output = command.output().expect("lodge runs");

@@ -33,6 +33,7 @@ lodge_eventlog::test_on_both_engines!(
     a_position_the_log_never_had_is_refused_at_once,
     a_contact_reads_their_own_writes_at_once,
     staff_read_their_own_writes_at_once,
+    slow_and_idle_connections_are_closed_and_too_many_are_refused,
 );
 
 fn password_invite() -> Value {
@@ -868,5 +869,79 @@ async fn staff_read_their_own_writes_at_once(db: TestDatabase) {
         let listed = expect(app.staff().get("/api/invites?limit=500").await, StatusCode::OK).await;
         assert!(listed["invites"].to_string().contains(invite));
     }
+    app.stop().await;
+}
+
+async fn slow_and_idle_connections_are_closed_and_too_many_are_refused(db: TestDatabase) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let timeout = Duration::from_millis(800);
+    let app = TestApp::start_with(db, |settings| {
+        settings.connections.header_timeout = timeout;
+        settings.connections.max_open = 3;
+    })
+    .await;
+    let address = app.base.trim_start_matches("http://").to_owned();
+    /// Reads until the server closes the connection (or 10 s pass): what it sent, and when.
+    async fn until_closed(stream: &mut tokio::net::TcpStream) -> (String, Instant) {
+        let mut read = Vec::new();
+        let mut buffer = [0u8; 4096];
+        loop {
+            match tokio::time::timeout(Duration::from_secs(10), stream.read(&mut buffer)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => break,
+                Ok(Ok(n)) => read.extend_from_slice(&buffer[..n]),
+                Err(_) => panic!(
+                    "the server kept the connection open: {}",
+                    String::from_utf8_lossy(&read)
+                ),
+            }
+        }
+        (String::from_utf8_lossy(&read).into_owned(), Instant::now())
+    }
+
+    // Half a request line and a header, then nothing: closed once the headers are overdue.
+    let mut slow = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let started = Instant::now();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: lodge\r\n")
+        .await
+        .unwrap();
+    let (_, closed) = until_closed(&mut slow).await;
+    // (Not at once: after the timeout, give or take the timer's granularity.)
+    assert!(closed - started >= timeout / 2, "closed after {:?}", closed - started);
+
+    // A whole request is answered; the connection, left idle, is then closed too.
+    let mut idle = tokio::net::TcpStream::connect(&address).await.unwrap();
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: lodge\r\n\r\n")
+        .await
+        .unwrap();
+    let (answer, _) = until_closed(&mut idle).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+
+    // Three connections held open: a fourth is told the server is busy, at once.
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+        stream.write_all(b"GET /healthz HTTP/1.1\r\n").await.unwrap();
+        held.push(stream);
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut extra = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let asked = Instant::now();
+    let (busy, answered) = until_closed(&mut extra).await;
+    assert!(busy.starts_with("HTTP/1.1 503"), "{busy}");
+    assert!(
+        busy.contains("application/problem+json") && busy.contains("Retry-After: 1"),
+        "{busy}"
+    );
+    assert!(
+        answered - asked < timeout,
+        "answered before any held connection timed out"
+    );
+    // Once the held ones are closed for being slow, connections are served again.
+    for mut stream in held {
+        until_closed(&mut stream).await;
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let served = app.anonymous().get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(served.status(), StatusCode::OK);
     app.stop().await;
 }

@@ -27,7 +27,15 @@ pub struct ProjectorLag {
     pub lag_seconds: f64,
     /// Why the projector stopped, if it did: a stopped projector makes the server not ready.
     pub error: Option<String>,
+    /// Its oldest event not applied has waited longer than [`FAR_BEHIND`]: reads would show a past
+    /// that is too old, so the server is not ready (a projector retrying after the database went
+    /// away, say).
+    pub far_behind: bool,
 }
+
+/// How long the oldest event a projector has not applied may wait before the server says it is
+/// not ready.
+pub const FAR_BEHIND: std::time::Duration = std::time::Duration::from_secs(30);
 
 pub async fn readiness(state: &AppState) -> Result<Readiness, ApiError> {
     let head = state.log.settled_head().await?;
@@ -50,10 +58,11 @@ pub async fn readiness(state: &AppState) -> Result<Readiness, ApiError> {
             lag_events: (head.0 - position.0).max(0),
             lag_seconds,
             error,
+            far_behind: lag_seconds > FAR_BEHIND.as_secs_f64(),
         });
     }
     Ok(Readiness {
-        ready: projectors.iter().all(|p| p.error.is_none()),
+        ready: projectors.iter().all(|p| p.error.is_none() && !p.far_behind),
         database: "ok",
         head: head.0,
         projectors,

@@ -10,6 +10,7 @@ pub mod error;
 mod extract;
 mod health;
 pub mod limits;
+pub mod listener;
 mod metrics;
 pub mod openapi;
 pub mod own_writes;

@@ -55,6 +55,17 @@ impl Modify for Security {
             ),
         );
         components.add_security_scheme(
+            "operations_token",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "The operations token (LODGE_OPS_TOKEN), for metrics and readiness in full",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
             "portal_session",
             SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
                 "lodge_portal",

@@ -25,6 +25,7 @@ use crate::portal::cache::PortalCache;
 use crate::routes;
 use crate::settings::Settings;
 use crate::state::{AppState, Services};
+use crate::{limits, listener};
 use futures_util::FutureExt;
 
 /// JSON bodies are small; uploads have their own limit.
@@ -96,6 +97,8 @@ pub struct Server {
     pub settings: Settings,
     /// Run the projectors in this process too (what `lodge serve` does).
     pub run_projectors: bool,
+    /// The operators' own address (`ops_listen`): health, readiness in full and metrics, no token.
+    pub operations: Option<TcpListener>,
 }
 
 /// A server taking requests, until [`RunningServer::shutdown`] or the token given to it is cancelled.
@@ -147,6 +150,7 @@ impl Server {
                 .watch(self.log.clone(), self.store.clone(), shutdown.clone())
                 .map(Ok),
         );
+        let connections = self.settings.connections;
         let state = AppState::new(Services {
             log: self.log,
             store: self.store,
@@ -158,12 +162,19 @@ impl Server {
             pages,
             settings: self.settings,
         });
-        let app = app(state).into_make_service_with_connect_info::<SocketAddr>();
+        tasks.spawn(sweep_limits(state.clone(), shutdown.clone()).map(Ok));
+        if let Some(operations) = self.operations {
+            let app = routes::health::operations_routes().with_state(state.clone());
+            let stop = shutdown.clone();
+            tasks.spawn(async move {
+                listener::serve(operations, app, connections, stop).await?;
+                Ok(())
+            });
+        }
+        let app = app(state);
         let stop = shutdown.clone();
         tasks.spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move { stop.cancelled().await })
-                .await?;
+            listener::serve(listener, app, connections, stop).await?;
             Ok(())
         });
         Ok(RunningServer {
@@ -171,6 +182,24 @@ impl Server {
             shutdown,
             tasks,
         })
+    }
+}
+
+/// How often slots older than any limit's window are removed.
+const SWEEP_LIMITS_EVERY: Duration = Duration::from_secs(5 * 60);
+
+/// Removes, now and then, the slots of limits that no request looked at again (see `limits`).
+async fn sweep_limits(state: AppState, shutdown: CancellationToken) {
+    let mut every = tokio::time::interval(SWEEP_LIMITS_EVERY);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = every.tick() => {
+                if let Err(error) = limits::sweep(&state.store).await {
+                    tracing::warn!(%error, "could not remove old slots of the limits");
+                }
+            }
+        }
     }
 }
 

@@ -28,6 +28,20 @@ pub struct Settings {
     pub pages: PageSettings,
     /// How often a contact, or an address, may open links, post messages, upload, send forms.
     pub limits: crate::limits::Limits,
+    /// How long a client may take to send its headers, and how many connections are served at once.
+    pub connections: crate::listener::Connections,
+    /// Who may read `/metrics` and the details of `/readyz` on the public address.
+    pub operations: Operations,
+}
+
+/// `/metrics` and the details of `/readyz` (per-route counts, the log's head, each projector's
+/// place) are for operators: served on a separate listen address of their own (no token needed
+/// there), or on the public one to a request carrying the operations token. Without either they
+/// are not served at all; `/healthz` and whether `/readyz` is ready stay open to all.
+#[derive(Debug, Clone, Default)]
+pub struct Operations {
+    /// The SHA-256 of the operations token (`Authorization: Bearer …`); the token itself is not kept.
+    pub token_hash: Option<lodge_domain::digest::TokenHash>,
 }
 
 /// The portal pages' firm-specific parts.
@@ -75,6 +89,8 @@ impl Settings {
             secret_key: random_secret_key(),
             pages: PageSettings::default(),
             limits: crate::limits::Limits::default(),
+            connections: crate::listener::Connections::default(),
+            operations: Operations::default(),
         }
     }
 

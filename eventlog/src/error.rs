@@ -48,3 +48,35 @@ pub enum LogError {
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
+
+impl LogError {
+    /// Whether trying again later may succeed: the database went away for a while, or was busy.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, LogError::Database(error) if is_transient(error))
+    }
+}
+
+/// Whether a database error may pass if tried again (a lost or refused connection, a busy database,
+/// a server restarting, a serialization failure), as opposed to one that would fail the same way
+/// every time.
+pub fn is_transient(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => {
+            let code = db.code().unwrap_or_default();
+            // SQLite: busy, locked. PostgreSQL: serialization failure, deadlock, connection
+            // exceptions (class 08), shutting down or restarting (57P01-57P03), the database
+            // being recovered (57P04 is not: dropped), out of resources (class 53).
+            matches!(
+                code.as_ref(),
+                "5" | "6" | "40001" | "40P01" | "57P01" | "57P02" | "57P03"
+            ) || code.starts_with("08")
+                || code.starts_with("53")
+        }
+        _ => false,
+    }
+}

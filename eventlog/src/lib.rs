@@ -23,7 +23,7 @@ mod types;
 mod verify;
 mod wakeup;
 
-pub use error::LogError;
+pub use error::{LogError, is_transient};
 pub use log::{Engine, EventLog, LogOptions};
 pub use subscription::Subscription;
 pub use types::{

@@ -22,8 +22,9 @@ pub struct TestDatabase {
     url: String,
     /// The SQLite file's folder, removed on drop.
     _folder: Option<tempfile::TempDir>,
-    /// The PostgreSQL database's name, dropped on drop.
+    /// The PostgreSQL database's name, dropped on drop, and the server it is on.
     postgres_database: Option<String>,
+    postgres_server: String,
 }
 
 impl TestDatabase {
@@ -42,11 +43,17 @@ impl TestDatabase {
             url,
             _folder: Some(folder),
             postgres_database: None,
+            postgres_server: String::new(),
         }
     }
 
     pub async fn postgres() -> Self {
-        let server = postgres_server_url();
+        Self::postgres_on(&postgres_server_url()).await
+    }
+
+    /// A fresh database on the PostgreSQL server at `server` (a cluster of the test's own, say).
+    pub async fn postgres_on(server: &str) -> Self {
+        let server = server.to_owned();
         let mut admin = PgConnection::connect(&server).await.unwrap_or_else(|error| {
             panic!(
                 "this test needs PostgreSQL, which is not reachable at {server}: {error}\n\
@@ -64,6 +71,7 @@ impl TestDatabase {
             url: with_database(&server, &name),
             _folder: None,
             postgres_database: Some(name),
+            postgres_server: server,
         }
     }
 
@@ -91,7 +99,7 @@ impl Drop for TestDatabase {
             return;
         };
         // Drop may run inside an async test; a thread of its own can block on the database.
-        let server = postgres_server_url();
+        let server = self.postgres_server.clone();
         let dropped = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
             runtime.block_on(async {

@@ -40,6 +40,18 @@ pub enum NotifierError {
     Record(String),
 }
 
+impl NotifierError {
+    /// Whether trying again later may succeed: the database went away for a while, or was busy.
+    fn is_transient(&self) -> bool {
+        match self {
+            NotifierError::Log(error) => error.is_transient(),
+            NotifierError::Store(error) => error.is_transient(),
+            NotifierError::Checkpoint(error) => lodge_eventlog::is_transient(error),
+            NotifierError::Record(_) => false,
+        }
+    }
+}
+
 struct Notifier {
     /// Its own tables live beside the read models; on SQLite its writes queue with theirs.
     store: ReadStore,
@@ -85,38 +97,64 @@ pub async fn run(
     // Reminders look for candidates in the staff read model: make sure its view exists even if no
     // projector has run yet.
     lodge_projections::all::register_all(&store).await?;
-    let Some(mut leader) = store.lead("notifier", &shutdown).await? else {
-        return Ok(());
-    };
     let notifier = Notifier {
-        store: store.clone(),
+        store,
         log,
         settings,
         mailer,
         sms,
     };
-    let mut subscription = notifier.log.subscribe(checkpoint::load(&mut leader).await?);
-    let mut retry_check = tokio::time::interval(notifier.settings.retry.check_every);
-    let mut reminder_check = tokio::time::interval(notifier.settings.reminder_check_every);
-    let mut digest_check = tokio::time::interval(notifier.settings.digest.check_every);
+    let mut attempt = 0;
     loop {
-        tokio::select! {
-            _ = shutdown.cancelled() => return Ok(()),
-            _ = retry_check.tick() => notifier.retry_due(&mut leader).await?,
-            _ = reminder_check.tick() => notifier.remind_all(&mut leader).await?,
-            _ = digest_check.tick() => notifier.digests_due(&mut leader).await?,
-            batch = subscription.next_batch(BATCH) => {
-                // The checkpoint is saved once a batch is handled, not after every event: the
-                // notifier reads its own outcomes too, and a durable write for each would double its
-                // work. After a crash the batch is read again, and what was already recorded is not
-                // sent again.
-                let mut last = None;
-                for event in batch? {
-                    notifier.handle(&mut leader, &event).await?;
-                    last = Some(event.position);
+        match notifier.follow(&shutdown).await {
+            Ok(()) => return Ok(()),
+            // The database went away (a restart, a lost connection) or was busy: leadership goes
+            // with the connection; wait, then lead again and carry on from the checkpoint (what was
+            // recorded is not sent again).
+            Err(error) if error.is_transient() => {
+                attempt += 1;
+                tracing::warn!(%error, attempt, "the notifier's database failed; trying again");
+                tokio::select! {
+                    _ = shutdown.cancelled() => return Ok(()),
+                    _ = ReadStore::pause(attempt) => {}
                 }
-                if let Some(position) = last {
-                    checkpoint::save(&notifier.store, &mut leader, position).await?;
+            }
+            Err(error) => return Err(error),
+        }
+    }
+}
+
+impl Notifier {
+    /// Leads the notifier (one process at a time), then follows the log from its checkpoint, and
+    /// checks retries, reminders and digests, until `shutdown` or an error.
+    async fn follow(&self, shutdown: &CancellationToken) -> Result<(), NotifierError> {
+        let notifier = self;
+        let Some(mut leader) = notifier.store.lead("notifier", shutdown).await? else {
+            return Ok(());
+        };
+        let mut subscription = notifier.log.subscribe(checkpoint::load(&mut leader).await?);
+        let mut retry_check = tokio::time::interval(notifier.settings.retry.check_every);
+        let mut reminder_check = tokio::time::interval(notifier.settings.reminder_check_every);
+        let mut digest_check = tokio::time::interval(notifier.settings.digest.check_every);
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return Ok(()),
+                _ = retry_check.tick() => notifier.retry_due(&mut leader).await?,
+                _ = reminder_check.tick() => notifier.remind_all(&mut leader).await?,
+                _ = digest_check.tick() => notifier.digests_due(&mut leader).await?,
+                batch = subscription.next_batch(BATCH) => {
+                    // The checkpoint is saved once a batch is handled, not after every event: the
+                    // notifier reads its own outcomes too, and a durable write for each would double
+                    // its work. After a crash the batch is read again, and what was already
+                    // recorded is not sent again.
+                    let mut last = None;
+                    for event in batch? {
+                        notifier.handle(&mut leader, &event).await?;
+                        last = Some(event.position);
+                    }
+                    if let Some(position) = last {
+                        checkpoint::save(&notifier.store, &mut leader, position).await?;
+                    }
                 }
             }
         }

@@ -26,3 +26,15 @@ pub enum ProjectionError {
     #[error("`{0}` is not a database URL Lodge can use: give sqlite://PATH or postgres://…")]
     UnsupportedUrl(String),
 }
+
+impl ProjectionError {
+    /// Whether trying again later may succeed: the database went away for a while, or was busy.
+    /// Anything else (an event that cannot be handled, a malformed read model) stops a projector.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            ProjectionError::Store(error) => lodge_eventlog::is_transient(error),
+            ProjectionError::Log(error) => error.is_transient(),
+            _ => false,
+        }
+    }
+}

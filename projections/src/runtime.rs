@@ -19,9 +19,10 @@ pub const BATCH: usize = 500;
 
 /// Runs one projector until `shutdown`: waits to lead it (one process at a time), then follows the
 /// log. Returns an error when it stops on an event it cannot handle (recorded, with its position,
-/// for operators to see). A storage error that may pass (a lost connection, a busy database) gives
-/// up leadership and tries again. `recent` holds the histories the process's projectors read lately,
-/// shared between them.
+/// for operators to see). A database error that may pass (a lost connection, a busy database, a
+/// restart), writing read models or reading the log, gives up leadership and tries again from the
+/// checkpoint. `recent` holds the histories the process's projectors read lately, shared between
+/// them.
 pub async fn run<P: Projection>(
     projection: P,
     log: EventLog,
@@ -32,15 +33,19 @@ pub async fn run<P: Projection>(
     store.register::<P>().await?;
     let mut attempt = 0;
     loop {
-        let Some(mut leader) = store.lead(P::NAME, &shutdown).await? else {
-            return Ok(());
+        let followed = async {
+            let Some(mut leader) = store.lead(P::NAME, &shutdown).await? else {
+                return Ok(());
+            };
+            follow(&projection, &log, &store, &recent, &mut leader, &shutdown).await
         };
-        match follow(&projection, &log, &store, &recent, &mut leader, &shutdown).await {
+        match followed.await {
             Ok(()) => return Ok(()),
-            Err(ProjectionError::Store(error)) if ReadStore::is_transient(&error) => {
+            // The database went away (a restart, a lost connection) or was busy: leadership goes
+            // with the connection; wait, then lead again and carry on from the checkpoint.
+            Err(error) if error.is_transient() => {
                 attempt += 1;
-                tracing::warn!(projector = P::NAME, %error, attempt, "writing read models failed; trying again");
-                drop(leader);
+                tracing::warn!(projector = P::NAME, %error, attempt, "the database failed; trying again");
                 tokio::select! {
                     _ = shutdown.cancelled() => return Ok(()),
                     _ = ReadStore::pause(attempt) => {}

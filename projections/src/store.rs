@@ -320,27 +320,9 @@ impl ReadStore {
         Ok(())
     }
 
-    /// Whether a storage error may pass if tried again (a lost connection, a busy database, a
-    /// serialization failure), as opposed to one that would fail the same way every time.
+    /// Whether a storage error may pass if tried again (see [`lodge_eventlog::is_transient`]).
     pub(crate) fn is_transient(error: &sqlx::Error) -> bool {
-        match error {
-            sqlx::Error::Io(_)
-            | sqlx::Error::Tls(_)
-            | sqlx::Error::PoolTimedOut
-            | sqlx::Error::PoolClosed
-            | sqlx::Error::WorkerCrashed => true,
-            sqlx::Error::Database(db) => {
-                let code = db.code().unwrap_or_default();
-                // SQLite: busy, locked. PostgreSQL: serialization failure, deadlock, connection
-                // exceptions (class 08), shutting down (57P01-57P03), out of resources (class 53).
-                matches!(
-                    code.as_ref(),
-                    "5" | "6" | "40001" | "40P01" | "57P01" | "57P02" | "57P03"
-                ) || code.starts_with("08")
-                    || code.starts_with("53")
-            }
-            _ => false,
-        }
+        lodge_eventlog::is_transient(error)
     }
 
     /// Waits, at most `timeout`, until `projector` has applied the event at `position` (a position a
@@ -380,7 +362,7 @@ impl ReadStore {
     }
 
     /// Waits between retries after a storage error.
-    pub(crate) async fn pause(attempt: u32) {
+    pub async fn pause(attempt: u32) {
         let millis = 100u64.saturating_mul(1 << attempt.min(6)).min(5_000);
         tokio::time::sleep(Duration::from_millis(millis)).await;
     }

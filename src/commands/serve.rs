@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::{Config, redact_url};
 
 pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
-    let settings = config.api_settings()?;
+    let mut settings = config.api_settings()?;
     let log = super::open_log(config).await?;
     let store = ReadStore::connect(&config.database_url).await?;
     let listener = TcpListener::bind(&config.listen).await.with_context(|| {
@@ -21,6 +21,17 @@ pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
             config.listen
         )
     })?;
+    let operations = match &config.ops_listen {
+        Some(address) => Some(TcpListener::bind(address).await.with_context(|| {
+            format!("cannot listen on {address} for operations (set LODGE_OPS_LISTEN to another address)")
+        })?),
+        None => None,
+    };
+    let operations_address = operations.as_ref().map(TcpListener::local_addr).transpose()?;
+    if config.public_url.is_none() {
+        // Links point where Lodge is listening: the port it was given, even when that was 0.
+        settings.public_url = format!("http://{}", listener.local_addr()?);
+    }
     let public_url = settings.public_url.clone();
     let tokens = lodge_api::staff::tokens::list(store.pool()).await?;
     let shutdown = CancellationToken::new();
@@ -30,6 +41,7 @@ pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
         store: store.clone(),
         settings,
         run_projectors: true,
+        operations,
     }
     .start(listener, shutdown.clone())
     .await?;
@@ -44,12 +56,16 @@ pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
     );
     eprintln!("  database     {}", redact_url(&config.database_url));
     eprintln!("  portal links {public_url}/p/…");
+    match operations_address {
+        Some(address) => eprintln!("  operations   http://{address}/metrics and /readyz in full"),
+        None if config.ops_token.is_some() => {
+            eprintln!("  operations   /metrics and /readyz in full with the operations token")
+        }
+        None => eprintln!("  operations   set LODGE_OPS_LISTEN (or LODGE_OPS_TOKEN) to read /metrics"),
+    }
     eprintln!();
     eprintln!("Next:");
-    eprintln!(
-        "  http://{}/readyz   is it ready, and how far the read models are",
-        server.address
-    );
+    eprintln!("  http://{}/readyz   is it ready", server.address);
     if tokens.iter().all(|t| t.revoked_at.is_some()) {
         eprintln!("  lodge token create --name \"Your Name\" --email you@firm.example   a staff token for the API");
     }

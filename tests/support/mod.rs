@@ -1,6 +1,8 @@
 //! The real server on a random port with a fresh database, for end-to-end tests of the API.
 #![allow(dead_code)]
 
+pub mod process;
+
 use std::time::Duration;
 
 use lodge_api::staff::tokens;
@@ -24,6 +26,8 @@ pub struct TestApp {
     pub secret_key: lodge_api::SecretKey,
     /// The settings the server started with.
     pub settings: Settings,
+    /// The operations token: `/metrics` and `/readyz` in full.
+    pub ops_token: String,
     server: Option<RunningServer>,
 }
 
@@ -47,6 +51,8 @@ impl TestApp {
         let address = listener.local_addr().unwrap();
         let mut settings = Settings::local(blobs.path().to_owned());
         settings.public_url = format!("http://{address}");
+        let ops_token = format!("ops-{}", uuid::Uuid::new_v4().simple());
+        settings.operations.token_hash = Some(lodge_api::secrets::hash_token(&ops_token));
         configure(&mut settings);
         let secret_key = settings.secret_key.clone();
         let started_with = settings.clone();
@@ -59,6 +65,7 @@ impl TestApp {
             store: store.clone(),
             settings,
             run_projectors: true,
+            operations: None,
         }
         .start(listener, CancellationToken::new())
         .await
@@ -72,6 +79,7 @@ impl TestApp {
             blobs,
             secret_key,
             settings: started_with,
+            ops_token,
             server: Some(server),
         }
     }
@@ -88,6 +96,7 @@ impl TestApp {
             store,
             settings: self.settings.clone(),
             run_projectors: true,
+            operations: None,
         }
         .start(listener, CancellationToken::new())
         .await
@@ -302,7 +311,13 @@ pub fn two_contact_invite() -> Value {
 pub async fn eventually_ready(app: &TestApp, position: i64) -> Value {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
-        let response = app.anonymous().get(app.url("/readyz")).send().await.unwrap();
+        let response = app
+            .anonymous()
+            .get(app.url("/readyz"))
+            .bearer_auth(&app.ops_token)
+            .send()
+            .await
+            .unwrap();
         let body: Value = response.json().await.unwrap();
         let caught_up = body["projectors"]
             .as_array()

@@ -26,7 +26,7 @@ use chrono::{DateTime, Utc};
 use lodge_domain::{ContactId, InviteId};
 use lodge_eventlog::{EventLog, Position};
 use lodge_projections::portal::{PortalProjection, PortalView};
-use lodge_projections::{Projection, ReadStore};
+use lodge_projections::{Projection, ProjectionError, ReadStore};
 use tokio_util::sync::CancellationToken;
 
 /// Sessions kept at most; the oldest go first.
@@ -140,42 +140,55 @@ impl PortalCache {
         inner.latest.retain(|_, seen| *seen > projector);
     }
 
-    /// Follows the log until `shutdown`, dropping the entries of every invite an event touches.
+    /// Follows the log until `shutdown`, dropping the entries of every invite an event touches. If
+    /// the log cannot be read (the database went away), nothing is served from memory until it can
+    /// be again: the cache empties, then starts again from the portal projector's checkpoint.
     pub async fn watch(self, log: EventLog, store: ReadStore, shutdown: CancellationToken) {
-        let start = match store.status(PortalProjection::NAME).await {
-            Ok(status) => status.map_or(Position::START, |s| s.position),
-            Err(error) => {
-                tracing::warn!(%error, "the portal cache cannot start; portal requests read the database");
-                return;
+        let mut attempt = 0;
+        loop {
+            match self.follow(&log, &store, &shutdown).await {
+                Ok(()) => return,
+                Err(error) => {
+                    attempt += 1;
+                    tracing::warn!(%error, attempt, "the portal cache lost the log; portal requests read the database");
+                    *self.inner.lock().expect("the portal cache lock") = Inner::default();
+                    tokio::select! {
+                        _ = shutdown.cancelled() => return,
+                        _ = ReadStore::pause(attempt) => {}
+                    }
+                }
             }
-        };
+        }
+    }
+
+    async fn follow(
+        &self,
+        log: &EventLog,
+        store: &ReadStore,
+        shutdown: &CancellationToken,
+    ) -> Result<(), ProjectionError> {
+        let start = store
+            .status(PortalProjection::NAME)
+            .await?
+            .map_or(Position::START, |s| s.position);
         let mut subscription = log.subscribe(start);
         self.inner.lock().expect("the portal cache lock").watching = true;
         let mut prune = tokio::time::interval(PRUNE_EVERY);
         loop {
             tokio::select! {
-                _ = shutdown.cancelled() => return,
+                _ = shutdown.cancelled() => return Ok(()),
                 _ = prune.tick() => {
                     if let Ok(Some(status)) = store.status(PortalProjection::NAME).await {
                         self.forget_positions_up_to(status.position.0);
                     }
                 }
-                batch = subscription.next_batch(1_000) => match batch {
-                    Ok(events) => {
-                        for event in events {
-                            if let Some(invite) = event.stream_id.invite_id() {
-                                self.saw(invite, event.position.0);
-                            }
+                batch = subscription.next_batch(1_000) => {
+                    for event in batch? {
+                        if let Some(invite) = event.stream_id.invite_id() {
+                            self.saw(invite, event.position.0);
                         }
                     }
-                    Err(error) => {
-                        // Without the watcher nothing may be served from memory: stop caching.
-                        tracing::warn!(%error, "the portal cache lost the log; portal requests read the database");
-                        let mut inner = self.inner.lock().expect("the portal cache lock");
-                        *inner = Inner::default();
-                        return;
-                    }
-                },
+                }
             }
         }
     }
