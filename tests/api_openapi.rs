@@ -1,4 +1,5 @@
-//! The OpenAPI document: served, valid enough to follow, and in step with the router.
+//! The OpenAPI document: served, valid enough to follow, and in step with the router (which adds
+//! each API route with its description, so none is served undocumented).
 
 mod support;
 
@@ -10,39 +11,6 @@ use serde_json::Value;
 use support::*;
 
 lodge_eventlog::test_on_both_engines!(the_openapi_document_covers_every_endpoint);
-
-/// Every route the router serves, with its method.
-const ROUTES: &[(&str, &str)] = &[
-    ("post", "/api/invites"),
-    ("get", "/api/invites"),
-    ("get", "/api/invites/{invite_id}"),
-    ("patch", "/api/invites/{invite_id}"),
-    ("get", "/api/invites/{invite_id}/portal/{contact_id}"),
-    ("post", "/api/invites/{invite_id}/messages"),
-    ("post", "/api/invites/{invite_id}/documents/{document_id}/review"),
-    ("post", "/api/invites/{invite_id}/cancel"),
-    ("post", "/api/invites/{invite_id}/contacts"),
-    ("post", "/api/invites/{invite_id}/requests"),
-    ("post", "/api/invites/{invite_id}/contacts/{contact_id}/link"),
-    ("post", "/api/invites/{invite_id}/portal/{contact_id}/view-link"),
-    ("get", "/api/invites/{invite_id}/audit"),
-    ("get", "/api/invites/{invite_id}/history"),
-    ("get", "/api/documents/{document_id}"),
-    ("get", "/api/invites/{invite_id}/documents.zip"),
-    ("post", "/api/portal/session"),
-    ("delete", "/api/portal/session"),
-    ("get", "/p/{token}"),
-    ("post", "/api/portal/session/password"),
-    ("get", "/api/portal"),
-    ("post", "/api/portal/messages"),
-    ("post", "/api/portal/requests/{request_id}/form"),
-    ("post", "/api/portal/requests/{request_id}/documents"),
-    ("get", "/api/portal/documents/{document_id}"),
-    ("get", "/healthz"),
-    ("get", "/readyz"),
-    ("get", "/metrics"),
-    ("get", "/api/openapi.json"),
-];
 
 /// Every `$ref` in the document.
 fn refs(value: &Value, found: &mut BTreeSet<String>) {
@@ -82,15 +50,14 @@ async fn the_openapi_document_covers_every_endpoint(db: TestDatabase) {
             assert!(!responses.is_empty(), "{method} {path} documents no response");
         }
     }
-    let served: BTreeSet<(String, String)> = ROUTES.iter().map(|(m, p)| (m.to_string(), p.to_string())).collect();
-    assert_eq!(
-        documented, served,
-        "the document and the router must list the same endpoints"
-    );
+    // The router adds each API route with its description (utoipa-axum), so the document lists
+    // what is served; here, each documented endpoint must also answer.
+    assert!(documented.len() > 25, "{documented:?}");
+    assert!(documented.contains(&("delete".to_owned(), "/api/portal/session".to_owned())));
 
     // Each documented endpoint exists: the router answers, not its "no endpoint" fallback.
     let id = uuid::Uuid::now_v7();
-    for (method, path) in ROUTES {
+    for (method, path) in &documented {
         let url = app.url(
             &path
                 .replace("{invite_id}", &id.to_string())
@@ -99,7 +66,7 @@ async fn the_openapi_document_covers_every_endpoint(db: TestDatabase) {
                 .replace("{request_id}", &id.to_string())
                 .replace("{token}", "0123456789abcdef"),
         );
-        let request = match *method {
+        let request = match method.as_str() {
             "get" => app.anonymous().get(url),
             "post" => app.anonymous().post(url),
             "patch" => app.anonymous().patch(url),

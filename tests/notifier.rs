@@ -27,6 +27,7 @@ lodge_eventlog::test_on_both_engines!(
     an_invite_with_its_own_reminders_follows_them,
     staff_hear_of_uploads_and_messages_in_one_digest_at_most_every_fifteen_minutes,
     a_crash_between_sending_and_recording_sends_again_and_records_once,
+    reminders_count_days_in_the_firms_time_zone,
 );
 
 /// An SMTP server that keeps each message it receives as a file, stopped on drop.
@@ -956,6 +957,95 @@ async fn a_crash_between_sending_and_recording_sends_again_and_records_once(db: 
         received(smtp.maildir.path()).len(),
         2,
         "sent again, as at-least-once says"
+    );
+    stop.cancel();
+    notifier.await.unwrap();
+    app.stop().await;
+}
+
+/// Two notifiers on one PostgreSQL database (as two servers run them): one leads, every email goes
+/// once; when it stops, the other takes over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_one_notifier_at_a_time_across_servers() {
+    let smtp = smtp_server().await;
+    let app = TestApp::start(TestDatabase::postgres().await).await;
+    let smtp_url = Some(format!("smtp://127.0.0.1:{}", smtp.port));
+    let (stop_first, first) = start_notifier(&app, settings(&app, smtp_url.clone()));
+    let (stop_second, second) = start_notifier(&app, settings(&app, smtp_url));
+    let mut invites = Vec::new();
+    for _ in 0..3 {
+        invites.push(app.staff().send_invite(&two_contact_invite()).await);
+    }
+    for sent in &invites {
+        events_of(&app, sent["id"].as_str().unwrap(), "NotificationSent", 2).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(received(smtp.maildir.path()).len(), 6, "each email once");
+    for sent in &invites {
+        let stream = StreamId::parse(&format!("invite-{}", sent["id"].as_str().unwrap())).unwrap();
+        let outcomes = app.log.read_stream(&stream).await.unwrap();
+        let sent_events = outcomes.iter().filter(|e| e.event_type == "NotificationSent").count();
+        assert_eq!(sent_events, 2, "each outcome recorded once");
+    }
+    // Whichever led stops; the other takes over within a few seconds.
+    stop_first.cancel();
+    first.await.unwrap();
+    let later = app.staff().send_invite(&two_contact_invite()).await;
+    events_of(&app, later["id"].as_str().unwrap(), "NotificationSent", 2).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(received(smtp.maildir.path()).len(), 8);
+    stop_second.cancel();
+    second.await.unwrap();
+    app.stop().await;
+}
+
+/// "Due in 3 days" is counted in the firm's time zone: at noon UTC it is already tomorrow in
+/// Kiritimati (UTC+14), so an invite due four UTC days ahead is due in three days there, and its
+/// three-days-before reminder goes; counted in UTC days it would not be due yet.
+async fn reminders_count_days_in_the_firms_time_zone(db: TestDatabase) {
+    let smtp = smtp_server().await;
+    let firm = chrono_tz::Pacific::Kiritimati;
+    let app = TestApp::start_with(db, |settings| settings.firm.time_zone = firm).await;
+    let now = std::sync::Arc::new(std::sync::Mutex::new(chrono::Utc::now()));
+    let mut with_clock = settings(&app, Some(format!("smtp://127.0.0.1:{}", smtp.port)));
+    with_clock.time_zone = firm;
+    let clock = now.clone();
+    with_clock.clock = std::sync::Arc::new(move || *clock.lock().unwrap());
+    let (stop, notifier) = start_notifier(&app, with_clock);
+
+    // Two days on, at noon UTC.
+    let noon = (chrono::Utc::now().date_naive() + chrono::Days::new(2))
+        .and_hms_opt(12, 0, 0)
+        .unwrap()
+        .and_utc();
+    let firm_today = noon.with_timezone(&firm).date_naive();
+    assert_eq!(firm_today, noon.date_naive() + chrono::Days::new(1));
+    let mut body = two_contact_invite();
+    body["due_date"] = json!((firm_today + chrono::Days::new(3)).to_string());
+    let sent = app.staff().send_invite(&body).await;
+    let invite = sent["id"].as_str().unwrap();
+    events_of(&app, invite, "NotificationSent", 2).await;
+    *now.lock().unwrap() = noon;
+    wait_until("a reminder three days before, in the firm's days", || async {
+        reminders_sent(&app, invite).await.len() == 2
+    })
+    .await;
+    let subjects: Vec<String> = received(smtp.maildir.path())
+        .iter()
+        .map(|p| {
+            MessageParser::default()
+                .parse(&std::fs::read(p).unwrap())
+                .unwrap()
+                .subject()
+                .unwrap_or("")
+                .to_owned()
+        })
+        .collect();
+    assert!(
+        subjects
+            .iter()
+            .any(|s| s == "Reminder from Alves & Co: \"Tax return 2026\" is due in 3 days"),
+        "{subjects:?}"
     );
     stop.cancel();
     notifier.await.unwrap();

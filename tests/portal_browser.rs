@@ -508,15 +508,33 @@ async fn staff_open_a_contacts_portal_read_only(db: TestDatabase) {
     browser.wait_for_text("#request-title", "Payslips").await;
     assert_eq!(browser.count("form.upload").await, 0);
     browser.wait_for_text("main", "Read-only view").await;
+    // With the view's own cookie, as the browser holds it, nothing can be sent either: not a
+    // message, an upload or a form, by the pages or by the portal API.
     let before = app.event_count().await;
-    let refused = app
-        .anonymous()
-        .post(app.url("/portal/messages"))
-        .form(&[("body", "from staff's view")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    let cookie = format!("lodge_staff_view={}", url.rsplit("/v/").next().unwrap());
+    let request = sent["requests"][0]["id"].as_str().unwrap();
+    let form_request = sent["requests"][1]["id"].as_str().unwrap();
+    let view = reqwest::Client::new();
+    let same_site = |request: reqwest::RequestBuilder| {
+        request
+            .header("cookie", &cookie)
+            .header("sec-fetch-site", "same-origin")
+            .header("origin", &app.base)
+    };
+    let page = same_site(view.get(app.url("/portal"))).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK, "the cookie opens the view");
+    let attempts = [
+        same_site(view.post(app.url("/portal/messages"))).form(&[("body", "from staff's view")]),
+        same_site(view.post(app.url("/api/portal/messages"))).json(&json!({"body": "from staff's view"})),
+        same_site(view.post(app.url(&format!("/portal/requests/{form_request}/form")))).form(&[("tfn", "1")]),
+        same_site(view.post(app.url(&format!("/api/portal/requests/{request}/documents")))).multipart(
+            reqwest::multipart::Form::new().part("file", reqwest::multipart::Part::bytes(pdf("x")).file_name("x.pdf")),
+        ),
+    ];
+    for attempt in attempts {
+        let refused = attempt.send().await.unwrap();
+        assert_eq!(refused.status(), StatusCode::UNAUTHORIZED, "{}", refused.url());
+    }
     assert_eq!(app.event_count().await, before);
     browser.goto(&format!("{}/v/not-a-link", app.base)).await;
     browser.wait_for_text("main", "expired or is not one").await;

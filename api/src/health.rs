@@ -9,12 +9,58 @@ use serde::Serialize;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Serialize)]
 pub struct Readiness {
     pub ready: bool,
     pub database: &'static str,
     pub head: i64,
     pub projectors: Vec<ProjectorLag>,
+}
+
+/// What `/readyz` answers: whether Lodge is ready, and, to operators, the database, the log's head
+/// and where each projector stands.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ReadinessReport {
+    pub ready: bool,
+    /// `ok`, or `unreachable`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub head: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub projectors: Option<Vec<ProjectorLag>>,
+}
+
+impl ReadinessReport {
+    /// The whole report, for operators; otherwise whether it is ready, and nothing else.
+    pub fn of(readiness: Readiness, for_operators: bool) -> Self {
+        if !for_operators {
+            return Self::summary(readiness.ready);
+        }
+        Self {
+            ready: readiness.ready,
+            database: Some(readiness.database),
+            head: Some(readiness.head),
+            projectors: Some(readiness.projectors),
+        }
+    }
+
+    /// The database could not be reached.
+    pub fn unreachable(for_operators: bool) -> Self {
+        Self {
+            database: for_operators.then_some("unreachable"),
+            ..Self::summary(false)
+        }
+    }
+
+    fn summary(ready: bool) -> Self {
+        Self {
+            ready,
+            database: None,
+            head: None,
+            projectors: None,
+        }
+    }
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]

@@ -201,3 +201,115 @@ impl Untold<'_> {
         self.actions.iter().map(|(event, _)| event.event_id).collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+    use lodge_domain::invite::{MessagePosted, StaffDigestFailed, StaffDigestSent};
+    use lodge_domain::testing::{ANA, INVITE, staff};
+    use lodge_domain::{EventSchema, MessageId};
+    use lodge_eventlog::{Metadata, Position, StreamId};
+
+    use super::*;
+
+    fn at(minutes: i64, seconds: i64) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 12, 4, 9, 0, 0).unwrap() + chrono::Duration::seconds(minutes * 60 + seconds)
+    }
+
+    /// An event of the invite recorded at `when`, by `actor`.
+    fn recorded(when: DateTime<Utc>, actor: Actor, event: InviteEvent) -> (RecordedEvent, InviteEvent) {
+        let recorded = RecordedEvent {
+            position: Position(1),
+            event_id: Uuid::now_v7(),
+            stream_id: StreamId::invite(INVITE),
+            stream_version: 1,
+            event_type: event.event_type().to_owned(),
+            schema_version: 1,
+            data: String::new(),
+            metadata: Metadata::new(actor),
+            recorded_at: when,
+            hash: [0; 32],
+        };
+        (recorded, event)
+    }
+
+    fn message(when: DateTime<Utc>) -> (RecordedEvent, InviteEvent) {
+        let ana = Actor::Contact {
+            id: ANA,
+            name: "Ana Alves".into(),
+        };
+        let event = InviteEvent::MessagePosted(MessagePosted {
+            message_id: MessageId::from_uuid(Uuid::now_v7()),
+            contact_id: ANA,
+            author: ana.clone(),
+            body: "Here it is".into(),
+        });
+        recorded(when, ana, event)
+    }
+
+    fn digest(
+        when: DateTime<Utc>,
+        covers: &[&(RecordedEvent, InviteEvent)],
+        failed: Option<bool>,
+    ) -> (RecordedEvent, InviteEvent) {
+        let covers = covers.iter().map(|(event, _)| event.event_id).collect();
+        let staff_id = staff().id;
+        let event = match failed {
+            None => InviteEvent::StaffDigestSent(StaffDigestSent {
+                staff_id,
+                to: "sam@firm.example".into(),
+                covers,
+                provider_message_id: None,
+            }),
+            Some(permanent) => InviteEvent::StaffDigestFailed(StaffDigestFailed {
+                staff_id,
+                to: "sam@firm.example".into(),
+                covers,
+                reason: "the mail server said no".into(),
+                permanent,
+            }),
+        };
+        recorded(when, Actor::System, event)
+    }
+
+    #[track_caller]
+    fn due_at(history: &[(RecordedEvent, InviteEvent)], now: DateTime<Utc>) -> bool {
+        untold(history).due(now, &DigestSettings::default())
+    }
+
+    #[test]
+    fn a_digest_waits_two_minutes_for_more() {
+        let history = [message(at(0, 0)), message(at(1, 0))];
+        assert!(!due_at(&history, at(1, 59)));
+        assert!(due_at(&history, at(2, 0)), "two minutes after the first action");
+    }
+
+    #[test]
+    fn at_most_one_digest_per_fifteen_minutes() {
+        let first = message(at(0, 0));
+        let told = digest(at(2, 0), &[&first], None);
+        let news = message(at(3, 0));
+        let history = [first, told, news];
+        assert_eq!(untold(&history).actions.len(), 1, "only what is new");
+        assert!(!due_at(&history, at(16, 59)), "14:59 after the last digest");
+        assert!(due_at(&history, at(17, 0)), "15:00 after the last digest");
+    }
+
+    #[test]
+    fn nothing_new_means_no_digest() {
+        let first = message(at(0, 0));
+        let told = digest(at(2, 0), &[&first], None);
+        assert!(!due_at(&[first, told], at(60, 0)));
+    }
+
+    #[test]
+    fn a_digest_that_failed_is_tried_again_after_five_minutes_and_one_that_cannot_go_is_dropped() {
+        let first = message(at(0, 0));
+        let failed = digest(at(2, 0), &[&first], Some(false));
+        let history = [first.clone(), failed];
+        assert!(!due_at(&history, at(6, 59)));
+        assert!(due_at(&history, at(7, 0)), "five minutes after the failure");
+        let given_up = digest(at(2, 0), &[&first], Some(true));
+        assert!(!due_at(&[first, given_up], at(60, 0)), "told of, for good");
+    }
+}

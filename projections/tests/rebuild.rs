@@ -8,7 +8,7 @@ use lodge_domain::invite::{InviteCommand, InviteDecider, MessageFrom};
 use lodge_domain::testing::*;
 use lodge_domain::{Actor, InviteId};
 use lodge_eventlog::testing::TestDatabase;
-use lodge_eventlog::{Engine, Metadata, Position, StreamId, command};
+use lodge_eventlog::{Engine, EventLog, Metadata, Position, StreamId, command};
 use lodge_projections::all::{self, ALL};
 use lodge_projections::rebuild::{self, Progress, RebuildOutcome};
 use lodge_projections::{Generation, ReadStore};
@@ -17,6 +17,11 @@ use tokio_util::sync::CancellationToken;
 
 /// Several invites with uploads, reviews, forms and messages.
 async fn some_history(p: &Projected, from: u8) -> Position {
+    history_on(&p.log, from).await
+}
+
+/// [`some_history`], appended to `log`.
+async fn history_on(log: &EventLog, from: u8) -> Position {
     let mut last = Position::START;
     for n in from..from + 3 {
         let mut send = send_invite();
@@ -38,7 +43,7 @@ async fn some_history(p: &Projected, from: u8) -> Position {
         ] {
             // One command id per command: a repeated id would be a retry of the first.
             let metadata = Metadata::new(Actor::from(&staff()));
-            let outcome = command::execute::<InviteDecider>(&p.log, &stream, &command, &metadata)
+            let outcome = command::execute::<InviteDecider>(log, &stream, &command, &metadata)
                 .await
                 .unwrap();
             last = outcome.position.unwrap_or(last);
@@ -109,24 +114,44 @@ async fn projectors_follow_a_rebuild_and_miss_nothing_written_meanwhile(db: Test
     let _projectors = start_all(&p, &shutdown);
     some_history(&p, 0).await;
 
-    // Writes go on while the rebuild runs.
-    let writing = {
-        let p = Projected {
-            db: TestDatabase::sqlite(),
-            log: p.log.clone(),
-            store: p.store.clone(),
-            shutdown: CancellationToken::new(),
-            recent: p.recent.clone(),
-        };
-        tokio::spawn(async move { some_history(&p, 10).await })
+    // Writes land while the rebuild renders every stream, and again once it has caught up but not
+    // yet switched: the rebuild waits for each (its progress callback blocks while another thread
+    // appends, on a connection of its own).
+    let url = p.db.url().to_owned();
+    let append_now = |from: u8| {
+        let url = url.clone();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                let log = EventLog::connect(&url).await.unwrap();
+                let last = history_on(&log, from).await;
+                log.close().await;
+                last
+            })
+        })
+        .join()
+        .unwrap()
     };
-    let outcome = rebuild::rebuild(&p.log, &p.store, &ALL, &CancellationToken::new(), |_| {})
-        .await
-        .unwrap();
-    assert!(matches!(outcome, RebuildOutcome::Done(_)));
-    let last = writing.await.unwrap();
-    let after = some_history(&p, 20).await;
-    assert!(p.log.has_reached(after, last).await.unwrap());
+    let mut written = Vec::new();
+    let outcome = rebuild::rebuild(&p.log, &p.store, &ALL, &CancellationToken::new(), |step| match step {
+        Progress::Streams { .. } if written.is_empty() => written.push(append_now(10)),
+        Progress::Switching => written.push(append_now(20)),
+        _ => {}
+    })
+    .await
+    .unwrap();
+    assert!(
+        matches!(outcome, RebuildOutcome::Done(ref report) if report.caught_up > 0),
+        "{outcome:?}"
+    );
+    assert_eq!(written.len(), 2, "writes during the streams and just before the switch");
+    let after = some_history(&p, 30).await;
+    for last in written {
+        assert!(p.log.has_reached(after, last).await.unwrap());
+    }
 
     wait_all(&p, after).await;
     for name in all::NAMES {
@@ -147,7 +172,7 @@ async fn projectors_follow_a_rebuild_and_miss_nothing_written_meanwhile(db: Test
         .fetch_one(p.store.pool())
         .await
         .unwrap();
-    assert_eq!(invites, 9);
+    assert_eq!(invites, 12);
 }
 
 /// Builds some history incrementally, then starts a rebuild and interrupts it after its first

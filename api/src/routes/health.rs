@@ -3,10 +3,12 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::error::ApiError;
 use crate::health;
-use crate::health::Readiness;
+use crate::health::ReadinessReport;
 use crate::openapi::ProblemDocument;
 use crate::secrets;
 use crate::state::AppState;
@@ -18,12 +20,12 @@ pub enum Audience {
     Operators,
 }
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
-        .route("/api/openapi.json", get(crate::openapi::openapi_json))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
+        .routes(routes!(metrics))
+        .routes(routes!(crate::openapi::openapi_json))
         .layer(axum::Extension(Audience::Public))
 }
 
@@ -58,37 +60,27 @@ pub(crate) async fn healthz() -> &'static str {
 }
 
 #[utoipa::path(get, path = "/readyz", tag = "operations", security((), ("operations_token" = [])),
-    responses((status = 200, description = "Ready: `{\"ready\": true}`, and with the operations token (or on `ops_listen`) the database and each projector's place", body = Readiness),
-        (status = 503, description = "The database is unreachable, or a projector stopped or is far behind", body = Readiness)))]
+    responses((status = 200, description = "Ready: `{\"ready\": true}`, and with the operations token (or on `ops_listen`) the database and each projector's place", body = ReadinessReport),
+        (status = 503, description = "The database is unreachable, or a projector stopped or is far behind", body = ReadinessReport)))]
 pub(crate) async fn readyz(
     State(state): State<AppState>,
     axum::Extension(audience): axum::Extension<Audience>,
     headers: HeaderMap,
 ) -> Response {
     let detailed = for_operators(&state, audience, &headers);
-    match health::readiness(&state).await {
-        Ok(readiness) => {
-            let status = if readiness.ready {
-                StatusCode::OK
-            } else {
-                StatusCode::SERVICE_UNAVAILABLE
-            };
-            if detailed {
-                (status, Json(readiness)).into_response()
-            } else {
-                (status, Json(serde_json::json!({"ready": readiness.ready}))).into_response()
-            }
-        }
+    let report = match health::readiness(&state).await {
+        Ok(readiness) => ReadinessReport::of(readiness, detailed),
         Err(error) => {
             tracing::warn!(%error, "not ready");
-            let body = if detailed {
-                serde_json::json!({"ready": false, "database": "unreachable"})
-            } else {
-                serde_json::json!({"ready": false})
-            };
-            (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
+            ReadinessReport::unreachable(detailed)
         }
-    }
+    };
+    let status = if report.ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(report)).into_response()
 }
 
 #[utoipa::path(get, path = "/metrics", tag = "operations", security(("operations_token" = [])),

@@ -141,9 +141,10 @@ fn password_page(
 /// Follows a portal link: signs the contact in and goes on to the portal.
 #[utoipa::path(get, path = "/p/{token}", tag = "portal",
     params(("token" = String, Path, description = "The token at the end of a portal link")),
-    responses((status = 200, description = "Signed in: a session cookie is set, and the page goes on to the portal (or its password step)", content_type = "text/html"),
+    responses((status = 200, description = "Signed in: a session cookie is set, and the page goes on to the portal (or its password step); or, when the browser is signed in to another portal, a page asking before switching", content_type = "text/html"),
         (status = 401, description = "no valid credentials", content_type = "text/html"),
-        (status = 404, description = "no such thing (or not yours)", content_type = "text/html")))]
+        (status = 404, description = "no such thing (or not yours)", content_type = "text/html"),
+        (status = 429, description = "too many links opened in a short time", content_type = "text/html")))]
 pub(crate) async fn follow_link(
     State(state): State<AppState>,
     jar: CookieJar,

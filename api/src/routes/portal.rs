@@ -1,12 +1,13 @@
+use axum::Json;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::HeaderMap;
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use axum_extra::extract::CookieJar;
 use lodge_domain::{DocumentId, RequestId};
 use serde::{Deserialize, Serialize};
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
+use utoipa_axum::routes;
 
 use crate::error::ApiError;
 use crate::extract::{JsonBody, MultipartBody, PathParams, QueryParams, ReadAfter, RequestContext};
@@ -18,13 +19,14 @@ use crate::portal::view::PortalResponse;
 use crate::staff::invites::{PostedMessage, Recorded};
 use crate::state::AppState;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/portal/session", post(open_session).delete(sign_out))
-        .route("/api/portal/session/password", post(give_password))
-        .route("/api/portal", get(view))
-        .route("/api/portal/messages", post(post_message))
-        .route("/api/portal/requests/{request_id}/form", post(submit_form))
+/// The portal API; each route comes with its OpenAPI description (`routes!`).
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(open_session, sign_out))
+        .routes(routes!(give_password))
+        .routes(routes!(view))
+        .routes(routes!(post_message))
+        .routes(routes!(submit_form))
 }
 
 #[utoipa::path(post, path = "/api/portal/requests/{request_id}/form", tag = "portal", security(("portal_session" = [])),
@@ -35,7 +37,9 @@ pub fn routes() -> Router<AppState> {
         (status = 404, description = "no such thing (or not yours)", body = ProblemDocument, content_type = "application/problem+json"),
         (status = 409, description = "conflicts with the invite's state", body = ProblemDocument, content_type = "application/problem+json"),
         (status = 415, description = "a type the request does not accept", body = ProblemDocument, content_type = "application/problem+json"),
-        (status = 422, description = "the content is not acceptable", body = ProblemDocument, content_type = "application/problem+json"),))]
+        (status = 422, description = "the content is not acceptable", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 403, description = "refused: a request from another site", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 429, description = "too many in a short time: wait as Retry-After says", body = ProblemDocument, content_type = "application/problem+json"),))]
 pub(crate) async fn submit_form(
     State(state): State<AppState>,
     Contact(session): Contact,
@@ -48,14 +52,11 @@ pub(crate) async fn submit_form(
 }
 
 /// Uploads and downloads: as long as the connection needs, so outside the request timeout.
-pub fn file_routes() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/api/portal/requests/{request_id}/documents",
-            // Uploads are limited per file as they stream in, not by the JSON body limit.
-            post(upload).layer(DefaultBodyLimit::disable()),
-        )
-        .route("/api/portal/documents/{document_id}", get(download))
+/// Uploads are limited per file as they stream in, not by the JSON body limit.
+pub fn file_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(upload).layer(DefaultBodyLimit::disable()))
+        .routes(routes!(download))
 }
 
 #[utoipa::path(post, path = "/api/portal/requests/{request_id}/documents", tag = "portal", security(("portal_session" = [])),
@@ -68,7 +69,9 @@ pub fn file_routes() -> Router<AppState> {
         (status = 409, description = "conflicts with the invite's state", body = ProblemDocument, content_type = "application/problem+json"),
         (status = 413, description = "a file is too large", body = ProblemDocument, content_type = "application/problem+json"),
         (status = 415, description = "a type the request does not accept", body = ProblemDocument, content_type = "application/problem+json"),
-        (status = 422, description = "the content is not acceptable", body = ProblemDocument, content_type = "application/problem+json"),))]
+        (status = 422, description = "the content is not acceptable", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 403, description = "refused: a request from another site", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 429, description = "too many in a short time: wait as Retry-After says", body = ProblemDocument, content_type = "application/problem+json"),))]
 pub(crate) async fn upload(
     State(state): State<AppState>,
     Contact(session): Contact,
@@ -85,7 +88,8 @@ pub(crate) async fn upload(
     responses((status = 200, description = "The file, as an attachment", content_type = "application/octet-stream"), (status = 206, description = "Part of the file"),
         (status = 401, description = "no valid credentials", body = ProblemDocument, content_type = "application/problem+json"),
         (status = 404, description = "no such thing (or not yours)", body = ProblemDocument, content_type = "application/problem+json"),
-        (status = 416, description = "the range is outside the file", body = ProblemDocument, content_type = "application/problem+json"),))]
+        (status = 416, description = "the range is outside the file", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 400, description = "the request could not be read", body = ProblemDocument, content_type = "application/problem+json"),))]
 pub(crate) async fn download(
     State(state): State<AppState>,
     Contact(session): Contact,
@@ -113,7 +117,9 @@ pub(crate) struct SessionOpened {
         (status = 401, description = "no valid credentials", body = ProblemDocument, content_type = "application/problem+json"),
         (status = 404, description = "no such thing (or not yours)", body = ProblemDocument, content_type = "application/problem+json"),
         (status = 415, description = "a type the request does not accept", body = ProblemDocument, content_type = "application/problem+json"),
-        (status = 422, description = "the content is not acceptable", body = ProblemDocument, content_type = "application/problem+json"),))]
+        (status = 422, description = "the content is not acceptable", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 403, description = "refused: a request from another site", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 429, description = "too many in a short time: wait as Retry-After says", body = ProblemDocument, content_type = "application/problem+json"),))]
 pub(crate) async fn open_session(
     State(state): State<AppState>,
     jar: CookieJar,
@@ -157,7 +163,8 @@ pub(crate) struct Password {
         (status = 401, description = "no valid credentials", body = ProblemDocument, content_type = "application/problem+json"),
         (status = 415, description = "a type the request does not accept", body = ProblemDocument, content_type = "application/problem+json"),
         (status = 422, description = "the content is not acceptable", body = ProblemDocument, content_type = "application/problem+json"),
-        (status = 429, description = "too many attempts", body = ProblemDocument, content_type = "application/problem+json"),))]
+        (status = 429, description = "too many attempts", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 403, description = "refused: a request from another site", body = ProblemDocument, content_type = "application/problem+json"),))]
 pub(crate) async fn give_password(
     State(state): State<AppState>,
     jar: CookieJar,
@@ -176,7 +183,8 @@ pub(crate) async fn give_password(
     responses((status = 200, description = "The signed-in contact's portal", body = PortalResponse),
         (status = 400, description = "the request could not be read", body = ProblemDocument, content_type = "application/problem+json"),
         (status = 401, description = "no valid credentials", body = ProblemDocument, content_type = "application/problem+json"),
-        (status = 503, description = "the read models have not reached `after` yet", body = ProblemDocument, content_type = "application/problem+json"),))]
+        (status = 503, description = "the read models have not reached `after` yet", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 422, description = "the content is not acceptable", body = ProblemDocument, content_type = "application/problem+json"),))]
 pub(crate) async fn view(
     State(state): State<AppState>,
     Contact(session): Contact,
@@ -191,7 +199,9 @@ pub(crate) async fn view(
         (status = 401, description = "no valid credentials", body = ProblemDocument, content_type = "application/problem+json"),
         (status = 409, description = "conflicts with the invite's state", body = ProblemDocument, content_type = "application/problem+json"),
         (status = 415, description = "a type the request does not accept", body = ProblemDocument, content_type = "application/problem+json"),
-        (status = 422, description = "the content is not acceptable", body = ProblemDocument, content_type = "application/problem+json"),))]
+        (status = 422, description = "the content is not acceptable", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 403, description = "refused: a request from another site", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 429, description = "too many in a short time: wait as Retry-After says", body = ProblemDocument, content_type = "application/problem+json"),))]
 pub(crate) async fn post_message(
     State(state): State<AppState>,
     Contact(session): Contact,

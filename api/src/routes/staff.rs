@@ -1,11 +1,12 @@
+use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::{get, patch, post};
-use axum::{Json, Router};
 use lodge_domain::{ContactId, DocumentId, InviteId};
 use lodge_projections::staff::StaffInviteView;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::error::ApiError;
 use crate::extract::{JsonBody, PathParams, QueryParams, ReadAfter, RequestContext};
@@ -17,34 +18,29 @@ use crate::staff::{archive, records, view_links};
 use crate::state::AppState;
 use lodge_projections::as_of::InviteAsOf;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/invites", post(send_invite).get(list_invites))
-        .route("/api/invites/{invite_id}", get(get_invite))
-        .route("/api/invites/{invite_id}/portal/{contact_id}", get(portal))
-        .route("/api/invites/{invite_id}/messages", post(post_message))
-        .route("/api/invites/{invite_id}/documents/{document_id}/review", post(review))
-        .route("/api/invites/{invite_id}/cancel", post(cancel))
-        .route("/api/invites/{invite_id}", patch(change_invite))
-        .route("/api/invites/{invite_id}/contacts", post(add_contact))
-        .route("/api/invites/{invite_id}/requests", post(add_request))
-        .route(
-            "/api/invites/{invite_id}/contacts/{contact_id}/link",
-            post(reissue_link),
-        )
-        .route(
-            "/api/invites/{invite_id}/portal/{contact_id}/view-link",
-            post(view_link),
-        )
-        .route("/api/invites/{invite_id}/audit", get(audit))
-        .route("/api/invites/{invite_id}/history", get(history))
+/// The staff API; each route comes with its OpenAPI description (`routes!`), so none is served
+/// undocumented.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(send_invite, list_invites))
+        .routes(routes!(get_invite, change_invite))
+        .routes(routes!(portal))
+        .routes(routes!(post_message))
+        .routes(routes!(review))
+        .routes(routes!(cancel))
+        .routes(routes!(add_contact))
+        .routes(routes!(add_request))
+        .routes(routes!(reissue_link))
+        .routes(routes!(view_link))
+        .routes(routes!(audit))
+        .routes(routes!(history))
 }
 
 /// Staff downloads: as long as the connection needs, so outside the request timeout.
-pub fn file_routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/documents/{document_id}", get(download))
-        .route("/api/invites/{invite_id}/documents.zip", get(documents_zip))
+pub fn file_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(download))
+        .routes(routes!(documents_zip))
 }
 
 #[utoipa::path(patch, path = "/api/invites/{invite_id}", tag = "staff", security(("staff_token" = [])), params(("invite_id" = Uuid, Path, description = "The invite")),
@@ -130,7 +126,8 @@ pub(crate) async fn reissue_link(
     params(("invite_id" = Uuid, Path, description = "The invite"), ("contact_id" = Uuid, Path, description = "The contact")),
     responses((status = 201, description = "A link that opens the contact's portal pages read-only, for 30 minutes", body = view_links::ViewLink),
         (status = 401, description = "no valid credentials", body = ProblemDocument, content_type = "application/problem+json"),
-        (status = 404, description = "no such thing (or not yours)", body = ProblemDocument, content_type = "application/problem+json"),))]
+        (status = 404, description = "no such thing (or not yours)", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 400, description = "the request could not be read", body = ProblemDocument, content_type = "application/problem+json"),))]
 pub(crate) async fn view_link(
     State(state): State<AppState>,
     Staff(staff): Staff,
@@ -145,7 +142,8 @@ pub(crate) async fn view_link(
         (status = 400, description = "the request could not be read", body = ProblemDocument, content_type = "application/problem+json"),
         (status = 401, description = "no valid credentials", body = ProblemDocument, content_type = "application/problem+json"),
         (status = 404, description = "no such thing (or not yours)", body = ProblemDocument, content_type = "application/problem+json"),
-        (status = 503, description = "the read models have not reached `after` yet", body = ProblemDocument, content_type = "application/problem+json"),))]
+        (status = 503, description = "the read models have not reached `after` yet", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 422, description = "the content is not acceptable", body = ProblemDocument, content_type = "application/problem+json"),))]
 pub(crate) async fn audit(
     State(state): State<AppState>,
     Staff(staff): Staff,
@@ -175,7 +173,8 @@ pub(crate) async fn history(
     responses((status = 200, description = "The file, as an attachment", content_type = "application/octet-stream"), (status = 206, description = "Part of the file"),
         (status = 401, description = "no valid credentials", body = ProblemDocument, content_type = "application/problem+json"),
         (status = 404, description = "no such thing (or not yours)", body = ProblemDocument, content_type = "application/problem+json"),
-        (status = 416, description = "the range is outside the file", body = ProblemDocument, content_type = "application/problem+json"),))]
+        (status = 416, description = "the range is outside the file", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 400, description = "the request could not be read", body = ProblemDocument, content_type = "application/problem+json"),))]
 pub(crate) async fn download(
     State(state): State<AppState>,
     Staff(_): Staff,
@@ -223,7 +222,8 @@ pub(crate) async fn list_invites(
         (status = 400, description = "the request could not be read", body = ProblemDocument, content_type = "application/problem+json"),
         (status = 401, description = "no valid credentials", body = ProblemDocument, content_type = "application/problem+json"),
         (status = 404, description = "no such thing (or not yours)", body = ProblemDocument, content_type = "application/problem+json"),
-        (status = 503, description = "the read models have not reached `after` yet", body = ProblemDocument, content_type = "application/problem+json"),))]
+        (status = 503, description = "the read models have not reached `after` yet", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 422, description = "the content is not acceptable", body = ProblemDocument, content_type = "application/problem+json"),))]
 pub(crate) async fn get_invite(
     State(state): State<AppState>,
     Staff(staff): Staff,
@@ -241,7 +241,8 @@ pub(crate) async fn get_invite(
         (status = 400, description = "the request could not be read", body = ProblemDocument, content_type = "application/problem+json"),
         (status = 401, description = "no valid credentials", body = ProblemDocument, content_type = "application/problem+json"),
         (status = 404, description = "no such thing (or not yours)", body = ProblemDocument, content_type = "application/problem+json"),
-        (status = 503, description = "the read models have not reached `after` yet", body = ProblemDocument, content_type = "application/problem+json"),))]
+        (status = 503, description = "the read models have not reached `after` yet", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 422, description = "the content is not acceptable", body = ProblemDocument, content_type = "application/problem+json"),))]
 pub(crate) async fn portal(
     State(state): State<AppState>,
     Staff(staff): Staff,
@@ -325,6 +326,7 @@ pub(crate) async fn cancel(
     params(("invite_id" = Uuid, Path, description = "The invite")),
     responses((status = 200, description = "Every accepted and pending document, as `contact/request/file` in a ZIP, streamed", content_type = "application/zip"),
         (status = 401, description = "no valid credentials", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 400, description = "the request could not be read", body = ProblemDocument, content_type = "application/problem+json"),
         (status = 404, description = "no such thing (or not yours)", body = ProblemDocument, content_type = "application/problem+json")))]
 pub(crate) async fn documents_zip(
     State(state): State<AppState>,
