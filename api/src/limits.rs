@@ -2,7 +2,7 @@
 //! post messages, upload, send forms. Each try takes a slot under a key (`message:contact:…`,
 //! `message:address:…`); a key has at most so many slots in a sliding window, and a try past that
 //! is refused with 429 and how long to wait, before any other work is done. Slots are rows in the
-//! database, taken one at a time per key (PostgreSQL: an advisory lock in `lodge_take_slot`;
+//! database, taken one at a time per key (PostgreSQL: an advisory lock per key in `lodge_take_slots`;
 //! SQLite: its one writer), so a limit holds however requests arrive: in parallel, on several
 //! sessions, or on several servers sharing one PostgreSQL.
 
@@ -133,60 +133,90 @@ fn now_ms() -> i64 {
     Utc::now().timestamp_millis()
 }
 
+fn window_ms(rate: Rate) -> i64 {
+    i64::try_from(rate.per.min(LONGEST_WINDOW).as_millis()).unwrap_or(i64::MAX)
+}
+
 /// Takes a slot under `key`, or says how long until one frees.
 pub async fn take(store: &ReadStore, key: &str, rate: Rate) -> Result<Result<Slot, Duration>, ApiError> {
-    let id = Uuid::now_v7().to_string();
-    let window = i64::try_from(rate.per.min(LONGEST_WINDOW).as_millis()).unwrap_or(i64::MAX);
-    let most = i64::from(rate.most);
+    Ok(take_all(store, &[(key.to_owned(), rate)])
+        .await?
+        .map(|mut slots| slots.remove(0)))
+}
+
+/// Takes a slot under each key, all or none (a try refused under one limit counts against no
+/// other), or says how long until every key has room; one round trip on PostgreSQL
+/// (`lodge_take_slots`), one short transaction on SQLite.
+pub async fn take_all(store: &ReadStore, keys: &[(String, Rate)]) -> Result<Result<Vec<Slot>, Duration>, ApiError> {
+    let ids: Vec<String> = keys.iter().map(|_| Uuid::now_v7().to_string()).collect();
     let now = now_ms();
-    // > 0: milliseconds to wait; otherwise taken, with -answer slots left.
+    // > 0: milliseconds to wait; otherwise taken, with -answer slots left under the first key.
     let answer: i64 = match store.engine() {
         Engine::Postgres => {
-            sqlx::query_scalar("SELECT lodge_take_slot($1, $2, $3, $4, $5)")
-                .bind(&id)
-                .bind(key)
-                .bind(most as i32)
-                .bind(window)
-                .bind(now)
-                .fetch_one(store.pool())
-                .await?
+            // sqlx's Any driver binds no arrays: each list goes as lines of text (keys hold no
+            // line breaks) and becomes an array again in the statement.
+            let lines = |values: Vec<String>| values.join("\n");
+            sqlx::query_scalar(
+                "SELECT lodge_take_slots(string_to_array($1, chr(10)), string_to_array($2, chr(10)),
+                                         string_to_array($3, chr(10))::integer[], string_to_array($4, chr(10))::bigint[], $5)",
+            )
+            .bind(lines(ids.clone()))
+            .bind(lines(keys.iter().map(|(key, _)| key.clone()).collect()))
+            .bind(lines(keys.iter().map(|(_, rate)| rate.most.to_string()).collect()))
+            .bind(lines(keys.iter().map(|(_, rate)| window_ms(*rate).to_string()).collect()))
+            .bind(now)
+            .fetch_one(store.pool())
+            .await?
         }
         Engine::Sqlite => {
-            // The write lock is taken at BEGIN: slots of a key are counted and taken one at a time.
+            // The write lock is taken at BEGIN: slots are counted and taken one try at a time.
             let mut tx = store.begin_write().await?;
-            sqlx::query("DELETE FROM lodge_limits WHERE key = $1 AND taken_at <= $2")
-                .bind(key)
-                .bind(now - window)
-                .execute(&mut *tx)
-                .await?;
-            let (taken, oldest): (i64, Option<i64>) =
-                sqlx::query_as("SELECT count(*), min(taken_at) FROM lodge_limits WHERE key = $1")
+            let mut wait = 0i64;
+            let mut left_under_first = 0i64;
+            for (index, (key, rate)) in keys.iter().enumerate() {
+                let window = window_ms(*rate);
+                sqlx::query("DELETE FROM lodge_limits WHERE key = $1 AND taken_at <= $2")
                     .bind(key)
-                    .fetch_one(&mut *tx)
-                    .await?;
-            let answer = if taken >= most {
-                (oldest.unwrap_or(now) + window - now).max(1)
-            } else {
-                sqlx::query("INSERT INTO lodge_limits (id, key, taken_at) VALUES ($1, $2, $3)")
-                    .bind(&id)
-                    .bind(key)
-                    .bind(now)
+                    .bind(now - window)
                     .execute(&mut *tx)
                     .await?;
-                -(most - taken - 1)
-            };
+                let (taken, oldest): (i64, Option<i64>) =
+                    sqlx::query_as("SELECT count(*), min(taken_at) FROM lodge_limits WHERE key = $1")
+                        .bind(key)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                if taken >= i64::from(rate.most) {
+                    wait = wait.max((oldest.unwrap_or(now) + window - now).max(1));
+                } else if index == 0 {
+                    left_under_first = i64::from(rate.most) - taken - 1;
+                }
+            }
+            if wait == 0 {
+                for ((key, _), id) in keys.iter().zip(&ids) {
+                    sqlx::query("INSERT INTO lodge_limits (id, key, taken_at) VALUES ($1, $2, $3)")
+                        .bind(id)
+                        .bind(key)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+            }
             tx.commit().await?;
-            answer
+            if wait > 0 { wait } else { -left_under_first }
         }
     };
-    Ok(if answer > 0 {
-        Err(Duration::from_millis(answer.unsigned_abs()))
-    } else {
-        Ok(Slot {
+    if answer > 0 {
+        return Ok(Err(Duration::from_millis(answer.unsigned_abs())));
+    }
+    let left = u32::try_from(-answer).unwrap_or(0);
+    Ok(Ok(ids
+        .into_iter()
+        .enumerate()
+        .map(|(index, id)| Slot {
             id,
-            left: u32::try_from(-answer).unwrap_or(0),
+            left: if index == 0 { left } else { 0 },
         })
-    })
+        .collect()))
 }
 
 /// Gives a slot back, as if it had not been taken.
@@ -214,8 +244,7 @@ pub struct Who {
 }
 
 /// Takes a slot of `action` for the contact and for the address, or refuses with 429 saying how
-/// long to wait; a try refused under one limit does not count against the other (its slot there is
-/// given back). Opening a link checks the address alone first, before the link is looked up, so
+/// long to wait; a try refused under one limit counts against neither. Opening a link checks the address alone first, before the link is looked up, so
 /// that a flood of guessed links costs one short transaction each.
 pub async fn check(state: &AppState, action: Action, who: Who) -> Result<(), ApiError> {
     let limits = &state.settings.limits;
@@ -223,8 +252,7 @@ pub async fn check(state: &AppState, action: Action, who: Who) -> Result<(), Api
         return Ok(());
     }
     let rates = action.limits(limits);
-    let mut taken: Option<Slot> = None;
-    let keys = [
+    let keys: Vec<(String, Rate)> = [
         who.contact.map(|(invite, contact)| {
             (
                 format!("{}:contact:{invite}:{contact}", action.key()),
@@ -233,19 +261,14 @@ pub async fn check(state: &AppState, action: Action, who: Who) -> Result<(), Api
         }),
         who.address
             .map(|address| (format!("{}:address:{address}", action.key()), rates.per_address)),
-    ];
-    for (key, rate) in keys.into_iter().flatten() {
-        match take(&state.store, &key, rate).await? {
-            Ok(slot) => taken = Some(slot),
-            Err(wait) => {
-                if let Some(slot) = taken {
-                    give_back(&state.store, slot).await?;
-                }
-                return Err(too_many(action, wait));
-            }
-        }
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    match take_all(&state.store, &keys).await? {
+        Ok(_) => Ok(()),
+        Err(wait) => Err(too_many(action, wait)),
     }
-    Ok(())
 }
 
 fn too_many(action: Action, wait: Duration) -> ApiError {

@@ -13,24 +13,39 @@ CREATE TABLE lodge_limits (
 );
 CREATE INDEX lodge_limits_key ON lodge_limits (key, taken_at);
 
--- Takes a slot under `key` if fewer than `most` were taken in the last `window_ms`, and returns the
--- slots left after it, negated (0 for none left); otherwise takes nothing and returns the
--- milliseconds until the oldest slot frees (at least 1). Servers sharing
--- the database take a key's slots one at a time (a transaction-scoped advisory lock of its own
--- class, 'limi'), so that parallel requests cannot all see room for one more.
-CREATE FUNCTION lodge_take_slot(slot_id TEXT, slot_key TEXT, most INTEGER, window_ms BIGINT, now_ms BIGINT)
+-- Takes one slot under each of `slot_keys` (with the matching id, limit and window), all or none:
+-- if every key has had fewer than its `most` slots in its last `window_ms`, takes them and returns
+-- the slots left under the first key after it, negated (0 for none left); otherwise takes nothing
+-- and returns the milliseconds until the last of the full keys frees a slot (at least 1). Servers
+-- sharing the database take a key's slots one at a time: a transaction-scoped advisory lock of its
+-- own class ('limi') per key, taken in key order so that two tries never wait on each other.
+CREATE FUNCTION lodge_take_slots(slot_ids TEXT[], slot_keys TEXT[], most INTEGER[], window_ms BIGINT[], now_ms BIGINT)
 RETURNS BIGINT LANGUAGE plpgsql AS $$
 DECLARE
+    k      TEXT;
+    i      INTEGER;
     taken  INTEGER;
     oldest BIGINT;
+    wait   BIGINT := 0;
+    left_under_first INTEGER := 0;
 BEGIN
-    PERFORM pg_advisory_xact_lock(1818848617, hashtext(slot_key));
-    DELETE FROM lodge_limits WHERE key = slot_key AND taken_at <= now_ms - window_ms;
-    SELECT count(*), min(taken_at) INTO taken, oldest FROM lodge_limits WHERE key = slot_key;
-    IF taken >= most THEN
-        RETURN greatest(oldest + window_ms - now_ms, 1);
+    FOR k IN SELECT DISTINCT key FROM unnest(slot_keys) AS key ORDER BY key LOOP
+        PERFORM pg_advisory_xact_lock(1818848617, hashtext(k));
+    END LOOP;
+    FOR i IN 1 .. coalesce(array_length(slot_keys, 1), 0) LOOP
+        DELETE FROM lodge_limits WHERE key = slot_keys[i] AND taken_at <= now_ms - window_ms[i];
+        SELECT count(*), min(taken_at) INTO taken, oldest FROM lodge_limits WHERE key = slot_keys[i];
+        IF taken >= most[i] THEN
+            wait := greatest(wait, oldest + window_ms[i] - now_ms, 1);
+        ELSIF i = 1 THEN
+            left_under_first := most[i] - taken - 1;
+        END IF;
+    END LOOP;
+    IF wait > 0 THEN
+        RETURN wait;
     END IF;
-    INSERT INTO lodge_limits (id, key, taken_at) VALUES (slot_id, slot_key, now_ms);
-    RETURN -(most - taken - 1);
+    INSERT INTO lodge_limits (id, key, taken_at)
+        SELECT id, key, now_ms FROM unnest(slot_ids, slot_keys) AS s(id, key);
+    RETURN -left_under_first;
 END
 $$;
