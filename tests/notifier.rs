@@ -602,6 +602,21 @@ async fn a_contact_is_told_of_a_rejection_and_of_a_message_from_staff(db: TestDa
     app.stop().await;
 }
 
+/// The subject of every email received.
+fn subjects(maildir: &Path) -> Vec<String> {
+    received(maildir)
+        .iter()
+        .map(|p| {
+            MessageParser::default()
+                .parse(&std::fs::read(p).unwrap())
+                .unwrap()
+                .subject()
+                .unwrap_or("")
+                .to_owned()
+        })
+        .collect()
+}
+
 fn reminders_sent(app: &TestApp, invite: &str) -> impl std::future::Future<Output = Vec<Value>> {
     let stream = StreamId::parse(&format!("invite-{invite}")).unwrap();
     let log = app.log.clone();
@@ -671,17 +686,7 @@ async fn reminders_follow_the_due_date_on_a_simulated_clock(db: TestDatabase) {
     let reminders = reminders_sent(&app, invite).await;
     assert_eq!(reminders.len(), 1, "one reminder for the slot: {reminders:?}");
     assert_eq!(reminders[0]["to"], "ana@example.com", "Ben owes nothing");
-    let texts: Vec<String> = received(smtp.maildir.path())
-        .iter()
-        .map(|p| {
-            MessageParser::default()
-                .parse(&std::fs::read(p).unwrap())
-                .unwrap()
-                .subject()
-                .unwrap_or("")
-                .to_owned()
-        })
-        .collect();
+    let texts = subjects(smtp.maildir.path());
     assert!(
         texts
             .iter()
@@ -1030,17 +1035,7 @@ async fn reminders_count_days_in_the_firms_time_zone(db: TestDatabase) {
         reminders_sent(&app, invite).await.len() == 2
     })
     .await;
-    let subjects: Vec<String> = received(smtp.maildir.path())
-        .iter()
-        .map(|p| {
-            MessageParser::default()
-                .parse(&std::fs::read(p).unwrap())
-                .unwrap()
-                .subject()
-                .unwrap_or("")
-                .to_owned()
-        })
-        .collect();
+    let subjects = subjects(smtp.maildir.path());
     assert!(
         subjects
             .iter()

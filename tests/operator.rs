@@ -11,6 +11,7 @@ use lodge_eventlog::testing::TestDatabase;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use support::process::{Serving, lodge, lodge_under_permissive_umask};
+use support::{link_token, open_session, page_text};
 
 lodge_eventlog::test_on_both_engines!(
     settings_that_look_like_numbers_are_read_as_text,
@@ -83,14 +84,7 @@ async fn settings_that_look_like_numbers_are_read_as_text(db: TestDatabase) {
     let browser = reqwest::Client::builder().cookie_store(true).build().unwrap();
     let url = sent["contacts"][0]["portal_url"].as_str().unwrap();
     assert_eq!(browser.get(url).send().await.unwrap().status(), StatusCode::OK);
-    let page = browser
-        .get(serving.url("/portal/contact"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = page_text(&browser, &serving.url("/portal/contact")).await;
     assert!(page.contains("1984"), "the firm's name");
     assert!(page.contains("+61299998888"), "the firm's phone");
     let said = serving.stop();
@@ -132,19 +126,8 @@ async fn files_are_the_owners_alone_whatever_the_umask(db: TestDatabase) {
     let serving = Serving::start(shell);
     let sent = send(&serving, &token, &invite(None)).await;
     let contact = reqwest::Client::builder().cookie_store(true).build().unwrap();
-    let token = sent["contacts"][0]["portal_url"]
-        .as_str()
-        .unwrap()
-        .rsplit("/p/")
-        .next()
-        .unwrap()
-        .to_owned();
-    let opened = contact
-        .post(serving.url("/api/portal/session"))
-        .json(&json!({ "token": token }))
-        .send()
-        .await
-        .unwrap();
+    let token = link_token(sent["contacts"][0]["portal_url"].as_str().unwrap()).to_owned();
+    let opened = open_session(&contact, &serving.address, &token).await;
     assert_eq!(opened.status(), StatusCode::OK);
     let request = sent["requests"][0]["id"].as_str().unwrap();
     let part = reqwest::multipart::Part::bytes(b"%PDF-1.7\n%payslip\n%%EOF\n".to_vec()).file_name("p.pdf");
@@ -177,6 +160,17 @@ async fn files_are_the_owners_alone_whatever_the_umask(db: TestDatabase) {
     }
 }
 
+/// The values of the cookies a response sets.
+fn cookie_values(response: &reqwest::Response) -> Vec<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|value| value.to_str().ok()?.split(';').next()?.split_once('='))
+        .map(|(_, value)| value.to_owned())
+        .collect()
+}
+
 /// Every secret a session used must be absent from the server's diagnostics, even at `trace`.
 async fn no_secret_reaches_the_log_at_any_level(db: TestDatabase) {
     let folder = tempfile::tempdir().unwrap();
@@ -198,22 +192,7 @@ async fn no_secret_reaches_the_log_at_any_level(db: TestDatabase) {
         .build()
         .unwrap();
     let opened = browser.get(&link).send().await.unwrap();
-    let mut cookies: Vec<String> = opened
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| {
-            v.to_str()
-                .unwrap()
-                .split(';')
-                .next()
-                .unwrap()
-                .split('=')
-                .nth(1)
-                .unwrap()
-                .to_owned()
-        })
-        .collect();
+    let mut cookies = cookie_values(&opened);
     for guess in ["not the password", password] {
         let answer = browser
             .post(serving.url("/portal/password"))
@@ -221,20 +200,7 @@ async fn no_secret_reaches_the_log_at_any_level(db: TestDatabase) {
             .send()
             .await
             .unwrap();
-        for value in answer.headers().get_all("set-cookie") {
-            cookies.push(
-                value
-                    .to_str()
-                    .unwrap()
-                    .split(';')
-                    .next()
-                    .unwrap()
-                    .split('=')
-                    .nth(1)
-                    .unwrap()
-                    .to_owned(),
-            );
-        }
+        cookies.extend(cookie_values(&answer));
     }
     assert_eq!(
         browser.get(serving.url("/portal")).send().await.unwrap().status(),

@@ -7,11 +7,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use lodge_eventlog::testing::TestDatabase;
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 use support::*;
 
 /// A PostgreSQL cluster in a folder of its own, on a free port, stopped when dropped.
@@ -174,26 +174,7 @@ async fn postgres_read_models_catch_up_after_the_database_restarts_under_load() 
 
     // Without restarting Lodge, every read model reaches the log's head, and it says it is ready.
     let head = app.log.settled_head().await.unwrap().0;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let ready: Value = loop {
-        let response = app
-            .anonymous()
-            .get(app.url("/readyz"))
-            .bearer_auth(&app.ops_token)
-            .send()
-            .await
-            .unwrap();
-        let status = response.status();
-        let body: Value = response.json().await.unwrap();
-        let caught_up = body["projectors"]
-            .as_array()
-            .is_some_and(|ps| ps.iter().all(|p| p["position"].as_i64() >= Some(head)));
-        if caught_up && status == StatusCode::OK {
-            break body;
-        }
-        assert!(Instant::now() < deadline, "the read models did not catch up: {body}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let ready = eventually_ready_within(&app, head, Duration::from_secs(60)).await;
     assert_eq!(ready["ready"], true);
     // And reads that wait for the last write answer again.
     let last = expect(

@@ -38,13 +38,7 @@ async fn cookies_are_secure_when_the_public_url_is_https(db: TestDatabase) {
     let link = sent["contacts"][0]["portal_url"].as_str().unwrap();
     assert!(link.starts_with("https://portal.firm.example/p/"), "{link}");
     let token = link.rsplit("/p/").next().unwrap();
-    let opened = app
-        .anonymous()
-        .post(app.url("/api/portal/session"))
-        .json(&json!({ "token": token }))
-        .send()
-        .await
-        .unwrap();
+    let opened = open_session(&app.anonymous(), &app.base, token).await;
     let cookies = set_cookies(&opened);
     assert!(
         cookies
@@ -54,13 +48,7 @@ async fn cookies_are_secure_when_the_public_url_is_https(db: TestDatabase) {
     );
     let invite = sent["id"].as_str().unwrap();
     let contact = sent["contacts"][0]["id"].as_str().unwrap();
-    let view = expect(
-        app.staff()
-            .post(&format!("/api/invites/{invite}/portal/{contact}/view-link"), &json!({}))
-            .await,
-        StatusCode::CREATED,
-    )
-    .await;
+    let view = app.staff().view_link(invite, contact).await;
     let view_token = view["url"].as_str().unwrap().rsplit("/v/").next().unwrap();
     let opened = app
         .anonymous()
@@ -83,13 +71,7 @@ async fn a_view_link_lasts_thirty_minutes(db: TestDatabase) {
     let sent = app.staff().send_invite(&two_contact_invite()).await;
     let invite = sent["id"].as_str().unwrap();
     let contact = sent["contacts"][0]["id"].as_str().unwrap();
-    let view = expect(
-        app.staff()
-            .post(&format!("/api/invites/{invite}/portal/{contact}/view-link"), &json!({}))
-            .await,
-        StatusCode::CREATED,
-    )
-    .await;
+    let view = app.staff().view_link(invite, contact).await;
     let expires_at: chrono::DateTime<chrono::Utc> = view["expires_at"].as_str().unwrap().parse().unwrap();
     let lasts = expires_at - chrono::Utc::now();
     assert!(

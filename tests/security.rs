@@ -59,13 +59,7 @@ async fn invite_events(app: &TestApp, invite: &str) -> Vec<lodge_eventlog::Recor
 /// A client that keeps cookies, opened on a portal link at `base` (this server or another).
 async fn session_at(base: &str, portal_url: &str) -> reqwest::Client {
     let client = reqwest::Client::builder().cookie_store(true).build().unwrap();
-    let token = portal_url.rsplit("/p/").next().unwrap();
-    let response = client
-        .post(format!("{base}/api/portal/session"))
-        .json(&json!({ "token": token }))
-        .send()
-        .await
-        .unwrap();
+    let response = open_session(&client, base, link_token(portal_url)).await;
     assert_eq!(response.status(), StatusCode::OK);
     client
 }
@@ -183,21 +177,10 @@ fn cookie_of(response: &reqwest::Response) -> Option<String> {
 async fn every_sign_in_step_makes_a_new_session(db: TestDatabase) {
     let app = TestApp::start(db).await;
     let sent = app.staff().send_invite(&password_invite()).await;
-    let token = sent["contacts"][0]["portal_url"]
-        .as_str()
-        .unwrap()
-        .rsplit("/p/")
-        .next()
-        .unwrap()
-        .to_owned();
+    let token = link_token(sent["contacts"][0]["portal_url"].as_str().unwrap()).to_owned();
     let plain = app.anonymous();
     // An attacker's session, planted in the victim's browser before they sign in.
-    let planted = plain
-        .post(app.url("/api/portal/session"))
-        .json(&json!({ "token": token }))
-        .send()
-        .await
-        .unwrap();
+    let planted = open_session(&plain, &app.base, &token).await;
     let planted = cookie_of(&planted).unwrap();
     // The victim opens the link with that cookie: a new session, and the planted one ends.
     let opened = plain
@@ -277,14 +260,7 @@ async fn a_post_from_another_site_is_refused(db: TestDatabase) {
         .send()
         .await
         .unwrap();
-    assert_eq!(form.status(), StatusCode::FORBIDDEN);
-    assert!(
-        form.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/html")
-    );
-    assert!(form.text().await.unwrap().contains("another site"));
+    assert!(expect_page(form, StatusCode::FORBIDDEN).await.contains("another site"));
     assert_eq!(app.event_count().await, before, "nothing was recorded");
     // From the portal's own page, or from a program, it goes through.
     let own = ana
@@ -312,14 +288,7 @@ async fn a_link_to_another_portal_asks_before_switching(db: TestDatabase) {
     let browser = reqwest::Client::builder().cookie_store(true).build().unwrap();
     let opened = browser.get(ana_link).send().await.unwrap();
     assert_eq!(opened.status(), StatusCode::OK);
-    let portal = browser
-        .get(app.url("/portal"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let portal = page_text(&browser, &app.url("/portal")).await;
     assert!(portal.contains("Ana Alves"));
     // A link to Ben's portal, sent to Ana by someone: Lodge asks, and Ana stays signed in.
     let asked = browser
@@ -335,14 +304,7 @@ async fn a_link_to_another_portal_asks_before_switching(db: TestDatabase) {
         page.contains("Open another portal?") && page.contains("Ana Alves"),
         "{page}"
     );
-    let portal = browser
-        .get(app.url("/portal"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let portal = page_text(&browser, &app.url("/portal")).await;
     assert!(portal.contains("Ana Alves"), "still Ana's portal");
     // Choosing to switch (a post from the page itself) opens Ben's.
     let switched = browser
@@ -352,14 +314,7 @@ async fn a_link_to_another_portal_asks_before_switching(db: TestDatabase) {
         .await
         .unwrap();
     assert_eq!(switched.status(), StatusCode::OK);
-    let portal = browser
-        .get(app.url("/portal"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let portal = page_text(&browser, &app.url("/portal")).await;
     assert!(portal.contains("Ben Alves"), "now Ben's portal");
     // Opening one's own link again asks nothing.
     let again = browser.get(ben_link).send().await.unwrap();
@@ -494,13 +449,7 @@ async fn opening_links_and_posting_are_limited_per_contact_and_per_address(db: T
         session_at(&app.base, url).await;
     }
     let token = url.rsplit("/p/").next().unwrap();
-    let fourth = app
-        .anonymous()
-        .post(app.url("/api/portal/session"))
-        .json(&json!({ "token": token }))
-        .send()
-        .await
-        .unwrap();
+    let fourth = open_session(&app.anonymous(), &app.base, token).await;
     expect_problem(fourth, StatusCode::TOO_MANY_REQUESTS, "portal links").await;
     second.stop().await.unwrap();
     app.stop().await;
@@ -606,23 +555,13 @@ async fn csv_cells_never_start_a_formula(db: TestDatabase) {
     let app = TestApp::start(db).await;
     let sent = app.staff().send_invite(&two_contact_invite()).await;
     let invite = sent["id"].as_str().unwrap();
-    let token = sent["contacts"][0]["portal_url"]
-        .as_str()
-        .unwrap()
-        .rsplit("/p/")
-        .next()
-        .unwrap();
+    let token = link_token(sent["contacts"][0]["portal_url"].as_str().unwrap());
     let hostile = reqwest::Client::builder()
         .cookie_store(true)
         .user_agent("=HYPERLINK(\"https://attacker.example\",\"open\")")
         .build()
         .unwrap();
-    let opened = hostile
-        .post(app.url("/api/portal/session"))
-        .json(&json!({ "token": token }))
-        .send()
-        .await
-        .unwrap();
+    let opened = open_session(&hostile, &app.base, token).await;
     assert_eq!(opened.status(), StatusCode::OK);
     let part = reqwest::multipart::Part::bytes(pdf("x"))
         .file_name("@SUM(1+1)*cmd.pdf")
@@ -666,19 +605,8 @@ async fn a_file_part_without_a_name_is_refused_at_its_first_byte(db: TestDatabas
     let app = TestApp::start(db).await;
     let sent = app.staff().send_invite(&two_contact_invite()).await;
     let request = sent["requests"][0]["id"].as_str().unwrap();
-    let token = sent["contacts"][0]["portal_url"]
-        .as_str()
-        .unwrap()
-        .rsplit("/p/")
-        .next()
-        .unwrap();
-    let opened = app
-        .anonymous()
-        .post(app.url("/api/portal/session"))
-        .json(&json!({ "token": token }))
-        .send()
-        .await
-        .unwrap();
+    let token = link_token(sent["contacts"][0]["portal_url"].as_str().unwrap());
+    let opened = open_session(&app.anonymous(), &app.base, token).await;
     let cookie = cookie_of(&opened).unwrap();
     // A part that says it is a file with an empty name, announced at 300 MiB; only 1 MiB is sent.
     let boundary = "lodgeboundary";

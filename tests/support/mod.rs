@@ -210,6 +210,12 @@ impl StaffClient<'_> {
             .unwrap()
     }
 
+    /// A staff view link to a contact's portal: the 201 body (`url`, `expires_at`).
+    pub async fn view_link(&self, invite: &str, contact: &str) -> Value {
+        let path = format!("/api/invites/{invite}/portal/{contact}/view-link");
+        expect(self.post(&path, &json!({})).await, StatusCode::CREATED).await
+    }
+
     /// Sends an invite and returns the 201 body.
     pub async fn send_invite(&self, body: &Value) -> Value {
         let response = self.post("/api/invites", body).await;
@@ -272,6 +278,34 @@ pub async fn expect(response: Response, status: StatusCode) -> Value {
     serde_json::from_str(&text).unwrap_or_else(|_| panic!("a JSON body: {text}"))
 }
 
+/// The token at the end of a portal link.
+pub fn link_token(portal_url: &str) -> &str {
+    portal_url.rsplit("/p/").next().unwrap()
+}
+
+/// Asks the server at `base` for a portal session with a link's `token`, as `client`.
+pub async fn open_session(client: &Client, base: &str, token: &str) -> Response {
+    client
+        .post(format!("{base}/api/portal/session"))
+        .json(&json!({ "token": token }))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The text of the page at `url`, as `client` (a browser, with its cookies) gets it.
+pub async fn page_text(client: &Client, url: &str) -> String {
+    client.get(url).send().await.unwrap().text().await.unwrap()
+}
+
+/// Checks that a response is an HTML page of `status` and returns its text.
+pub async fn expect_page(response: Response, status: StatusCode) -> String {
+    assert_eq!(response.status(), status);
+    let content_type = response.headers()["content-type"].to_str().unwrap().to_owned();
+    assert!(content_type.starts_with("text/html"), "{content_type}");
+    response.text().await.unwrap()
+}
+
 /// Checks that a response is a problem of `status` whose detail mentions `detail`.
 pub async fn expect_problem(response: Response, status: StatusCode, detail: &str) -> Value {
     let body = expect(response, status).await;
@@ -309,7 +343,12 @@ pub fn two_contact_invite() -> Value {
 
 /// `/readyz` once every projector has reached `position`.
 pub async fn eventually_ready(app: &TestApp, position: i64) -> Value {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    eventually_ready_within(app, position, Duration::from_secs(10)).await
+}
+
+/// [`eventually_ready`], waiting up to `within`.
+pub async fn eventually_ready_within(app: &TestApp, position: i64, within: Duration) -> Value {
+    let deadline = tokio::time::Instant::now() + within;
     loop {
         let response = app
             .anonymous()
