@@ -17,6 +17,7 @@ lodge_eventlog::test_on_both_engines!(
     settings_that_look_like_numbers_are_read_as_text,
     files_are_the_owners_alone_whatever_the_umask,
     no_secret_reaches_the_log_at_any_level,
+    metrics_are_served_on_the_operators_own_address,
 );
 
 /// A staff token for a server on `db`, made as the README says.
@@ -236,4 +237,59 @@ async fn no_secret_reaches_the_log_at_any_level(db: TestDatabase) {
     for secret in secrets {
         assert!(!said.contains(&secret), "a secret is in the log: {secret}");
     }
+}
+
+/// With `LODGE_OPS_LISTEN`, metrics and readiness in full are on that address, without a token; the
+/// public address keeps them to itself.
+async fn metrics_are_served_on_the_operators_own_address(db: TestDatabase) {
+    let folder = tempfile::tempdir().unwrap();
+    let mut command = lodge(&db, folder.path());
+    command.env("LODGE_OPS_LISTEN", "127.0.0.1:0");
+    let serving = Serving::start(command);
+    let said_where = || {
+        serving
+            .said()
+            .lines()
+            .find_map(|line| line.split("operations   ").nth(1)?.split(' ').next().map(str::to_owned))
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let operations = loop {
+        if let Some(address) = said_where() {
+            break address;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "lodge says where operators read metrics"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    let operations = operations.trim_end_matches("/metrics").to_owned();
+    let client = reqwest::Client::new();
+    let metrics = client.get(format!("{operations}/metrics")).send().await.unwrap();
+    assert_eq!(metrics.status(), StatusCode::OK);
+    assert!(metrics.text().await.unwrap().contains("lodge_log_head_position"));
+    let ready: Value = client
+        .get(format!("{operations}/readyz"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(ready["projectors"].is_array(), "{ready}");
+    let public = client.get(serving.url("/metrics")).send().await.unwrap();
+    assert_eq!(public.status(), StatusCode::UNAUTHORIZED);
+    let public: Value = client
+        .get(serving.url("/readyz"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(public.get("projectors").is_none(), "{public}");
+    // The operators' address serves nothing else.
+    let elsewhere = client.get(format!("{operations}/api/invites")).send().await.unwrap();
+    assert_eq!(elsewhere.status(), StatusCode::NOT_FOUND);
+    serving.stop();
 }

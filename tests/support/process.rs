@@ -69,6 +69,11 @@ impl Serving {
         Self { child, address, said }
     }
 
+    /// What it has written to stderr so far.
+    pub fn said(&self) -> String {
+        self.said.lock().unwrap().join("\n")
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }
