@@ -34,6 +34,7 @@ lodge_eventlog::test_on_both_engines!(
     a_contact_reads_their_own_writes_at_once,
     staff_read_their_own_writes_at_once,
     slow_and_idle_connections_are_closed_and_too_many_are_refused,
+    slots_older_than_any_window_are_swept,
 );
 
 fn password_invite() -> Value {
@@ -871,5 +872,27 @@ async fn slow_and_idle_connections_are_closed_and_too_many_are_refused(db: TestD
     tokio::time::sleep(Duration::from_millis(100)).await;
     let served = app.anonymous().get(app.url("/healthz")).send().await.unwrap();
     assert_eq!(served.status(), StatusCode::OK);
+    app.stop().await;
+}
+
+async fn slots_older_than_any_window_are_swept(db: TestDatabase) {
+    let app = TestApp::start(db).await;
+    let rate = Rate::per_minute(5);
+    lodge_api::limits::take(&app.store, "message:contact:fresh", rate)
+        .await
+        .unwrap()
+        .unwrap();
+    let two_hours_ago = chrono::Utc::now().timestamp_millis() - 2 * 60 * 60 * 1000;
+    sqlx::query("INSERT INTO lodge_limits (id, key, taken_at) VALUES ('old', 'message:contact:gone', $1)")
+        .bind(two_hours_ago)
+        .execute(app.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(lodge_api::limits::sweep(&app.store).await.unwrap(), 1);
+    let keys: Vec<String> = sqlx::query_scalar("SELECT key FROM lodge_limits")
+        .fetch_all(app.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(keys, ["message:contact:fresh"]);
     app.stop().await;
 }
