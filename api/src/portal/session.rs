@@ -107,10 +107,21 @@ fn signed_out() -> ApiError {
 /// unlocked, expires_at, the current link's hash, the view, the view's position.
 type SessionRow = (i64, String, Option<String>, Option<String>, Option<i64>);
 
-/// The session a cookie names, with the portal as the read model shows it to that session: after
-/// the session's own last write, when it made one here (see [`crate::own_writes`]).
-pub(crate) async fn session_for(state: &AppState, cookie: &str) -> Result<ContactSession, ApiError> {
+/// Whether a request reads the portal (and must show the session's own writes) or writes to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Purpose {
+    Read,
+    /// A command: the log decides it, so it need not wait for the read model to catch up.
+    Write,
+}
+
+/// The session a cookie names, with the portal as the read model shows it to that session; to a
+/// read, after the session's own last write, when it made one here (see [`crate::own_writes`]).
+pub(crate) async fn session_for(state: &AppState, cookie: &str, purpose: Purpose) -> Result<ContactSession, ApiError> {
     let mut session = stored_session(state, cookie).await?;
+    if purpose == Purpose::Write {
+        return Ok(session);
+    }
     let writer = Writer::Contact(session.session_hash.clone());
     if let Some(own) = state.own_writes.pending(&writer, PortalProjection::NAME) {
         state.wait_for(PortalProjection::NAME, None, Some(&writer)).await?;
@@ -199,7 +210,13 @@ async fn stored_session(state: &AppState, cookie: &str) -> Result<ContactSession
 async fn session_from(parts: &Parts, state: &AppState) -> Result<ContactSession, ApiError> {
     let jar = CookieJar::from_headers(&parts.headers);
     let cookie = jar.get(COOKIE).ok_or_else(signed_out)?;
-    session_for(state, cookie.value()).await
+    // Reads show the session's own writes; a command is decided from the log, whatever the view.
+    let purpose = if parts.method.is_safe() {
+        Purpose::Read
+    } else {
+        Purpose::Write
+    };
+    session_for(state, cookie.value(), purpose).await
 }
 
 fn expired() -> ApiError {

@@ -153,7 +153,9 @@ pub(crate) async fn follow_link(
 ) -> Result<Response, ApiError> {
     let link = session::find_link(&state, &context, &token).await?;
     let current = match jar.get(session::COOKIE) {
-        Some(cookie) => session::session_for(&state, cookie.value()).await.ok(),
+        Some(cookie) => session::session_for(&state, cookie.value(), session::Purpose::Write)
+            .await
+            .ok(),
         None => None,
     };
     // A link to another portal than the one this browser is signed in to asks first: a link from
