@@ -2,6 +2,7 @@
 
 pub mod cache;
 pub mod contact;
+pub mod password;
 pub mod session;
 pub mod uploads;
 pub mod view;

@@ -1,8 +1,9 @@
 //! Portal sessions. A contact opens their portal with the token of their link; Lodge answers with a
 //! session cookie, so the token is not needed after. When the invite has a portal password, the
 //! session only opens the portal once the password is given; wrong passwords are limited per
-//! contact and each one is recorded in the log. Each sign-in step (the link, the password) makes a
-//! new session id and ends the one before, and a session can be ended (signing out).
+//! contact and each one is recorded in the log (`portal::password`). Each sign-in step (the link,
+//! the password) makes a new session id and ends the one before, and a session can be ended
+//! (signing out).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,9 +15,8 @@ use axum_extra::extract::cookie::{Cookie, SameSite};
 use chrono::{DateTime, Utc};
 use lodge_domain::digest::TokenHash;
 use lodge_domain::invite::InviteCommand;
-use lodge_domain::invite::{InviteDecider, InviteEvent, PortalAccess, RecordPortalAccess};
-use lodge_domain::{Actor, ContactId, Decider, InviteId};
-use lodge_eventlog::{LogError, StreamId};
+use lodge_domain::invite::{PortalAccess, RecordPortalAccess};
+use lodge_domain::{Actor, ContactId, InviteId};
 use lodge_projections::Projection;
 use lodge_projections::portal::{self, InviteStatus, PortalProjection, PortalView};
 
@@ -31,9 +31,6 @@ use crate::state::AppState;
 
 pub const COOKIE: &str = "lodge_portal";
 
-/// Wrong passwords allowed per contact in [`ATTEMPT_WINDOW`], before 429.
-pub const MAX_PASSWORD_ATTEMPTS: usize = 5;
-pub const ATTEMPT_WINDOW: Duration = Duration::from_secs(15 * 60);
 /// How long opening a portal waits for a link that the read model does not show yet, while that
 /// read model is behind the log.
 const LINK_WAIT: Duration = Duration::from_secs(1);
@@ -44,7 +41,7 @@ pub struct ContactSession {
     pub invite_id: InviteId,
     pub contact_id: ContactId,
     pub contact_name: String,
-    session_hash: String,
+    pub(crate) session_hash: String,
     unlocked: bool,
     /// The portal as the read model showed it when the request arrived.
     pub view: Arc<PortalView>,
@@ -100,7 +97,7 @@ pub struct Contact(pub ContactSession);
 /// A contact whose session may still need the password.
 pub struct PendingContact(pub ContactSession);
 
-fn signed_out() -> ApiError {
+pub(crate) fn signed_out() -> ApiError {
     ApiError::Unauthenticated("open your portal link again to sign in".into())
 }
 
@@ -302,7 +299,7 @@ pub async fn find_link(state: &AppState, context: &RequestContext, token: &str) 
 }
 
 /// The cookie that carries a portal session: HTTP only, this site only, Secure over https.
-fn session_cookie(state: &AppState, value: String) -> Cookie<'static> {
+pub(crate) fn session_cookie(state: &AppState, value: String) -> Cookie<'static> {
     Cookie::build((COOKIE, value))
         .http_only(true)
         .same_site(SameSite::Strict)
@@ -387,7 +384,7 @@ fn cookie_max_age(lifetime: Duration) -> time::Duration {
     time::Duration::seconds(lifetime.as_secs() as i64)
 }
 
-async fn record_access(
+pub(crate) async fn record_access(
     state: &AppState,
     context: &RequestContext,
     invite: InviteId,
@@ -407,113 +404,4 @@ async fn record_access(
     });
     commands::execute(state, None, invite, command, &metadata).await?;
     Ok(())
-}
-
-/// What giving the password did: the portal is open to a new session (its cookie), or was already.
-pub enum Unlocked {
-    NewSession(Cookie<'static>),
-    AlreadyOpen,
-}
-
-/// Checks the portal password for a session. At most [`MAX_PASSWORD_ATTEMPTS`] wrong passwords per
-/// contact in [`ATTEMPT_WINDOW`] are ever checked, however they arrive (in parallel, on several
-/// sessions or servers): each check first takes a slot under the contact's limit (a right password
-/// gives it back), and one past the limit gets 429 before any hashing. Wrong passwords are
-/// recorded. The right one opens the portal to a new session, which replaces this one.
-pub async fn unlock(
-    state: &AppState,
-    context: &RequestContext,
-    session: &ContactSession,
-    password: String,
-) -> Result<Unlocked, ApiError> {
-    if session.unlocked {
-        return Ok(Unlocked::AlreadyOpen);
-    }
-    let key = format!("password:{}:{}", session.invite_id, session.contact_id);
-    let rate = limits::Rate {
-        most: MAX_PASSWORD_ATTEMPTS as u32,
-        per: ATTEMPT_WINDOW,
-    };
-    let slot = match limits::take(&state.store, &key, rate).await? {
-        Ok(slot) => slot,
-        Err(retry_after) => {
-            return Err(ApiError::TooManyRequests {
-                detail: format!(
-                    "too many wrong passwords: try again in {} minutes, or ask the firm for help",
-                    retry_after.as_secs().div_ceil(60)
-                ),
-                retry_after,
-            });
-        }
-    };
-    let stream = StreamId::invite(session.invite_id);
-    let history = state.log.read_stream(&stream).await.map_err(|error| match error {
-        LogError::UnknownStream(_) => signed_out(),
-        other => other.into(),
-    })?;
-    let mut events = Vec::with_capacity(history.len());
-    for recorded in &history {
-        events.push(recorded.decode::<InviteEvent>()?);
-    }
-    let hash = InviteDecider::fold(&events)
-        .invite()
-        .and_then(|invite| invite.portal_password.clone());
-    let actor = session.actor();
-    let matches = match hash {
-        None => true,
-        Some(hash) => secrets::password_matches(password, hash).await?,
-    };
-    if !matches {
-        record_access(
-            state,
-            context,
-            session.invite_id,
-            session.contact_id,
-            actor,
-            PortalAccess::PasswordRefused,
-        )
-        .await?;
-        return Err(ApiError::Unauthenticated(if slot.left == 0 {
-            "wrong password; that was the last try for now, so wait 15 minutes before trying again".into()
-        } else {
-            format!("wrong password; {} more tries before a 15-minute wait", slot.left)
-        }));
-    }
-    limits::give_back(&state.store, slot).await?;
-    let cookie = rotate_unlocked(state, session).await?;
-    record_access(
-        state,
-        context,
-        session.invite_id,
-        session.contact_id,
-        actor,
-        PortalAccess::Opened,
-    )
-    .await?;
-    Ok(Unlocked::NewSession(cookie))
-}
-
-/// A new, unlocked session in place of `session`, which ends.
-async fn rotate_unlocked(state: &AppState, session: &ContactSession) -> Result<Cookie<'static>, ApiError> {
-    let (cookie, new_hash) = secrets::new_token("");
-    let mut tx = state.store.begin_write().await?;
-    let copied = sqlx::query(
-        "INSERT INTO lodge_portal_sessions (session_hash, link_hash, invite_id, contact_id, unlocked, created_at, expires_at)
-         SELECT $1, link_hash, invite_id, contact_id, 1, $2, expires_at FROM lodge_portal_sessions WHERE session_hash = $3",
-    )
-    .bind(new_hash.as_str().to_owned())
-    .bind(Utc::now().to_rfc3339())
-    .bind(&session.session_hash)
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query("DELETE FROM lodge_portal_sessions WHERE session_hash = $1")
-        .bind(&session.session_hash)
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await?;
-    state.portal_cache.forget(&session.session_hash);
-    if copied.rows_affected() != 1 {
-        return Err(signed_out());
-    }
-    Ok(session_cookie(state, cookie))
 }

@@ -17,6 +17,7 @@ use crate::pages::templates::{Video, serialized};
 use crate::pages::viewer::Viewer;
 use crate::pages::{assets, layer};
 use crate::portal::contact::{self, ContactMessage, FormAnswers};
+use crate::portal::password;
 use crate::portal::session::{self, Contact, PendingContact};
 use crate::portal::uploads;
 use crate::portal::view::PortalResponse;
@@ -250,9 +251,9 @@ async fn give_password(
     context: RequestContext,
     FormBody(form): FormBody<PasswordForm>,
 ) -> Result<Response, ApiError> {
-    match session::unlock(&state, &context, &session, form.password).await {
-        Ok(session::Unlocked::NewSession(cookie)) => Ok((jar.add(cookie), Redirect::to("/portal")).into_response()),
-        Ok(session::Unlocked::AlreadyOpen) => Ok(Redirect::to("/portal").into_response()),
+    match password::unlock(&state, &context, &session, form.password).await {
+        Ok(password::Unlocked::NewSession(cookie)) => Ok((jar.add(cookie), Redirect::to("/portal")).into_response()),
+        Ok(password::Unlocked::AlreadyOpen) => Ok(Redirect::to("/portal").into_response()),
         Err(refused @ (ApiError::Unauthenticated(_) | ApiError::TooManyRequests { .. })) => {
             let portal = contact::view(&state, session, None).await?;
             let (message, status) = match &refused {

@@ -13,6 +13,7 @@ use crate::error::ApiError;
 use crate::extract::{JsonBody, MultipartBody, PathParams, QueryParams, ReadAfter, RequestContext};
 use crate::openapi::{ProblemDocument, UploadForm};
 use crate::portal::contact::{self, ContactMessage};
+use crate::portal::password;
 use crate::portal::session::{self, Contact, PendingContact};
 use crate::portal::uploads::{self, Uploaded};
 use crate::portal::view::PortalResponse;
@@ -172,9 +173,9 @@ pub(crate) async fn give_password(
     context: RequestContext,
     JsonBody(body): JsonBody<Password>,
 ) -> Result<(CookieJar, StatusCode), ApiError> {
-    let jar = match session::unlock(&state, &context, &session, body.password).await? {
-        session::Unlocked::NewSession(cookie) => jar.add(cookie),
-        session::Unlocked::AlreadyOpen => jar,
+    let jar = match password::unlock(&state, &context, &session, body.password).await? {
+        password::Unlocked::NewSession(cookie) => jar.add(cookie),
+        password::Unlocked::AlreadyOpen => jar,
     };
     Ok((jar, StatusCode::NO_CONTENT))
 }
