@@ -673,15 +673,7 @@ async fn health_and_readiness(db: TestDatabase) {
     );
 
     // Anyone learns whether Lodge is ready; only operators learn more.
-    let public: Value = app
-        .anonymous()
-        .get(app.url("/readyz"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let public = json_at(&app.anonymous(), &app.url("/readyz")).await;
     assert_eq!(public, json!({"ready": true}));
     expect_problem(
         app.anonymous().get(app.url("/metrics")).send().await.unwrap(),

@@ -11,7 +11,7 @@ use lodge_eventlog::testing::TestDatabase;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use support::process::{Serving, lodge, lodge_under_permissive_umask};
-use support::{link_token, open_session, page_text};
+use support::{json_at, link_token, open_session, page_text};
 
 lodge_eventlog::test_on_both_engines!(
     settings_that_look_like_numbers_are_read_as_text,
@@ -268,25 +268,11 @@ async fn metrics_are_served_on_the_operators_own_address(db: TestDatabase) {
     let metrics = client.get(format!("{operations}/metrics")).send().await.unwrap();
     assert_eq!(metrics.status(), StatusCode::OK);
     assert!(metrics.text().await.unwrap().contains("lodge_log_head_position"));
-    let ready: Value = client
-        .get(format!("{operations}/readyz"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let ready = json_at(&client, &format!("{operations}/readyz")).await;
     assert!(ready["projectors"].is_array(), "{ready}");
     let public = client.get(serving.url("/metrics")).send().await.unwrap();
     assert_eq!(public.status(), StatusCode::UNAUTHORIZED);
-    let public: Value = client
-        .get(serving.url("/readyz"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let public = json_at(&client, &serving.url("/readyz")).await;
     assert!(public.get("projectors").is_none(), "{public}");
     // The operators' address serves nothing else.
     let elsewhere = client.get(format!("{operations}/api/invites")).send().await.unwrap();

@@ -1,10 +1,11 @@
 //! Running a command on an invite through the log's command path, as every endpoint that changes
 //! something does.
 
+use lodge_domain::Decider;
 use lodge_domain::InviteId;
-use lodge_domain::invite::{InviteCommand, InviteDecider, InviteEvent};
+use lodge_domain::invite::{InviteCommand, InviteDecider, InviteEvent, InviteState};
 use lodge_eventlog::command::{self, CommandOutcome};
-use lodge_eventlog::{Metadata, StreamId};
+use lodge_eventlog::{LogError, Metadata, StreamId};
 
 use crate::error::ApiError;
 use crate::own_writes::Writer;
@@ -66,4 +67,19 @@ pub async fn execute_all(
         state.own_writes.wrote(writer, position);
     }
     Ok(outcome)
+}
+
+/// An invite as its whole history in the log says it is now (for a check the read models may not
+/// show yet); None when the log has no such invite.
+pub async fn invite_now(state: &AppState, invite: InviteId) -> Result<Option<InviteState>, ApiError> {
+    let history = match state.log.read_stream(&StreamId::invite(invite)).await {
+        Ok(history) => history,
+        Err(LogError::UnknownStream(_)) => return Ok(None),
+        Err(other) => return Err(other.into()),
+    };
+    let mut events = Vec::with_capacity(history.len());
+    for recorded in &history {
+        events.push(recorded.decode::<InviteEvent>()?);
+    }
+    Ok(Some(InviteDecider::fold(&events)))
 }

@@ -2,7 +2,8 @@
 
 use std::sync::Arc;
 
-use lodge_eventlog::{EventLog, Position};
+use lodge_eventlog::{EventLog, LogError, Position};
+use lodge_projections::ProjectionError;
 use lodge_projections::ReadStore;
 
 use crate::blobs::BlobStore;
@@ -62,22 +63,26 @@ impl Services {
             self.own_writes.shown(reader, own, projector);
         }
         if let Some(asked) = asked {
-            if !self.log.has_event(asked).await? {
-                let head = self.log.settled_head().await?;
-                return Err(ApiError::Invalid(format!(
-                    "`after` is {asked}, but the log has no event there (its last is at {head}): give a position a command returned"
-                )));
-            }
             self.wait_until(projector, asked).await?;
         }
         Ok(())
     }
 
     async fn wait_until(&self, projector: &str, position: Position) -> Result<(), ApiError> {
-        let reached = self
+        let reached = match self
             .store
             .wait_for(&self.log, projector, position, self.settings.read_wait)
-            .await?;
+            .await
+        {
+            Ok(reached) => reached,
+            Err(ProjectionError::Log(LogError::UnknownPosition(never))) => {
+                let head = self.log.settled_head().await?;
+                return Err(ApiError::Invalid(format!(
+                    "`after` is {never}, but the log has no event there (its last is at {head}): give a position a command returned"
+                )));
+            }
+            Err(other) => return Err(other.into()),
+        };
         if reached {
             Ok(())
         } else {

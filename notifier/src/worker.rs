@@ -128,20 +128,19 @@ impl Notifier {
     /// Leads the notifier (one process at a time), then follows the log from its checkpoint, and
     /// checks retries, reminders and digests, until `shutdown` or an error.
     async fn follow(&self, shutdown: &CancellationToken) -> Result<(), NotifierError> {
-        let notifier = self;
-        let Some(mut leader) = notifier.store.lead("notifier", shutdown).await? else {
+        let Some(mut leader) = self.store.lead("notifier", shutdown).await? else {
             return Ok(());
         };
-        let mut subscription = notifier.log.subscribe(checkpoint::load(&mut leader).await?);
-        let mut retry_check = tokio::time::interval(notifier.settings.retry.check_every);
-        let mut reminder_check = tokio::time::interval(notifier.settings.reminder_check_every);
-        let mut digest_check = tokio::time::interval(notifier.settings.digest.check_every);
+        let mut subscription = self.log.subscribe(checkpoint::load(&mut leader).await?);
+        let mut retry_check = tokio::time::interval(self.settings.retry.check_every);
+        let mut reminder_check = tokio::time::interval(self.settings.reminder_check_every);
+        let mut digest_check = tokio::time::interval(self.settings.digest.check_every);
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => return Ok(()),
-                _ = retry_check.tick() => notifier.retry_due(&mut leader).await?,
-                _ = reminder_check.tick() => notifier.remind_all(&mut leader).await?,
-                _ = digest_check.tick() => notifier.digests_due(&mut leader).await?,
+                _ = retry_check.tick() => self.retry_due(&mut leader).await?,
+                _ = reminder_check.tick() => self.remind_all(&mut leader).await?,
+                _ = digest_check.tick() => self.digests_due(&mut leader).await?,
                 batch = subscription.next_batch(BATCH) => {
                     // The checkpoint is saved once a batch is handled, not after every event: the
                     // notifier reads its own outcomes too, and a durable write for each would double
@@ -149,11 +148,11 @@ impl Notifier {
                     // recorded is not sent again.
                     let mut last = None;
                     for event in batch? {
-                        notifier.handle(&mut leader, &event).await?;
+                        self.handle(&mut leader, &event).await?;
                         last = Some(event.position);
                     }
                     if let Some(position) = last {
-                        checkpoint::save(&notifier.store, &mut leader, position).await?;
+                        checkpoint::save(&self.store, &mut leader, position).await?;
                     }
                 }
             }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use lodge_eventlog::sqlite::{WriteGate, WriteTurn};
-use lodge_eventlog::{Engine, EventLog, Position};
+use lodge_eventlog::{Engine, EventLog, LogError, Position};
 use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyConnection, AnyPool, Connection, Executor, Row};
 use tokio::sync::watch;
@@ -327,8 +327,10 @@ impl ReadStore {
 
     /// Waits, at most `timeout`, until `projector` has applied the event at `position` (a position a
     /// command's outcome reported), so that a read can follow a write. Returns whether it has;
-    /// fails at once if the projector has stopped on an event it cannot handle. It looks again
-    /// whenever this process's projector commits, and every few milliseconds otherwise.
+    /// fails at once if the projector has stopped on an event it cannot handle, or if the log has no
+    /// event at `position` (asked only when the first look finds it not applied yet, so a wait that
+    /// is already over costs nothing more). It looks again whenever this process's projector
+    /// commits, and every few milliseconds otherwise.
     pub async fn wait_for(
         &self,
         log: &EventLog,
@@ -338,6 +340,7 @@ impl ReadStore {
     ) -> Result<bool, ProjectionError> {
         let deadline = tokio::time::Instant::now() + timeout;
         let mut applied = self.applied(projector);
+        let mut first_look = true;
         loop {
             // Seen before looking, so that a commit after the look wakes the wait below.
             applied.borrow_and_update();
@@ -352,6 +355,10 @@ impl ReadStore {
                 if log.has_reached(status.position, position).await? {
                     return Ok(true);
                 }
+            }
+            // A position never written would be waited for in vain: it is the caller's mistake.
+            if std::mem::take(&mut first_look) && !log.has_event(position).await? {
+                return Err(ProjectionError::Log(LogError::UnknownPosition(position)));
             }
             let now = tokio::time::Instant::now();
             if now >= deadline {

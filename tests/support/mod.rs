@@ -293,6 +293,11 @@ pub async fn open_session(client: &Client, base: &str, token: &str) -> Response 
         .unwrap()
 }
 
+/// The JSON at `url`, as `client` gets it.
+pub async fn json_at(client: &Client, url: &str) -> Value {
+    client.get(url).send().await.unwrap().json().await.unwrap()
+}
+
 /// The text of the page at `url`, as `client` (a browser, with its cookies) gets it.
 pub async fn page_text(client: &Client, url: &str) -> String {
     client.get(url).send().await.unwrap().text().await.unwrap()

@@ -7,9 +7,7 @@ use std::time::Duration;
 
 use axum_extra::extract::cookie::Cookie;
 use chrono::Utc;
-use lodge_domain::Decider;
-use lodge_domain::invite::{InviteDecider, InviteEvent, PortalAccess};
-use lodge_eventlog::{LogError, StreamId};
+use lodge_domain::invite::PortalAccess;
 
 use crate::error::ApiError;
 use crate::extract::RequestContext;
@@ -59,33 +57,27 @@ pub async fn unlock(
             });
         }
     };
-    let stream = StreamId::invite(session.invite_id);
-    let history = state.log.read_stream(&stream).await.map_err(|error| match error {
-        LogError::UnknownStream(_) => signed_out(),
-        other => other.into(),
-    })?;
-    let mut events = Vec::with_capacity(history.len());
-    for recorded in &history {
-        events.push(recorded.decode::<InviteEvent>()?);
-    }
-    let hash = InviteDecider::fold(&events)
+    let hash = crate::commands::invite_now(state, session.invite_id)
+        .await?
+        .ok_or_else(signed_out)?
         .invite()
         .and_then(|invite| invite.portal_password.clone());
-    let actor = session.actor();
     let matches = match hash {
         None => true,
         Some(hash) => secrets::password_matches(password, hash).await?,
     };
-    if !matches {
+    let record = |access| {
         record_access(
             state,
             context,
             session.invite_id,
             session.contact_id,
-            actor,
-            PortalAccess::PasswordRefused,
+            session.actor(),
+            access,
         )
-        .await?;
+    };
+    if !matches {
+        record(PortalAccess::PasswordRefused).await?;
         return Err(ApiError::Unauthenticated(if slot.left == 0 {
             "wrong password; that was the last try for now, so wait 15 minutes before trying again".into()
         } else {
@@ -94,15 +86,7 @@ pub async fn unlock(
     }
     limits::give_back(&state.store, slot).await?;
     let cookie = rotate_unlocked(state, session).await?;
-    record_access(
-        state,
-        context,
-        session.invite_id,
-        session.contact_id,
-        actor,
-        PortalAccess::Opened,
-    )
-    .await?;
+    record(PortalAccess::Opened).await?;
     Ok(Unlocked::NewSession(cookie))
 }
 

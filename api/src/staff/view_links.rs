@@ -6,9 +6,7 @@ use std::time::Duration;
 
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use chrono::{DateTime, SecondsFormat, Utc};
-use lodge_domain::invite::{InviteDecider, InviteEvent};
-use lodge_domain::{ContactId, Decider, InviteId};
-use lodge_eventlog::{LogError, StreamId};
+use lodge_domain::{ContactId, InviteId};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
@@ -47,21 +45,10 @@ pub async fn issue(
     contact: ContactId,
 ) -> Result<ViewLink, ApiError> {
     // Only for a portal that exists, as the log says (the read model may not show it yet).
-    let history = state
-        .log
-        .read_stream(&StreamId::invite(invite))
-        .await
-        .map_err(|error| match error {
-            LogError::UnknownStream(_) => ApiError::NotFound(format!("there is no invite {invite}")),
-            other => other.into(),
-        })?;
-    let mut events = Vec::with_capacity(history.len());
-    for recorded in &history {
-        events.push(recorded.decode::<InviteEvent>()?);
-    }
-    let known = InviteDecider::fold(&events)
-        .invite()
-        .is_some_and(|sent| sent.contact(contact).is_some());
+    let now_in_log = crate::commands::invite_now(state, invite)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("there is no invite {invite}")))?;
+    let known = now_in_log.invite().is_some_and(|sent| sent.contact(contact).is_some());
     if !known {
         return Err(ApiError::NotFound(format!("invite {invite} has no contact {contact}")));
     }
