@@ -1,0 +1,6 @@
+//! The domain's rules, its invariants under generated commands, and its stored event fixtures, in
+//! one test binary.
+
+mod event_fixtures;
+mod invariants;
+mod invite_rules;

@@ -1,0 +1,19 @@
+//! Lodge end to end, in one test binary: the real server on a random port, the real `lodge`
+//! binary, a fresh database on each engine, real SMTP, S3 and browser where they are the point.
+//! One binary links the application once (each of twelve binaries linked it again, and their
+//! debug builds filled CI's disk); each module below is one area.
+
+mod support;
+
+mod cli;
+mod documents;
+mod invites;
+mod notifier;
+mod openapi;
+mod operator;
+mod outage;
+mod portal_browser;
+mod portal_pages;
+mod readme_claims;
+mod s3;
+mod security;
