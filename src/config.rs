@@ -3,19 +3,24 @@
 
 use std::path::{Path, PathBuf};
 
-use figment::providers::{Format, Serialized, Toml};
+use figment::providers::{Format, Toml};
 use figment::value::{Dict, Map, Value};
 use figment::{Figment, Metadata, Profile, Provider};
-use serde::{Deserialize, Serialize};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize, Serializer};
 
 /// The file read when no other is named and it exists.
 pub const DEFAULT_FILE: &str = "lodge.toml";
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Every setting. Secrets (the database URL, which may hold a password, the secret key, the
+/// operations token, SMTP's URL, Twilio's token) are [`SecretString`]s: `Debug` and `Serialize`
+/// show them as `[redacted]`, and code reads one only by calling `expose_secret`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// `sqlite://PATH` (the embedded default) or `postgres://…`. Env: `LODGE_DATABASE_URL`.
-    pub database_url: String,
+    #[serde(serialize_with = "redacted")]
+    pub database_url: SecretString,
     /// PostgreSQL connections per process. Env: `LODGE_DATABASE_MAX_CONNECTIONS`.
     pub database_max_connections: u32,
     /// How often an idle subscriber looks for new events when nothing wakes it, in milliseconds.
@@ -30,7 +35,8 @@ pub struct Config {
     pub ops_listen: Option<String>,
     /// A token that opens `/metrics` and the details of `/readyz` on the public address
     /// (`Authorization: Bearer …`). Env: `LODGE_OPS_TOKEN`.
-    pub ops_token: Option<String>,
+    #[serde(serialize_with = "redacted_if_set")]
+    pub ops_token: Option<SecretString>,
     /// The address people reach Lodge at, for portal links (`{public_url}/p/{token}`); by default
     /// `http://` and the listen address. Env: `LODGE_PUBLIC_URL`.
     pub public_url: Option<String>,
@@ -50,19 +56,22 @@ pub struct Config {
     pub max_file_mib: u64,
     /// The server's secret, 64 hex digits; servers sharing a database must share it. Without it,
     /// one is made once and kept in `secret_key_file`. Env: `LODGE_SECRET_KEY`.
-    pub secret_key: Option<String>,
+    #[serde(serialize_with = "redacted_if_set")]
+    pub secret_key: Option<SecretString>,
     /// Env: `LODGE_SECRET_KEY_FILE`.
     pub secret_key_file: String,
     /// The SMTP server for email, e.g. `smtp://user:pass@host:587?tls=required`; none: emails are
     /// recorded as failed. Env: `LODGE_SMTP_URL`.
-    pub smtp_url: Option<String>,
+    #[serde(serialize_with = "redacted_if_set")]
+    pub smtp_url: Option<SecretString>,
     /// Who emails come from, `Name <address>`. Env: `LODGE_MAIL_FROM`.
     pub mail_from: String,
     /// Twilio's Messages API for SMS: all of sid, token and a sender are needed. Env:
     /// `LODGE_TWILIO_ACCOUNT_SID`, `LODGE_TWILIO_AUTH_TOKEN`, `LODGE_TWILIO_FROM` (or
     /// `LODGE_TWILIO_MESSAGING_SERVICE_SID`), `LODGE_TWILIO_BASE_URL`.
     pub twilio_account_sid: Option<String>,
-    pub twilio_auth_token: Option<String>,
+    #[serde(serialize_with = "redacted_if_set")]
+    pub twilio_auth_token: Option<SecretString>,
     pub twilio_from: Option<String>,
     pub twilio_messaging_service_sid: Option<String>,
     pub twilio_base_url: String,
@@ -87,6 +96,20 @@ pub struct Config {
     /// forms (429 past them). `false` lifts them, for measuring the command path under load; the
     /// limit on wrong portal passwords stays. Env: `LODGE_RATE_LIMITS`.
     pub rate_limits: bool,
+}
+
+/// How a secret reads when the configuration is shown.
+const REDACTED: &str = "[redacted]";
+
+fn redacted<S: Serializer>(_secret: &SecretString, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(REDACTED)
+}
+
+fn redacted_if_set<S: Serializer>(secret: &Option<SecretString>, serializer: S) -> Result<S::Ok, S::Error> {
+    match secret {
+        Some(_) => serializer.serialize_str(REDACTED),
+        None => serializer.serialize_none(),
+    }
 }
 
 impl Default for Config {
@@ -149,7 +172,8 @@ impl Config {
 
     /// [`Config::load`] with `variables` in place of the process's environment.
     fn load_with(file: Option<&Path>, variables: Variables) -> Result<Self, ConfigError> {
-        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        // A setting no source names takes its default (`#[serde(default)]`).
+        let mut figment = Figment::new();
         match file {
             Some(path) if !path.exists() => return Err(ConfigError::MissingFile(path.to_owned())),
             Some(path) => figment = figment.merge(Toml::file_exact(path)),
@@ -170,8 +194,10 @@ impl Config {
         }
     }
 
-    /// What the API needs, checked: a time zone that exists, a public URL that is one.
-    pub fn api_settings(&self) -> Result<lodge_api::Settings, ConfigError> {
+    /// What the API needs, checked: a time zone that exists, a public URL that is one. The server's
+    /// key is read (or made) by [`Config::secret_key`] first, a step of its own: converting settings
+    /// writes nothing.
+    pub fn api_settings(&self, secret_key: lodge_api::SecretKey) -> Result<lodge_api::Settings, ConfigError> {
         let invalid = |what: String| ConfigError::Setting(what);
         let time_zone: chrono_tz::Tz = self.firm_time_zone.parse().map_err(|_| {
             invalid(format!(
@@ -200,7 +226,10 @@ impl Config {
             blob_url: self.blob_url.clone(),
             // Object stores take their settings and credentials from the environment, as their own
             // tools do, rather than from Lodge's file.
-            blob_options: std::env::vars().filter(|(key, _)| key.starts_with("AWS_")).collect(),
+            blob_options: std::env::vars()
+                .filter(|(key, _)| key.starts_with("AWS_"))
+                .map(|(key, value)| (key, value.into()))
+                .collect(),
             firm: lodge_api::Firm {
                 name: self.firm_name.clone(),
                 email: self.firm_email.clone(),
@@ -212,7 +241,7 @@ impl Config {
             session_lifetime: std::time::Duration::from_secs(u64::from(self.session_hours) * 3600),
             max_file_bytes: self.max_file_mib * 1024 * 1024,
             read_wait: std::time::Duration::from_secs(5),
-            secret_key: self.secret_key()?,
+            secret_key,
             pages: lodge_api::settings::PageSettings {
                 colour: self.firm_colour.clone(),
                 video: self.portal_video.clone(),
@@ -227,7 +256,7 @@ impl Config {
                 ..Default::default()
             },
             operations: lodge_api::settings::Operations {
-                token_hash: match self.ops_token.as_deref().map(str::trim) {
+                token_hash: match self.ops_token.as_ref().map(|token| token.expose_secret().trim()) {
                     Some(token) if token.len() < 16 => {
                         return Err(invalid("ops_token must be at least 16 characters".into()));
                     }
@@ -298,7 +327,7 @@ impl Config {
 
     /// The configured secret, or the one kept in `secret_key_file`, made on first use (readable by
     /// its owner only).
-    fn secret_key(&self) -> Result<lodge_api::SecretKey, ConfigError> {
+    pub fn secret_key(&self) -> Result<lodge_api::SecretKey, ConfigError> {
         let parse = |text: &str, from: &str| {
             let bytes = hex::decode(text.trim()).ok().and_then(|b| <[u8; 32]>::try_from(b).ok());
             bytes
@@ -306,7 +335,7 @@ impl Config {
                 .ok_or_else(|| ConfigError::Setting(format!("{from} must be 64 hex digits (256 bits)")))
         };
         if let Some(key) = &self.secret_key {
-            return parse(key, "secret_key");
+            return parse(key.expose_secret(), "secret_key");
         }
         let path = Path::new(&self.secret_key_file);
         match std::fs::read_to_string(path) {
@@ -523,8 +552,22 @@ mod tests {
             .chain([("LODGE_TEST_POSTGRES_URL".to_owned(), "not a setting".to_owned())]);
         let config = Config::load_with(None, Variables::from_pairs(variables)).unwrap();
         let read = serde_json::to_value(&config).unwrap();
+        let secret = |key: &str| match key {
+            "database_url" => Some(&config.database_url),
+            "ops_token" => config.ops_token.as_ref(),
+            "secret_key" => config.secret_key.as_ref(),
+            "smtp_url" => config.smtp_url.as_ref(),
+            "twilio_auth_token" => config.twilio_auth_token.as_ref(),
+            _ => None,
+        };
         for (key, value) in text {
-            assert_eq!(read[key], value, "{key}");
+            match secret(key) {
+                Some(secret) => {
+                    assert_eq!(secret.expose_secret(), value, "{key}");
+                    assert_eq!(read[key], REDACTED, "{key} is shown redacted");
+                }
+                None => assert_eq!(read[key], value, "{key}"),
+            }
         }
         for (key, value) in numbers {
             assert_eq!(read[key], value, "{key}");
@@ -540,6 +583,53 @@ mod tests {
         let wrong = Variables::from_pairs([("LODGE_SESSION_HOURS".to_owned(), "eight".to_owned())]);
         let error = Config::load_with(None, wrong).unwrap_err().to_string();
         assert!(error.contains("LODGE_SESSION_HOURS"), "{error}");
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let secrets = [
+            "postgres://lodge:db-password-1@db/lodge",
+            "ops-token-0123456789",
+            "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+            "smtp://mail:smtp-password-2@mail.example",
+            "twilio-token-3",
+        ];
+        let config = Config {
+            database_url: secrets[0].into(),
+            ops_token: Some(secrets[1].into()),
+            secret_key: Some(secrets[2].into()),
+            smtp_url: Some(secrets[3].into()),
+            twilio_auth_token: Some(secrets[4].into()),
+            ..Config::default()
+        };
+        let shown = [
+            format!("{config:?}"),
+            format!("{config:#?}"),
+            serde_json::to_string(&config).unwrap(),
+        ];
+        for (shown, secret) in shown
+            .iter()
+            .flat_map(|shown| secrets.iter().map(move |secret| (shown, secret)))
+        {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        for password in ["db-password-1", "smtp-password-2"] {
+            assert!(!shown.iter().any(|shown| shown.contains(password)), "{password}");
+        }
+    }
+
+    #[test]
+    fn converting_settings_writes_no_key_file() {
+        let folder = tempfile::tempdir().unwrap();
+        let config = Config {
+            secret_key_file: folder.path().join("secret.key").display().to_string(),
+            ..Config::default()
+        };
+        let settings = config.api_settings(lodge_api::SecretKey([1; 32])).unwrap();
+        config.notifier_settings(&settings).unwrap();
+        assert!(!folder.path().join("secret.key").exists());
+        let made = config.secret_key().unwrap();
+        assert_eq!(config.secret_key().unwrap().0, made.0, "made once, then read");
     }
 
     #[test]

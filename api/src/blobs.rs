@@ -9,6 +9,7 @@ use bytes::Bytes;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 use object_store::{GetOptions, GetRange, GetResult, ObjectStore, ObjectStoreExt, WriteMultipart};
+use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
@@ -37,7 +38,7 @@ impl BlobStore {
     /// The store `location` names: a folder (or `file://` URL), or an object store URL such as
     /// `s3://bucket/prefix`, configured by `options`: the usual `AWS_*` settings (`AWS_ENDPOINT`
     /// for an S3-compatible service, `AWS_ALLOW_HTTP=true` for one without TLS, credentials).
-    pub fn open(location: &str, options: &[(String, String)]) -> Result<Self, ApiError> {
+    pub fn open(location: &str, options: &[(String, SecretString)]) -> Result<Self, ApiError> {
         let Some((scheme, _)) = location.split_once("://") else {
             return Self::local(FsPath::new(location));
         };
@@ -48,7 +49,7 @@ impl BlobStore {
             .map_err(|e| ApiError::Internal(format!("the blob store URL {location} is not a URL: {e}")))?;
         let options = options
             .iter()
-            .map(|(key, value)| (key.to_ascii_lowercase(), value.clone()));
+            .map(|(key, value)| (key.to_ascii_lowercase(), value.expose_secret().to_owned()));
         let (store, prefix) = object_store::parse_url_opts(&url, options)
             .map_err(|e| ApiError::Internal(format!("the blob store {location}: {e}")))?;
         let store: Arc<dyn ObjectStore> = if prefix.as_ref().is_empty() {

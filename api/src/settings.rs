@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use chrono::{NaiveDate, Utc};
+use secrecy::SecretString;
 use serde::Serialize;
 
 #[derive(Debug, Clone)]
@@ -12,8 +13,9 @@ pub struct Settings {
     pub public_url: String,
     /// Where uploaded documents are kept: a folder, or an object store URL (`s3://bucket/prefix`).
     pub blob_url: String,
-    /// The object store's settings (`AWS_ENDPOINT`, `AWS_ACCESS_KEY_ID`, …); none for a folder.
-    pub blob_options: Vec<(String, String)>,
+    /// The object store's settings (`AWS_ENDPOINT`, `AWS_ACCESS_KEY_ID`, …); none for a folder. Each
+    /// value is kept as a secret: `AWS_SECRET_ACCESS_KEY` is one.
+    pub blob_options: Vec<(String, SecretString)>,
     pub firm: Firm,
     /// How long a portal session lasts.
     pub session_lifetime: Duration,

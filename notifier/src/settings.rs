@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use lodge_domain::links::SecretKey;
+use secrecy::SecretString;
 
 /// What time it is: the real clock, or a test's.
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
@@ -17,7 +18,8 @@ pub fn system_clock() -> Clock {
 pub struct NotifierSettings {
     /// `smtp://user:pass@host:587?tls=required`, `smtps://…`; None: email is not configured, and
     /// every email is recorded as failed with that reason.
-    pub smtp_url: Option<String>,
+    /// A secret: it may carry the SMTP server's password.
+    pub smtp_url: Option<SecretString>,
     /// `Name <address>` that emails come from.
     pub mail_from: String,
     /// Where portal links point (`{public_url}/p/{token}`).

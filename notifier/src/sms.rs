@@ -7,6 +7,7 @@
 
 use std::time::Duration;
 
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use lodge_domain::notification::NotificationKind;
@@ -21,7 +22,7 @@ pub const SEGMENT: usize = 160;
 #[derive(Debug, Clone)]
 pub struct TwilioSettings {
     pub account_sid: String,
-    pub auth_token: String,
+    pub auth_token: SecretString,
     /// The sending number, or else a messaging service.
     pub from: Option<String>,
     pub messaging_service_sid: Option<String>,
@@ -74,7 +75,10 @@ impl Sms {
             let answer = self
                 .client
                 .post(&url)
-                .basic_auth(&self.settings.account_sid, Some(&self.settings.auth_token))
+                .basic_auth(
+                    &self.settings.account_sid,
+                    Some(self.settings.auth_token.expose_secret()),
+                )
                 .form(&form)
                 .send()
                 .await;

@@ -12,6 +12,7 @@ use lodge_domain::{Actor, ContactId, Decider, InviteId};
 use lodge_eventlog::command::{self, CommandError};
 use lodge_eventlog::{EventLog, LogError, Metadata, RecordedEvent, StreamId};
 use lodge_projections::{ProjectionError, ReadStore};
+use secrecy::ExposeSecret;
 use sqlx::AnyConnection;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -73,7 +74,7 @@ pub async fn run(
             tracing::warn!("email is not configured (LODGE_SMTP_URL): emails are recorded as failed");
             None
         }
-        Some(url) => match Mailer::new(url, &settings.mail_from) {
+        Some(url) => match Mailer::new(url.expose_secret(), &settings.mail_from) {
             Ok(mailer) => Some(mailer),
             Err(reason) => {
                 tracing::error!(%reason, "email is not usable: emails are recorded as failed");

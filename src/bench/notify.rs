@@ -165,7 +165,7 @@ async fn measure(db: &BenchDatabase, args: &NotifyBenchArgs) -> anyhow::Result<F
         send_invite(&log, n).await?;
     }
     let settings = NotifierSettings {
-        smtp_url: Some(format!("smtp://127.0.0.1:{port}")),
+        smtp_url: Some(format!("smtp://127.0.0.1:{port}").into()),
         mail_from: "Lodge <lodge@firm.example>".into(),
         public_url: "http://127.0.0.1:8080".into(),
         secret_key: SecretKey([7; 32]),

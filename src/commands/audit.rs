@@ -7,13 +7,14 @@ use std::process::ExitCode;
 use futures_util::TryStreamExt;
 use lodge_projections::audit::{self, AuditEntry, AuditFilter};
 use lodge_projections::{ReadStore, all};
+use secrecy::ExposeSecret;
 
 use crate::cli::{AuditArgs, AuditFormat};
 use crate::config::Config;
 
 pub async fn run(config: &Config, args: &AuditArgs) -> anyhow::Result<ExitCode> {
     super::open_log(config).await?;
-    let store = ReadStore::connect(&config.database_url).await?;
+    let store = ReadStore::connect(config.database_url.expose_secret()).await?;
     all::register_all(&store).await?;
     let filter = AuditFilter {
         invite_id: args.invite.map(Into::into),

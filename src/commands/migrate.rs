@@ -1,5 +1,6 @@
 //! `lodge migrate`
 
+use secrecy::ExposeSecret;
 use std::process::ExitCode;
 
 use crate::config::{Config, redact_url};
@@ -9,7 +10,7 @@ pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
     println!(
         "The {} database at {} is up to date.",
         log.engine(),
-        redact_url(&config.database_url)
+        redact_url(config.database_url.expose_secret())
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -15,13 +15,14 @@ pub mod verify;
 
 use anyhow::Context;
 use lodge_eventlog::EventLog;
+use secrecy::ExposeSecret;
 
 use crate::config::{Config, redact_url};
 
 /// Connects to the configured database and brings its schema up to date, as every command does.
 pub async fn open_log(config: &Config) -> anyhow::Result<EventLog> {
-    let shown = redact_url(&config.database_url);
-    let log = EventLog::connect_with(&config.database_url, config.log_options())
+    let shown = redact_url(config.database_url.expose_secret());
+    let log = EventLog::connect_with(config.database_url.expose_secret(), config.log_options())
         .await
         .with_context(|| format!("cannot open the database at {shown}"))?;
     log.migrate()

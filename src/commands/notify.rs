@@ -3,14 +3,15 @@
 use std::process::ExitCode;
 
 use lodge_projections::ReadStore;
+use secrecy::ExposeSecret;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 
 pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
-    let settings = config.api_settings()?;
+    let settings = config.api_settings(config.secret_key()?)?;
     let log = super::open_log(config).await?;
-    let store = ReadStore::connect(&config.database_url).await?;
+    let store = ReadStore::connect(config.database_url.expose_secret()).await?;
     let shutdown = CancellationToken::new();
     let stop = shutdown.clone();
     tokio::spawn(async move {

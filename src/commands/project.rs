@@ -4,6 +4,7 @@
 use std::process::ExitCode;
 
 use lodge_projections::{ProjectionError, ReadStore, all};
+use secrecy::ExposeSecret;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -11,7 +12,7 @@ use crate::config::Config;
 
 pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
     let log = super::open_log(config).await?;
-    let store = ReadStore::connect(&config.database_url).await?;
+    let store = ReadStore::connect(config.database_url.expose_secret()).await?;
     all::register_all(&store).await?;
 
     let shutdown = CancellationToken::new();

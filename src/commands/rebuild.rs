@@ -9,6 +9,7 @@ use anyhow::bail;
 use indicatif::{ProgressBar, ProgressStyle};
 use lodge_projections::rebuild::{self, Progress, RebuildOutcome};
 use lodge_projections::{DynProjection, ReadStore, all};
+use secrecy::ExposeSecret;
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::RebuildArgs;
@@ -48,7 +49,7 @@ fn bar() -> ProgressBar {
 pub async fn run(config: &Config, args: &RebuildArgs) -> anyhow::Result<ExitCode> {
     let projections = chosen(args)?;
     let log = super::open_log(config).await?;
-    let store = ReadStore::connect(&config.database_url).await?;
+    let store = ReadStore::connect(config.database_url.expose_secret()).await?;
 
     let stop = CancellationToken::new();
     let on_interrupt = stop.clone();

@@ -6,15 +6,16 @@ use std::process::ExitCode;
 use anyhow::Context;
 use lodge_api::Server;
 use lodge_projections::ReadStore;
+use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, redact_url};
 
 pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
-    let mut settings = config.api_settings()?;
+    let mut settings = config.api_settings(config.secret_key()?)?;
     let log = super::open_log(config).await?;
-    let store = ReadStore::connect(&config.database_url).await?;
+    let store = ReadStore::connect(config.database_url.expose_secret()).await?;
     let listener = TcpListener::bind(&config.listen).await.with_context(|| {
         format!(
             "cannot listen on {} (set LODGE_LISTEN to another address)",
@@ -54,7 +55,7 @@ pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
         env!("CARGO_PKG_VERSION"),
         server.address
     );
-    eprintln!("  database     {}", redact_url(&config.database_url));
+    eprintln!("  database     {}", redact_url(config.database_url.expose_secret()));
     eprintln!("  portal links {public_url}/p/…");
     match operations_address {
         Some(address) => eprintln!("  operations   http://{address}/metrics and /readyz in full"),

@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 use lodge_eventlog::Engine;
+use secrecy::ExposeSecret;
 
 use crate::config::{Config, redact_url};
 
@@ -14,13 +15,16 @@ pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
         Engine::Postgres => "PostgreSQL",
     };
     println!("Lodge {}", env!("CARGO_PKG_VERSION"));
-    println!("  database   {} ({engine})", redact_url(&config.database_url));
+    println!(
+        "  database   {} ({engine})",
+        redact_url(config.database_url.expose_secret())
+    );
     println!(
         "  event log  {} in {}",
         super::count(summary.events, "event"),
         super::count(summary.streams, "stream")
     );
-    let store = lodge_projections::ReadStore::connect(&config.database_url).await?;
+    let store = lodge_projections::ReadStore::connect(config.database_url.expose_secret()).await?;
     for name in lodge_projections::all::NAMES {
         match store.status(name).await? {
             None => println!("  projector  {name}: not run yet (lodge project)"),

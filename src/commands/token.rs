@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use lodge_api::staff::tokens;
 use lodge_projections::ReadStore;
+use secrecy::ExposeSecret;
 
 use crate::cli::TokenCommand;
 use crate::config::Config;
@@ -12,7 +13,7 @@ use crate::config::Config;
 pub async fn run(config: &Config, command: TokenCommand) -> anyhow::Result<ExitCode> {
     // The log's migrations create the token table.
     let _log = super::open_log(config).await?;
-    let store = ReadStore::connect(&config.database_url).await?;
+    let store = ReadStore::connect(config.database_url.expose_secret()).await?;
     match command {
         TokenCommand::Create(args) => {
             let created = tokens::create(store.pool(), &args.name, args.email.as_deref()).await?;

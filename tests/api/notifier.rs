@@ -113,7 +113,7 @@ fn received(maildir: &Path) -> Vec<PathBuf> {
 
 fn settings(app: &TestApp, smtp_url: Option<String>) -> NotifierSettings {
     NotifierSettings {
-        smtp_url,
+        smtp_url: smtp_url.map(Into::into),
         mail_from: "Alves & Co <office@alves.example>".into(),
         public_url: app.base.clone(),
         secret_key: app.secret_key.clone(),

@@ -93,7 +93,7 @@ async fn documents_live_in_an_s3_bucket(db: TestDatabase) {
             ("AWS_SECRET_ACCESS_KEY", "test"),
         ]
         .into_iter()
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .map(|(k, v)| (k.to_owned(), v.into()))
         .collect();
     })
     .await;
