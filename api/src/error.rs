@@ -95,11 +95,13 @@ impl ApiError {
             ApiError::RangeNotSatisfiable { .. } => (StatusCode::RANGE_NOT_SATISFIABLE, "range_not_satisfiable"),
             ApiError::TooManyRequests { .. } => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"),
             ApiError::NotYetVisible(_) => (StatusCode::SERVICE_UNAVAILABLE, "not_yet_visible"),
+            // Every refusal placed by hand: a new one does not compile until it has a status.
             ApiError::Rejected(rejected) => match rejected {
-                E::NotSent | E::UnknownContact(_) | E::UnknownRequest(_) | E::UnknownDocument(_) => {
-                    (StatusCode::NOT_FOUND, "not_found")
-                }
-                E::NotAssigned { .. } => (StatusCode::NOT_FOUND, "not_found"),
+                E::NotSent
+                | E::UnknownContact(_)
+                | E::UnknownRequest(_)
+                | E::UnknownDocument(_)
+                | E::NotAssigned { .. } => (StatusCode::NOT_FOUND, "not_found"),
                 E::AlreadySent
                 | E::Closed { .. }
                 | E::DuplicateContact { .. }
@@ -107,7 +109,24 @@ impl ApiError {
                 | E::TooManyFiles { .. }
                 | E::NotAwaitingReview { .. } => (StatusCode::CONFLICT, "conflict"),
                 E::TypeNotAllowed { .. } => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_type"),
-                _ => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
+                E::NoContacts
+                | E::TooManyContacts { .. }
+                | E::NoRequests
+                | E::TooManyRequests { .. }
+                | E::DueDateInPast { .. }
+                | E::NotAFormRequest(_)
+                | E::NotAFileRequest(_)
+                | E::InvalidContentType(_)
+                | E::EmptyFile(_)
+                | E::InvalidFileName(_)
+                | E::RejectionNeedsReason
+                | E::NoPortalPassword
+                | E::Text(_)
+                | E::Contact(_)
+                | E::Request(_)
+                | E::Digest(_)
+                | E::Reminder(_)
+                | E::EmptyDigest => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
             },
             ApiError::Log(_) | ApiError::Projection(_) | ApiError::Database(_) | ApiError::Internal(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal")
@@ -116,12 +135,17 @@ impl ApiError {
     }
 }
 
+/// Why a request failed on Lodge's side, carried in the response's extensions to the tracing
+/// layer, which logs it (`server::trace_layer`): the client reads only that something went wrong,
+/// since the cause may name tables, hosts or files.
+#[derive(Debug, Clone)]
+pub struct FailureCause(pub String);
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
-        let detail = if status.is_server_error() && code == "internal" {
-            // The cause goes to the log, not to the client: it may name tables, hosts or files.
-            tracing::error!(error = %self, "request failed");
+        let internal = status.is_server_error() && code == "internal";
+        let detail = if internal {
             "something went wrong on our side; it has been logged, and trying again may work".to_owned()
         } else {
             self.to_string()
@@ -134,6 +158,9 @@ impl IntoResponse for ApiError {
             code,
         };
         let mut response = (status, axum::Json(problem)).into_response();
+        if internal {
+            response.extensions_mut().insert(FailureCause(self.to_string()));
+        }
         response.headers_mut().insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),

@@ -6,20 +6,22 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, Request, Uri, header};
+use axum::response::Response;
 use lodge_eventlog::EventLog;
 use lodge_projections::{ProjectionError, ReadStore, all};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+use tower_http::classify::{ServerErrorsAsFailures, SharedClassifier};
 use tower_http::compression::CompressionLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnRequest, DefaultOnResponse, OnResponse, TraceLayer};
 
 use crate::blobs::BlobStore;
 use crate::commands::StreamLocks;
-use crate::error::ApiError;
+use crate::error::{ApiError, FailureCause};
 use crate::metrics::{self, Metrics};
 use crate::portal::cache::PortalCache;
 use crate::routes;
@@ -57,7 +59,22 @@ pub fn app(state: AppState) -> Router {
         HeaderValue::from_static("no-store"),
     ))
     .layer(PropagateRequestIdLayer::new(request_id.clone()))
-    .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+    .layer(trace_layer())
+    .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+    .with_state(state)
+}
+
+type Trace = TraceLayer<
+    SharedClassifier<ServerErrorsAsFailures>,
+    fn(&Request<axum::body::Body>) -> tracing::Span,
+    DefaultOnRequest,
+    fn(&Response, Duration, &tracing::Span),
+>;
+
+/// The request's span (method, path without secrets, request id), and the log's one place for a
+/// failure: the cause an [`ApiError`] left in the response ([`FailureCause`]) is logged here.
+pub fn trace_layer() -> Trace {
+    fn span(request: &Request<axum::body::Body>) -> tracing::Span {
         let id = request
             .headers()
             .get("x-request-id")
@@ -65,9 +82,16 @@ pub fn app(state: AppState) -> Router {
             .unwrap_or("-");
         let path = loggable_path(request.uri().path());
         tracing::info_span!("request", method = %request.method(), path = %path, request_id = %id)
-    }))
-    .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
-    .with_state(state)
+    }
+    fn on_response(response: &Response, latency: Duration, span: &tracing::Span) {
+        DefaultOnResponse::default().on_response(response, latency, span);
+        if let Some(FailureCause(cause)) = response.extensions().get() {
+            tracing::error!(status = response.status().as_u16(), %cause, "request failed");
+        }
+    }
+    TraceLayer::new_for_http()
+        .make_span_with(span as fn(&Request<axum::body::Body>) -> tracing::Span)
+        .on_response(on_response as fn(&Response, Duration, &tracing::Span))
 }
 
 /// Paths whose last part is a secret: a portal link's token, a staff view link's.

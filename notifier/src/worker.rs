@@ -2,7 +2,8 @@
 
 use lodge_domain::contact::Channel;
 use lodge_domain::invite::{
-    InviteCommand, InviteDecider, InviteEvent, InviteState, NotificationOutcome, RecordNotification, RecordStaffDigest,
+    InviteCommand, InviteDecider, InviteError, InviteEvent, InviteState, NotificationOutcome, RecordNotification,
+    RecordStaffDigest,
 };
 use lodge_domain::links::{portal_link_token, portal_url};
 use lodge_domain::notification::NotificationKind;
@@ -37,8 +38,9 @@ pub enum NotifierError {
     Store(#[from] ProjectionError),
     #[error("the notifier's checkpoint: {0}")]
     Checkpoint(#[from] sqlx::Error),
+    /// The log refused to record a notification or a digest (not for want of the database).
     #[error("recording a notification: {0}")]
-    Record(String),
+    Record(#[source] CommandError<InviteError>),
 }
 
 impl NotifierError {
@@ -687,7 +689,7 @@ impl Notifier {
         match command::execute::<InviteDecider>(&self.log, &StreamId::invite(invite_id), &command, &metadata).await {
             Ok(_) => {}
             Err(CommandError::Log(error)) => return Err(error.into()),
-            Err(other) => return Err(NotifierError::Record(other.to_string())),
+            Err(other) => return Err(NotifierError::Record(other)),
         }
         if settled {
             staff_digest::told(&self.store, leader, invite_id).await?;
@@ -730,7 +732,7 @@ impl Notifier {
         match command::execute::<InviteDecider>(&self.log, &StreamId::invite(invite_id), &command, &metadata).await {
             Ok(_) => Ok(()),
             Err(CommandError::Log(error)) => Err(error.into()),
-            Err(other) => Err(NotifierError::Record(other.to_string())),
+            Err(other) => Err(NotifierError::Record(other)),
         }
     }
 }

@@ -25,6 +25,9 @@ pub enum ProjectionError {
     Malformed(String),
     #[error("`{0}` is not a database URL Lodge can use: give sqlite://PATH or postgres://…")]
     UnsupportedUrl(String),
+    /// A task of the work (a rebuild's reader or renderer) panicked or was cancelled.
+    #[error("a task stopped before its end: {0}")]
+    Task(#[from] tokio::task::JoinError),
 }
 
 impl ProjectionError {
@@ -34,7 +37,12 @@ impl ProjectionError {
         match self {
             ProjectionError::Store(error) => lodge_eventlog::is_transient(error),
             ProjectionError::Log(error) => error.is_transient(),
-            _ => false,
+            ProjectionError::Stopped { .. }
+            | ProjectionError::Unhandled { .. }
+            | ProjectionError::Switched(_)
+            | ProjectionError::Malformed(_)
+            | ProjectionError::UnsupportedUrl(_)
+            | ProjectionError::Task(_) => false,
         }
     }
 }

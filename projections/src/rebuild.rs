@@ -341,9 +341,7 @@ impl Pipeline {
         }
         // No more pages: because the log has none, or because a stage died.
         for stage in [&mut self.reader, &mut self.renderer] {
-            stage
-                .await
-                .map_err(|e| ProjectionError::Malformed(format!("rebuilding from the log: {e}")))?;
+            stage.await?;
         }
         Ok(None)
     }

@@ -16,6 +16,7 @@ lodge_eventlog::test_on_both_engines!(
     files_are_the_owners_alone_whatever_the_umask,
     no_secret_reaches_the_log_at_any_level,
     metrics_are_served_on_the_operators_own_address,
+    a_failure_on_our_side_is_logged_with_its_cause_and_not_told,
 );
 
 /// A staff token for a server on `db`, made as the README says.
@@ -276,4 +277,39 @@ async fn metrics_are_served_on_the_operators_own_address(db: TestDatabase) {
     let elsewhere = client.get(format!("{operations}/api/invites")).send().await.unwrap();
     assert_eq!(elsewhere.status(), StatusCode::NOT_FOUND);
     serving.stop();
+}
+
+/// A read model gone from under a running server: the staff's list answers 500 with a
+/// detail that names nothing inside, and the log has the cause, once.
+async fn a_failure_on_our_side_is_logged_with_its_cause_and_not_told(db: TestDatabase) {
+    let folder = tempfile::tempdir().unwrap();
+    let token = staff_token(&db, folder.path());
+    let serving = Serving::start(lodge(&db, folder.path()));
+    let store = lodge_projections::ReadStore::connect(db.url()).await.unwrap();
+    sqlx::query("DROP VIEW staff_invites")
+        .execute(store.pool())
+        .await
+        .unwrap();
+
+    let response = reqwest::Client::new()
+        .get(serving.url("/api/invites"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let problem: Value = response.json().await.unwrap();
+    assert_eq!(problem["code"], "internal");
+    let detail = problem["detail"].as_str().unwrap();
+    assert!(detail.contains("something went wrong on our side"), "{detail}");
+    assert!(!detail.contains("staff_invites"), "{detail}");
+
+    let said = serving.stop();
+    let failures: Vec<&str> = said.lines().filter(|line| line.contains("request failed")).collect();
+    assert_eq!(failures.len(), 1, "{said}");
+    assert!(
+        failures[0].contains("staff_invites"),
+        "the cause is logged: {}",
+        failures[0]
+    );
 }

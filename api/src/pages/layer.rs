@@ -60,6 +60,8 @@ async fn as_page(state: &AppState, response: Response) -> Response {
             if let Some(retry) = parts.headers.get(header::RETRY_AFTER) {
                 page.headers_mut().insert(header::RETRY_AFTER, retry.clone());
             }
+            // The cause of a failure on our side goes on to the tracing layer, which logs it.
+            *page.extensions_mut() = parts.extensions;
             page
         }
         Err(_) => Response::from_parts(parts, Body::from(bytes)),

@@ -158,17 +158,21 @@ pub fn when(history: &[InviteEvent], command: InviteCommand) -> Result<Vec<Invit
     InviteDecider::decide(&InviteDecider::fold(history), &command)
 }
 
-/// Decides `command` after `history` and returns the history with the new events appended.
+/// Decides `command` after `history` and returns the history with the new events appended. A
+/// refusal fails the test at the caller's line, as do [`state`] and [`sent`].
+#[track_caller]
 pub fn then(history: &[InviteEvent], command: InviteCommand) -> Vec<InviteEvent> {
     let mut events = history.to_vec();
     events.extend(when(history, command).expect("command accepted"));
     events
 }
 
+#[track_caller]
 pub fn state(history: &[InviteEvent]) -> Invite {
     InviteDecider::fold(history).invite().cloned().expect("invite sent")
 }
 
+#[track_caller]
 pub fn sent() -> Vec<InviteEvent> {
     then(&[], InviteCommand::SendInvite(send_invite()))
 }
@@ -232,4 +236,34 @@ pub fn cancel() -> InviteCommand {
         reason: Some("Sent to the wrong client".into()),
         by: staff(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The line a helper's failure names, caught as the test runner would report it.
+    fn failing_line(helper: impl FnOnce() + std::panic::UnwindSafe) -> u32 {
+        let line = std::sync::Arc::new(std::sync::Mutex::new(0));
+        let seen = line.clone();
+        let before = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            *seen.lock().unwrap() = info.location().map_or(0, |location| location.line());
+        }));
+        let outcome = std::panic::catch_unwind(helper);
+        std::panic::set_hook(before);
+        assert!(outcome.is_err(), "the helper fails");
+        *line.lock().unwrap()
+    }
+
+    #[test]
+    fn helpers_report_the_callers_line() {
+        let history = sent();
+        let expected = line!() + 1;
+        let reported = failing_line(move || drop(then(&history, InviteCommand::SendInvite(send_invite()))));
+        assert_eq!(reported, expected, "then");
+        let expected = line!() + 1;
+        let reported = failing_line(|| drop(state(&[])));
+        assert_eq!(reported, expected, "state");
+    }
 }

@@ -12,6 +12,7 @@ use lodge_domain::testing::random::*;
 use lodge_domain::{ContactId, Decider, EventSchema, RequestId};
 use proptest::prelude::*;
 
+#[track_caller]
 fn assert_invariants(invite: &Invite) {
     // Contacts: within the limit, each once, reachable on the invite's channels.
     assert!(!invite.contacts.is_empty() && invite.contacts.len() <= MAX_CONTACTS);
