@@ -1,6 +1,5 @@
 //! `lodge`: the one binary of Lodge.
 
-mod bench;
 mod cli;
 mod commands;
 mod config;
@@ -10,7 +9,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
-use crate::cli::{BenchCommand, Cli, Command};
+use crate::cli::{Cli, Command};
 use crate::config::Config;
 
 #[global_allocator]
@@ -85,9 +84,5 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Audit(args) => commands::audit::run(&config, &args).await,
         Command::History(args) => commands::history::run(&config, &args).await,
         Command::Rebuild(args) => commands::rebuild::run(&config, &args).await,
-        Command::Bench(BenchCommand::Append(args)) => bench::append::run(&args).await,
-        Command::Bench(BenchCommand::Rebuild(args)) => bench::rebuild::run(&args).await,
-        Command::Bench(BenchCommand::Http(args)) => bench::http::run(&args).await,
-        Command::Bench(BenchCommand::Notify(args)) => bench::notify::run(&args).await,
     }
 }

@@ -14,6 +14,7 @@ mod error;
 mod hash;
 mod log;
 pub mod postgres;
+mod redact;
 mod row;
 pub mod sqlite;
 mod subscription;
@@ -25,6 +26,7 @@ mod wakeup;
 
 pub use error::{LogError, is_transient};
 pub use log::{Engine, EventLog, LogOptions};
+pub use redact::redact_url;
 pub use subscription::Subscription;
 pub use types::{
     AppendOutcome, ExpectedVersion, LogSummary, Metadata, NewEvent, Position, RecordedEvent, Source, StreamId,

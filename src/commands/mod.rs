@@ -17,11 +17,11 @@ use anyhow::Context;
 use lodge_eventlog::EventLog;
 use secrecy::ExposeSecret;
 
-use crate::config::{Config, redact_url};
+use crate::config::Config;
 
 /// Connects to the configured database and brings its schema up to date, as every command does.
 pub async fn open_log(config: &Config) -> anyhow::Result<EventLog> {
-    let shown = redact_url(config.database_url.expose_secret());
+    let shown = config.database_url_shown();
     let log = EventLog::connect_with(config.database_url.expose_secret(), config.log_options())
         .await
         .with_context(|| format!("cannot open the database at {shown}"))?;

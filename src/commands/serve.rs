@@ -10,7 +10,7 @@ use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{Config, redact_url};
+use crate::config::Config;
 
 pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
     let mut settings = config.api_settings(config.secret_key()?)?;
@@ -55,7 +55,7 @@ pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
         env!("CARGO_PKG_VERSION"),
         server.address
     );
-    eprintln!("  database     {}", redact_url(config.database_url.expose_secret()));
+    eprintln!("  database     {}", config.database_url_shown());
     eprintln!("  portal links {public_url}/p/…");
     match operations_address {
         Some(address) => eprintln!("  operations   http://{address}/metrics and /readyz in full"),

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use lodge_eventlog::Engine;
 use secrecy::ExposeSecret;
 
-use crate::config::{Config, redact_url};
+use crate::config::Config;
 
 pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
     let log = super::open_log(config).await?;
@@ -15,10 +15,7 @@ pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
         Engine::Postgres => "PostgreSQL",
     };
     println!("Lodge {}", env!("CARGO_PKG_VERSION"));
-    println!(
-        "  database   {} ({engine})",
-        redact_url(config.database_url.expose_secret())
-    );
+    println!("  database   {} ({engine})", config.database_url_shown());
     println!(
         "  event log  {} in {}",
         super::count(summary.events, "event"),
@@ -45,7 +42,6 @@ pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
     println!("  lodge project           build the read models (portal views, audit trail) from the log");
     println!("  lodge audit --invite ID the audit trail as JSON lines or CSV");
     println!("  lodge verify            check every stream's tamper-evident hash chain");
-    println!("  lodge bench append      measure appends against plain INSERTs");
     println!("  lodge --help            everything else");
     println!();
     println!("(With cargo: cargo run -- demo, cargo run -- log, …)");

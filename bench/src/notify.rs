@@ -1,4 +1,4 @@
-//! `lodge bench notify`: how fast the notifier turns InviteSent events into emails on a loopback
+//! `lodge-bench notify`: how fast the notifier turns InviteSent events into emails on a loopback
 //! SMTP server (with its connection pool, recording each outcome in the log), and how long an
 //! email takes to arrive after its invite was sent under a steady load.
 

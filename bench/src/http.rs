@@ -1,4 +1,4 @@
-//! `lodge bench http`: a real `lodge serve` process under `wrk` (64 connections): the portal view
+//! `lodge-bench http`: a real `lodge serve` process under `wrk` (64 connections): the portal view
 //! and posting messages, beside `GET /healthz` in the same run; the server's memory; and a 1 GiB
 //! upload's speed and the server's memory growth beside the disk's own sequential write speed.
 
@@ -162,9 +162,25 @@ impl Drop for ServerProcess {
     }
 }
 
+/// The `lodge` binary to measure: `LODGE_BENCH_LODGE`, or the one cargo built beside this one
+/// (`cargo build --release` builds both).
+fn lodge_binary() -> anyhow::Result<std::path::PathBuf> {
+    if let Some(path) = std::env::var_os("LODGE_BENCH_LODGE") {
+        return Ok(path.into());
+    }
+    let beside = std::env::current_exe()?.with_file_name("lodge");
+    if !beside.exists() {
+        bail!(
+            "no lodge binary at {}: build it first (cargo build --release), or name one in LODGE_BENCH_LODGE",
+            beside.display()
+        );
+    }
+    Ok(beside)
+}
+
 async fn start_server(db: &BenchDatabase, folder: &Path) -> anyhow::Result<ServerProcess> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-    let child = Command::new(std::env::current_exe()?)
+    let child = Command::new(lodge_binary()?)
         .arg("serve")
         .current_dir(folder)
         .env_remove("LODGE_CONFIG")

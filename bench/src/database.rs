@@ -1,11 +1,5 @@
-//! `lodge bench`: measurements that print figures beside a baseline taken in the same run, on the
-//! same database with the same durability settings. Targets are reported, never asserted.
-
-pub mod append;
-pub mod history;
-pub mod http;
-pub mod notify;
-pub mod rebuild;
+//! What every benchmark shares: a database of its own on each engine, removed afterwards, and the
+//! printing of its figures.
 
 use std::time::Duration;
 
@@ -41,7 +35,7 @@ impl BenchDatabase {
         let mut admin = PgConnection::connect(server).await.with_context(|| {
             format!(
                 "cannot reach the benchmark's PostgreSQL at {}",
-                crate::config::redact_url(server)
+                lodge_eventlog::redact_url(server)
             )
         })?;
         admin

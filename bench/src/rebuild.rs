@@ -1,4 +1,4 @@
-//! `lodge bench rebuild`: on a log of realistic invites, how fast every read model is rebuilt beside
+//! `lodge-bench rebuild`: on a log of realistic invites, how fast every read model is rebuilt beside
 //! how fast the same events are merely read with `read_all` (the ratio is the figure), the peak
 //! memory of the rebuild, and how long an append takes to reach the portal view under steady load.
 

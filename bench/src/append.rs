@@ -1,4 +1,4 @@
-//! `lodge bench append`: appends per second beside plain INSERTs of rows of the same size, with one
+//! `lodge-bench append`: appends per second beside plain INSERTs of rows of the same size, with one
 //! writer, eight writers and batches of ten; and how fast `read_all` reads the log back.
 
 use std::process::ExitCode;
