@@ -12,6 +12,7 @@ mod health;
 pub mod limits;
 pub mod listener;
 mod metrics;
+pub mod migrations;
 pub mod openapi;
 pub mod own_writes;
 pub mod pages;

@@ -149,6 +149,7 @@ impl Server {
         let blobs = BlobStore::open(&self.settings.blob_url, &self.settings.blob_options)
             .map_err(|e| ServerError::Blobs(e.to_string()))?;
         let pages = crate::pages::Pages::new(&self.settings).map_err(ServerError::Pages)?;
+        crate::migrations::migrate(&self.store).await?;
         all::register_all(&self.store).await?;
         let address = listener.local_addr()?;
         let mut tasks = JoinSet::new();

@@ -353,6 +353,7 @@ async fn measure(db: &BenchDatabase, args: &HttpBenchArgs) -> anyhow::Result<Fig
     let log = EventLog::connect(&db.url).await?;
     log.migrate().await?;
     let store = ReadStore::connect(&db.url).await?;
+    lodge_api::migrations::migrate(&store).await?;
     let token = lodge_api::staff::tokens::create(store.pool(), "Bench Staff", Some("bench@firm.example"))
         .await?
         .token;

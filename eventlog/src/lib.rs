@@ -13,6 +13,7 @@ pub mod command;
 mod error;
 mod hash;
 mod log;
+pub mod migrations;
 pub mod postgres;
 mod redact;
 mod row;

@@ -9,6 +9,7 @@
 mod checkpoint;
 mod email;
 mod message;
+pub mod migrations;
 mod reminders;
 mod retries;
 mod settings;

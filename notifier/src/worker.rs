@@ -97,6 +97,7 @@ pub async fn run(
             }
         },
     };
+    crate::migrations::migrate(&store).await?;
     // Reminders look for candidates in the staff read model: make sure its view exists even if no
     // projector has run yet.
     lodge_projections::all::register_all(&store).await?;

@@ -52,7 +52,8 @@ pub(crate) fn now() -> String {
 }
 
 impl ReadStore {
-    /// Connects to the log's database (already migrated by the log).
+    /// Connects to the log's database, and brings the read models' own tables (the projections'
+    /// registry and the rebuilds') up to date.
     pub async fn connect(url: &str) -> Result<Self, ProjectionError> {
         sqlx::any::install_default_drivers();
         let engine = Engine::of_url(url).ok_or_else(|| ProjectionError::UnsupportedUrl(url.to_owned()))?;
@@ -85,12 +86,29 @@ impl ReadStore {
             Engine::Sqlite => Some(WriteGate::of_url(url)?),
             Engine::Postgres => None,
         };
-        Ok(Self {
+        let store = Self {
             pool,
             engine,
             gate,
             applied: Arc::default(),
-        })
+        };
+        store
+            .migrate(match engine {
+                Engine::Sqlite => sqlx::migrate!("../migrations/projections/sqlite"),
+                Engine::Postgres => sqlx::migrate!("../migrations/projections/postgres"),
+            })
+            .await?;
+        Ok(store)
+    }
+
+    /// Runs a crate's migrations for the tables it keeps in this database (on SQLite in this
+    /// process's turn at the file); see `lodge_eventlog::migrations`.
+    pub async fn migrate(&self, migrator: sqlx::migrate::Migrator) -> Result<(), ProjectionError> {
+        let _turn = self.turn().await;
+        lodge_eventlog::migrations::of_a_crate(migrator)
+            .run(&self.pool)
+            .await
+            .map_err(|e| ProjectionError::Store(e.into()))
     }
 
     /// The signal that projector `name` of this process committed a batch.

@@ -25,7 +25,16 @@ pub async fn open_log(config: &Config) -> anyhow::Result<EventLog> {
     let log = EventLog::connect_with(config.database_url.expose_secret(), config.log_options())
         .await
         .with_context(|| format!("cannot open the database at {shown}"))?;
-    log.migrate()
+    // Each crate brings its own tables up to date: the log's, then the read models' registry (on
+    // connecting), the API's and the notifier's.
+    let migrated = async {
+        log.migrate().await?;
+        let store = lodge_projections::ReadStore::connect(config.database_url.expose_secret()).await?;
+        lodge_api::migrations::migrate(&store).await?;
+        lodge_notifier::migrations::migrate(&store).await?;
+        anyhow::Ok(())
+    };
+    migrated
         .await
         .with_context(|| format!("cannot update the schema of the database at {shown}"))?;
     Ok(log)

@@ -32,8 +32,6 @@ use crate::types::{AppendOutcome, ExpectedVersion, LogSummary, Metadata, NewEven
 use crate::verify::{self, VerifyReport, VerifyRow};
 use crate::wakeup::Wakeup;
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
-
 const CHANNEL: &str = "lodge_events";
 
 const EVENT_COLUMNS: &str = "e.position, e.event_id, e.stream_id, e.stream_version, e.event_type, e.schema_version, \
@@ -186,7 +184,7 @@ fn append_error(error: sqlx::Error, stream: &StreamId, expected: ExpectedVersion
 /// Appends inside a transaction the caller controls, exactly as [`EventLog::append`] does otherwise.
 /// Tests use it to hold transactions open and commit them in an order of their choosing. For a
 /// stream's events to stay in version order in the log, the append must be the transaction's first
-/// write (see migrations/postgres/0002_group_commit.sql).
+/// write (see migrations/eventlog/postgres/0002_group_commit.sql).
 ///
 /// [`EventLog::append`]: crate::EventLog::append
 #[cfg(feature = "testing")]
@@ -228,7 +226,9 @@ impl PostgresLog {
     }
 
     pub(crate) async fn migrate(&self) -> Result<(), LogError> {
-        MIGRATOR.run(&self.pool).await?;
+        crate::migrations::of_a_crate(sqlx::migrate!("../migrations/eventlog/postgres"))
+            .run(&self.pool)
+            .await?;
         Ok(())
     }
 

@@ -24,8 +24,6 @@ use crate::types::{AppendOutcome, ExpectedVersion, LogSummary, Metadata, NewEven
 use crate::verify::{self, VerifyReport, VerifyRow};
 use crate::wakeup::Wakeup;
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
-
 const EVENT_COLUMNS: &str =
     "position, event_id, stream_id, stream_version, event_type, schema_version, data, metadata, recorded_at, hash";
 
@@ -137,7 +135,9 @@ impl SqliteLog {
     pub(crate) async fn migrate(&self) -> Result<(), LogError> {
         let mut writer = self.writer.lock().await;
         let _turn = self.gate.turn().await;
-        MIGRATOR.run(&mut writer.connection).await?;
+        crate::migrations::of_a_crate(sqlx::migrate!("../migrations/eventlog/sqlite"))
+            .run(&mut writer.connection)
+            .await?;
         Ok(())
     }
 

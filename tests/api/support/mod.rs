@@ -45,6 +45,7 @@ impl TestApp {
         }
         let log = db.log().await;
         let store = ReadStore::connect(db.url()).await.expect("read store");
+        lodge_api::migrations::migrate(&store).await.expect("the API's tables");
         let blobs = tempfile::tempdir().expect("a blob folder");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a port");
         let address = listener.local_addr().unwrap();

@@ -1,0 +1,14 @@
+//! The notifier's own tables (its checkpoint, retries, reminder plans and digests), in
+//! `migrations/notifier/`: run by the notifier at start and by every `lodge` command.
+
+use lodge_eventlog::Engine;
+use lodge_projections::{ProjectionError, ReadStore};
+
+pub async fn migrate(store: &ReadStore) -> Result<(), ProjectionError> {
+    store
+        .migrate(match store.engine() {
+            Engine::Sqlite => sqlx::migrate!("../migrations/notifier/sqlite"),
+            Engine::Postgres => sqlx::migrate!("../migrations/notifier/postgres"),
+        })
+        .await
+}
