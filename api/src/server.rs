@@ -213,9 +213,12 @@ impl Server {
 /// How often slots older than any limit's window are removed.
 const SWEEP_LIMITS_EVERY: Duration = Duration::from_secs(5 * 60);
 
-/// Removes, now and then, the slots of limits that no request looked at again (see `limits`).
+/// Removes, now and then, the slots of limits that no request looked at again (see `limits`). The
+/// first sweep is one period after start, not at once: slots past their window count for nothing
+/// meanwhile, and a sweep racing the start raced a test's own.
 async fn sweep_limits(state: AppState, shutdown: CancellationToken) {
-    let mut every = tokio::time::interval(SWEEP_LIMITS_EVERY);
+    let first = tokio::time::Instant::now() + SWEEP_LIMITS_EVERY;
+    let mut every = tokio::time::interval_at(first, SWEEP_LIMITS_EVERY);
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,

@@ -275,6 +275,23 @@ pub async fn list(store: &ReadStore, query: &InviteQuery) -> Result<Vec<InviteSu
         .collect()
 }
 
+/// Open invites due on or before `day` (the notifier's candidates for reminders), in no order.
+pub async fn open_due_by(store: &ReadStore, day: NaiveDate) -> Result<Vec<InviteId>, ProjectionError> {
+    let ids: Vec<String> = sqlx::query_scalar(
+        "SELECT invite_id FROM staff_invites WHERE status = 'open' AND due_on IS NOT NULL AND due_on <= $1",
+    )
+    .bind(day.to_string())
+    .fetch_all(store.pool())
+    .await?;
+    ids.iter()
+        .map(|id| {
+            id.parse::<uuid::Uuid>()
+                .map(InviteId::from_uuid)
+                .map_err(|e| ProjectionError::Malformed(format!("staff view's invite id `{id}`: {e}")))
+        })
+        .collect()
+}
+
 /// One invite in full.
 pub async fn invite(store: &ReadStore, id: InviteId) -> Result<Option<StaffInviteView>, ProjectionError> {
     let doc: Option<String> = sqlx::query_scalar("SELECT doc FROM staff_invites WHERE invite_id = $1")
