@@ -18,7 +18,9 @@ use crate::history::{HistoryEvent, InviteHistory, Touched};
 use crate::load::Load;
 use crate::projection::{Generation, Projection, Table};
 use crate::row_values::Bytes;
-use crate::store::{ReadStore, bytes_from_hex};
+use crate::store::ReadStore;
+use crate::tables::Column;
+use crate::tables::bytes_from_hex;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -446,10 +448,24 @@ impl Projection for AuditProjection {
     const TABLES: &'static [Table] = &[
         Table {
             name: TRAIL,
-            columns: "position BIGINT NOT NULL, invite_id BLOB NOT NULL, stream_version BIGINT NOT NULL,
-                  at TEXT NOT NULL, actor_kind TEXT NOT NULL, actor_id BLOB, actor_name TEXT, action TEXT NOT NULL,
-                  contact_id BLOB, request_id BLOB, document_id BLOB, sha256 BLOB, ip TEXT, user_agent TEXT,
-                  detail TEXT, event_hash BLOB NOT NULL",
+            columns: &[
+                Column::big_int("position").not_null(),
+                Column::bytes("invite_id").not_null(),
+                Column::big_int("stream_version").not_null(),
+                Column::text("at").not_null(),
+                Column::text("actor_kind").not_null(),
+                Column::bytes("actor_id"),
+                Column::text("actor_name"),
+                Column::text("action").not_null(),
+                Column::bytes("contact_id"),
+                Column::bytes("request_id"),
+                Column::bytes("document_id"),
+                Column::bytes("sha256"),
+                Column::text("ip"),
+                Column::text("user_agent"),
+                Column::text("detail"),
+                Column::bytes("event_hash").not_null(),
+            ],
             // An event is one entry, named by its place in its invite's stream as well as by its
             // position in the log; keyed by the former, which invite queries look up.
             key: Some("invite_id, stream_version"),
@@ -459,7 +475,10 @@ impl Projection for AuditProjection {
         },
         Table {
             name: CONTACTS,
-            columns: "contact_id BLOB NOT NULL, invite_id BLOB NOT NULL",
+            columns: &[
+                Column::bytes("contact_id").not_null(),
+                Column::bytes("invite_id").not_null(),
+            ],
             key: Some("contact_id, invite_id"),
             indexes: &[],
             backfill: Some(contacts_from_trail),
@@ -467,7 +486,10 @@ impl Projection for AuditProjection {
         },
         Table {
             name: DOCUMENTS,
-            columns: "document_id BLOB NOT NULL, invite_id BLOB NOT NULL",
+            columns: &[
+                Column::bytes("document_id").not_null(),
+                Column::bytes("invite_id").not_null(),
+            ],
             key: Some("document_id, invite_id"),
             indexes: &[],
             backfill: Some(documents_from_trail),

@@ -24,6 +24,7 @@ mod row_values;
 pub mod runtime;
 pub mod staff;
 mod store;
+pub mod tables;
 mod write_transaction;
 
 pub use error::ProjectionError;
@@ -32,4 +33,5 @@ pub use load::Load;
 pub use projection::{DynProjection, Generation, Projection, Table};
 pub use recent_histories::RecentHistories;
 pub use store::{ProjectorStatus, ReadStore};
+pub use tables::{Column, ColumnKind};
 pub use write_transaction::WriteTransaction;

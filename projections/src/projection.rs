@@ -6,12 +6,12 @@ use crate::error::ProjectionError;
 use crate::history::{InviteHistory, Touched};
 use crate::load::Load;
 
-/// A read-model table: `columns` is the body of its CREATE TABLE, `key` the columns of its unique
-/// key (if any), `indexes` the columns of each other index (with `WHERE` and a condition after them
-/// for an index of only the rows that meet it), all in SQL that SQLite and PostgreSQL share. The key is a unique index made with the others, not a PRIMARY KEY in `columns`: a rebuild
-/// loads rows first and builds indexes after, which is far cheaper than updating them row by row.
-/// (A table that a rebuild loads with `ON CONFLICT` on its key needs the key while loading, so
-/// declares it in `columns` instead.)
+/// A read-model table: its `columns`, `key` the columns of its unique key (if any), `indexes` the
+/// columns of each other index (with `WHERE` and a condition after them for an index of only the
+/// rows that meet it), in SQL that SQLite and PostgreSQL share. The key is a unique index made with
+/// the others, not a primary key among the columns: a rebuild loads rows first and builds indexes
+/// after, which is far cheaper than updating them row by row. (A table that a rebuild loads with
+/// `ON CONFLICT` on its key needs the key while loading, so declares it on its column instead.)
 ///
 /// A table added to a projection after its first release names how to fill it from the
 /// projection's other tables (`backfill`, an `INSERT … SELECT` for a generation on an engine), so
@@ -21,7 +21,7 @@ use crate::load::Load;
 #[derive(Debug, Clone, Copy)]
 pub struct Table {
     pub name: &'static str,
-    pub columns: &'static str,
+    pub columns: &'static [crate::tables::Column],
     pub key: Option<&'static str>,
     pub indexes: &'static [&'static str],
     pub backfill: Option<fn(Engine, Generation) -> String>,

@@ -11,6 +11,7 @@ use crate::history::{InviteHistory, Touched};
 use crate::load::Load;
 use crate::projection::{Generation, Projection, Table};
 use crate::store::ReadStore;
+use crate::tables::Column;
 use lodge_domain::{ContactId, InviteId};
 use lodge_eventlog::Engine;
 
@@ -21,7 +22,12 @@ impl Projection for PortalProjection {
     const TABLES: &'static [Table] = &[
         Table {
             name: "portal_views",
-            columns: "invite_id TEXT NOT NULL, contact_id TEXT NOT NULL, position BIGINT NOT NULL, doc TEXT NOT NULL",
+            columns: &[
+                Column::text("invite_id").not_null(),
+                Column::text("contact_id").not_null(),
+                Column::big_int("position").not_null(),
+                Column::text("doc").not_null(),
+            ],
             key: Some("invite_id, contact_id"),
             indexes: &[],
             backfill: None,
@@ -29,7 +35,11 @@ impl Projection for PortalProjection {
         },
         Table {
             name: "portal_links",
-            columns: "token_hash TEXT PRIMARY KEY, invite_id TEXT NOT NULL, contact_id TEXT NOT NULL",
+            columns: &[
+                Column::text("token_hash").primary_key(),
+                Column::text("invite_id").not_null(),
+                Column::text("contact_id").not_null(),
+            ],
             key: None,
             indexes: &["invite_id"],
             backfill: None,

@@ -15,6 +15,7 @@ use crate::load::Load;
 use crate::portal::{self, InviteStatus, PortalRequest, PortalSender, RequestStatus};
 use crate::projection::{Generation, Projection, Table};
 use crate::store::ReadStore;
+use crate::tables::Column;
 
 /// Done out of total, counting each request once per contact it is assigned to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -136,8 +137,15 @@ impl Projection for StaffProjection {
     const NAME: &'static str = "staff";
     const TABLES: &'static [Table] = &[Table {
         name: "staff_invites",
-        columns: "invite_id TEXT NOT NULL, status TEXT NOT NULL, due_on TEXT, sent_at TEXT NOT NULL,
-                  search TEXT NOT NULL, position BIGINT NOT NULL, doc TEXT NOT NULL",
+        columns: &[
+            Column::text("invite_id").not_null(),
+            Column::text("status").not_null(),
+            Column::text("due_on"),
+            Column::text("sent_at").not_null(),
+            Column::text("search").not_null(),
+            Column::big_int("position").not_null(),
+            Column::text("doc").not_null(),
+        ],
         key: Some("invite_id"),
         indexes: &["status, due_on", "sent_at"],
         backfill: None,

@@ -12,7 +12,7 @@ use lodge_eventlog::command;
 use lodge_eventlog::testing::TestDatabase;
 use lodge_eventlog::{Engine, ExpectedVersion, Metadata, NewEvent, Position, StreamId};
 use lodge_projections::portal::{self, PortalProjection};
-use lodge_projections::{Generation, InviteHistory, Load, Projection, ProjectionError, Table, Touched};
+use lodge_projections::{Column, Generation, InviteHistory, Load, Projection, ProjectionError, Table, Touched};
 
 /// Counts its writes: one row per (invite, applied batch). Can fail once, like a connection lost
 /// on the way to the database; refuses invites whose title starts with "Poison", and cannot write
@@ -31,7 +31,10 @@ impl Projection for Tally {
     const NAME: &'static str = "tally";
     const TABLES: &'static [Table] = &[Table {
         name: "tally_writes",
-        columns: "invite_id TEXT NOT NULL, events BIGINT NOT NULL",
+        columns: &[
+            Column::text("invite_id").not_null(),
+            Column::big_int("events").not_null(),
+        ],
         key: None,
         indexes: &["invite_id"],
         backfill: None,
