@@ -31,10 +31,6 @@ use crate::state::AppState;
 
 pub const COOKIE: &str = "lodge_portal";
 
-/// How long opening a portal waits for a link that the read model does not show yet, while that
-/// read model is behind the log.
-const LINK_WAIT: Duration = Duration::from_secs(1);
-
 /// A signed-in contact: whose portal this request may see and change.
 #[derive(Debug, Clone)]
 pub struct ContactSession {
@@ -262,7 +258,8 @@ fn not_a_link() -> ApiError {
 
 /// Finds the portal a link's token opens. Opening links is limited per address, before anything
 /// is looked up, and per contact; an unknown token is refused at once, unless the read model of
-/// links is behind the log (a link sent a moment ago), when it waits for it, bounded.
+/// links is behind the log (a link sent a moment ago), when it waits for it as long as a read may
+/// wait (`read_wait`): one second was too short for a server just started, on a busy machine.
 pub async fn find_link(state: &AppState, context: &RequestContext, token: &str) -> Result<Link, ApiError> {
     let address = Who {
         contact: None,
@@ -276,7 +273,7 @@ pub async fn find_link(state: &AppState, context: &RequestContext, token: &str) 
             let head = state.log.settled_head().await?;
             let caught_up = state
                 .store
-                .wait_for(&state.log, PortalProjection::NAME, head, LINK_WAIT)
+                .wait_for(&state.log, PortalProjection::NAME, head, state.settings.read_wait)
                 .await?;
             if caught_up {
                 portal::portal_link(&state.store, hash.as_str()).await?
