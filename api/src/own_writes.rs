@@ -8,6 +8,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use lodge_eventlog::Position;
 use lodge_projections::Projection;
@@ -51,11 +52,14 @@ struct Inner {
 #[derive(Default)]
 pub struct OwnWrites {
     inner: Mutex<Inner>,
+    /// The last position any writer wrote through this server.
+    latest: AtomicI64,
 }
 
 impl OwnWrites {
     /// `writer` wrote at `position`.
     pub fn wrote(&self, writer: Writer, position: Position) {
+        self.latest.fetch_max(position.0, Ordering::Relaxed);
         let mut inner = self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let not_shown_by = writer.reads_from().to_vec();
         let latest = match inner.pending.get(&writer) {
@@ -84,6 +88,12 @@ impl OwnWrites {
                 not_shown_by,
             },
         );
+    }
+
+    /// The last position written through this server by anyone: what a read that cannot name its
+    /// writer (a link just sent, opened in another browser) waits for.
+    pub fn latest(&self) -> Position {
+        Position(self.latest.load(Ordering::Relaxed))
     }
 
     /// The last write of `writer` that `projector` has not shown it yet.

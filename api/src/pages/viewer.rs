@@ -7,6 +7,7 @@ use axum_extra::extract::CookieJar;
 use lodge_eventlog::Position;
 
 use crate::error::ApiError;
+use crate::own_writes::Writer;
 use crate::portal::contact;
 use crate::portal::session::{ContactSession, PendingContact};
 use crate::portal::view::PortalResponse;
@@ -39,7 +40,11 @@ impl Viewer {
     pub async fn portal(&self, state: &AppState, after: Option<Position>) -> Result<PortalResponse, ApiError> {
         match self {
             Viewer::Contact(session) => contact::view(state, session.clone(), after).await,
-            Viewer::Staff(view) => invites::portal(state, None, view.invite_id, view.contact_id, after).await,
+            // The staff member who opened it reads their own writes: an invite sent a moment ago.
+            Viewer::Staff(view) => {
+                let maker = Writer::Staff(view.made_with);
+                invites::portal(state, Some(&maker), view.invite_id, view.contact_id, after).await
+            }
         }
     }
 

@@ -270,7 +270,9 @@ pub async fn find_link(state: &AppState, context: &RequestContext, token: &str) 
     let found = match portal::portal_link(&state.store, hash.as_str()).await? {
         Some(found) => Some(found),
         None => {
-            let head = state.log.settled_head().await?;
+            // The settled head, or later if this server wrote later: on PostgreSQL the head can
+            // read low for a moment while other databases of the server are busy.
+            let head = state.log.settled_head().await?.max(state.own_writes.latest());
             let caught_up = state
                 .store
                 .wait_for(&state.log, PortalProjection::NAME, head, state.settings.read_wait)

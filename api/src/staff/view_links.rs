@@ -31,6 +31,8 @@ pub struct StaffView {
     pub invite_id: InviteId,
     pub contact_id: ContactId,
     pub staff_name: String,
+    /// The staff token that made the view: the view shows that token's own writes.
+    pub made_with: uuid::Uuid,
 }
 
 fn stamp(at: DateTime<Utc>) -> String {
@@ -74,13 +76,13 @@ pub async fn issue(
     })
 }
 
-type ViewRow = (String, String, String, String);
+type ViewRow = (String, String, String, String, String);
 
 /// The view a token opens, if it is one, has not expired, and the staff token that made it is not
 /// revoked: a view link dies with its maker's token.
 pub async fn find(state: &AppState, token: &str) -> Result<Option<StaffView>, ApiError> {
     let row: Option<ViewRow> = sqlx::query_as(
-        "SELECT v.invite_id, v.contact_id, v.staff_name, v.expires_at
+        "SELECT v.invite_id, v.contact_id, v.staff_name, v.expires_at, v.made_with
          FROM lodge_staff_views v
          JOIN lodge_staff_tokens t ON t.id = v.made_with AND t.revoked_at IS NULL
          WHERE v.token_hash = $1",
@@ -88,7 +90,7 @@ pub async fn find(state: &AppState, token: &str) -> Result<Option<StaffView>, Ap
     .bind(secrets::hash_token(token).as_str())
     .fetch_optional(state.store.pool())
     .await?;
-    let Some((invite, contact, staff_name, expires_at)) = row else {
+    let Some((invite, contact, staff_name, expires_at, made_with)) = row else {
         return Ok(None);
     };
     let bad = |what: &str| ApiError::Internal(format!("a stored staff view's {what}"));
@@ -100,6 +102,7 @@ pub async fn find(state: &AppState, token: &str) -> Result<Option<StaffView>, Ap
         invite_id: invite.parse().map_err(|_| bad("invite"))?,
         contact_id: contact.parse().map_err(|_| bad("contact"))?,
         staff_name,
+        made_with: made_with.parse().map_err(|_| bad("maker"))?,
     }))
 }
 
