@@ -1,29 +1,12 @@
 //! Reading the trail back: by invite, contact or document, as entries, and shaped for a CSV a
 //! spreadsheet opens safely.
 
-use super::table::{COLUMNS, CONTACTS, DOCUMENTS, TRAIL};
+use super::table::{COLUMN_NAMES, COLUMNS, CONTACTS, DOCUMENTS, TRAIL};
 use super::*;
 
 impl AuditEntry {
-    /// The CSV columns, one per field of an entry (the actor spread over three).
-    pub const CSV_HEADER: [&'static str; 16] = [
-        "position",
-        "invite_id",
-        "stream_version",
-        "at",
-        "actor_kind",
-        "actor_id",
-        "actor_name",
-        "action",
-        "contact_id",
-        "request_id",
-        "document_id",
-        "sha256",
-        "ip",
-        "user_agent",
-        "detail",
-        "event_hash",
-    ];
+    /// The CSV columns, one per field of an entry (the actor spread over three): the trail's own.
+    pub const CSV_HEADER: [&'static str; 16] = COLUMN_NAMES;
 
     /// The entry's CSV cells, each safe to open in a spreadsheet (see [`spreadsheet_safe`]).
     pub fn csv_record(&self) -> Vec<String> {

@@ -6,7 +6,7 @@ use super::*;
 
 pub struct AuditProjection;
 
-const COLUMN_NAMES: [&str; 16] = [
+pub(super) const COLUMN_NAMES: [&str; 16] = [
     "position",
     "invite_id",
     "stream_version",

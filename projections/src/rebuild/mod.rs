@@ -84,37 +84,42 @@ fn unreadable(error: LogError) -> ProjectionError {
 }
 
 /// Rebuilds `projections` together (each invite's history is read once for all of them).
-/// Rebuilds `projections` together (each invite's history is read once for all of them).
 pub async fn rebuild(
     log: &EventLog,
     store: &ReadStore,
     projections: &[&'static dyn DynProjection],
     shutdown: &CancellationToken,
-    mut progress: impl FnMut(Progress),
+    progress: impl FnMut(Progress),
 ) -> Result<RebuildOutcome, ProjectionError> {
     let started = Instant::now();
     for projection in projections {
         store.register_dyn(*projection).await?;
     }
-    let (targets, mut plan, resumed) = prepare(log, store, projections).await?;
-    let mut done = Done::default();
-    if plan.phase == Phase::Streams
-        && !every_stream(log, store, &targets, &mut plan, shutdown, &mut progress, &mut done).await?
-    {
-        return Ok(done.interrupted());
+    let (targets, plan, resumed) = prepare(log, store, projections).await?;
+    let mut run = Run {
+        log,
+        store,
+        targets,
+        plan,
+        shutdown,
+        progress,
+        done: Done::default(),
+    };
+    if run.plan.phase == Phase::Streams && !run.every_stream().await? {
+        return Ok(run.done.interrupted());
     }
     tracing::debug!(elapsed = ?started.elapsed(), "rebuild rendered every stream");
-    if !catch_up(log, store, &targets, &mut plan, shutdown, &mut progress, &mut done).await? {
-        return Ok(done.interrupted());
+    if !run.catch_up().await? {
+        return Ok(run.done.interrupted());
     }
-    tracing::debug!(elapsed = ?started.elapsed(), caught_up = done.caught_up, "rebuild caught up");
-    progress(Progress::Switching);
-    let switched = switch(store, &targets, &plan).await?;
+    tracing::debug!(elapsed = ?started.elapsed(), caught_up = run.done.caught_up, "rebuild caught up");
+    (run.progress)(Progress::Switching);
+    let switched = switch(store, &run.targets, &run.plan).await?;
     Ok(RebuildOutcome::Done(RebuildReport {
         switched,
-        streams: done.streams,
-        events: done.events,
-        caught_up: done.caught_up,
+        streams: run.done.streams,
+        events: run.done.events,
+        caught_up: run.done.caught_up,
         resumed,
         elapsed: started.elapsed(),
     }))
@@ -137,95 +142,102 @@ impl Done {
     }
 }
 
-/// The first phase: every stream, once, a page at a time, read and rendered ahead of the page
-/// being loaded; then the new tables' indexes. False if interrupted.
-async fn every_stream(
-    log: &EventLog,
-    store: &ReadStore,
-    targets: &[(&'static dyn DynProjection, Generation)],
-    plan: &mut Plan,
-    shutdown: &CancellationToken,
-    progress: &mut impl FnMut(Progress),
-    done: &mut Done,
-) -> Result<bool, ProjectionError> {
-    let total = log.summary().await?.events;
-    let cursor = plan.cursor.as_deref().map(StreamId::parse).transpose()?;
-    let mut pipeline = Pipeline::start(log.clone(), cursor, store.engine(), targets.to_vec());
-    let mut loader = Loader::start(store).await?;
-    while let Some(page) = pipeline.next().await? {
-        plan.cursor = Some(page.last_stream.to_string());
-        loader.keep_wal_small().await?;
-        load_page(store, &mut loader.connection, targets, page.loads, plan).await?;
-        done.streams += page.streams;
-        done.events += page.events;
-        progress(Progress::Streams {
-            events: done.events,
-            total,
-        });
-        if shutdown.is_cancelled() {
-            pipeline.stop();
-            return Ok(false);
-        }
-    }
-    // Each table's indexes in a transaction of their own, so that the write-ahead log starts again
-    // between them too; IF NOT EXISTS lets an interrupted rebuild resume here. The plan moves on
-    // once they are all built.
-    for (projection, generation) in targets {
-        for table in projection.tables() {
-            loader.keep_wal_small().await?;
-            let mut tx = store.begin_write_on(&mut loader.connection).await?;
-            tables::create_indexes(&mut tx, store.engine(), std::slice::from_ref(table), *generation).await?;
-            tx.commit().await?;
-        }
-    }
-    plan.phase = Phase::CatchUp;
-    plan.cursor = None;
-    let mut tx = store.begin_write_on(&mut loader.connection).await?;
-    save_plan(&mut tx, targets, plan).await?;
-    tx.commit().await?;
-    loader.finish(store).await?;
-    Ok(true)
+/// A rebuild under way: what it rebuilds into, where it stands, what it has done.
+struct Run<'a, P> {
+    log: &'a EventLog,
+    store: &'a ReadStore,
+    targets: Vec<(&'static dyn DynProjection, Generation)>,
+    plan: Plan,
+    shutdown: &'a CancellationToken,
+    progress: P,
+    done: Done,
 }
 
-/// The second phase: what was appended since the rebuild began, until everything settled now is
-/// in (what comes later is the live projector's, after the switch). False if interrupted.
-async fn catch_up(
-    log: &EventLog,
-    store: &ReadStore,
-    targets: &[(&'static dyn DynProjection, Generation)],
-    plan: &mut Plan,
-    shutdown: &CancellationToken,
-    progress: &mut impl FnMut(Progress),
-    done: &mut Done,
-) -> Result<bool, ProjectionError> {
-    let mut subscription = log.subscribe(Position(plan.position));
-    loop {
-        if shutdown.is_cancelled() {
-            return Ok(false);
-        }
-        if log
-            .has_reached(Position(plan.position), log.settled_head().await?)
-            .await?
-        {
-            return Ok(true);
-        }
-        let batch = match tokio::time::timeout(QUIET, subscription.next_batch(crate::runtime::BATCH)).await {
-            Err(_) => return Ok(true),
-            Ok(batch) => batch?,
-        };
-        let mut touched = Vec::new();
-        for (stream, (first, _)) in crate::runtime::versions_in(&batch) {
-            if let Some(history) = InviteHistory::load(log, stream).await.map_err(unreadable)? {
-                touched.push(Touched {
-                    history,
-                    first_in_batch: first,
-                });
+impl<P: FnMut(Progress)> Run<'_, P> {
+    /// The first phase: every stream, once, a page at a time, read and rendered ahead of the page
+    /// being loaded; then the new tables' indexes. False if interrupted.
+    async fn every_stream(&mut self) -> Result<bool, ProjectionError> {
+        let total = self.log.summary().await?.events;
+        let cursor = self.plan.cursor.as_deref().map(StreamId::parse).transpose()?;
+        let mut pipeline = Pipeline::start(self.log.clone(), cursor, self.store.engine(), self.targets.to_vec());
+        let mut loader = Loader::start(self.store).await?;
+        while let Some(page) = pipeline.next().await? {
+            self.plan.cursor = Some(page.last_stream.to_string());
+            loader.keep_wal_small().await?;
+            load_page(
+                self.store,
+                &mut loader.connection,
+                &self.targets,
+                page.loads,
+                &self.plan,
+            )
+            .await?;
+            self.done.streams += page.streams;
+            self.done.events += page.events;
+            (self.progress)(Progress::Streams {
+                events: self.done.events,
+                total,
+            });
+            if self.shutdown.is_cancelled() {
+                pipeline.stop();
+                return Ok(false);
             }
         }
-        plan.position = batch.last().expect("a batch has events").position.0;
-        write_chunk(store, targets, &touched, plan).await?;
-        done.caught_up += batch.len() as u64;
-        progress(Progress::CatchingUp { events: done.caught_up });
+        // Each table's indexes in a transaction of their own, so that the write-ahead log starts again
+        // between them too; IF NOT EXISTS lets an interrupted rebuild resume here. The plan moves on
+        // once they are all built.
+        for (projection, generation) in &self.targets {
+            for table in projection.tables() {
+                loader.keep_wal_small().await?;
+                let mut tx = self.store.begin_write_on(&mut loader.connection).await?;
+                tables::create_indexes(&mut tx, self.store.engine(), std::slice::from_ref(table), *generation).await?;
+                tx.commit().await?;
+            }
+        }
+        self.plan.phase = Phase::CatchUp;
+        self.plan.cursor = None;
+        let mut tx = self.store.begin_write_on(&mut loader.connection).await?;
+        save_plan(&mut tx, &self.targets, &self.plan).await?;
+        tx.commit().await?;
+        loader.finish(self.store).await?;
+        Ok(true)
+    }
+
+    /// The second phase: what was appended since the rebuild began, until everything settled now
+    /// is in (what comes later is the live projector's, after the switch). False if interrupted.
+    async fn catch_up(&mut self) -> Result<bool, ProjectionError> {
+        let mut subscription = self.log.subscribe(Position(self.plan.position));
+        loop {
+            if self.shutdown.is_cancelled() {
+                return Ok(false);
+            }
+            if self
+                .log
+                .has_reached(Position(self.plan.position), self.log.settled_head().await?)
+                .await?
+            {
+                return Ok(true);
+            }
+            let batch = match tokio::time::timeout(QUIET, subscription.next_batch(crate::runtime::BATCH)).await {
+                Err(_) => return Ok(true),
+                Ok(batch) => batch?,
+            };
+            let mut touched = Vec::new();
+            for (stream, (first, _)) in crate::runtime::versions_in(&batch) {
+                if let Some(history) = InviteHistory::load(self.log, stream).await.map_err(unreadable)? {
+                    touched.push(Touched {
+                        history,
+                        first_in_batch: first,
+                    });
+                }
+            }
+            self.plan.position = batch.last().expect("a batch has events").position.0;
+            write_chunk(self.store, &self.targets, &touched, &self.plan).await?;
+            self.done.caught_up += batch.len() as u64;
+            (self.progress)(Progress::CatchingUp {
+                events: self.done.caught_up,
+            });
+        }
     }
 }
 

@@ -12,7 +12,10 @@ use lodge_projections::staff::{self, InviteQuery, InviteSummary, StaffInviteView
 use lodge_projections::{Projection, portal};
 use serde::{Deserialize, Serialize};
 
-pub use changes::*;
+pub use changes::{
+    AddedContact, AddedRequest, Cancel, Decision, InviteChanges, PostedMessage, Recorded, ReissuedLink, Review,
+    StaffMessage, add_contact, add_request, cancel, change, post_message, reissue_link, review,
+};
 pub use send::{NewContact, NewInvite, NewRequest, SentContact, SentInvite, SentRequest, send};
 
 use crate::error::ApiError;
