@@ -23,8 +23,8 @@ fn sha256(bytes: &[u8]) -> String {
 async fn uploads_are_stored_reviewed_and_downloaded(db: TestDatabase) {
     let app = TestApp::start(db).await;
     let sent = app.staff().send_invite(&two_contact_invite()).await;
-    let payslips = sent["requests"][0]["id"].clone();
-    let ana = app.contact(sent["contacts"][0]["portal_url"].as_str().unwrap()).await;
+    let payslips = json!(sent.requests[0].id);
+    let ana = app.contact(sent.contacts[0].portal_url.as_str()).await;
 
     let july = pdf("July payslip");
     let photo = png();
@@ -105,7 +105,7 @@ async fn uploads_are_stored_reviewed_and_downloaded(db: TestDatabase) {
     expect_problem(beyond, StatusCode::RANGE_NOT_SATISFIABLE, "outside the file").await;
 
     // Ben cannot download Ana's document, and it does not say whether it exists.
-    let ben = app.contact(sent["contacts"][1]["portal_url"].as_str().unwrap()).await;
+    let ben = app.contact(sent.contacts[1].portal_url.as_str()).await;
     expect_problem(
         ben.get(&format!("/api/portal/documents/{id}")).await,
         StatusCode::NOT_FOUND,
@@ -122,9 +122,9 @@ async fn a_rejected_document_is_replaced_and_the_invite_completes(db: TestDataba
     body["requests"] =
         json!([{"kind": "file", "title": "Passport", "allowed_types": ["application/pdf", "image/*"], "max_files": 1}]);
     let sent = app.staff().send_invite(&body).await;
-    let invite = sent["id"].as_str().unwrap();
-    let passport = sent["requests"][0]["id"].clone();
-    let ana = app.contact(sent["contacts"][0]["portal_url"].as_str().unwrap()).await;
+    let invite = &sent.id.to_string();
+    let passport = json!(sent.requests[0].id);
+    let ana = app.contact(sent.contacts[0].portal_url.as_str()).await;
 
     let first = expect(
         ana.upload(&passport, &[("passport.png", png())]).await,
@@ -198,9 +198,9 @@ async fn a_rejected_document_is_replaced_and_the_invite_completes(db: TestDataba
 async fn refused_uploads_keep_nothing(db: TestDatabase) {
     let app = TestApp::start_with(db, |settings| settings.max_file_bytes = 4096).await;
     let sent = app.staff().send_invite(&two_contact_invite()).await;
-    let (payslips, form) = (sent["requests"][0]["id"].clone(), sent["requests"][1]["id"].clone());
-    let ana = app.contact(sent["contacts"][0]["portal_url"].as_str().unwrap()).await;
-    let ben = app.contact(sent["contacts"][1]["portal_url"].as_str().unwrap()).await;
+    let (payslips, form) = (json!(sent.requests[0].id), json!(sent.requests[1].id));
+    let ana = app.contact(sent.contacts[0].portal_url.as_str()).await;
+    let ben = app.contact(sent.contacts[1].portal_url.as_str()).await;
     let events = app.event_count().await;
 
     let mut big = pdf("big");
@@ -300,10 +300,10 @@ async fn refused_uploads_keep_nothing(db: TestDatabase) {
 async fn staff_download_every_document_as_one_zip(db: TestDatabase) {
     let app = TestApp::start(db).await;
     let sent = app.staff().send_invite(&two_contact_invite()).await;
-    let invite = sent["id"].as_str().unwrap();
-    let payslips = sent["requests"][0]["id"].clone();
-    let ana = app.contact(sent["contacts"][0]["portal_url"].as_str().unwrap()).await;
-    let ben = app.contact(sent["contacts"][1]["portal_url"].as_str().unwrap()).await;
+    let invite = &sent.id.to_string();
+    let payslips = json!(sent.requests[0].id);
+    let ana = app.contact(sent.contacts[0].portal_url.as_str()).await;
+    let ben = app.contact(sent.contacts[1].portal_url.as_str()).await;
     let (july, august, blurred) = (pdf("july"), pdf("august"), png());
     let ana_files = expect(
         ana.upload(
@@ -374,8 +374,8 @@ async fn staff_download_every_document_as_one_zip(db: TestDatabase) {
 async fn an_upload_in_flight_finishes_when_the_server_stops(db: TestDatabase) {
     let mut app = TestApp::start(db).await;
     let sent = app.staff().send_invite(&two_contact_invite()).await;
-    let payslips = sent["requests"][0]["id"].as_str().unwrap().to_owned();
-    let ana = app.contact(sent["contacts"][0]["portal_url"].as_str().unwrap()).await;
+    let payslips = &sent.requests[0].id.to_string().to_owned();
+    let ana = app.contact(sent.contacts[0].portal_url.as_str()).await;
 
     // A file sent slowly, in pieces, from a phone on a poor connection.
     let (sender, receiver) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(1);
@@ -411,8 +411,8 @@ async fn an_upload_in_flight_finishes_when_the_server_stops(db: TestDatabase) {
 async fn an_upload_cut_short_keeps_nothing(db: TestDatabase) {
     let app = TestApp::start(db).await;
     let sent = app.staff().send_invite(&two_contact_invite()).await;
-    let payslips = sent["requests"][0]["id"].as_str().unwrap().to_owned();
-    let ana = app.contact(sent["contacts"][0]["portal_url"].as_str().unwrap()).await;
+    let payslips = &sent.requests[0].id.to_string().to_owned();
+    let ana = app.contact(sent.contacts[0].portal_url.as_str()).await;
     let events = app.event_count().await;
 
     // The phone loses its connection halfway through a file.

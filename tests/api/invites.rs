@@ -29,16 +29,16 @@ lodge_eventlog::test_on_both_engines!(
 async fn a_sent_invite_shows_on_each_contacts_portal(db: TestDatabase) {
     let app = TestApp::start(db).await;
     let sent = app.staff().send_invite(&two_contact_invite()).await;
-    assert_eq!(sent["contacts"].as_array().unwrap().len(), 2);
-    assert_eq!(sent["requests"][0]["title"], "Payslips");
-    let ana_url = sent["contacts"][0]["portal_url"].as_str().unwrap();
+    assert_eq!(sent.contacts.len(), 2);
+    assert_eq!(sent.requests[0].title, "Payslips");
+    let ana_url = sent.contacts[0].portal_url.as_str();
     assert!(ana_url.starts_with(&format!("{}/p/", app.base)), "{ana_url}");
     // At least 128 random bits in the token.
     assert!(ana_url.rsplit('/').next().unwrap().len() >= 32);
 
     let ana = app.contact(ana_url).await;
     assert!(!ana.password_required);
-    let portal = ana.portal(&sent["position"]).await;
+    let portal = ana.portal(&json!(sent.position)).await;
     assert_eq!(portal["invite"]["title"], "Tax return 2026");
     assert_eq!(portal["invite"]["message"], "Please send these by the due date.");
     assert_eq!(portal["invite"]["days_until_due"], 10);
@@ -51,16 +51,13 @@ async fn a_sent_invite_shows_on_each_contacts_portal(db: TestDatabase) {
     assert_eq!(portal["requests"][1]["kind"], "form");
 
     // Ben has the file request only: the form was for Ana.
-    let ben = app.contact(sent["contacts"][1]["portal_url"].as_str().unwrap()).await;
-    let portal = ben.portal(&sent["position"]).await;
+    let ben = app.contact(sent.contacts[1].portal_url.as_str()).await;
+    let portal = ben.portal(&json!(sent.position)).await;
     assert_eq!(portal["contact"]["name"], "Ben Alves");
     assert_eq!(portal["totals"]["total"], 1);
 
     // Staff see exactly what the contact sees.
-    let (invite, ben_id) = (
-        sent["id"].as_str().unwrap(),
-        sent["contacts"][1]["id"].as_str().unwrap(),
-    );
+    let (invite, ben_id) = (&sent.id.to_string(), &sent.contacts[1].id.to_string());
     let staff_view = expect(
         app.staff().get(&format!("/api/invites/{invite}/portal/{ben_id}")).await,
         StatusCode::OK,
@@ -81,9 +78,9 @@ async fn a_sent_invite_shows_on_each_contacts_portal(db: TestDatabase) {
 async fn staff_and_contact_write_to_each_other(db: TestDatabase) {
     let app = TestApp::start(db).await;
     let sent = app.staff().send_invite(&two_contact_invite()).await;
-    let invite = sent["id"].as_str().unwrap();
-    let ana_id = sent["contacts"][0]["id"].clone();
-    let ana = app.contact(sent["contacts"][0]["portal_url"].as_str().unwrap()).await;
+    let invite = &sent.id.to_string();
+    let ana_id = json!(sent.contacts[0].id);
+    let ana = app.contact(sent.contacts[0].portal_url.as_str()).await;
 
     let asked = expect(
         ana.post("/api/portal/messages", &json!({"body": "Do you need last year's too?"}))
@@ -126,7 +123,7 @@ async fn staff_and_contact_write_to_each_other(db: TestDatabase) {
     assert_eq!(portal["messages"][0]["id"], asked["id"]);
 
     // Ben's thread is his own.
-    let ben = app.contact(sent["contacts"][1]["portal_url"].as_str().unwrap()).await;
+    let ben = app.contact(sent.contacts[1].portal_url.as_str()).await;
     assert_eq!(ben.portal(&answered["position"]).await["messages"], json!([]));
     app.stop().await;
 }
@@ -142,7 +139,7 @@ async fn staff_list_and_read_invites(db: TestDatabase) {
     let second = staff.send_invite(&other).await;
 
     let all = expect(
-        staff.get(&format!("/api/invites?after={}", second["position"])).await,
+        staff.get(&format!("/api/invites?after={}", second.position)).await,
         StatusCode::OK,
     )
     .await;
@@ -157,18 +154,16 @@ async fn staff_list_and_read_invites(db: TestDatabase) {
     let found = expect(staff.get("/api/invites?q=payroll").await, StatusCode::OK).await;
     assert_eq!(found["invites"].as_array().unwrap().len(), 1);
     let by_contact = expect(staff.get("/api/invites?contact=ana%40example").await, StatusCode::OK).await;
-    assert_eq!(by_contact["invites"][0]["id"], first["id"]);
+    assert_eq!(by_contact["invites"][0]["id"], json!(first.id));
     let none = expect(staff.get("/api/invites?status=cancelled").await, StatusCode::OK).await;
     assert_eq!(none["invites"], json!([]));
     let overdue = expect(staff.get("/api/invites?overdue=true").await, StatusCode::OK).await;
     assert_eq!(overdue["invites"], json!([]));
     let page = expect(staff.get("/api/invites?limit=1&offset=1").await, StatusCode::OK).await;
-    assert_eq!(page["invites"][0]["id"], first["id"]);
+    assert_eq!(page["invites"][0]["id"], json!(first.id));
 
     let one = expect(
-        staff
-            .get(&format!("/api/invites/{}", first["id"].as_str().unwrap()))
-            .await,
+        staff.get(&format!("/api/invites/{}", &first.id.to_string())).await,
         StatusCode::OK,
     )
     .await;
@@ -196,7 +191,7 @@ async fn a_password_protects_the_portal_and_wrong_guesses_are_limited(db: TestDa
     let mut body = two_contact_invite();
     body["portal_password"] = json!("correct horse battery");
     let sent = app.staff().send_invite(&body).await;
-    let invite = sent["id"].as_str().unwrap();
+    let invite = &sent.id.to_string();
     // The password is nowhere in the log, only its argon2id hash.
     let events = app
         .log
@@ -206,7 +201,7 @@ async fn a_password_protects_the_portal_and_wrong_guesses_are_limited(db: TestDa
     assert!(!events[0].data.contains("correct horse"));
     assert!(events[0].data.contains("$argon2id$"));
 
-    let ana = app.contact(sent["contacts"][0]["portal_url"].as_str().unwrap()).await;
+    let ana = app.contact(sent.contacts[0].portal_url.as_str()).await;
     assert!(ana.password_required);
     expect_problem(ana.get("/api/portal").await, StatusCode::UNAUTHORIZED, "password").await;
     expect_problem(
@@ -226,12 +221,12 @@ async fn a_password_protects_the_portal_and_wrong_guesses_are_limited(db: TestDa
     )
     .await;
     assert_eq!(
-        ana.portal(&sent["position"]).await["invite"]["password_protected"],
+        ana.portal(&json!(sent.position)).await["invite"]["password_protected"],
         true
     );
 
     // Ben guesses: five wrong answers, then even the right one must wait.
-    let ben = app.contact(sent["contacts"][1]["portal_url"].as_str().unwrap()).await;
+    let ben = app.contact(sent.contacts[1].portal_url.as_str()).await;
     for _ in 0..5 {
         expect_problem(
             ben.post("/api/portal/session/password", &json!({"password": "guess guess"}))
@@ -271,8 +266,8 @@ async fn a_password_protects_the_portal_and_wrong_guesses_are_limited(db: TestDa
 async fn a_cancelled_invite_closes_its_portals(db: TestDatabase) {
     let app = TestApp::start(db).await;
     let sent = app.staff().send_invite(&two_contact_invite()).await;
-    let invite = sent["id"].as_str().unwrap();
-    let url = sent["contacts"][0]["portal_url"].as_str().unwrap();
+    let invite = &sent.id.to_string();
+    let url = sent.contacts[0].portal_url.as_str();
     let ana = app.contact(url).await;
     let cancelled = expect(
         app.staff()
@@ -298,7 +293,7 @@ async fn a_cancelled_invite_closes_its_portals(db: TestDatabase) {
         app.staff()
             .get(&format!(
                 "/api/invites/{invite}/portal/{}?after={portal_position}",
-                sent["contacts"][0]["id"].as_str().unwrap()
+                &sent.contacts[0].id.to_string()
             ))
             .await,
         StatusCode::OK,
@@ -331,7 +326,7 @@ async fn bad_requests_get_problems_and_append_nothing(db: TestDatabase) {
     let app = TestApp::start(db).await;
     let staff = app.staff();
     let sent = staff.send_invite(&two_contact_invite()).await;
-    let invite = sent["id"].as_str().unwrap();
+    let invite = &sent.id.to_string();
     let before = app.event_count().await;
 
     // Authentication.
@@ -438,7 +433,7 @@ async fn bad_requests_get_problems_and_append_nothing(db: TestDatabase) {
         "8 to 1,024",
     )
     .await;
-    let ana_id = sent["contacts"][0]["id"].clone();
+    let ana_id = json!(sent.contacts[0].id);
     expect_problem(
         staff
             .post(
@@ -518,15 +513,12 @@ async fn one_contact_never_sees_another(db: TestDatabase) {
     let app = TestApp::start(db).await;
     let first = app.staff().send_invite(&two_contact_invite()).await;
     let second = app.staff().send_invite(&two_contact_invite()).await;
-    let ana = app.contact(first["contacts"][0]["portal_url"].as_str().unwrap()).await;
-    let portal = ana.portal(&second["position"]).await;
-    assert_eq!(portal["invite"]["id"], first["id"]);
-    assert_eq!(portal["contact"]["id"], first["contacts"][0]["id"]);
+    let ana = app.contact(first.contacts[0].portal_url.as_str()).await;
+    let portal = ana.portal(&json!(second.position)).await;
+    assert_eq!(portal["invite"]["id"], json!(first.id));
+    assert_eq!(portal["contact"]["id"], json!(first.contacts[0].id));
     // Staff asking for a contact of another invite get a 404.
-    let (invite, other_contact) = (
-        first["id"].as_str().unwrap(),
-        second["contacts"][0]["id"].as_str().unwrap(),
-    );
+    let (invite, other_contact) = (&first.id.to_string(), &second.contacts[0].id.to_string());
     expect_problem(
         app.staff()
             .get(&format!("/api/invites/{invite}/portal/{other_contact}"))
@@ -550,9 +542,9 @@ async fn one_contact_never_sees_another(db: TestDatabase) {
     .await;
     assert_eq!(app.event_count().await, before);
     // A document of one invite cannot be reviewed through another.
-    let bob = app.contact(second["contacts"][0]["portal_url"].as_str().unwrap()).await;
+    let bob = app.contact(second.contacts[0].portal_url.as_str()).await;
     let theirs = expect(
-        bob.upload(&second["requests"][0]["id"], &[("p.pdf", pdf("theirs"))])
+        bob.upload(&json!(second.requests[0].id), &[("p.pdf", pdf("theirs"))])
             .await,
         StatusCode::CREATED,
     )
@@ -587,8 +579,8 @@ async fn one_contact_never_sees_another(db: TestDatabase) {
 async fn an_idempotency_key_makes_a_retry_append_nothing(db: TestDatabase) {
     let app = TestApp::start(db).await;
     let sent = app.staff().send_invite(&two_contact_invite()).await;
-    let invite = sent["id"].as_str().unwrap();
-    let body = json!({"contact_id": sent["contacts"][0]["id"], "body": "Reminder: payslips please"});
+    let invite = &sent.id.to_string();
+    let body = json!({"contact_id": sent.contacts[0].id, "body": "Reminder: payslips please"});
     let post = || async {
         app.anonymous()
             .post(app.url(&format!("/api/invites/{invite}/messages")))
@@ -610,7 +602,7 @@ async fn an_idempotency_key_makes_a_retry_append_nothing(db: TestDatabase) {
         .post(app.url(&format!("/api/invites/{invite}/messages")))
         .bearer_auth(&app.staff_token)
         .header("idempotency-key", "retry-me-1")
-        .json(&json!({"contact_id": sent["contacts"][0]["id"], "body": "Something else"}))
+        .json(&json!({"contact_id": sent.contacts[0].id, "body": "Something else"}))
         .send()
         .await
         .unwrap();
@@ -647,13 +639,11 @@ async fn health_and_readiness(db: TestDatabase) {
     assert_eq!(health.status(), StatusCode::OK);
     let sent = app.staff().send_invite(&two_contact_invite()).await;
     expect(
-        app.staff()
-            .get(&format!("/api/invites?after={}", sent["position"]))
-            .await,
+        app.staff().get(&format!("/api/invites?after={}", sent.position)).await,
         StatusCode::OK,
     )
     .await;
-    let ready: Value = crate::support::eventually_ready(&app, sent["position"].as_i64().unwrap()).await;
+    let ready: Value = crate::support::eventually_ready(&app, sent.position).await;
     assert_eq!(ready["ready"], true);
     let names: Vec<&str> = ready["projectors"]
         .as_array()
@@ -711,7 +701,7 @@ async fn staff_change_a_sent_invite(db: TestDatabase) {
     let app = TestApp::start(db).await;
     let staff = app.staff();
     let sent = staff.send_invite(&two_contact_invite()).await;
-    let invite = sent["id"].as_str().unwrap();
+    let invite = &sent.id.to_string();
 
     let added = expect(
         staff
@@ -839,11 +829,8 @@ async fn staff_change_a_sent_invite(db: TestDatabase) {
 async fn a_reissued_link_ends_the_old_one(db: TestDatabase) {
     let app = TestApp::start(db).await;
     let sent = app.staff().send_invite(&two_contact_invite()).await;
-    let (invite, ana_id) = (
-        sent["id"].as_str().unwrap(),
-        sent["contacts"][0]["id"].as_str().unwrap(),
-    );
-    let old_url = sent["contacts"][0]["portal_url"].as_str().unwrap();
+    let (invite, ana_id) = (&sent.id.to_string(), &sent.contacts[0].id.to_string());
+    let old_url = sent.contacts[0].portal_url.as_str();
     let old_session = app.contact(old_url).await;
     let reissued = expect(
         app.staff()
@@ -889,11 +876,8 @@ async fn a_reissued_link_ends_the_old_one(db: TestDatabase) {
 async fn a_contact_fills_in_a_form(db: TestDatabase) {
     let app = TestApp::start(db).await;
     let sent = app.staff().send_invite(&two_contact_invite()).await;
-    let (payslips, form) = (
-        sent["requests"][0]["id"].as_str().unwrap(),
-        sent["requests"][1]["id"].as_str().unwrap(),
-    );
-    let ana = app.contact(sent["contacts"][0]["portal_url"].as_str().unwrap()).await;
+    let (payslips, form) = (&sent.requests[0].id.to_string(), &sent.requests[1].id.to_string());
+    let ana = app.contact(sent.contacts[0].portal_url.as_str()).await;
     let before = app.event_count().await;
     let submit = |body: Value, request: &str| {
         let path = format!("/api/portal/requests/{request}/form");
@@ -939,7 +923,7 @@ async fn a_contact_fills_in_a_form(db: TestDatabase) {
     );
     assert_eq!(portal["totals"]["done"], 1);
     // The form is not Ben's.
-    let ben = app.contact(sent["contacts"][1]["portal_url"].as_str().unwrap()).await;
+    let ben = app.contact(sent.contacts[1].portal_url.as_str()).await;
     expect_problem(
         ben.post(
             &format!("/api/portal/requests/{form}/form"),
@@ -956,11 +940,11 @@ async fn a_contact_fills_in_a_form(db: TestDatabase) {
 async fn the_record_serves_audit_history_and_files(db: TestDatabase) {
     let app = TestApp::start(db).await;
     let sent = app.staff().send_invite(&two_contact_invite()).await;
-    let invite = sent["id"].as_str().unwrap();
-    let ana = app.contact(sent["contacts"][0]["portal_url"].as_str().unwrap()).await;
+    let invite = &sent.id.to_string();
+    let ana = app.contact(sent.contacts[0].portal_url.as_str()).await;
     let file = pdf("payslip");
     let uploaded = expect(
-        ana.upload(&sent["requests"][0]["id"], &[("payslip.pdf", file.clone())])
+        ana.upload(&json!(sent.requests[0].id), &[("payslip.pdf", file.clone())])
             .await,
         StatusCode::CREATED,
     )
@@ -1064,7 +1048,7 @@ async fn a_portal_session_expires(db: TestDatabase) {
     })
     .await;
     let sent = app.staff().send_invite(&two_contact_invite()).await;
-    let url = sent["contacts"][0]["portal_url"].as_str().unwrap();
+    let url = sent.contacts[0].portal_url.as_str();
     let opened = app
         .anonymous()
         .post(app.url("/api/portal/session"))
@@ -1090,7 +1074,7 @@ async fn a_portal_session_expires(db: TestDatabase) {
     expect_problem(portal().await.unwrap(), StatusCode::UNAUTHORIZED, "expired").await;
     // The link still works: opening it again starts a new session.
     let again = app.contact(url).await;
-    again.portal(&sent["position"]).await;
+    again.portal(&json!(sent.position)).await;
     app.stop().await;
 }
 
@@ -1099,9 +1083,9 @@ async fn a_portal_session_expires(db: TestDatabase) {
 async fn a_portal_read_without_after_catches_up_by_itself(db: TestDatabase) {
     let app = TestApp::start(db).await;
     let sent = app.staff().send_invite(&two_contact_invite()).await;
-    let invite = sent["id"].as_str().unwrap();
-    let ana = app.contact(sent["contacts"][0]["portal_url"].as_str().unwrap()).await;
-    ana.portal(&sent["position"]).await;
+    let invite = &sent.id.to_string();
+    let ana = app.contact(sent.contacts[0].portal_url.as_str()).await;
+    ana.portal(&json!(sent.position)).await;
     for _ in 0..3 {
         // Read repeatedly, so that the view is cached.
         expect(ana.get("/api/portal").await, StatusCode::OK).await;
@@ -1112,7 +1096,7 @@ async fn a_portal_read_without_after_catches_up_by_itself(db: TestDatabase) {
             app.staff()
                 .post(
                     &format!("/api/invites/{invite}/messages"),
-                    &json!({"contact_id": sent["contacts"][0]["id"], "body": body}),
+                    &json!({"contact_id": sent.contacts[0].id, "body": body}),
                 )
                 .await,
             StatusCode::CREATED,
@@ -1160,27 +1144,19 @@ async fn a_portal_read_without_after_catches_up_by_itself(db: TestDatabase) {
 async fn portal_links_can_be_made_again_from_the_log_with_the_secret(db: TestDatabase) {
     let app = TestApp::start(db).await;
     let sent = app.staff().send_invite(&two_contact_invite()).await;
-    let invite = sent["id"].as_str().unwrap();
+    let invite = &sent.id.to_string();
     let stream = lodge_eventlog::StreamId::parse(&format!("invite-{invite}")).unwrap();
     let events = app.log.read_stream(&stream).await.unwrap();
     assert!(
-        !events[0].data.contains(
-            sent["contacts"][0]["portal_url"]
-                .as_str()
-                .unwrap()
-                .rsplit('/')
-                .next()
-                .unwrap()
-        )
+        !events[0]
+            .data
+            .contains(sent.contacts[0].portal_url.rsplit('/').next().unwrap())
     );
     let data: Value = serde_json::from_str(&events[0].data).unwrap();
-    for (index, contact) in sent["contacts"].as_array().unwrap().iter().enumerate() {
+    for (index, contact) in sent.contacts.iter().enumerate() {
         let (token, hash) =
             lodge_api::secrets::portal_link_token(&app.secret_key, events[0].metadata.command_id, index);
-        assert_eq!(
-            contact["portal_url"].as_str().unwrap(),
-            format!("{}/p/{token}", app.base)
-        );
+        assert_eq!(contact.portal_url, format!("{}/p/{token}", app.base));
         assert_eq!(data["contacts"][index]["portal_link"], hash.as_str());
     }
     // Without the secret, the log gives nothing away: another key makes another link.
@@ -1189,14 +1165,14 @@ async fn portal_links_can_be_made_again_from_the_log_with_the_secret(db: TestDat
         events[0].metadata.command_id,
         0,
     );
-    assert!(!sent["contacts"][0]["portal_url"].as_str().unwrap().ends_with(&other));
+    assert!(!sent.contacts[0].portal_url.as_str().ends_with(&other));
     app.stop().await;
 }
 
 async fn following_a_portal_link_signs_the_contact_in(db: TestDatabase) {
     let app = TestApp::start(db).await;
     let sent = app.staff().send_invite(&two_contact_invite()).await;
-    let url = sent["contacts"][0]["portal_url"].as_str().unwrap();
+    let url = sent.contacts[0].portal_url.as_str();
     let browser = reqwest::Client::builder().cookie_store(true).build().unwrap();
     // A page that signs the contact in and goes on to the portal, so that the token leaves the
     // address bar (and a SameSite=Strict cookie is sent on the next, same-site, navigation).

@@ -181,7 +181,7 @@ async fn invitations_arrive_by_email_with_a_working_link(db: TestDatabase) {
     let (stop, notifier) = start_notifier(&app, settings(&app, Some(format!("smtp://127.0.0.1:{}", smtp.port))));
 
     let sent = app.staff().send_invite(&two_contact_invite()).await;
-    let invite = sent["id"].as_str().unwrap();
+    let invite = &sent.id.to_string();
     let recorded = events_of(&app, invite, "NotificationSent", 2).await;
     let mails = received(smtp.maildir.path());
     assert_eq!(mails.len(), 2, "one email per contact");
@@ -191,12 +191,12 @@ async fn invitations_arrive_by_email_with_a_working_link(db: TestDatabase) {
         let message = MessageParser::default().parse(raw).expect("a MIME message");
         message.body_text(0).map(|t| t.into_owned()).unwrap_or_default()
     };
-    for (index, contact) in sent["contacts"].as_array().unwrap().iter().enumerate() {
-        let url = contact["portal_url"].as_str().unwrap();
+    for (index, contact) in sent.contacts.iter().enumerate() {
+        let url = contact.portal_url.as_str();
         let raw = raws
             .iter()
             .find(|raw| texts(raw).contains(url))
-            .unwrap_or_else(|| panic!("no email carries {}'s link", contact["name"]));
+            .unwrap_or_else(|| panic!("no email carries {}'s link", contact.name));
         let message = MessageParser::default().parse(raw).expect("a MIME message");
         let requests = if index == 0 { 2 } else { 1 };
         assert_eq!(
@@ -235,7 +235,7 @@ async fn invitations_arrive_by_email_with_a_working_link(db: TestDatabase) {
         StatusCode::OK,
     )
     .await;
-    assert_eq!(portal["invite"]["id"], sent["id"]);
+    assert_eq!(portal["invite"]["id"], json!(sent.id));
 
     // The audit trail shows who was told what.
     let last = recorded.last().unwrap().position.0;
@@ -259,7 +259,7 @@ async fn invitations_arrive_by_email_with_a_working_link(db: TestDatabase) {
     stop.cancel();
     notifier.await.unwrap();
     let (stop, notifier) = start_notifier(&app, settings(&app, Some(format!("smtp://127.0.0.1:{}", smtp.port))));
-    let ana = sent["contacts"][0]["id"].as_str().unwrap();
+    let ana = &sent.contacts[0].id.to_string();
     let reissued = expect(
         app.staff()
             .post(&format!("/api/invites/{invite}/contacts/{ana}/link"), &json!({}))
@@ -295,7 +295,7 @@ async fn unconfigured_and_unreachable_channels_are_recorded_as_failed(db: TestDa
     body["contacts"] = json!([{"name": "Ana Alves", "email": "ana@example.com", "phone": "+61400000001"}]);
     body["requests"] = json!([{"kind": "file", "title": "Payslips"}]);
     let sent = app.staff().send_invite(&body).await;
-    let invite = sent["id"].as_str().unwrap();
+    let invite = &sent.id.to_string();
     let failed = events_of(&app, invite, "NotificationFailed", 2).await;
     let reasons: Vec<Value> = failed.iter().map(|e| serde_json::from_str(&e.data).unwrap()).collect();
     let sms = reasons.iter().find(|r| r["channel"] == "sms").expect("the SMS failure");
@@ -314,7 +314,7 @@ async fn unconfigured_and_unreachable_channels_are_recorded_as_failed(db: TestDa
     // Without any SMTP configuration, the email is recorded as failed for good, saying why.
     let (stop, notifier) = start_notifier(&app, settings(&app, None));
     let second = app.staff().send_invite(&two_contact_invite()).await;
-    let failed = events_of(&app, second["id"].as_str().unwrap(), "NotificationFailed", 2).await;
+    let failed = events_of(&app, &second.id.to_string(), "NotificationFailed", 2).await;
     assert!(failed[0].data.contains("email is not configured"));
     stop.cancel();
     notifier.await.unwrap();
@@ -413,7 +413,7 @@ async fn sms_goes_through_twilio_and_its_answers_decide_what_is_recorded(db: Tes
     ]);
     body["requests"] = json!([{"kind": "file", "title": "Payslips"}]);
     let sent = app.staff().send_invite(&body).await;
-    let invite = sent["id"].as_str().unwrap();
+    let invite = &sent.id.to_string();
     let delivered = events_of(&app, invite, "NotificationSent", 2).await;
     let failed = events_of(&app, invite, "NotificationFailed", 2).await;
     let data = |events: &[RecordedEvent]| -> Vec<Value> {
@@ -458,10 +458,7 @@ async fn sms_goes_through_twilio_and_its_answers_decide_what_is_recorded(db: Tes
     assert_eq!(path, "/2010-04-01/Accounts/AC123/Messages.json");
     assert_eq!(form["From"], "+15005550006");
     let text = &form["Body"];
-    assert!(
-        text.ends_with(sent["contacts"][0]["portal_url"].as_str().unwrap()),
-        "{text}"
-    );
+    assert!(text.ends_with(sent.contacts[0].portal_url.as_str()), "{text}");
     assert!(text.chars().count() <= 160, "one SMS segment: {text}");
     stop.cancel();
     notifier.await.unwrap();
@@ -473,7 +470,7 @@ async fn nothing_is_lost_while_the_mail_server_is_down(db: TestDatabase) {
     let port = free_port();
     let (stop, notifier) = start_notifier(&app, settings(&app, Some(format!("smtp://127.0.0.1:{port}"))));
     let sent = app.staff().send_invite(&two_contact_invite()).await;
-    let invite = sent["id"].as_str().unwrap();
+    let invite = &sent.id.to_string();
     // Down: the failures are recorded as passing ones.
     let failed = events_of(&app, invite, "NotificationFailed", 2).await;
     assert!(failed.iter().all(|e| e.data.contains("\"permanent\":false")));
@@ -507,7 +504,7 @@ async fn a_notification_that_keeps_failing_is_given_up_on_the_record(db: TestDat
     body["contacts"] = json!([{"name": "Ana Alves", "email": "ana@example.com"}]);
     body["requests"] = json!([{"kind": "file", "title": "Payslips"}]);
     let sent = app.staff().send_invite(&body).await;
-    let invite = sent["id"].as_str().unwrap();
+    let invite = &sent.id.to_string();
     let deadline = Instant::now() + Duration::from_secs(20);
     let final_failure = loop {
         let failures = events_of(&app, invite, "NotificationFailed", 1).await;
@@ -535,11 +532,11 @@ async fn a_contact_is_told_of_a_rejection_and_of_a_message_from_staff(db: TestDa
     body["contacts"] = json!([{"name": "Ana Alves", "email": "ana@example.com"}]);
     body["requests"] = json!([{"kind": "file", "title": "Payslips"}]);
     let sent = app.staff().send_invite(&body).await;
-    let invite = sent["id"].as_str().unwrap();
-    let url = sent["contacts"][0]["portal_url"].as_str().unwrap();
+    let invite = &sent.id.to_string();
+    let url = sent.contacts[0].portal_url.as_str();
     let ana = app.contact(url).await;
     let uploaded = expect(
-        ana.upload(&sent["requests"][0]["id"], &[("payslip.pdf", pdf("blurred"))])
+        ana.upload(&json!(sent.requests[0].id), &[("payslip.pdf", pdf("blurred"))])
             .await,
         StatusCode::CREATED,
     )
@@ -562,8 +559,9 @@ async fn a_contact_is_told_of_a_rejection_and_of_a_message_from_staff(db: TestDa
         StatusCode::CREATED,
     )
     .await;
-    let contact_id = sent["contacts"][0]["id"].clone();
-    app.staff().write_to(invite, &contact_id, "Thanks Ana, no rush.").await;
+    app.staff()
+        .write_to(invite, sent.contacts[0].id, "Thanks Ana, no rush.")
+        .await;
     events_of(&app, invite, "NotificationSent", 3).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let mails: Vec<String> = received(smtp.maildir.path())
@@ -643,10 +641,10 @@ async fn reminders_follow_the_due_date_on_a_simulated_clock(db: TestDatabase) {
 
     // Due in 10 days. Ben finishes at once; Ana does not.
     let sent = app.staff().send_invite(&two_contact_invite()).await;
-    let invite = sent["id"].as_str().unwrap();
-    let ben = app.contact(sent["contacts"][1]["portal_url"].as_str().unwrap()).await;
+    let invite = &sent.id.to_string();
+    let ben = app.contact(sent.contacts[1].portal_url.as_str()).await;
     let uploaded = expect(
-        ben.upload(&sent["requests"][0]["id"], &[("payslip.pdf", pdf("ben"))])
+        ben.upload(&json!(sent.requests[0].id), &[("payslip.pdf", pdf("ben"))])
             .await,
         StatusCode::CREATED,
     )
@@ -716,7 +714,7 @@ async fn reminders_follow_the_due_date_on_a_simulated_clock(db: TestDatabase) {
     .await;
     expect(
         app.staff()
-            .get(&format!("/api/invites?status=cancelled&after={}", sent["position"]))
+            .get(&format!("/api/invites?status=cancelled&after={}", sent.position))
             .await,
         StatusCode::OK,
     )
@@ -762,7 +760,7 @@ async fn an_invite_with_its_own_reminders_follows_them(db: TestDatabase) {
     let mut body = two_contact_invite();
     body["reminders"] = json!({"days_before": [5], "overdue_every_days": 0, "at_most": 1});
     let sent = app.staff().send_invite(&body).await;
-    let invite = sent["id"].as_str().unwrap();
+    let invite = &sent.id.to_string();
     events_of(&app, invite, "NotificationSent", 2).await;
     set_day(5);
     wait_until("no reminder five days before", || async {
@@ -821,11 +819,11 @@ async fn staff_hear_of_uploads_and_messages_in_one_digest_at_most_every_fifteen_
     let (with_clock, set_minutes, _) = on_test_clock(settings(&app, Some(format!("smtp://127.0.0.1:{}", smtp.port))));
     let (stop, notifier) = start_notifier(&app, with_clock);
     let sent = app.staff().send_invite(&two_contact_invite()).await;
-    let invite = sent["id"].as_str().unwrap();
-    let ana = app.contact(sent["contacts"][0]["portal_url"].as_str().unwrap()).await;
+    let invite = &sent.id.to_string();
+    let ana = app.contact(sent.contacts[0].portal_url.as_str()).await;
     expect(
         ana.upload(
-            &sent["requests"][0]["id"],
+            &json!(sent.requests[0].id),
             &[("payslip-july.pdf", pdf("july")), ("payslip-august.pdf", pdf("august"))],
         )
         .await,
@@ -842,9 +840,7 @@ async fn staff_hear_of_uploads_and_messages_in_one_digest_at_most_every_fifteen_
     )
     .await;
     // Staff's own message is no news to staff.
-    app.staff()
-        .write_to(invite, &sent["contacts"][0]["id"], "Thank you!")
-        .await;
+    app.staff().write_to(invite, sent.contacts[0].id, "Thank you!").await;
     let digests = |count: usize| {
         let log = app.log.clone();
         let stream = StreamId::parse(&format!("invite-{invite}")).unwrap();
@@ -918,7 +914,7 @@ async fn a_crash_between_sending_and_recording_sends_again_and_records_once(db: 
     body["contacts"] = json!([{"name": "Ana Alves", "email": "ana@example.com"}]);
     body["requests"] = json!([{"kind": "file", "title": "Payslips"}]);
     let sent = app.staff().send_invite(&body).await;
-    let invite = sent["id"].as_str().unwrap();
+    let invite = &sent.id.to_string();
     let crashing = tokio::spawn(lodge_notifier::run(
         app.log.clone(),
         app.store.clone(),
@@ -980,12 +976,12 @@ async fn postgres_one_notifier_at_a_time_across_servers() {
         invites.push(app.staff().send_invite(&two_contact_invite()).await);
     }
     for sent in &invites {
-        events_of(&app, sent["id"].as_str().unwrap(), "NotificationSent", 2).await;
+        events_of(&app, &sent.id.to_string(), "NotificationSent", 2).await;
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(received(smtp.maildir.path()).len(), 6, "each email once");
     for sent in &invites {
-        let stream = StreamId::parse(&format!("invite-{}", sent["id"].as_str().unwrap())).unwrap();
+        let stream = StreamId::parse(&format!("invite-{}", &sent.id.to_string())).unwrap();
         let outcomes = app.log.read_stream(&stream).await.unwrap();
         let sent_events = outcomes.iter().filter(|e| e.event_type == "NotificationSent").count();
         assert_eq!(sent_events, 2, "each outcome recorded once");
@@ -994,7 +990,7 @@ async fn postgres_one_notifier_at_a_time_across_servers() {
     stop_first.cancel();
     first.await.unwrap();
     let later = app.staff().send_invite(&two_contact_invite()).await;
-    events_of(&app, later["id"].as_str().unwrap(), "NotificationSent", 2).await;
+    events_of(&app, &later.id.to_string(), "NotificationSent", 2).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(received(smtp.maildir.path()).len(), 8);
     stop_second.cancel();
@@ -1026,7 +1022,7 @@ async fn reminders_count_days_in_the_firms_time_zone(db: TestDatabase) {
     let mut body = two_contact_invite();
     body["due_date"] = json!((firm_today + chrono::Days::new(3)).to_string());
     let sent = app.staff().send_invite(&body).await;
-    let invite = sent["id"].as_str().unwrap();
+    let invite = &sent.id.to_string();
     events_of(&app, invite, "NotificationSent", 2).await;
     *now.lock().unwrap() = noon;
     wait_until("a reminder three days before, in the firm's days", || async {

@@ -5,7 +5,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use crate::support::process::{Serving, lodge, lodge_under_permissive_umask};
-use crate::support::{json_at, link_token, open_session, page_text};
+use crate::support::{SentInvite, json_at, link_token, open_session, page_text};
 use lodge_eventlog::Engine;
 use lodge_eventlog::testing::TestDatabase;
 use reqwest::StatusCode;
@@ -47,7 +47,7 @@ fn invite(password: Option<&str>) -> Value {
     body
 }
 
-async fn send(serving: &Serving, token: &str, body: &Value) -> Value {
+async fn send(serving: &Serving, token: &str, body: &Value) -> SentInvite {
     let response = reqwest::Client::new()
         .post(serving.url("/api/invites"))
         .bearer_auth(token)
@@ -82,7 +82,7 @@ async fn settings_that_look_like_numbers_are_read_as_text(db: TestDatabase) {
     let serving = Serving::start(command);
     let sent = send(&serving, &token, &invite(None)).await;
     let browser = reqwest::Client::builder().cookie_store(true).build().unwrap();
-    let url = sent["contacts"][0]["portal_url"].as_str().unwrap();
+    let url = sent.contacts[0].portal_url.as_str();
     assert_eq!(browser.get(url).send().await.unwrap().status(), StatusCode::OK);
     let page = page_text(&browser, &serving.url("/portal/contact")).await;
     assert!(page.contains("1984"), "the firm's name");
@@ -126,10 +126,10 @@ async fn files_are_the_owners_alone_whatever_the_umask(db: TestDatabase) {
     let serving = Serving::start(shell);
     let sent = send(&serving, &token, &invite(None)).await;
     let contact = reqwest::Client::builder().cookie_store(true).build().unwrap();
-    let token = link_token(sent["contacts"][0]["portal_url"].as_str().unwrap()).to_owned();
+    let token = link_token(sent.contacts[0].portal_url.as_str()).to_owned();
     let opened = open_session(&contact, &serving.address, &token).await;
     assert_eq!(opened.status(), StatusCode::OK);
-    let request = sent["requests"][0]["id"].as_str().unwrap();
+    let request = &sent.requests[0].id.to_string();
     let part = reqwest::multipart::Part::bytes(b"%PDF-1.7\n%payslip\n%%EOF\n".to_vec()).file_name("p.pdf");
     let uploaded = contact
         .post(serving.url(&format!("/api/portal/requests/{request}/documents")))
@@ -180,9 +180,9 @@ async fn no_secret_reaches_the_log_at_any_level(db: TestDatabase) {
     let serving = Serving::start(command);
     let password = "correct horse battery staple";
     let sent = send(&serving, &token, &invite(Some(password))).await;
-    let invite_id = sent["id"].as_str().unwrap();
-    let contact_id = sent["contacts"][0]["id"].as_str().unwrap();
-    let link = sent["contacts"][0]["portal_url"].as_str().unwrap().to_owned();
+    let invite_id = &sent.id.to_string();
+    let contact_id = &sent.contacts[0].id.to_string();
+    let link = sent.contacts[0].portal_url.as_str().to_owned();
     let link_token = link.rsplit("/p/").next().unwrap().to_owned();
 
     // The contact follows the link in a browser and gives the password, wrongly then rightly.

@@ -116,7 +116,7 @@ async fn postgres_read_models_catch_up_after_the_database_restarts_under_load() 
     let db = TestDatabase::postgres_on(&cluster.url()).await;
     let app = TestApp::start_with(db, |settings| settings.limits.enabled = false).await;
     let sent = app.staff().send_invite(&two_contact_invite()).await;
-    let url = sent["contacts"][0]["portal_url"].as_str().unwrap().to_owned();
+    let url = sent.contacts[0].portal_url.as_str().to_owned();
     let ana = app.contact(&url).await;
     let ana_client = ana.client.clone();
 
@@ -183,7 +183,7 @@ async fn postgres_read_models_catch_up_after_the_database_restarts_under_load() 
     .await;
     let portal = ana.portal(&last["position"]).await;
     assert!(portal["messages"].to_string().contains("after the restart"));
-    let invite = sent["id"].as_str().unwrap();
+    let invite = &sent.id.to_string();
     let audit = app.staff().audit(invite, &last["position"]).await;
     assert!(audit["entries"].as_array().unwrap().len() > 2);
     app.stop().await;

@@ -285,8 +285,8 @@ async fn a_contact_gets_everything_in(db: TestDatabase, screen: Screen) {
     })
     .await;
     let sent = app.staff().send_invite(&protected_invite()).await;
-    let invite = sent["id"].as_str().unwrap().to_owned();
-    let ana_url = sent["contacts"][0]["portal_url"].as_str().unwrap();
+    let invite = &sent.id.to_string().to_owned();
+    let ana_url = sent.contacts[0].portal_url.as_str();
     let dir = tempfile::tempdir().unwrap();
     let (july, august, scan) = files(dir.path());
     let browser = browser(screen).await;
@@ -383,10 +383,14 @@ async fn a_contact_gets_everything_in(db: TestDatabase, screen: Screen) {
     browser.wait_for_text(".thread", "Is a scan of the payslip fine?").await;
     let reply = app
         .staff()
-        .write_to(&invite, &sent["contacts"][0]["id"], "Yes, a clear scan is fine.")
+        .write_to(invite, sent.contacts[0].id, "Yes, a clear scan is fine.")
         .await;
     browser
-        .goto(&format!("{}/portal?after={}", app.base, reply["position"]))
+        .goto(&format!(
+            "{}/portal?after={}",
+            app.base,
+            reply.position.expect("recorded")
+        ))
         .await;
     browser.wait_for_text(".thread", "Yes, a clear scan is fine.").await;
     browser.wait_for_text("#done", "1").await;
@@ -472,8 +476,8 @@ async fn a_contact_gets_everything_in(db: TestDatabase, screen: Screen) {
 async fn staff_open_a_contacts_portal_read_only(db: TestDatabase) {
     let app = TestApp::start(db).await;
     let sent = app.staff().send_invite(&protected_invite()).await;
-    let invite = sent["id"].as_str().unwrap();
-    let ana = sent["contacts"][0]["id"].as_str().unwrap();
+    let invite = &sent.id.to_string();
+    let ana = &sent.contacts[0].id.to_string();
     let link = expect(
         app.staff()
             .post(&format!("/api/invites/{invite}/portal/{ana}/view-link"), &json!({}))
@@ -510,8 +514,8 @@ async fn staff_open_a_contacts_portal_read_only(db: TestDatabase) {
     // message, an upload or a form, by the pages or by the portal API.
     let before = app.event_count().await;
     let cookie = format!("lodge_staff_view={}", url.rsplit("/v/").next().unwrap());
-    let request = sent["requests"][0]["id"].as_str().unwrap();
-    let form_request = sent["requests"][1]["id"].as_str().unwrap();
+    let request = &sent.requests[0].id.to_string();
+    let form_request = &sent.requests[1].id.to_string();
     let view = reqwest::Client::new();
     let same_site = |request: reqwest::RequestBuilder| {
         request
@@ -546,7 +550,7 @@ async fn an_upload_survives_a_dropped_network(db: TestDatabase) {
     let dir = tempfile::tempdir().unwrap();
     let (july, _, _) = files(dir.path());
     let browser = browser(Screen::Phone).await;
-    browser.goto(sent["contacts"][0]["portal_url"].as_str().unwrap()).await;
+    browser.goto(sent.contacts[0].portal_url.as_str()).await;
     browser.click(".request a").await;
     browser.wait_for_text("#request-title", "Payslips").await;
     // The network drops as the file is chosen; the page tries again by itself, and once the
@@ -559,9 +563,7 @@ async fn an_upload_survives_a_dropped_network(db: TestDatabase) {
     browser.wait_for_text(".documents", "payslip-july.pdf").await;
     assert_eq!(browser.count(".document").await, 1);
     let view = expect(
-        app.staff()
-            .get(&format!("/api/invites/{}", sent["id"].as_str().unwrap()))
-            .await,
+        app.staff().get(&format!("/api/invites/{}", &sent.id.to_string())).await,
         StatusCode::OK,
     )
     .await;

@@ -19,14 +19,14 @@ async fn page(browser: &reqwest::Client, app: &TestApp, path: &str) -> String {
 
 /// Sends `invite` and follows the first contact's link in a client that keeps cookies and shows
 /// redirects as they are.
-async fn signed_in(app: &TestApp, invite: &serde_json::Value) -> (serde_json::Value, reqwest::Client) {
+async fn signed_in(app: &TestApp, invite: &serde_json::Value) -> (SentInvite, reqwest::Client) {
     let sent = app.staff().send_invite(invite).await;
     let browser = reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let url = sent["contacts"][0]["portal_url"].as_str().unwrap();
+    let url = sent.contacts[0].portal_url.as_str();
     assert_eq!(browser.get(url).send().await.unwrap().status(), StatusCode::OK);
     (sent, browser)
 }
@@ -114,7 +114,7 @@ async fn a_video_file_is_served_in_ranges(db: TestDatabase) {
 async fn without_javascript_forms_post_and_come_back(db: TestDatabase) {
     let app = TestApp::start(db).await;
     let (sent, browser) = signed_in(&app, &two_contact_invite()).await;
-    let request = sent["requests"][0]["id"].as_str().unwrap();
+    let request = &sent.requests[0].id.to_string();
     // The picker's file and the camera's input left empty, as a browser sends them.
     let form = reqwest::multipart::Form::new()
         .part(

@@ -33,7 +33,7 @@ async fn cookies_are_secure_when_the_public_url_is_https(db: TestDatabase) {
     })
     .await;
     let sent = app.staff().send_invite(&two_contact_invite()).await;
-    let link = sent["contacts"][0]["portal_url"].as_str().unwrap();
+    let link = sent.contacts[0].portal_url.as_str();
     assert!(link.starts_with("https://portal.firm.example/p/"), "{link}");
     let token = link.rsplit("/p/").next().unwrap();
     let opened = open_session(&app.anonymous(), &app.base, token).await;
@@ -44,10 +44,10 @@ async fn cookies_are_secure_when_the_public_url_is_https(db: TestDatabase) {
             .any(|c| c.starts_with("lodge_portal=") && c.contains("Secure") && c.contains("HttpOnly")),
         "{cookies:?}"
     );
-    let invite = sent["id"].as_str().unwrap();
-    let contact = sent["contacts"][0]["id"].as_str().unwrap();
+    let invite = &sent.id.to_string();
+    let contact = &sent.contacts[0].id.to_string();
     let view = app.staff().view_link(invite, contact).await;
-    let view_token = view["url"].as_str().unwrap().rsplit("/v/").next().unwrap();
+    let view_token = view.url.rsplit("/v/").next().unwrap();
     let opened = app
         .anonymous()
         .get(app.url(&format!("/v/{view_token}")))
@@ -67,16 +67,15 @@ async fn cookies_are_secure_when_the_public_url_is_https(db: TestDatabase) {
 async fn a_view_link_lasts_thirty_minutes(db: TestDatabase) {
     let app = TestApp::start(db).await;
     let sent = app.staff().send_invite(&two_contact_invite()).await;
-    let invite = sent["id"].as_str().unwrap();
-    let contact = sent["contacts"][0]["id"].as_str().unwrap();
+    let invite = &sent.id.to_string();
+    let contact = &sent.contacts[0].id.to_string();
     let view = app.staff().view_link(invite, contact).await;
-    let expires_at: chrono::DateTime<chrono::Utc> = view["expires_at"].as_str().unwrap().parse().unwrap();
-    let lasts = expires_at - chrono::Utc::now();
+    let lasts = view.expires_at - chrono::Utc::now();
     assert!(
         lasts > chrono::Duration::minutes(29) && lasts <= chrono::Duration::minutes(30),
         "{lasts}"
     );
-    let url = view["url"].as_str().unwrap();
+    let url = view.url.as_str();
     let browser = reqwest::Client::builder().cookie_store(true).build().unwrap();
     let opened = browser.get(url).send().await.unwrap();
     assert!(
@@ -121,7 +120,7 @@ async fn days_until_due_at(db: TestDatabase, zone: chrono_tz::Tz) -> i64 {
     let mut body = two_contact_invite();
     body["due_date"] = json!(due.to_string());
     let sent = app.staff().send_invite(&body).await;
-    let ana = app.contact(sent["contacts"][0]["portal_url"].as_str().unwrap()).await;
+    let ana = app.contact(sent.contacts[0].portal_url.as_str()).await;
     let portal: Value = expect(ana.get("/api/portal").await, StatusCode::OK).await;
     let firm_today = chrono::Utc::now().with_timezone(&zone).date_naive();
     let days = portal["invite"]["days_until_due"].as_i64().unwrap();
@@ -133,8 +132,8 @@ async fn days_until_due_at(db: TestDatabase, zone: chrono_tz::Tz) -> i64 {
 async fn the_api_answers_while_a_rebuild_runs(db: TestDatabase) {
     let app = TestApp::start_with(db, |settings| settings.limits.enabled = false).await;
     let sent = app.staff().send_invite(&two_contact_invite()).await;
-    let invite = sent["id"].as_str().unwrap().to_owned();
-    let ana = app.contact(sent["contacts"][0]["portal_url"].as_str().unwrap()).await;
+    let invite = &sent.id.to_string().to_owned();
+    let ana = app.contact(sent.contacts[0].portal_url.as_str()).await;
     let mut last = Value::Null;
     for n in 0..30 {
         last = expect(
@@ -177,7 +176,7 @@ async fn the_api_answers_while_a_rebuild_runs(db: TestDatabase) {
             )
             .await;
             assert_eq!(portal["messages"].as_array().unwrap().len(), 30);
-            let audit = app.staff().audit(&invite, &last["position"]).await;
+            let audit = app.staff().audit(invite, &last["position"]).await;
             assert!(audit["entries"].as_array().unwrap().len() >= 31);
             reads += 1;
             tokio::time::sleep(Duration::from_millis(1)).await;

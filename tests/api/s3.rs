@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use crate::support::*;
 use lodge_eventlog::testing::TestDatabase;
 use reqwest::StatusCode;
+use serde_json::json;
 
 lodge_eventlog::test_on_both_engines!(documents_live_in_an_s3_bucket);
 
@@ -98,8 +99,8 @@ async fn documents_live_in_an_s3_bucket(db: TestDatabase) {
     })
     .await;
     let sent = app.staff().send_invite(&two_contact_invite()).await;
-    let payslips = sent["requests"][0]["id"].clone();
-    let ana = app.contact(sent["contacts"][0]["portal_url"].as_str().unwrap()).await;
+    let payslips = json!(sent.requests[0].id);
+    let ana = app.contact(sent.contacts[0].portal_url.as_str()).await;
 
     // Larger than one S3 part (5 MiB), so that the multipart upload has several.
     let mut big = pdf("a year of payslips");
@@ -142,7 +143,7 @@ async fn documents_live_in_an_s3_bucket(db: TestDatabase) {
     .await;
     assert_eq!(keys(&s3).await.len(), 1);
 
-    let invite = sent["id"].as_str().unwrap();
+    let invite = &sent.id.to_string();
     expect(
         app.staff()
             .get(&format!("/api/invites/{invite}?after={}", uploaded["position"]))

@@ -69,8 +69,8 @@ async fn parallel_password_guesses_are_limited_across_sessions_and_servers(db: T
     let app = TestApp::start_with(db, |settings| settings.limits.enabled = false).await;
     let (other, second) = app.another_server().await;
     let sent = app.staff().send_invite(&password_invite()).await;
-    let invite = sent["id"].as_str().unwrap().to_owned();
-    let url = sent["contacts"][1]["portal_url"].as_str().unwrap().to_owned();
+    let invite = &sent.id.to_string().to_owned();
+    let url = sent.contacts[1].portal_url.as_str().to_owned();
     // 60 guesses at once, each on a session of its own, half of them through the second server;
     // the right password is guess 50.
     let mut guesses = Vec::new();
@@ -117,12 +117,12 @@ async fn parallel_password_guesses_are_limited_across_sessions_and_servers(db: T
         .filter(|(status, _)| *status == StatusCode::UNAUTHORIZED)
         .count();
     assert_eq!(
-        refusals(&invite_events(&app, &invite).await),
+        refusals(&invite_events(&app, invite).await),
         wrong_checked,
         "each wrong guess checked is on the record, and no other"
     );
     // Ana, another contact of the invite, is not held back by Ben's guesses.
-    let ana = app.contact(sent["contacts"][0]["portal_url"].as_str().unwrap()).await;
+    let ana = app.contact(sent.contacts[0].portal_url.as_str()).await;
     expect(
         ana.post(
             "/api/portal/session/password",
@@ -139,7 +139,7 @@ async fn parallel_password_guesses_are_limited_across_sessions_and_servers(db: T
 async fn argon2_runs_only_for_the_guesses_the_limit_lets_through(db: TestDatabase) {
     let app = TestApp::start(db).await;
     let sent = app.staff().send_invite(&password_invite()).await;
-    let ben = app.contact(sent["contacts"][1]["portal_url"].as_str().unwrap()).await;
+    let ben = app.contact(sent.contacts[1].portal_url.as_str()).await;
     for left in (0..5).rev() {
         let response = ben
             .post("/api/portal/session/password", &json!({"password": "guess"}))
@@ -176,7 +176,7 @@ fn cookie_of(response: &reqwest::Response) -> Option<String> {
 async fn every_sign_in_step_makes_a_new_session(db: TestDatabase) {
     let app = TestApp::start(db).await;
     let sent = app.staff().send_invite(&password_invite()).await;
-    let token = link_token(sent["contacts"][0]["portal_url"].as_str().unwrap()).to_owned();
+    let token = link_token(sent.contacts[0].portal_url.as_str()).to_owned();
     let plain = app.anonymous();
     // An attacker's session, planted in the victim's browser before they sign in.
     let planted = open_session(&plain, &app.base, &token).await;
@@ -217,7 +217,7 @@ async fn every_sign_in_step_makes_a_new_session(db: TestDatabase) {
 async fn signing_out_ends_the_session(db: TestDatabase) {
     let app = TestApp::start(db).await;
     let sent = app.staff().send_invite(&two_contact_invite()).await;
-    let ana = app.contact(sent["contacts"][0]["portal_url"].as_str().unwrap()).await;
+    let ana = app.contact(sent.contacts[0].portal_url.as_str()).await;
     expect(ana.get("/api/portal").await, StatusCode::OK).await;
     let signed_out = ana.client.delete(app.url("/api/portal/session")).send().await.unwrap();
     assert_eq!(signed_out.status(), StatusCode::NO_CONTENT);
@@ -226,7 +226,7 @@ async fn signing_out_ends_the_session(db: TestDatabase) {
     expect_problem(ana.get("/api/portal").await, StatusCode::UNAUTHORIZED, "sign in").await;
 
     // The same from the pages: the button posts, the page says so, and the session is gone.
-    let ben = app.contact(sent["contacts"][1]["portal_url"].as_str().unwrap()).await;
+    let ben = app.contact(sent.contacts[1].portal_url.as_str()).await;
     let page = ben.get("/portal").await.text().await.unwrap();
     assert!(page.contains("action=\"/portal/sign-out\""), "a Sign out button");
     let response = ben.client.post(app.url("/portal/sign-out")).send().await.unwrap();
@@ -239,7 +239,7 @@ async fn signing_out_ends_the_session(db: TestDatabase) {
 async fn a_post_from_another_site_is_refused(db: TestDatabase) {
     let app = TestApp::start(db).await;
     let sent = app.staff().send_invite(&two_contact_invite()).await;
-    let ana = app.contact(sent["contacts"][0]["portal_url"].as_str().unwrap()).await;
+    let ana = app.contact(sent.contacts[0].portal_url.as_str()).await;
     let before = app.event_count().await;
     let from_elsewhere = ana
         .client
@@ -282,8 +282,8 @@ async fn a_post_from_another_site_is_refused(db: TestDatabase) {
 async fn a_link_to_another_portal_asks_before_switching(db: TestDatabase) {
     let app = TestApp::start(db).await;
     let sent = app.staff().send_invite(&two_contact_invite()).await;
-    let ana_link = sent["contacts"][0]["portal_url"].as_str().unwrap();
-    let ben_link = sent["contacts"][1]["portal_url"].as_str().unwrap();
+    let ana_link = sent.contacts[0].portal_url.as_str();
+    let ben_link = sent.contacts[1].portal_url.as_str();
     let browser = reqwest::Client::builder().cookie_store(true).build().unwrap();
     let opened = browser.get(ana_link).send().await.unwrap();
     assert_eq!(opened.status(), StatusCode::OK);
@@ -324,8 +324,8 @@ async fn a_link_to_another_portal_asks_before_switching(db: TestDatabase) {
 async fn a_view_link_dies_with_the_token_that_made_it(db: TestDatabase) {
     let app = TestApp::start(db).await;
     let sent = app.staff().send_invite(&two_contact_invite()).await;
-    let invite = sent["id"].as_str().unwrap();
-    let contact = sent["contacts"][0]["id"].as_str().unwrap();
+    let invite = &sent.id.to_string();
+    let contact = &sent.contacts[0].id.to_string();
     let made = lodge_api::staff::tokens::create(app.store.pool(), "Val Viewer", Some("val@firm.example"))
         .await
         .unwrap();
@@ -372,8 +372,8 @@ async fn opening_links_and_posting_are_limited_per_contact_and_per_address(db: T
     let app = TestApp::start_with(db, small_limits).await;
     let (other, second) = app.another_server().await;
     let sent = app.staff().send_invite(&two_contact_invite()).await;
-    let ana = app.contact(sent["contacts"][0]["portal_url"].as_str().unwrap()).await;
-    let ben = app.contact(sent["contacts"][1]["portal_url"].as_str().unwrap()).await;
+    let ana = app.contact(sent.contacts[0].portal_url.as_str()).await;
+    let ben = app.contact(sent.contacts[1].portal_url.as_str()).await;
 
     // Ana's messages: three, the third through the second server, then a wait.
     for _ in 0..2 {
@@ -414,7 +414,7 @@ async fn opening_links_and_posting_are_limited_per_contact_and_per_address(db: T
     assert_eq!(app.event_count().await, before + 2, "refused messages recorded nothing");
 
     // Forms and uploads likewise.
-    let form = sent["requests"][1]["id"].as_str().unwrap();
+    let form = &sent.requests[1].id.to_string();
     for _ in 0..2 {
         let answer = ana
             .post(
@@ -431,7 +431,7 @@ async fn opening_links_and_posting_are_limited_per_contact_and_per_address(db: T
         )
         .await;
     expect_problem(third, StatusCode::TOO_MANY_REQUESTS, "too many forms").await;
-    let files = sent["requests"][0]["id"].clone();
+    let files = json!(sent.requests[0].id);
     for n in 0..2 {
         expect(
             ana.upload(&files, &[("p.pdf", pdf(&n.to_string()))]).await,
@@ -443,7 +443,7 @@ async fn opening_links_and_posting_are_limited_per_contact_and_per_address(db: T
     expect_problem(third, StatusCode::TOO_MANY_REQUESTS, "too many uploads").await;
 
     // Ana's link opened twice more (once by the helper above): then it waits.
-    let url = sent["contacts"][0]["portal_url"].as_str().unwrap();
+    let url = sent.contacts[0].portal_url.as_str();
     for _ in 0..2 {
         session_at(&app.base, url).await;
     }
@@ -457,7 +457,7 @@ async fn opening_links_and_posting_are_limited_per_contact_and_per_address(db: T
 async fn an_unknown_link_is_refused_at_once(db: TestDatabase) {
     let app = TestApp::start(db).await;
     let sent = app.staff().send_invite(&two_contact_invite()).await;
-    eventually_ready(&app, sent["position"].as_i64().unwrap()).await;
+    eventually_ready(&app, sent.position).await;
     let started = Instant::now();
     let unknown = app
         .anonymous()
@@ -477,7 +477,7 @@ async fn an_unknown_link_is_refused_at_once(db: TestDatabase) {
 async fn every_response_carries_the_baseline_headers(db: TestDatabase) {
     let app = TestApp::start(db).await;
     let sent = app.staff().send_invite(&two_contact_invite()).await;
-    let ana = app.contact(sent["contacts"][0]["portal_url"].as_str().unwrap()).await;
+    let ana = app.contact(sent.contacts[0].portal_url.as_str()).await;
     let responses = [
         ana.get("/api/portal").await,
         ana.get("/portal").await,
@@ -519,8 +519,8 @@ async fn audit_exports_stream_whole_under_every_encoding(db: TestDatabase) {
     // Forty messages from one contact at once: more than the limits let a person send.
     let app = TestApp::start_with(db, |settings| settings.limits.enabled = false).await;
     let sent = app.staff().send_invite(&two_contact_invite()).await;
-    let invite = sent["id"].as_str().unwrap();
-    let ana = app.contact(sent["contacts"][0]["portal_url"].as_str().unwrap()).await;
+    let invite = &sent.id.to_string();
+    let ana = app.contact(sent.contacts[0].portal_url.as_str()).await;
     let mut last = Value::Null;
     for n in 0..40 {
         last = expect(
@@ -553,8 +553,8 @@ async fn audit_exports_stream_whole_under_every_encoding(db: TestDatabase) {
 async fn csv_cells_never_start_a_formula(db: TestDatabase) {
     let app = TestApp::start(db).await;
     let sent = app.staff().send_invite(&two_contact_invite()).await;
-    let invite = sent["id"].as_str().unwrap();
-    let token = link_token(sent["contacts"][0]["portal_url"].as_str().unwrap());
+    let invite = &sent.id.to_string();
+    let token = link_token(sent.contacts[0].portal_url.as_str());
     let hostile = reqwest::Client::builder()
         .cookie_store(true)
         .user_agent("=HYPERLINK(\"https://attacker.example\",\"open\")")
@@ -566,7 +566,7 @@ async fn csv_cells_never_start_a_formula(db: TestDatabase) {
         .file_name("@SUM(1+1)*cmd.pdf")
         .mime_str("application/pdf")
         .unwrap();
-    let request = sent["requests"][0]["id"].as_str().unwrap();
+    let request = &sent.requests[0].id.to_string();
     let posted = hostile
         .post(app.url(&format!("/api/portal/requests/{request}/documents")))
         .multipart(reqwest::multipart::Form::new().part("file", part))
@@ -603,8 +603,8 @@ async fn a_file_part_without_a_name_is_refused_at_its_first_byte(db: TestDatabas
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let app = TestApp::start(db).await;
     let sent = app.staff().send_invite(&two_contact_invite()).await;
-    let request = sent["requests"][0]["id"].as_str().unwrap();
-    let token = link_token(sent["contacts"][0]["portal_url"].as_str().unwrap());
+    let request = &sent.requests[0].id.to_string();
+    let token = link_token(sent.contacts[0].portal_url.as_str());
     let opened = open_session(&app.anonymous(), &app.base, token).await;
     let cookie = cookie_of(&opened).unwrap();
     // A part that says it is a file with an empty name, announced at 300 MiB; only 1 MiB is sent.
@@ -640,10 +640,10 @@ async fn direction_overrides_leave_file_names_and_archive_paths(db: TestDatabase
     body["contacts"][0]["name"] = json!("Ana <Alves>");
     body["requests"][0]["title"] = json!("Pay|slips: \"July\"?");
     let sent = app.staff().send_invite(&body).await;
-    let invite = sent["id"].as_str().unwrap();
-    let ana = app.contact(sent["contacts"][0]["portal_url"].as_str().unwrap()).await;
+    let invite = &sent.id.to_string();
+    let ana = app.contact(sent.contacts[0].portal_url.as_str()).await;
     let uploaded = expect(
-        ana.upload(&sent["requests"][0]["id"], &[("invoice\u{202e}fdp.exe", pdf("x"))])
+        ana.upload(&json!(sent.requests[0].id), &[("invoice\u{202e}fdp.exe", pdf("x"))])
             .await,
         StatusCode::CREATED,
     )
@@ -668,10 +668,11 @@ async fn direction_overrides_leave_file_names_and_archive_paths(db: TestDatabase
 async fn a_range_to_the_end_of_u64_gets_the_file_s_real_end(db: TestDatabase) {
     let app = TestApp::start(db).await;
     let sent = app.staff().send_invite(&two_contact_invite()).await;
-    let ana = app.contact(sent["contacts"][0]["portal_url"].as_str().unwrap()).await;
+    let ana = app.contact(sent.contacts[0].portal_url.as_str()).await;
     let file = pdf("a payslip");
     let uploaded = expect(
-        ana.upload(&sent["requests"][0]["id"], &[("p.pdf", file.clone())]).await,
+        ana.upload(&json!(sent.requests[0].id), &[("p.pdf", file.clone())])
+            .await,
         StatusCode::CREATED,
     )
     .await;
@@ -695,9 +696,9 @@ async fn a_range_to_the_end_of_u64_gets_the_file_s_real_end(db: TestDatabase) {
 async fn a_position_the_log_never_had_is_refused_at_once(db: TestDatabase) {
     let app = TestApp::start(db).await;
     let sent = app.staff().send_invite(&two_contact_invite()).await;
-    let invite = sent["id"].as_str().unwrap();
-    let contact = sent["contacts"][0]["id"].as_str().unwrap();
-    let ana = app.contact(sent["contacts"][0]["portal_url"].as_str().unwrap()).await;
+    let invite = &sent.id.to_string();
+    let contact = &sent.contacts[0].id.to_string();
+    let ana = app.contact(sent.contacts[0].portal_url.as_str()).await;
     let beyond = 1_000_000_000;
     let started = Instant::now();
     for path in [
@@ -735,7 +736,7 @@ async fn a_position_the_log_never_had_is_refused_at_once(db: TestDatabase) {
 async fn a_contact_reads_their_own_writes_at_once(db: TestDatabase) {
     let app = TestApp::start(db).await;
     let sent = app.staff().send_invite(&two_contact_invite()).await;
-    let ana = app.contact(sent["contacts"][0]["portal_url"].as_str().unwrap()).await;
+    let ana = app.contact(sent.contacts[0].portal_url.as_str()).await;
     expect(ana.get("/api/portal").await, StatusCode::OK).await;
     for n in 0..10 {
         let body = format!("message number {n}");
@@ -749,7 +750,7 @@ async fn a_contact_reads_their_own_writes_at_once(db: TestDatabase) {
         assert!(portal["messages"].to_string().contains(&body), "message {n} missing");
     }
     let uploaded = expect(
-        ana.upload(&sent["requests"][0]["id"], &[("p.pdf", pdf("just sent"))])
+        ana.upload(&json!(sent.requests[0].id), &[("p.pdf", pdf("just sent"))])
             .await,
         StatusCode::CREATED,
     )
@@ -768,7 +769,7 @@ async fn staff_read_their_own_writes_at_once(db: TestDatabase) {
     let app = TestApp::start(db).await;
     for _ in 0..5 {
         let sent = app.staff().send_invite(&two_contact_invite()).await;
-        let invite = sent["id"].as_str().unwrap();
+        let invite = &sent.id.to_string();
         expect(app.staff().get(&format!("/api/invites/{invite}")).await, StatusCode::OK).await;
         let audit = expect(
             app.staff().get(&format!("/api/invites/{invite}/audit")).await,
@@ -776,7 +777,7 @@ async fn staff_read_their_own_writes_at_once(db: TestDatabase) {
         )
         .await;
         assert!(!audit["entries"].as_array().unwrap().is_empty());
-        let contact = sent["contacts"][0]["id"].as_str().unwrap();
+        let contact = &sent.contacts[0].id.to_string();
         let message = json!({"contact_id": contact, "body": "Thanks!"});
         expect(
             app.staff()

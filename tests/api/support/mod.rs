@@ -4,8 +4,11 @@ pub mod process;
 
 use std::time::Duration;
 
+pub use lodge_api::staff::invites::{PostedMessage, SentInvite};
 use lodge_api::staff::tokens;
+pub use lodge_api::staff::view_links::ViewLink;
 use lodge_api::{RunningServer, Server, Settings};
+use lodge_domain::ContactId;
 use lodge_eventlog::EventLog;
 use lodge_eventlog::testing::TestDatabase;
 use lodge_projections::ReadStore;
@@ -210,23 +213,24 @@ impl StaffClient<'_> {
             .unwrap()
     }
 
-    /// A staff view link to a contact's portal: the 201 body (`url`, `expires_at`).
-    pub async fn view_link(&self, invite: &str, contact: &str) -> Value {
+    /// A staff view link to a contact's portal.
+    pub async fn view_link(&self, invite: &str, contact: &str) -> ViewLink {
         let path = format!("/api/invites/{invite}/portal/{contact}/view-link");
-        expect(self.post(&path, &json!({})).await, StatusCode::CREATED).await
+        serde_json::from_value(expect(self.post(&path, &json!({})).await, StatusCode::CREATED).await)
+            .expect("a ViewLink")
     }
 
-    /// Sends an invite and returns the 201 body.
-    pub async fn send_invite(&self, body: &Value) -> Value {
+    /// Sends an invite and returns the 201 body, read as the API's own type.
+    pub async fn send_invite(&self, body: &Value) -> SentInvite {
         let response = self.post("/api/invites", body).await;
-        expect(response, StatusCode::CREATED).await
+        serde_json::from_value(expect(response, StatusCode::CREATED).await).expect("a SentInvite")
     }
 
-    /// Writes to a contact of an invite and returns the 201 body.
-    pub async fn write_to(&self, invite: &str, contact_id: &Value, body: &str) -> Value {
-        let message = serde_json::json!({"contact_id": contact_id, "body": body});
+    /// Writes to a contact of an invite.
+    pub async fn write_to(&self, invite: &str, contact: ContactId, body: &str) -> PostedMessage {
+        let message = serde_json::json!({"contact_id": contact, "body": body});
         let response = self.post(&format!("/api/invites/{invite}/messages"), &message).await;
-        expect(response, StatusCode::CREATED).await
+        serde_json::from_value(expect(response, StatusCode::CREATED).await).expect("a PostedMessage")
     }
 
     /// An invite's audit trail once it shows the log up to `after`.
