@@ -61,10 +61,10 @@ async fn uploads_are_stored_reviewed_and_downloaded(db: TestDatabase) {
     );
 
     let portal = ana.portal(&uploaded["position"]).await;
-    let request = &portal["requests"][0];
-    assert_eq!(request["status"], "waiting_for_review");
-    assert_eq!(request["documents"].as_array().unwrap().len(), 2);
-    assert_eq!(request["documents"][0]["status"], "waiting_for_review");
+    let request = &portal.requests[0];
+    assert_eq!(request.status, RequestStatus::WaitingForReview);
+    assert_eq!(request.documents.len(), 2);
+    assert_eq!(request.documents[0].status, DocumentStatus::WaitingForReview);
 
     // The contact downloads their own file: same bytes, as an attachment, never sniffed.
     let id = documents[0]["id"].as_str().unwrap();
@@ -164,9 +164,9 @@ async fn a_rejected_document_is_replaced_and_the_invite_completes(db: TestDataba
     )
     .await;
     let portal = ana.portal(&rejected["position"]).await;
-    assert_eq!(portal["requests"][0]["status"], "rejected");
-    assert_eq!(portal["requests"][0]["reason"], "The photo is blurred");
-    assert_eq!(portal["requests"][0]["documents"][0]["status"], "rejected");
+    assert_eq!(portal.requests[0].status, RequestStatus::Rejected);
+    assert_eq!(portal.requests[0].reason.as_deref(), Some("The photo is blurred"));
+    assert_eq!(portal.requests[0].documents[0].status, DocumentStatus::Rejected);
     expect_problem(
         review(document.into(), json!({"decision": "accept"})).await,
         StatusCode::CONFLICT,
@@ -182,10 +182,17 @@ async fn a_rejected_document_is_replaced_and_the_invite_completes(db: TestDataba
     let replacement = second["documents"][0]["id"].as_str().unwrap().to_owned();
     let accepted = expect(review(replacement, json!({"decision": "accept"})).await, StatusCode::OK).await;
     let portal = ana.portal(&accepted["position"]).await;
-    assert_eq!(portal["requests"][0]["status"], "accepted");
-    assert_eq!(portal["totals"], json!({"total": 1, "done": 1, "outstanding": 0}));
+    assert_eq!(portal.requests[0].status, RequestStatus::Accepted);
+    assert_eq!(
+        portal.totals,
+        Totals {
+            total: 1,
+            done: 1,
+            outstanding: 0
+        }
+    );
     // Every request accepted: Lodge completes the invite by itself.
-    assert_eq!(portal["invite"]["status"], "completed");
+    assert_eq!(portal.invite.status, InviteStatus::Completed);
     expect_problem(
         ana.upload(&passport, &[("late.pdf", pdf("late"))]).await,
         StatusCode::CONFLICT,

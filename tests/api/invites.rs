@@ -39,22 +39,32 @@ async fn a_sent_invite_shows_on_each_contacts_portal(db: TestDatabase) {
     let ana = app.contact(ana_url).await;
     assert!(!ana.password_required);
     let portal = ana.portal(&json!(sent.position)).await;
-    assert_eq!(portal["invite"]["title"], "Tax return 2026");
-    assert_eq!(portal["invite"]["message"], "Please send these by the due date.");
-    assert_eq!(portal["invite"]["days_until_due"], 10);
-    assert_eq!(portal["sender"]["name"], "Sam Staff");
-    assert_eq!(portal["sender"]["email"], "sam@firm.example");
-    assert_eq!(portal["firm"]["name"], "Lodge");
-    assert_eq!(portal["contact"]["name"], "Ana Alves");
-    assert_eq!(portal["totals"], json!({"total": 2, "done": 0, "outstanding": 2}));
-    assert_eq!(portal["requests"][0]["status"], "open");
-    assert_eq!(portal["requests"][1]["kind"], "form");
+    assert_eq!(portal.invite.title, "Tax return 2026");
+    assert_eq!(
+        portal.invite.message.as_deref(),
+        Some("Please send these by the due date.")
+    );
+    assert_eq!(portal.invite.days_until_due, Some(10));
+    assert_eq!(portal.sender.name, "Sam Staff");
+    assert_eq!(portal.sender.email, "sam@firm.example");
+    assert_eq!(portal.firm["name"], "Lodge");
+    assert_eq!(portal.contact.name, "Ana Alves");
+    assert_eq!(
+        portal.totals,
+        Totals {
+            total: 2,
+            done: 0,
+            outstanding: 2
+        }
+    );
+    assert_eq!(portal.requests[0].status, RequestStatus::Open);
+    assert_eq!(portal.requests[1].kind, RequestKind::Form);
 
     // Ben has the file request only: the form was for Ana.
     let ben = app.contact(sent.contacts[1].portal_url.as_str()).await;
     let portal = ben.portal(&json!(sent.position)).await;
-    assert_eq!(portal["contact"]["name"], "Ben Alves");
-    assert_eq!(portal["totals"]["total"], 1);
+    assert_eq!(portal.contact.name, "Ben Alves");
+    assert_eq!(portal.totals.total, 1);
 
     // Staff see exactly what the contact sees.
     let (invite, ben_id) = (&sent.id.to_string(), &sent.contacts[1].id.to_string());
@@ -63,7 +73,7 @@ async fn a_sent_invite_shows_on_each_contacts_portal(db: TestDatabase) {
         StatusCode::OK,
     )
     .await;
-    assert_eq!(staff_view, portal);
+    assert_eq!(staff_view, json!(portal));
 
     // Opening the portal is on the record.
     let audit = app
@@ -101,30 +111,23 @@ async fn staff_and_contact_write_to_each_other(db: TestDatabase) {
     assert!(answered["position"].as_i64() > asked["position"].as_i64());
 
     let portal = ana.portal(&answered["position"]).await;
-    let thread: Vec<(&str, &str, &str)> = portal["messages"]
-        .as_array()
-        .unwrap()
+    let thread: Vec<(MessageFrom, &str, &str)> = portal
+        .messages
         .iter()
-        .map(|m| {
-            (
-                m["from"].as_str().unwrap(),
-                m["author"].as_str().unwrap(),
-                m["body"].as_str().unwrap(),
-            )
-        })
+        .map(|m| (m.from, m.author.as_str(), m.body.as_str()))
         .collect();
     assert_eq!(
         thread,
         vec![
-            ("contact", "Ana Alves", "Do you need last year's too?"),
-            ("staff", "Sam Staff", "Just this year's, thanks."),
+            (MessageFrom::Contact, "Ana Alves", "Do you need last year's too?"),
+            (MessageFrom::Staff, "Sam Staff", "Just this year's, thanks."),
         ]
     );
-    assert_eq!(portal["messages"][0]["id"], asked["id"]);
+    assert_eq!(json!(portal.messages[0].id), asked["id"]);
 
     // Ben's thread is his own.
     let ben = app.contact(sent.contacts[1].portal_url.as_str()).await;
-    assert_eq!(ben.portal(&answered["position"]).await["messages"], json!([]));
+    assert!(ben.portal(&answered["position"]).await.messages.is_empty());
     app.stop().await;
 }
 
@@ -220,10 +223,7 @@ async fn a_password_protects_the_portal_and_wrong_guesses_are_limited(db: TestDa
         StatusCode::NO_CONTENT,
     )
     .await;
-    assert_eq!(
-        ana.portal(&json!(sent.position)).await["invite"]["password_protected"],
-        true
-    );
+    assert!(ana.portal(&json!(sent.position)).await.invite.password_protected);
 
     // Ben guesses: five wrong answers, then even the right one must wait.
     let ben = app.contact(sent.contacts[1].portal_url.as_str()).await;
@@ -515,8 +515,8 @@ async fn one_contact_never_sees_another(db: TestDatabase) {
     let second = app.staff().send_invite(&two_contact_invite()).await;
     let ana = app.contact(first.contacts[0].portal_url.as_str()).await;
     let portal = ana.portal(&json!(second.position)).await;
-    assert_eq!(portal["invite"]["id"], json!(first.id));
-    assert_eq!(portal["contact"]["id"], json!(first.contacts[0].id));
+    assert_eq!(portal.invite.id, first.id);
+    assert_eq!(portal.contact.id, first.contacts[0].id);
     // Staff asking for a contact of another invite get a 404.
     let (invite, other_contact) = (&first.id.to_string(), &second.contacts[0].id.to_string());
     expect_problem(
@@ -732,18 +732,13 @@ async fn staff_change_a_sent_invite(db: TestDatabase) {
     // Cleo's own link opens a portal with the requests for everyone, the new one included.
     let cleo = app.contact(added["portal_url"].as_str().unwrap()).await;
     let portal = cleo.portal(&moved["position"]).await;
-    assert_eq!(portal["contact"]["name"], "Cleo Alves");
-    let titles: Vec<&str> = portal["requests"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["title"].as_str().unwrap())
-        .collect();
+    assert_eq!(portal.contact.name, "Cleo Alves");
+    let titles: Vec<&str> = portal.requests.iter().map(|r| r.title.as_str()).collect();
     assert_eq!(titles, vec!["Payslips", "Bank statements"]);
-    assert_eq!(portal["invite"]["days_until_due"], 30);
+    assert_eq!(portal.invite.days_until_due, Some(30));
 
     let removed = expect(patch(json!({"due_date": null})).await, StatusCode::OK).await;
-    assert!(cleo.portal(&removed["position"]).await["invite"]["days_until_due"].is_null());
+    assert_eq!(cleo.portal(&removed["position"]).await.invite.days_until_due, None);
 
     let before = app.event_count().await;
     expect_problem(
@@ -842,10 +837,7 @@ async fn a_reissued_link_ends_the_old_one(db: TestDatabase) {
     let new_url = reissued["portal_url"].as_str().unwrap();
     assert_ne!(new_url, old_url);
     let fresh = app.contact(new_url).await;
-    assert_eq!(
-        fresh.portal(&reissued["position"]).await["contact"]["name"],
-        "Ana Alves"
-    );
+    assert_eq!(fresh.portal(&reissued["position"]).await.contact.name, "Ana Alves");
     expect_problem(
         old_session.get("/api/portal").await,
         StatusCode::UNAUTHORIZED,
@@ -916,12 +908,12 @@ async fn a_contact_fills_in_a_form(db: TestDatabase) {
     )
     .await;
     let portal = ana.portal(&done["position"]).await;
-    assert_eq!(portal["requests"][1]["status"], "form_submitted");
+    assert_eq!(portal.requests[1].status, RequestStatus::FormSubmitted);
     assert_eq!(
-        portal["requests"][1]["answers"]["tfn"],
+        json!(portal.requests[1].answers)["tfn"],
         json!({"type": "text", "value": "123 456 789"})
     );
-    assert_eq!(portal["totals"]["done"], 1);
+    assert_eq!(portal.totals.done, 1);
     // The form is not Ben's.
     let ben = app.contact(sent.contacts[1].portal_url.as_str()).await;
     expect_problem(

@@ -182,7 +182,7 @@ async fn postgres_read_models_catch_up_after_the_database_restarts_under_load() 
     )
     .await;
     let portal = ana.portal(&last["position"]).await;
-    assert!(portal["messages"].to_string().contains("after the restart"));
+    assert!(portal.messages.iter().any(|m| m.body.contains("after the restart")));
     let invite = &sent.id.to_string();
     let audit = app.staff().audit(invite, &last["position"]).await;
     assert!(audit["entries"].as_array().unwrap().len() > 2);

@@ -194,6 +194,6 @@ async fn the_api_answers_while_a_rebuild_runs(db: TestDatabase) {
     )
     .await;
     let portal = ana.portal(&after["position"]).await;
-    assert_eq!(portal["messages"].as_array().unwrap().len(), 31);
+    assert_eq!(portal.messages.len(), 31);
     app.stop().await;
 }

@@ -4,6 +4,7 @@ pub mod process;
 
 use std::time::Duration;
 
+pub use lodge_api::portal::view::PortalResponse;
 pub use lodge_api::staff::invites::{PostedMessage, SentInvite};
 use lodge_api::staff::tokens;
 pub use lodge_api::staff::view_links::ViewLink;
@@ -12,6 +13,7 @@ use lodge_domain::ContactId;
 use lodge_eventlog::EventLog;
 use lodge_eventlog::testing::TestDatabase;
 use lodge_projections::ReadStore;
+pub use lodge_projections::portal::{DocumentStatus, InviteStatus, MessageFrom, RequestKind, RequestStatus, Totals};
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
@@ -255,12 +257,12 @@ impl ContactClient<'_> {
         self.client.post(self.app.url(path)).json(body).send().await.unwrap()
     }
 
-    /// The portal, once it shows what happened up to `position`.
-    pub async fn portal(&self, position: &Value) -> Value {
+    /// The portal, once it shows what happened up to `position`, read as the API's own type.
+    pub async fn portal(&self, position: &Value) -> PortalResponse {
         let response = self
             .get(&format!("/api/portal?after={}", position.as_i64().unwrap_or(0)))
             .await;
-        expect(response, StatusCode::OK).await
+        serde_json::from_value(expect(response, StatusCode::OK).await).expect("a PortalResponse")
     }
 }
 
