@@ -87,7 +87,7 @@ pub async fn readiness(state: &AppState) -> Result<Readiness, ApiError> {
     let head = state.log.settled_head().await?;
     let mut projectors = Vec::new();
     for name in all::NAMES {
-        let status = state.store.status(name).await?;
+        let status = state.read_models.status(name).await?;
         let position = status.as_ref().map_or(Position::START, |s| s.position);
         let error = status
             .and_then(|s| s.failure)

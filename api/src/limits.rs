@@ -12,7 +12,7 @@ use std::time::Duration;
 use chrono::Utc;
 use lodge_domain::{ContactId, InviteId};
 use lodge_eventlog::Engine;
-use lodge_projections::ReadStore;
+use lodge_store::{Native, Store, on, write_on};
 use uuid::Uuid;
 
 use crate::error::ApiError;
@@ -138,7 +138,7 @@ fn window_ms(rate: Rate) -> i64 {
 }
 
 /// Takes a slot under `key`, or says how long until one frees.
-pub async fn take(store: &ReadStore, key: &str, rate: Rate) -> Result<Result<Slot, Duration>, ApiError> {
+pub async fn take(store: &Store, key: &str, rate: Rate) -> Result<Result<Slot, Duration>, ApiError> {
     Ok(take_all(store, &[(key.to_owned(), rate)])
         .await?
         .map(|mut slots| slots.remove(0)))
@@ -147,26 +147,27 @@ pub async fn take(store: &ReadStore, key: &str, rate: Rate) -> Result<Result<Slo
 /// Takes a slot under each key, all or none (a try refused under one limit counts against no
 /// other), or says how long until every key has room; one round trip on PostgreSQL
 /// (`lodge_take_slots`), one short transaction on SQLite.
-pub async fn take_all(store: &ReadStore, keys: &[(String, Rate)]) -> Result<Result<Vec<Slot>, Duration>, ApiError> {
+pub async fn take_all(store: &Store, keys: &[(String, Rate)]) -> Result<Result<Vec<Slot>, Duration>, ApiError> {
     let ids: Vec<String> = keys.iter().map(|_| Uuid::now_v7().to_string()).collect();
     let now = now_ms();
     // > 0: milliseconds to wait; otherwise taken, with -answer slots left under the first key.
     let answer: i64 = match store.engine() {
         Engine::Postgres => {
-            // sqlx's Any driver binds no arrays: each list goes as lines of text (keys hold no
-            // line breaks) and becomes an array again in the statement.
-            let lines = |values: Vec<String>| values.join("\n");
-            sqlx::query_scalar(
-                "SELECT lodge_take_slots(string_to_array($1, chr(10)), string_to_array($2, chr(10)),
-                                         string_to_array($3, chr(10))::integer[], string_to_array($4, chr(10))::bigint[], $5)",
-            )
-            .bind(lines(ids.clone()))
-            .bind(lines(keys.iter().map(|(key, _)| key.clone()).collect()))
-            .bind(lines(keys.iter().map(|(_, rate)| rate.most.to_string()).collect()))
-            .bind(lines(keys.iter().map(|(_, rate)| window_ms(*rate).to_string()).collect()))
-            .bind(now)
-            .fetch_one(store.pool())
-            .await?
+            let Native::Postgres(pool) = store.native() else {
+                unreachable!("the engine is PostgreSQL")
+            };
+            sqlx::query_scalar("SELECT lodge_take_slots($1, $2, $3, $4, $5)")
+                .bind(&ids)
+                .bind(keys.iter().map(|(key, _)| key.clone()).collect::<Vec<_>>())
+                .bind(
+                    keys.iter()
+                        .map(|(_, rate)| i32::try_from(rate.most).unwrap_or(i32::MAX))
+                        .collect::<Vec<_>>(),
+                )
+                .bind(keys.iter().map(|(_, rate)| window_ms(*rate)).collect::<Vec<_>>())
+                .bind(now)
+                .fetch_one(pool)
+                .await?
         }
         Engine::Sqlite => {
             // The write lock is taken at BEGIN: slots are counted and taken one try at a time.
@@ -175,16 +176,20 @@ pub async fn take_all(store: &ReadStore, keys: &[(String, Rate)]) -> Result<Resu
             let mut left_under_first = 0i64;
             for (index, (key, rate)) in keys.iter().enumerate() {
                 let window = window_ms(*rate);
-                sqlx::query("DELETE FROM lodge_limits WHERE key = $1 AND taken_at <= $2")
-                    .bind(key)
-                    .bind(now - window)
-                    .execute(&mut *tx)
-                    .await?;
-                let (taken, oldest): (i64, Option<i64>) =
+                on!(tx, |c| {
+                    sqlx::query("DELETE FROM lodge_limits WHERE key = $1 AND taken_at <= $2")
+                        .bind(key)
+                        .bind(now - window)
+                        .execute(c)
+                        .await
+                        .map(|_| ())
+                })?;
+                let (taken, oldest): (i64, Option<i64>) = on!(tx, |c| {
                     sqlx::query_as("SELECT count(*), min(taken_at) FROM lodge_limits WHERE key = $1")
                         .bind(key)
-                        .fetch_one(&mut *tx)
-                        .await?;
+                        .fetch_one(c)
+                        .await
+                })?;
                 if taken >= i64::from(rate.most) {
                     wait = wait.max((oldest.unwrap_or(now) + window - now).max(1));
                 } else if index == 0 {
@@ -193,12 +198,15 @@ pub async fn take_all(store: &ReadStore, keys: &[(String, Rate)]) -> Result<Resu
             }
             if wait == 0 {
                 for ((key, _), id) in keys.iter().zip(&ids) {
-                    sqlx::query("INSERT INTO lodge_limits (id, key, taken_at) VALUES ($1, $2, $3)")
-                        .bind(id)
-                        .bind(key)
-                        .bind(now)
-                        .execute(&mut *tx)
-                        .await?;
+                    on!(tx, |c| {
+                        sqlx::query("INSERT INTO lodge_limits (id, key, taken_at) VALUES ($1, $2, $3)")
+                            .bind(id)
+                            .bind(key)
+                            .bind(now)
+                            .execute(c)
+                            .await
+                            .map(|_| ())
+                    })?;
                 }
             }
             tx.commit().await?;
@@ -220,20 +228,28 @@ pub async fn take_all(store: &ReadStore, keys: &[(String, Rate)]) -> Result<Resu
 }
 
 /// Gives a slot back, as if it had not been taken.
-pub async fn give_back(store: &ReadStore, slot: Slot) -> Result<(), ApiError> {
-    store
-        .execute_write(sqlx::query("DELETE FROM lodge_limits WHERE id = $1").bind(slot.id))
-        .await?;
+pub async fn give_back(store: &Store, slot: Slot) -> Result<(), ApiError> {
+    write_on!(store, |c| {
+        sqlx::query("DELETE FROM lodge_limits WHERE id = $1")
+            .bind(slot.id)
+            .execute(c)
+            .await
+            .map(|_| ())
+    })?;
     Ok(())
 }
 
 /// Removes slots older than any window: a key not tried again would otherwise keep its rows.
-pub async fn sweep(store: &ReadStore) -> Result<u64, ApiError> {
+pub async fn sweep(store: &Store) -> Result<u64, ApiError> {
     let before = now_ms() - i64::try_from(LONGEST_WINDOW.as_millis()).unwrap_or(i64::MAX);
-    let swept = store
-        .execute_write(sqlx::query("DELETE FROM lodge_limits WHERE taken_at < $1").bind(before))
-        .await?;
-    Ok(swept.rows_affected())
+    let swept = write_on!(store, |c| {
+        sqlx::query("DELETE FROM lodge_limits WHERE taken_at < $1")
+            .bind(before)
+            .execute(c)
+            .await
+            .map(|done| done.rows_affected())
+    })?;
+    Ok(swept)
 }
 
 /// Whose try it is: the contact (when known) and the address the request came from.

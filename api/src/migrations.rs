@@ -2,9 +2,9 @@
 //! `migrations/api/`: run by the server at start and by every `lodge` command.
 
 use lodge_eventlog::Engine;
-use lodge_projections::{ProjectionError, ReadStore};
+use lodge_store::Store;
 
-pub async fn migrate(store: &ReadStore) -> Result<(), ProjectionError> {
+pub async fn migrate(store: &Store) -> Result<(), sqlx::Error> {
     store
         .migrate(match store.engine() {
             Engine::Sqlite => sqlx::migrate!("../migrations/api/sqlite"),

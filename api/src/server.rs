@@ -149,7 +149,9 @@ impl Server {
         let blobs = BlobStore::open(&self.settings.blob_url, &self.settings.blob_options)
             .map_err(|e| ServerError::Blobs(e.to_string()))?;
         let pages = crate::pages::Pages::new(&self.settings).map_err(ServerError::Pages)?;
-        crate::migrations::migrate(&self.store).await?;
+        crate::migrations::migrate(self.store.store())
+            .await
+            .map_err(ProjectionError::from)?;
         all::register_all(&self.store).await?;
         let address = listener.local_addr()?;
         let mut tasks = JoinSet::new();
@@ -178,7 +180,8 @@ impl Server {
         let connections = self.settings.connections;
         let state = AppState::new(Services {
             log: self.log,
-            store: self.store,
+            store: self.store.store().clone(),
+            read_models: self.store,
             blobs,
             metrics: Metrics::default(),
             stream_locks: StreamLocks::default(),

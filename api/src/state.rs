@@ -5,6 +5,7 @@ use std::sync::Arc;
 use lodge_eventlog::{EventLog, LogError, Position};
 use lodge_projections::ProjectionError;
 use lodge_projections::ReadStore;
+use lodge_store::Store;
 
 use crate::blobs::BlobStore;
 use crate::commands::StreamLocks;
@@ -20,7 +21,11 @@ pub struct AppState(Arc<Services>);
 
 pub struct Services {
     pub log: EventLog,
-    pub store: ReadStore,
+    /// The read models: what queries read.
+    pub read_models: ReadStore,
+    /// The database beside the log, where the API keeps its own tables (tokens, sessions, view
+    /// links, limits' slots): the read models' store.
+    pub store: Store,
     pub settings: Settings,
     pub blobs: BlobStore,
     pub metrics: Metrics,
@@ -70,7 +75,7 @@ impl Services {
 
     async fn wait_until(&self, projector: &str, position: Position) -> Result<(), ApiError> {
         let reached = match self
-            .store
+            .read_models
             .wait_for(&self.log, projector, position, self.settings.read_wait)
             .await
         {

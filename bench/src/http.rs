@@ -353,8 +353,8 @@ async fn measure(db: &BenchDatabase, args: &HttpBenchArgs) -> anyhow::Result<Fig
     let log = EventLog::connect(&db.url).await?;
     log.migrate().await?;
     let store = ReadStore::connect(&db.url).await?;
-    lodge_api::migrations::migrate(&store).await?;
-    let token = lodge_api::staff::tokens::create(store.pool(), "Bench Staff", Some("bench@firm.example"))
+    lodge_api::migrations::migrate(store.store()).await?;
+    let token = lodge_api::staff::tokens::create(store.store(), "Bench Staff", Some("bench@firm.example"))
         .await?
         .token;
     log.close().await;

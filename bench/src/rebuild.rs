@@ -159,12 +159,13 @@ async fn visible_delays(log: &EventLog, store: &ReadStore, invites: u32, load: u
             )
             .await?;
         anyhow::ensure!(reached, "an append did not reach the portal view within 10 s");
-        let shown: Option<i64> =
+        let shown: Option<i64> = lodge_store::on!(store.store(), |c| {
             sqlx::query_scalar("SELECT position FROM portal_views WHERE invite_id = $1 AND contact_id = $2")
                 .bind(invite_id(invite).to_string())
                 .bind(contact_id(invite, 0).to_string())
-                .fetch_optional(store.pool())
-                .await?;
+                .fetch_optional(c)
+                .await
+        })?;
         // Within a stream, positions grow with versions.
         anyhow::ensure!(
             shown.is_some_and(|p| p >= appended.last_position.0),

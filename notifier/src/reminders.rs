@@ -8,8 +8,8 @@
 
 use chrono::NaiveDate;
 use lodge_domain::{ContactId, InviteId};
-use lodge_projections::{ProjectionError, ReadStore};
-use sqlx::AnyConnection;
+use lodge_projections::ProjectionError;
+use lodge_store::{Connection, Store, on};
 use uuid::Uuid;
 
 /// What a reminder is recorded under: the same for a given invite, contact and slot.
@@ -20,8 +20,8 @@ pub fn cause(invite: InviteId, contact: ContactId, slot: NaiveDate) -> Uuid {
 /// Invites with a plan of their own are looked at on every check, whatever the firm's default
 /// horizon: the staff read model, which narrows the search for the rest, does not know plans.
 pub async fn own_plan(
-    store: &ReadStore,
-    connection: &mut AnyConnection,
+    store: &Store,
+    connection: &mut Connection,
     invite: InviteId,
     has_one: bool,
 ) -> Result<(), ProjectionError> {
@@ -31,15 +31,21 @@ pub async fn own_plan(
     } else {
         "DELETE FROM lodge_notifier_reminder_plans WHERE invite_id = $1"
     };
-    sqlx::query(sql).bind(invite.to_string()).execute(&mut *tx).await?;
+    on!(tx, |c| sqlx::query(sql)
+        .bind(invite.to_string())
+        .execute(c)
+        .await
+        .map(|_| ()))?;
     tx.commit().await?;
     Ok(())
 }
 
-pub async fn with_own_plan(connection: &mut AnyConnection) -> Result<Vec<InviteId>, sqlx::Error> {
-    let ids: Vec<String> = sqlx::query_scalar("SELECT invite_id FROM lodge_notifier_reminder_plans")
-        .fetch_all(connection)
-        .await?;
+pub async fn with_own_plan(connection: &mut Connection) -> Result<Vec<InviteId>, sqlx::Error> {
+    let ids: Vec<String> = on!(connection, |c| {
+        sqlx::query_scalar("SELECT invite_id FROM lodge_notifier_reminder_plans")
+            .fetch_all(c)
+            .await
+    })?;
     Ok(ids
         .iter()
         .filter_map(|id| id.parse::<Uuid>().ok())

@@ -9,9 +9,9 @@ use lodge_domain::contact::Channel;
 use lodge_domain::invite::NotificationFailed;
 use lodge_domain::notification::NotificationKind;
 use lodge_domain::{ContactId, InviteId};
-use lodge_projections::{ProjectionError, ReadStore};
+use lodge_projections::ProjectionError;
+use lodge_store::{Connection, Store, on};
 use rand::Rng;
-use sqlx::{AnyConnection, Row};
 use uuid::Uuid;
 
 #[derive(Debug, Clone)]
@@ -81,8 +81,8 @@ fn pause(settings: &RetrySettings, attempts: u32) -> Duration {
 
 /// A transient failure was recorded: schedule (another) retry.
 pub async fn failed(
-    store: &ReadStore,
-    connection: &mut AnyConnection,
+    store: &Store,
+    connection: &mut Connection,
     invite_id: InviteId,
     failure: &NotificationFailed,
     settings: &RetrySettings,
@@ -93,47 +93,55 @@ pub async fn failed(
         failure.contact_id.to_string(),
         text(failure.channel),
     );
-    let attempts: Option<i64> = sqlx::query_scalar(
-        "SELECT attempts FROM lodge_notifier_retries WHERE cause = $1 AND contact_id = $2 AND channel = $3",
-    )
-    .bind(&key.0)
-    .bind(&key.1)
-    .bind(&key.2)
-    .fetch_optional(&mut *tx)
-    .await?;
+    let attempts: Option<i64> = on!(tx, |c| {
+        sqlx::query_scalar(
+            "SELECT attempts FROM lodge_notifier_retries WHERE cause = $1 AND contact_id = $2 AND channel = $3",
+        )
+        .bind(&key.0)
+        .bind(&key.1)
+        .bind(&key.2)
+        .fetch_optional(c)
+        .await
+    })?;
     let now = Utc::now();
     match attempts {
         None => {
-            sqlx::query(
-                "INSERT INTO lodge_notifier_retries
+            on!(tx, |c| {
+                sqlx::query(
+                    "INSERT INTO lodge_notifier_retries
                    (cause, contact_id, channel, invite_id, kind, recipient, attempts, first_failed_at, next_at, last_reason)
                  VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8, $9)",
-            )
-            .bind(&key.0)
-            .bind(&key.1)
-            .bind(&key.2)
-            .bind(invite_id.to_string())
-            .bind(text(failure.kind))
-            .bind(&failure.to)
-            .bind(stamp(now))
-            .bind(stamp(now + pause(settings, 0)))
-            .bind(&failure.reason)
-            .execute(&mut *tx)
-            .await?;
+                )
+                .bind(&key.0)
+                .bind(&key.1)
+                .bind(&key.2)
+                .bind(invite_id.to_string())
+                .bind(text(failure.kind))
+                .bind(&failure.to)
+                .bind(stamp(now))
+                .bind(stamp(now + pause(settings, 0)))
+                .bind(&failure.reason)
+                .execute(c)
+                .await
+                .map(|_| ())
+            })?;
         }
         Some(attempts) => {
             // The retry was counted when it was claimed (see `due`).
-            sqlx::query(
-                "UPDATE lodge_notifier_retries SET next_at = $4, last_reason = $5
+            on!(tx, |c| {
+                sqlx::query(
+                    "UPDATE lodge_notifier_retries SET next_at = $4, last_reason = $5
                  WHERE cause = $1 AND contact_id = $2 AND channel = $3",
-            )
-            .bind(&key.0)
-            .bind(&key.1)
-            .bind(&key.2)
-            .bind(stamp(now + pause(settings, attempts as u32)))
-            .bind(&failure.reason)
-            .execute(&mut *tx)
-            .await?;
+                )
+                .bind(&key.0)
+                .bind(&key.1)
+                .bind(&key.2)
+                .bind(stamp(now + pause(settings, attempts as u32)))
+                .bind(&failure.reason)
+                .execute(c)
+                .await
+                .map(|_| ())
+            })?;
         }
     }
     tx.commit().await?;
@@ -142,19 +150,22 @@ pub async fn failed(
 
 /// Delivered, or failed for good: nothing more to try.
 pub async fn settled(
-    store: &ReadStore,
-    connection: &mut AnyConnection,
+    store: &Store,
+    connection: &mut Connection,
     cause: Uuid,
     contact: ContactId,
     channel: Channel,
 ) -> Result<(), ProjectionError> {
     let mut tx = store.begin_write_on(connection).await?;
-    sqlx::query("DELETE FROM lodge_notifier_retries WHERE cause = $1 AND contact_id = $2 AND channel = $3")
-        .bind(cause.to_string())
-        .bind(contact.to_string())
-        .bind(text(channel))
-        .execute(&mut *tx)
-        .await?;
+    on!(tx, |c| {
+        sqlx::query("DELETE FROM lodge_notifier_retries WHERE cause = $1 AND contact_id = $2 AND channel = $3")
+            .bind(cause.to_string())
+            .bind(contact.to_string())
+            .bind(text(channel))
+            .execute(c)
+            .await
+            .map(|_| ())
+    })?;
     tx.commit().await?;
     Ok(())
 }
@@ -163,47 +174,50 @@ pub async fn settled(
 /// own, whether or not the last one's outcome has come back through the log yet) and its next try
 /// pushed back, so that it is not taken twice meanwhile.
 pub async fn due(
-    store: &ReadStore,
-    connection: &mut AnyConnection,
+    store: &Store,
+    connection: &mut Connection,
     settings: &RetrySettings,
 ) -> Result<Vec<Retry>, ProjectionError> {
     let mut tx = store.begin_write_on(connection).await?;
     let now = Utc::now();
-    let rows = sqlx::query(
-        "SELECT cause, contact_id, channel, invite_id, kind, recipient, attempts, first_failed_at, last_reason
-         FROM lodge_notifier_retries WHERE next_at <= $1 ORDER BY next_at LIMIT 20",
-    )
-    .bind(stamp(now))
-    .fetch_all(&mut *tx)
-    .await?;
-    let mut due = Vec::new();
-    for row in rows {
-        let parse = |column: &str| -> Result<String, sqlx::Error> { row.try_get::<String, _>(column) };
-        let bad = |what: &str| sqlx::Error::Decode(format!("a notifier retry's {what}").into());
-        let attempts = row.try_get::<i64, _>("attempts")? as u32 + 1;
-        let retry = Retry {
-            cause: parse("cause")?.parse().map_err(|_| bad("cause"))?,
-            contact: parse("contact_id")?.parse().map_err(|_| bad("contact"))?,
-            channel: serde_json::from_value(serde_json::Value::String(parse("channel")?))
-                .map_err(|_| bad("channel"))?,
-            invite_id: parse("invite_id")?.parse().map_err(|_| bad("invite"))?,
-            kind: serde_json::from_value(serde_json::Value::String(parse("kind")?)).map_err(|_| bad("kind"))?,
-            to: parse("recipient")?,
-            attempts,
-            first_failed_at: parse("first_failed_at")?.parse().map_err(|_| bad("time"))?,
-            last_reason: parse("last_reason")?,
-        };
-        sqlx::query(
-            "UPDATE lodge_notifier_retries SET attempts = $4, next_at = $5
-             WHERE cause = $1 AND contact_id = $2 AND channel = $3",
+    type Row = (String, String, String, String, String, String, i64, String, String);
+    let rows: Vec<Row> = on!(tx, |c| {
+        sqlx::query_as(
+            "SELECT cause, contact_id, channel, invite_id, kind, recipient, attempts, first_failed_at, last_reason
+             FROM lodge_notifier_retries WHERE next_at <= $1 ORDER BY next_at LIMIT 20",
         )
-        .bind(retry.cause.to_string())
-        .bind(retry.contact.to_string())
-        .bind(text(retry.channel))
-        .bind(i64::from(retry.attempts))
-        .bind(stamp(now + pause(settings, retry.attempts)))
-        .execute(&mut *tx)
-        .await?;
+        .bind(stamp(now))
+        .fetch_all(c)
+        .await
+    })?;
+    let mut due = Vec::new();
+    for (cause, contact, channel, invite_id, kind, to, attempts, first_failed_at, last_reason) in rows {
+        let bad = |what: &str| sqlx::Error::Decode(format!("a notifier retry's {what}").into());
+        let retry = Retry {
+            cause: cause.parse().map_err(|_| bad("cause"))?,
+            contact: contact.parse().map_err(|_| bad("contact"))?,
+            channel: serde_json::from_value(serde_json::Value::String(channel)).map_err(|_| bad("channel"))?,
+            invite_id: invite_id.parse().map_err(|_| bad("invite"))?,
+            kind: serde_json::from_value(serde_json::Value::String(kind)).map_err(|_| bad("kind"))?,
+            to,
+            attempts: attempts as u32 + 1,
+            first_failed_at: first_failed_at.parse().map_err(|_| bad("time"))?,
+            last_reason,
+        };
+        on!(tx, |c| {
+            sqlx::query(
+                "UPDATE lodge_notifier_retries SET attempts = $4, next_at = $5
+             WHERE cause = $1 AND contact_id = $2 AND channel = $3",
+            )
+            .bind(retry.cause.to_string())
+            .bind(retry.contact.to_string())
+            .bind(text(retry.channel))
+            .bind(i64::from(retry.attempts))
+            .bind(stamp(now + pause(settings, retry.attempts)))
+            .execute(c)
+            .await
+            .map(|_| ())
+        })?;
         due.push(retry);
     }
     tx.commit().await?;

@@ -11,8 +11,8 @@ use lodge_domain::Actor;
 use lodge_domain::InviteId;
 use lodge_domain::invite::{Invite, InviteEvent};
 use lodge_eventlog::RecordedEvent;
-use lodge_projections::{ProjectionError, ReadStore};
-use sqlx::AnyConnection;
+use lodge_projections::ProjectionError;
+use lodge_store::{Connection, Store, on};
 use uuid::Uuid;
 
 use crate::message::Activity;
@@ -53,43 +53,51 @@ pub fn is_activity(recorded: &RecordedEvent, event: &InviteEvent) -> bool {
 
 /// Notes that `invite` has something to tell since `at` (the earliest such note stands).
 pub async fn note(
-    store: &ReadStore,
-    connection: &mut AnyConnection,
+    store: &Store,
+    connection: &mut Connection,
     invite: InviteId,
     at: DateTime<Utc>,
 ) -> Result<(), ProjectionError> {
     let mut tx = store.begin_write_on(connection).await?;
-    sqlx::query(
-        "INSERT INTO lodge_notifier_digests (invite_id, pending_since) VALUES ($1, $2)
+    on!(tx, |c| {
+        sqlx::query(
+            "INSERT INTO lodge_notifier_digests (invite_id, pending_since) VALUES ($1, $2)
          ON CONFLICT (invite_id) DO NOTHING",
-    )
-    .bind(invite.to_string())
-    .bind(stamp(at))
-    .execute(&mut *tx)
-    .await?;
+        )
+        .bind(invite.to_string())
+        .bind(stamp(at))
+        .execute(c)
+        .await
+        .map(|_| ())
+    })?;
     tx.commit().await?;
     Ok(())
 }
 
 /// Nothing more to tell about `invite` (until its contacts do something again).
-pub async fn told(store: &ReadStore, connection: &mut AnyConnection, invite: InviteId) -> Result<(), ProjectionError> {
+pub async fn told(store: &Store, connection: &mut Connection, invite: InviteId) -> Result<(), ProjectionError> {
     let mut tx = store.begin_write_on(connection).await?;
-    sqlx::query("DELETE FROM lodge_notifier_digests WHERE invite_id = $1")
-        .bind(invite.to_string())
-        .execute(&mut *tx)
-        .await?;
+    on!(tx, |c| {
+        sqlx::query("DELETE FROM lodge_notifier_digests WHERE invite_id = $1")
+            .bind(invite.to_string())
+            .execute(c)
+            .await
+            .map(|_| ())
+    })?;
     tx.commit().await?;
     Ok(())
 }
 
 /// The invites with something untold since before `before`.
-pub async fn waiting(connection: &mut AnyConnection, before: DateTime<Utc>) -> Result<Vec<InviteId>, sqlx::Error> {
-    let ids: Vec<String> = sqlx::query_scalar(
-        "SELECT invite_id FROM lodge_notifier_digests WHERE pending_since <= $1 ORDER BY pending_since LIMIT 100",
-    )
-    .bind(stamp(before))
-    .fetch_all(connection)
-    .await?;
+pub async fn waiting(connection: &mut Connection, before: DateTime<Utc>) -> Result<Vec<InviteId>, sqlx::Error> {
+    let ids: Vec<String> = on!(connection, |c| {
+        sqlx::query_scalar(
+            "SELECT invite_id FROM lodge_notifier_digests WHERE pending_since <= $1 ORDER BY pending_since LIMIT 100",
+        )
+        .bind(stamp(before))
+        .fetch_all(c)
+        .await
+    })?;
     Ok(ids
         .iter()
         .filter_map(|id| id.parse::<Uuid>().ok())

@@ -8,7 +8,7 @@
 //! On SQLite, in process, a round trip costs little: the rows go in a transaction as before.
 
 use lodge_eventlog::{Engine, Position};
-use sqlx::AnyConnection;
+use lodge_store::{AsConnection, Connection, Native};
 
 use crate::error::ProjectionError;
 use crate::load::Load;
@@ -19,7 +19,7 @@ use crate::store::{ReadStore, now};
 /// false, having written nothing, when `generation` is no longer the live one (a rebuild switched).
 pub(crate) async fn write_with_checkpoint(
     store: &ReadStore,
-    connection: &mut AnyConnection,
+    connection: &mut Connection,
     projector: &str,
     generation: Generation,
     position: Position,
@@ -32,7 +32,7 @@ pub(crate) async fn write_with_checkpoint(
 }
 
 async fn in_one_statement(
-    connection: &mut AnyConnection,
+    connection: &mut Connection,
     projector: &str,
     generation: Generation,
     position: Position,
@@ -54,6 +54,11 @@ async fn in_one_statement(
         }
     }
     sql.push_str(" SELECT count(*) FROM checkpoint");
+    let Native::Postgres(connection) = connection.native() else {
+        return Err(ProjectionError::Malformed(
+            "a PostgreSQL statement for another database".into(),
+        ));
+    };
     let mut query = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql))
         .bind(position.0)
         .bind(now())
@@ -67,13 +72,13 @@ async fn in_one_statement(
 
 async fn in_one_transaction(
     store: &ReadStore,
-    connection: &mut AnyConnection,
+    connection: &mut Connection,
     projector: &str,
     generation: Generation,
     position: Position,
     loads: Vec<Load>,
 ) -> Result<bool, ProjectionError> {
-    let mut tx = store.begin_write_on(connection).await?;
+    let mut tx = store.store().begin_write_on(connection).await?;
     let written = async {
         if !ReadStore::save_position(&mut tx, projector, generation, position).await? {
             return Ok(false);

@@ -46,3 +46,13 @@ impl ProjectionError {
         }
     }
 }
+
+impl From<lodge_store::StoreError> for ProjectionError {
+    fn from(error: lodge_store::StoreError) -> Self {
+        match error {
+            lodge_store::StoreError::UnsupportedUrl(url) => ProjectionError::UnsupportedUrl(url),
+            lodge_store::StoreError::Database(error) => ProjectionError::Store(error),
+            lodge_store::StoreError::Log(error) => ProjectionError::Log(error),
+        }
+    }
+}

@@ -25,13 +25,12 @@ pub mod runtime;
 pub mod staff;
 mod store;
 pub mod tables;
-mod write_transaction;
 
 pub use error::ProjectionError;
 pub use history::{HistoryEvent, InviteHistory, Touched};
 pub use load::Load;
+pub use lodge_store::{Store, WriteTransaction};
 pub use projection::{DynProjection, Generation, Projection, Table};
 pub use recent_histories::RecentHistories;
 pub use store::{ProjectorStatus, ReadStore};
 pub use tables::{Column, ColumnKind};
-pub use write_transaction::WriteTransaction;

@@ -12,7 +12,7 @@
 //!   would parse its row again), so rows go as multi-row VALUES.
 
 use lodge_eventlog::Engine;
-use sqlx::AnyConnection;
+use lodge_store::{AsConnection, Native, on};
 
 use crate::error::ProjectionError;
 use crate::row_values::{self, Cell, CopyBinary};
@@ -53,19 +53,16 @@ const SQLITE_ROWS_PER_STATEMENT: usize = 500;
 /// Inserts rows of values into `table` as multi-row VALUES statements (SQLite), with `conflict` (an
 /// `ON CONFLICT …` clause, or empty) after each.
 ///
-/// Bound through the driver's own connection rather than `Any`: `Any` wraps each text in an `Arc`
-/// and the SQLite driver copies it into another, two allocations and a copy for each of the
-/// millions of values a rebuild binds.
 async fn insert_values(
-    connection: &mut AnyConnection,
+    connection: &mut dyn AsConnection,
     table: &str,
     columns: &[&str],
     conflict: &str,
     rows: Vec<Vec<Cell>>,
 ) -> Result<(), ProjectionError> {
-    let connection = connection
-        .driver_connection_mut::<sqlx::SqliteConnection>()
-        .ok_or_else(|| ProjectionError::Malformed("rows for SQLite on another database".into()))?;
+    let Native::Sqlite(connection) = connection.native() else {
+        return Err(ProjectionError::Malformed("rows for SQLite on another database".into()));
+    };
     let placeholders = format!("({})", vec!["?"; columns.len()].join(", "));
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
@@ -216,7 +213,7 @@ impl Load {
     }
 
     /// Loads the rows, inside the transaction `connection` is in.
-    pub async fn run(self, connection: &mut AnyConnection) -> Result<(), ProjectionError> {
+    pub async fn run(self, connection: &mut dyn AsConnection) -> Result<(), ProjectionError> {
         if self.is_empty() {
             return Ok(());
         }
@@ -229,25 +226,35 @@ impl Load {
                 keep_column,
                 keep,
             } => {
-                sqlx::query(sqlx::AssertSqlSafe(delete(engine, table, scope_column, keep_column, 1)))
-                    .bind(scope)
-                    .bind(keep)
-                    .execute(connection)
-                    .await?;
+                let sql = delete(engine, table, scope_column, keep_column, 1);
+                on!(connection, |c| {
+                    sqlx::query(sqlx::AssertSqlSafe(sql))
+                        .bind(scope)
+                        .bind(keep)
+                        .execute(c)
+                        .await
+                        .map(|_| ())
+                })?;
                 Ok(())
             }
             Rows::Values(rows) => insert_values(connection, table, self.columns, self.conflict, rows).await,
             Rows::Json(json) => {
-                sqlx::query(sqlx::AssertSqlSafe(json_insert(table, &names, 1, "", self.conflict)))
-                    .bind(json)
-                    .execute(connection)
-                    .await?;
+                let sql = json_insert(table, &names, 1, "", self.conflict);
+                on!(connection, |c| {
+                    sqlx::query(sqlx::AssertSqlSafe(sql))
+                        .bind(json)
+                        .execute(c)
+                        .await
+                        .map(|_| ())
+                })?;
                 Ok(())
             }
             Rows::Copy(data) => {
-                let postgres = connection
-                    .driver_connection_mut::<sqlx::PgConnection>()
-                    .ok_or_else(|| ProjectionError::Malformed("rows for PostgreSQL on another database".into()))?;
+                let Native::Postgres(postgres) = connection.native() else {
+                    return Err(ProjectionError::Malformed(
+                        "rows for PostgreSQL on another database".into(),
+                    ));
+                };
                 let mut copy = postgres
                     .copy_in_raw(&format!("COPY {table} ({names}) FROM STDIN (FORMAT binary)"))
                     .await?;

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use lodge_eventlog::{EventLog, LogError, Position, RecordedEvent, StreamId};
-use sqlx::AnyConnection;
+use lodge_store::{Connection, Store};
 use tokio_util::sync::CancellationToken;
 
 use crate::batch_write;
@@ -34,7 +34,7 @@ pub async fn run<P: Projection>(
     let mut attempt = 0;
     loop {
         let followed = async {
-            let Some(mut leader) = store.lead(P::NAME, &shutdown).await? else {
+            let Some(mut leader) = store.store().lead(P::NAME, &shutdown).await? else {
                 return Ok(());
             };
             follow(&projection, &log, &store, &recent, &mut leader, &shutdown).await
@@ -48,7 +48,7 @@ pub async fn run<P: Projection>(
                 tracing::warn!(projector = P::NAME, %error, attempt, "the database failed; trying again");
                 tokio::select! {
                     _ = shutdown.cancelled() => return Ok(()),
-                    _ = ReadStore::pause(attempt) => {}
+                    _ = Store::pause(attempt) => {}
                 }
             }
             Err(ProjectionError::Unhandled { position, reason }) => {
@@ -72,7 +72,7 @@ async fn follow<P: Projection>(
     log: &EventLog,
     store: &ReadStore,
     recent: &RecentHistories,
-    leader: &mut AnyConnection,
+    leader: &mut Connection,
     shutdown: &CancellationToken,
 ) -> Result<(), ProjectionError> {
     // Another leader may have moved the checkpoint: start from what is recorded now.
@@ -151,7 +151,7 @@ pub(crate) fn versions_in(batch: &[RecordedEvent]) -> BTreeMap<&StreamId, (u64, 
 async fn write_batch<P: Projection>(
     projection: &P,
     store: &ReadStore,
-    leader: &mut AnyConnection,
+    leader: &mut Connection,
     generation: Generation,
     last: Position,
     touched: &[Touched],
@@ -159,11 +159,11 @@ async fn write_batch<P: Projection>(
     let loads = projection.writes(store.engine(), generation, touched)?;
     match batch_write::write_with_checkpoint(store, leader, P::NAME, generation, last, loads).await {
         Ok(true) => {
-            store.ring_applied(P::NAME);
+            store.store().ring(P::NAME);
             Ok(())
         }
         Ok(false) => Err(ProjectionError::Switched(P::NAME.to_owned())),
-        Err(ProjectionError::Store(error)) if !ReadStore::is_transient(&error) => {
+        Err(ProjectionError::Store(error)) if !Store::is_transient(&error) => {
             // A rebuild that switched and dropped this generation's tables meanwhile makes the
             // write fail (on PostgreSQL the statement names them before it finds the switch).
             if store.status(P::NAME).await?.is_some_and(|s| s.generation != generation) {
@@ -180,7 +180,7 @@ async fn write_batch<P: Projection>(
 async fn culprit<P: Projection>(
     projection: &P,
     store: &ReadStore,
-    leader: &mut AnyConnection,
+    leader: &mut Connection,
     generation: Generation,
     touched: &[Touched],
     batch_end: Position,
@@ -194,7 +194,7 @@ async fn culprit<P: Projection>(
         let Ok(loads) = projection.writes(store.engine(), generation, std::slice::from_ref(invite)) else {
             continue;
         };
-        let Ok(mut tx) = store.begin_write_on(leader).await else {
+        let Ok(mut tx) = store.store().begin_write_on(leader).await else {
             break;
         };
         let mut outcome = Ok(());

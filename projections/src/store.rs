@@ -1,40 +1,26 @@
-//! The database that holds the read models: the log's own database, reached through sqlx's `Any`
-//! driver so that one SQL text serves SQLite and PostgreSQL (both take `$1` parameters).
+//! The read models' registry in the store (`lodge_projections`: each projection's live generation,
+//! checkpoint and failure), and waiting for a projector to reach a position. The pool, SQLite's
+//! write gate and leadership are the store's (`lodge_store`); the tables are this crate's.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::Utc;
-use lodge_eventlog::sqlite::{WriteGate, WriteTurn};
 use lodge_eventlog::{Engine, EventLog, LogError, Position};
-use sqlx::any::AnyPoolOptions;
-use sqlx::{AnyConnection, AnyPool, Connection, Executor, Row};
-use tokio::sync::watch;
-use tokio_util::sync::CancellationToken;
+use lodge_store::{AsConnection, Store, on, write_on};
+use sqlx::Row;
 
 use crate::error::ProjectionError;
 use crate::projection::{DynProjection, Generation, Projection, Table};
 use crate::tables::{add_missing_tables, create_indexes, create_tables, point_views_at};
-use crate::write_transaction::WriteTransaction;
 
-/// The advisory lock class of projector leadership ('lode'); stream locks use another.
-const LEADERSHIP_LOCK_CLASS: i32 = 1_819_239_269;
-/// How often a waiting process tries to take over a projector.
-const LEADERSHIP_POLL: Duration = Duration::from_secs(1);
 /// How often [`ReadStore::wait_for`] looks at a projector's checkpoint when no projector of this
 /// process says it moved (the projector may run in another process).
 const WAIT_POLL: Duration = Duration::from_millis(5);
 
+/// The store, as the read models use it: [`Store`] and the projections' registry in it.
 #[derive(Clone)]
 pub struct ReadStore {
-    pool: AnyPool,
-    engine: Engine,
-    /// SQLite: this process's queue of writers to the file, shared with the log.
-    gate: Option<WriteGate>,
-    /// Rung by this process's projectors each time one commits a batch, by name, so that a read
-    /// waiting for it looks again at once instead of at its next poll.
-    applied: Arc<Mutex<HashMap<String, watch::Sender<()>>>>,
+    store: Store,
 }
 
 /// Where a projector stands, as recorded.
@@ -53,182 +39,53 @@ pub(crate) fn now() -> String {
 }
 
 impl ReadStore {
-    /// Connects to the log's database, and brings the read models' own tables (the projections'
-    /// registry and the rebuilds') up to date.
+    /// Connects to the log's database (see [`Store::connect`]) and brings the read models' own
+    /// tables up to date.
     pub async fn connect(url: &str) -> Result<Self, ProjectionError> {
-        sqlx::any::install_default_drivers();
-        let engine = Engine::of_url(url).ok_or_else(|| ProjectionError::UnsupportedUrl(url.to_owned()))?;
-        let pool = AnyPoolOptions::new()
-            .max_connections(8)
-            .test_before_acquire(false)
-            .after_connect(move |connection, _| {
-                Box::pin(async move {
-                    // The same durability as the log's own connections. On PostgreSQL, documents
-                    // are compressed with lz4 where the server has it: pglz took most of the time
-                    // of writing them (docs/decisions/0015).
-                    let settings = match engine {
-                        Engine::Sqlite => "PRAGMA busy_timeout = 10000; PRAGMA synchronous = FULL",
-                        Engine::Postgres => {
-                            "SET synchronous_commit = on;
-                             DO $$ BEGIN
-                                 IF EXISTS (SELECT FROM pg_settings
-                                            WHERE name = 'default_toast_compression' AND 'lz4' = ANY(enumvals)) THEN
-                                     SET default_toast_compression = 'lz4';
-                                 END IF;
-                             END $$"
-                        }
-                    };
-                    connection.execute(settings).await.map(|_| ())
-                })
-            })
-            .connect(url)
-            .await?;
-        let gate = match engine {
-            Engine::Sqlite => Some(WriteGate::of_url(url)?),
-            Engine::Postgres => None,
-        };
-        let store = Self {
-            pool,
-            engine,
-            gate,
-            applied: Arc::default(),
-        };
+        Self::open(Store::connect(url).await?).await
+    }
+
+    /// The read models in `store`, their registry's tables brought up to date.
+    pub async fn open(store: Store) -> Result<Self, ProjectionError> {
         store
-            .migrate(match engine {
+            .migrate(match store.engine() {
                 Engine::Sqlite => sqlx::migrate!("../migrations/projections/sqlite"),
                 Engine::Postgres => sqlx::migrate!("../migrations/projections/postgres"),
             })
             .await?;
-        Ok(store)
+        Ok(Self { store })
     }
 
-    /// Runs a crate's migrations for the tables it keeps in this database (on SQLite in this
-    /// process's turn at the file); see `lodge_eventlog::migrations`.
-    pub async fn migrate(&self, migrator: sqlx::migrate::Migrator) -> Result<(), ProjectionError> {
-        let _turn = self.turn().await;
-        lodge_eventlog::migrations::of_a_crate(migrator)
-            .run(&self.pool)
-            .await
-            .map_err(|e| ProjectionError::Store(e.into()))
-    }
-
-    /// The signal that projector `name` of this process committed a batch.
-    fn applied(&self, name: &str) -> watch::Receiver<()> {
-        let mut applied = self.applied.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        applied
-            .entry(name.to_owned())
-            .or_insert_with(|| watch::channel(()).0)
-            .subscribe()
-    }
-
-    /// Says that projector `name` committed a batch (see [`ReadStore::wait_for`]).
-    pub(crate) fn ring_applied(&self, name: &str) {
-        let applied = self.applied.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(sender) = applied.get(name) {
-            sender.send_replace(());
-        }
+    /// The store the read models are in, which other crates keep their own tables in too.
+    pub fn store(&self) -> &Store {
+        &self.store
     }
 
     pub fn engine(&self) -> Engine {
-        self.engine
-    }
-
-    pub fn pool(&self) -> &AnyPool {
-        &self.pool
-    }
-
-    /// Becomes the one process that runs projector `name`, waiting (polling) while another does,
-    /// until `shutdown`. On PostgreSQL, leadership is a session advisory lock held by the returned
-    /// connection, and the projector writes through that same connection: if the process or its
-    /// connection dies, the lock goes with it and a stale leader cannot write. A SQLite database
-    /// has one server, so its leader is simply the caller.
-    pub async fn lead(
-        &self,
-        name: &str,
-        shutdown: &CancellationToken,
-    ) -> Result<Option<AnyConnection>, ProjectionError> {
-        loop {
-            let mut connection = self.pool.acquire().await?.detach();
-            if self.engine == Engine::Sqlite {
-                return Ok(Some(connection));
-            }
-            let won: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1, hashtext($2))")
-                .bind(LEADERSHIP_LOCK_CLASS)
-                .bind(name)
-                .fetch_one(&mut connection)
-                .await?;
-            if won {
-                tracing::info!(projector = name, "leading");
-                return Ok(Some(connection));
-            }
-            drop(connection);
-            tokio::select! {
-                _ = shutdown.cancelled() => return Ok(None),
-                _ = tokio::time::sleep(LEADERSHIP_POLL) => {}
-            }
-        }
-    }
-
-    /// Runs one statement that writes, outside any transaction: on SQLite in this process's turn at
-    /// the file, like every other writer (docs/decisions/0016).
-    pub async fn execute_write<'q>(
-        &self,
-        query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
-    ) -> Result<sqlx::any::AnyQueryResult, ProjectionError> {
-        let _turn = self.turn().await;
-        Ok(query.execute(&self.pool).await?)
-    }
-
-    /// Starts a transaction that will write, on the leader's connection.
-    pub async fn begin_write_on<'c>(
-        &self,
-        connection: &'c mut AnyConnection,
-    ) -> Result<WriteTransaction<'c>, ProjectionError> {
-        let turn = self.turn().await;
-        let transaction = match self.engine {
-            Engine::Sqlite => connection.begin_with("BEGIN IMMEDIATE").await?,
-            Engine::Postgres => connection.begin().await?,
-        };
-        Ok(WriteTransaction::new(transaction, turn))
-    }
-
-    /// Starts a transaction that will write. On SQLite it takes the write lock at once: a transaction
-    /// that read first could not take it later if another connection wrote in between.
-    pub async fn begin_write(&self) -> Result<WriteTransaction<'static>, ProjectionError> {
-        let turn = self.turn().await;
-        let transaction = match self.engine {
-            Engine::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Engine::Postgres => self.pool.begin().await?,
-        };
-        Ok(WriteTransaction::new(transaction, turn))
-    }
-
-    /// SQLite: waits for this process's turn to write the file.
-    async fn turn(&self) -> Option<WriteTurn> {
-        match &self.gate {
-            Some(gate) => Some(gate.turn().await),
-            None => None,
-        }
+        self.store.engine()
     }
 
     pub async fn status(&self, name: &str) -> Result<Option<ProjectorStatus>, ProjectionError> {
-        let row = sqlx::query(
-            "SELECT name, generation, position, failed_position, error FROM lodge_projections WHERE name = $1",
-        )
-        .bind(name)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.map(|row| {
-            let failed: Option<i64> = row.try_get("failed_position")?;
-            let error: Option<String> = row.try_get("error")?;
-            Ok(ProjectorStatus {
-                name: row.try_get("name")?,
-                generation: Generation(row.try_get("generation")?),
-                position: Position(row.try_get("position")?),
-                failure: failed.map(|p| (Position(p), error.unwrap_or_default())),
+        let row = on!(self.store, |c| {
+            sqlx::query(
+                "SELECT name, generation, position, failed_position, error FROM lodge_projections WHERE name = $1",
+            )
+            .bind(name)
+            .fetch_optional(c)
+            .await?
+            .map(|row| {
+                let failed: Option<i64> = row.try_get("failed_position")?;
+                let error: Option<String> = row.try_get("error")?;
+                Ok::<_, sqlx::Error>(ProjectorStatus {
+                    name: row.try_get("name")?,
+                    generation: Generation(row.try_get("generation")?),
+                    position: Position(row.try_get("position")?),
+                    failure: failed.map(|p| (Position(p), error.unwrap_or_default())),
+                })
             })
-        })
-        .transpose()
+            .transpose()?
+        });
+        Ok(row)
     }
 
     /// Registers a projection the first time it runs: its first generation's tables, the views that
@@ -245,21 +102,26 @@ impl ReadStore {
     }
 
     async fn register_tables(&self, name: &str, tables: &[Table]) -> Result<ProjectorStatus, ProjectionError> {
-        let mut tx = self.begin_write().await?;
-        let known: Option<i64> = sqlx::query_scalar("SELECT generation FROM lodge_projections WHERE name = $1")
-            .bind(name)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let mut tx = self.store.begin_write().await?;
+        let known: Option<i64> = on!(tx, |c| {
+            sqlx::query_scalar("SELECT generation FROM lodge_projections WHERE name = $1")
+                .bind(name)
+                .fetch_optional(c)
+                .await
+        })?;
         match known {
             Some(generation) => {
                 // First: the update locks the projection's row, so that servers registering at
                 // once add missing tables one after the other.
-                sqlx::query("UPDATE lodge_projections SET failed_position = NULL, error = NULL WHERE name = $1")
-                    .bind(name)
-                    .execute(&mut *tx)
-                    .await?;
+                on!(tx, |c| {
+                    sqlx::query("UPDATE lodge_projections SET failed_position = NULL, error = NULL WHERE name = $1")
+                        .bind(name)
+                        .execute(c)
+                        .await
+                        .map(|_| ())
+                })?;
                 let generation = Generation(generation);
-                let added = add_missing_tables(&mut tx, self.engine, tables, generation).await?;
+                let added = add_missing_tables(&mut tx, self.engine(), tables, generation).await?;
                 if !added.is_empty() {
                     point_views_at(&mut tx, &added, generation).await?;
                     let names: Vec<&str> = added.iter().map(|t| t.name).collect();
@@ -268,17 +130,20 @@ impl ReadStore {
             }
             None => {
                 let generation = Generation(1);
-                create_tables(&mut tx, self.engine, tables, generation).await?;
-                create_indexes(&mut tx, self.engine, tables, generation).await?;
+                create_tables(&mut tx, self.engine(), tables, generation).await?;
+                create_indexes(&mut tx, self.engine(), tables, generation).await?;
                 point_views_at(&mut tx, tables, generation).await?;
-                sqlx::query(
-                    "INSERT INTO lodge_projections (name, generation, position, updated_at) VALUES ($1, $2, 0, $3)",
-                )
-                .bind(name)
-                .bind(generation.0)
-                .bind(now())
-                .execute(&mut *tx)
-                .await?;
+                on!(tx, |c| {
+                    sqlx::query(
+                        "INSERT INTO lodge_projections (name, generation, position, updated_at) VALUES ($1, $2, 0, $3)",
+                    )
+                    .bind(name)
+                    .bind(generation.0)
+                    .bind(now())
+                    .execute(c)
+                    .await
+                    .map(|_| ())
+                })?;
             }
         }
         tx.commit().await?;
@@ -292,35 +157,41 @@ impl ReadStore {
     /// switches generations meanwhile; on SQLite the write lock taken by `begin_write` does the same.
     pub(crate) async fn live_generation(
         &self,
-        connection: &mut AnyConnection,
+        connection: &mut dyn AsConnection,
         name: &str,
     ) -> Result<Option<Generation>, ProjectionError> {
-        let sql = match self.engine {
+        let sql = match self.engine() {
             Engine::Sqlite => "SELECT generation FROM lodge_projections WHERE name = $1",
             Engine::Postgres => "SELECT generation FROM lodge_projections WHERE name = $1 FOR SHARE",
         };
-        let generation: Option<i64> = sqlx::query_scalar(sql).bind(name).fetch_optional(connection).await?;
+        let generation: Option<i64> = on!(connection, |c| sqlx::query_scalar(sql)
+            .bind(name)
+            .fetch_optional(c)
+            .await)?;
         Ok(generation.map(Generation))
     }
 
     /// Moves a projector's checkpoint, inside the transaction that writes its rows. Returns false,
     /// moving nothing, when the live generation is no longer `generation` (a rebuild switched it).
     pub(crate) async fn save_position(
-        connection: &mut AnyConnection,
+        connection: &mut dyn AsConnection,
         name: &str,
         generation: Generation,
         position: Position,
     ) -> Result<bool, ProjectionError> {
-        let updated = sqlx::query(
-            "UPDATE lodge_projections SET position = $3, updated_at = $4 WHERE name = $1 AND generation = $2",
-        )
-        .bind(name)
-        .bind(generation.0)
-        .bind(position.0)
-        .bind(now())
-        .execute(connection)
-        .await?;
-        Ok(updated.rows_affected() == 1)
+        let updated = on!(connection, |c| {
+            sqlx::query(
+                "UPDATE lodge_projections SET position = $3, updated_at = $4 WHERE name = $1 AND generation = $2",
+            )
+            .bind(name)
+            .bind(generation.0)
+            .bind(position.0)
+            .bind(now())
+            .execute(c)
+            .await
+            .map(|done| done.rows_affected())
+        })?;
+        Ok(updated == 1)
     }
 
     pub(crate) async fn record_failure(
@@ -329,19 +200,19 @@ impl ReadStore {
         position: Position,
         error: &str,
     ) -> Result<(), ProjectionError> {
-        sqlx::query("UPDATE lodge_projections SET failed_position = $2, error = $3, updated_at = $4 WHERE name = $1")
+        write_on!(self.store, |c| {
+            sqlx::query(
+                "UPDATE lodge_projections SET failed_position = $2, error = $3, updated_at = $4 WHERE name = $1",
+            )
             .bind(name)
             .bind(position.0)
             .bind(error)
             .bind(now())
-            .execute(&self.pool)
-            .await?;
+            .execute(c)
+            .await
+            .map(|_| ())
+        })?;
         Ok(())
-    }
-
-    /// Whether a storage error may pass if tried again (see [`lodge_eventlog::is_transient`]).
-    pub(crate) fn is_transient(error: &sqlx::Error) -> bool {
-        lodge_eventlog::is_transient(error)
     }
 
     /// Waits, at most `timeout`, until `projector` has applied the event at `position` (a position a
@@ -358,7 +229,7 @@ impl ReadStore {
         timeout: Duration,
     ) -> Result<bool, ProjectionError> {
         let deadline = tokio::time::Instant::now() + timeout;
-        let mut applied = self.applied(projector);
+        let mut applied = self.store.moved(projector);
         let mut first_look = true;
         loop {
             // Seen before looking, so that a commit after the look wakes the wait below.
@@ -385,11 +256,5 @@ impl ReadStore {
             }
             let _ = tokio::time::timeout(WAIT_POLL.min(deadline - now), applied.changed()).await;
         }
-    }
-
-    /// Waits between retries after a storage error.
-    pub async fn pause(attempt: u32) {
-        let millis = 100u64.saturating_mul(1 << attempt.min(6)).min(5_000);
-        tokio::time::sleep(Duration::from_millis(millis)).await;
     }
 }

@@ -2,7 +2,7 @@
 //! columns, typed, written out for each engine.
 
 use lodge_eventlog::Engine;
-use sqlx::{AnyConnection, Executor};
+use lodge_store::{AsConnection, execute_sql, on};
 
 use crate::error::ProjectionError;
 use crate::projection::{Generation, Table};
@@ -84,7 +84,7 @@ impl Column {
 
 /// Creates `generation`'s tables, with their primary keys but without their secondary indexes.
 pub(crate) async fn create_tables(
-    connection: &mut AnyConnection,
+    connection: &mut dyn AsConnection,
     engine: Engine,
     tables: &[Table],
     generation: Generation,
@@ -92,9 +92,7 @@ pub(crate) async fn create_tables(
     for table in tables {
         let name = generation.table(table.name);
         let columns = column_definitions(engine, table.columns);
-        connection
-            .execute(sqlx::AssertSqlSafe(format!("CREATE TABLE {name} ({columns})")))
-            .await?;
+        execute_sql(connection, format!("CREATE TABLE {name} ({columns})")).await?;
     }
     Ok(())
 }
@@ -106,7 +104,7 @@ pub(crate) async fn create_tables(
 /// none until the switch. (A rebuild resumed in its catch-up phase builds no indexes again, so the
 /// added tables get theirs here, whatever the phase.)
 pub(crate) async fn add_missing_tables(
-    connection: &mut AnyConnection,
+    connection: &mut dyn AsConnection,
     engine: Engine,
     tables: &[Table],
     generation: Generation,
@@ -117,10 +115,8 @@ pub(crate) async fn add_missing_tables(
     };
     let mut added = Vec::new();
     for table in tables {
-        let found: i64 = sqlx::query_scalar(exists)
-            .bind(generation.table(table.name))
-            .fetch_one(&mut *connection)
-            .await?;
+        let name = generation.table(table.name);
+        let found: i64 = on!(connection, |c| sqlx::query_scalar(exists).bind(name).fetch_one(c).await)?;
         if found > 0 {
             continue;
         }
@@ -131,21 +127,16 @@ pub(crate) async fn add_missing_tables(
             ))
         })?;
         create_tables(connection, engine, std::slice::from_ref(table), generation).await?;
-        connection
-            .execute(sqlx::AssertSqlSafe(backfill(engine, generation)))
-            .await?;
+        execute_sql(connection, backfill(engine, generation)).await?;
         create_indexes(connection, engine, std::slice::from_ref(table), generation).await?;
         if let Some(replaced) = table.replaces {
             // The view first: PostgreSQL keeps a table that a view still reads.
-            connection
-                .execute(sqlx::AssertSqlSafe(format!("DROP VIEW IF EXISTS {replaced}")))
-                .await?;
-            connection
-                .execute(sqlx::AssertSqlSafe(format!(
-                    "DROP TABLE IF EXISTS {}",
-                    generation.table(replaced)
-                )))
-                .await?;
+            execute_sql(connection, format!("DROP VIEW IF EXISTS {replaced}")).await?;
+            execute_sql(
+                connection,
+                format!("DROP TABLE IF EXISTS {}", generation.table(replaced)),
+            )
+            .await?;
         }
         added.push(*table);
     }
@@ -161,14 +152,14 @@ fn column_definitions(engine: Engine, columns: &[Column]) -> String {
 /// tables are filled: building an index over a full table is far cheaper than updating it row by row.
 /// It then has PostgreSQL gather the tables' statistics, so that the planner sees them as full.
 pub(crate) async fn create_indexes(
-    connection: &mut AnyConnection,
+    connection: &mut dyn AsConnection,
     engine: Engine,
     tables: &[Table],
     generation: Generation,
 ) -> Result<(), ProjectionError> {
     for table in tables {
         for statement in index_statements(engine, table, generation) {
-            connection.execute(sqlx::AssertSqlSafe(statement)).await?;
+            execute_sql(connection, statement).await?;
         }
     }
     Ok(())
@@ -226,27 +217,27 @@ fn index_parts(index: &str) -> (&str, Option<&str>) {
 }
 
 pub(crate) async fn point_views_at(
-    connection: &mut AnyConnection,
+    connection: &mut dyn AsConnection,
     tables: &[Table],
     generation: Generation,
 ) -> Result<(), ProjectionError> {
     for table in tables {
-        connection
-            .execute(sqlx::AssertSqlSafe(format!("DROP VIEW IF EXISTS {}", table.name)))
-            .await?;
-        connection
-            .execute(sqlx::AssertSqlSafe(format!(
+        execute_sql(connection, format!("DROP VIEW IF EXISTS {}", table.name)).await?;
+        execute_sql(
+            connection,
+            format!(
                 "CREATE VIEW {} AS SELECT * FROM {}",
                 table.name,
                 generation.table(table.name)
-            )))
-            .await?;
+            ),
+        )
+        .await?;
     }
     Ok(())
 }
 
 pub(crate) async fn drop_tables(
-    connection: &mut AnyConnection,
+    connection: &mut dyn AsConnection,
     tables: &[Table],
     generation: Generation,
 ) -> Result<(), ProjectionError> {
@@ -256,12 +247,7 @@ pub(crate) async fn drop_tables(
         .flat_map(|table| [Some(table.name), table.replaces])
         .flatten()
     {
-        connection
-            .execute(sqlx::AssertSqlSafe(format!(
-                "DROP TABLE IF EXISTS {}",
-                generation.table(name)
-            )))
-            .await?;
+        execute_sql(connection, format!("DROP TABLE IF EXISTS {}", generation.table(name))).await?;
     }
     Ok(())
 }

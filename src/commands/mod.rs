@@ -30,8 +30,8 @@ pub async fn open_log(config: &Config) -> anyhow::Result<EventLog> {
     let migrated = async {
         log.migrate().await?;
         let store = lodge_projections::ReadStore::connect(config.database_url.expose_secret()).await?;
-        lodge_api::migrations::migrate(&store).await?;
-        lodge_notifier::migrations::migrate(&store).await?;
+        lodge_api::migrations::migrate(store.store()).await?;
+        lodge_notifier::migrations::migrate(store.store()).await?;
         anyhow::Ok(())
     };
     migrated

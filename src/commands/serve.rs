@@ -34,7 +34,7 @@ pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
         settings.public_url = format!("http://{}", listener.local_addr()?);
     }
     let public_url = settings.public_url.clone();
-    let tokens = lodge_api::staff::tokens::list(store.pool()).await?;
+    let tokens = lodge_api::staff::tokens::list(store.store()).await?;
     let shutdown = CancellationToken::new();
     let notifier_settings = config.notifier_settings(&settings)?;
     let server = Server {

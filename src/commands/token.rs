@@ -16,7 +16,7 @@ pub async fn run(config: &Config, command: TokenCommand) -> anyhow::Result<ExitC
     let store = ReadStore::connect(config.database_url.expose_secret()).await?;
     match command {
         TokenCommand::Create(args) => {
-            let created = tokens::create(store.pool(), &args.name, args.email.as_deref()).await?;
+            let created = tokens::create(store.store(), &args.name, args.email.as_deref()).await?;
             eprintln!(
                 "Created token {} for {} (staff id {}). It is shown once; keep it somewhere safe:",
                 created.id, created.staff.name, created.staff.id
@@ -24,7 +24,7 @@ pub async fn run(config: &Config, command: TokenCommand) -> anyhow::Result<ExitC
             println!("{}", created.token);
         }
         TokenCommand::List => {
-            for token in tokens::list(store.pool()).await? {
+            for token in tokens::list(store.store()).await? {
                 let state = match &token.revoked_at {
                     Some(at) => format!("revoked {at}"),
                     None => "live".to_owned(),
@@ -39,7 +39,7 @@ pub async fn run(config: &Config, command: TokenCommand) -> anyhow::Result<ExitC
             }
         }
         TokenCommand::Revoke(args) => {
-            if !tokens::revoke(store.pool(), args.id).await? {
+            if !tokens::revoke(store.store(), args.id).await? {
                 anyhow::bail!("there is no live token {}", args.id);
             }
             eprintln!("Revoked token {}.", args.id);

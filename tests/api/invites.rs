@@ -338,12 +338,12 @@ async fn bad_requests_get_problems_and_append_nothing(db: TestDatabase) {
         "unknown or was revoked",
     )
     .await;
-    let created = lodge_api::staff::tokens::create(app.store.pool(), "Temp", None)
+    let created = lodge_api::staff::tokens::create(app.store.store(), "Temp", None)
         .await
         .unwrap();
     expect(app.staff_with(&created.token).get("/api/invites").await, StatusCode::OK).await;
     assert!(
-        lodge_api::staff::tokens::revoke(app.store.pool(), created.id)
+        lodge_api::staff::tokens::revoke(app.store.store(), created.id)
             .await
             .unwrap()
     );

@@ -88,11 +88,14 @@ async fn a_view_link_lasts_thirty_minutes(db: TestDatabase) {
     );
     // Thirty minutes on (the stored expiry moved back, as time would have moved on): closed.
     let past = (chrono::Utc::now() - chrono::Duration::seconds(1)).to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
-    sqlx::query("UPDATE lodge_staff_views SET expires_at = $1")
-        .bind(past)
-        .execute(app.store.pool())
-        .await
-        .unwrap();
+    lodge_store::on!(app.store.store(), |c| sqlx::query(
+        "UPDATE lodge_staff_views SET expires_at = $1"
+    )
+    .bind(past)
+    .execute(c)
+    .await
+    .map(|_| ()))
+    .unwrap();
     assert_eq!(
         browser.get(app.url("/portal")).send().await.unwrap().status(),
         StatusCode::UNAUTHORIZED

@@ -326,7 +326,7 @@ async fn a_view_link_dies_with_the_token_that_made_it(db: TestDatabase) {
     let sent = app.staff().send_invite(&two_contact_invite()).await;
     let invite = &sent.id.to_string();
     let contact = &sent.contacts[0].id.to_string();
-    let made = lodge_api::staff::tokens::create(app.store.pool(), "Val Viewer", Some("val@firm.example"))
+    let made = lodge_api::staff::tokens::create(app.store.store(), "Val Viewer", Some("val@firm.example"))
         .await
         .unwrap();
     let link = expect(
@@ -343,7 +343,7 @@ async fn a_view_link_dies_with_the_token_that_made_it(db: TestDatabase) {
         browser.get(app.url("/portal")).send().await.unwrap().status(),
         StatusCode::OK
     );
-    lodge_api::staff::tokens::revoke(app.store.pool(), made.id)
+    lodge_api::staff::tokens::revoke(app.store.store(), made.id)
         .await
         .unwrap();
     // The view already open closes, and the link opens nothing more.
@@ -877,21 +877,26 @@ async fn slow_and_idle_connections_are_closed_and_too_many_are_refused(db: TestD
 async fn slots_older_than_any_window_are_swept(db: TestDatabase) {
     let app = TestApp::start(db).await;
     let rate = Rate::per_minute(5);
-    lodge_api::limits::take(&app.store, "message:contact:fresh", rate)
+    lodge_api::limits::take(app.store.store(), "message:contact:fresh", rate)
         .await
         .unwrap()
         .unwrap();
     let two_hours_ago = chrono::Utc::now().timestamp_millis() - 2 * 60 * 60 * 1000;
-    sqlx::query("INSERT INTO lodge_limits (id, key, taken_at) VALUES ('old', 'message:contact:gone', $1)")
-        .bind(two_hours_ago)
-        .execute(app.store.pool())
-        .await
-        .unwrap();
-    assert_eq!(lodge_api::limits::sweep(&app.store).await.unwrap(), 1);
-    let keys: Vec<String> = sqlx::query_scalar("SELECT key FROM lodge_limits")
-        .fetch_all(app.store.pool())
-        .await
-        .unwrap();
+    lodge_store::on!(app.store.store(), |c| sqlx::query(
+        "INSERT INTO lodge_limits (id, key, taken_at) VALUES ('old', 'message:contact:gone', $1)"
+    )
+    .bind(two_hours_ago)
+    .execute(c)
+    .await
+    .map(|_| ()))
+    .unwrap();
+    assert_eq!(lodge_api::limits::sweep(app.store.store()).await.unwrap(), 1);
+    let keys: Vec<String> = lodge_store::on!(app.store.store(), |c| sqlx::query_scalar(
+        "SELECT key FROM lodge_limits"
+    )
+    .fetch_all(c)
+    .await)
+    .unwrap();
     assert_eq!(keys, ["message:contact:fresh"]);
     app.stop().await;
 }

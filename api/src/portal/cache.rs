@@ -154,7 +154,7 @@ impl PortalCache {
                     *self.inner.lock().expect("the portal cache lock") = Inner::default();
                     tokio::select! {
                         _ = shutdown.cancelled() => return,
-                        _ = ReadStore::pause(attempt) => {}
+                        _ = lodge_store::Store::pause(attempt) => {}
                     }
                 }
             }

@@ -32,7 +32,7 @@ pub async fn view(
             state
                 .wait_for(PortalProjection::NAME, Some(position), Some(&writer))
                 .await?;
-            let view = portal::portal_view(&state.store, session.invite_id, session.contact_id)
+            let view = portal::portal_view(&state.read_models, session.invite_id, session.contact_id)
                 .await?
                 .ok_or_else(|| ApiError::Unauthenticated("open your portal link again to sign in".into()))?;
             let view = std::sync::Arc::new(view);

@@ -3,6 +3,7 @@
 //! under `limits`, taken before any hashing); each wrong one is recorded in the log; the right one
 //! opens the portal to a new session.
 
+use lodge_store::on;
 use std::time::Duration;
 
 use axum_extra::extract::cookie::Cookie;
@@ -94,22 +95,29 @@ pub async fn unlock(
 async fn rotate_unlocked(state: &AppState, session: &ContactSession) -> Result<Cookie<'static>, ApiError> {
     let (cookie, new_hash) = secrets::new_token("");
     let mut tx = state.store.begin_write().await?;
-    let copied = sqlx::query(
-        "INSERT INTO lodge_portal_sessions (session_hash, link_hash, invite_id, contact_id, unlocked, created_at, expires_at)
+    let copied = on!(tx, |c| {
+        sqlx::query(
+            "INSERT INTO lodge_portal_sessions (session_hash, link_hash, invite_id, contact_id, unlocked, created_at, expires_at)
          SELECT $1, link_hash, invite_id, contact_id, 1, $2, expires_at FROM lodge_portal_sessions WHERE session_hash = $3",
-    )
-    .bind(new_hash.as_str().to_owned())
-    .bind(Utc::now().to_rfc3339())
-    .bind(&session.session_hash)
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query("DELETE FROM lodge_portal_sessions WHERE session_hash = $1")
+        )
+        .bind(new_hash.as_str().to_owned())
+        .bind(Utc::now().to_rfc3339())
         .bind(&session.session_hash)
-        .execute(&mut *tx)
-        .await?;
+        .execute(c)
+        .await
+        .map(|done| done
+        .rows_affected())
+    })?;
+    on!(tx, |c| {
+        sqlx::query("DELETE FROM lodge_portal_sessions WHERE session_hash = $1")
+            .bind(&session.session_hash)
+            .execute(c)
+            .await
+            .map(|_| ())
+    })?;
     tx.commit().await?;
     state.portal_cache.forget(&session.session_hash);
-    if copied.rows_affected() != 1 {
+    if copied != 1 {
         return Err(signed_out());
     }
     Ok(session_cookie(state, cookie))

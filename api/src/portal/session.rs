@@ -5,6 +5,7 @@
 //! the password) makes a new session id and ends the one before, and a session can be ended
 //! (signing out).
 
+use lodge_store::{on, write_on};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -118,7 +119,7 @@ pub(crate) async fn session_for(state: &AppState, cookie: &str, purpose: Purpose
     let writer = Writer::Contact(session.session_hash.clone());
     if let Some(own) = state.own_writes.pending(&writer, PortalProjection::NAME) {
         state.wait_for(PortalProjection::NAME, None, Some(&writer)).await?;
-        let view = portal::portal_view(&state.store, session.invite_id, session.contact_id)
+        let view = portal::portal_view(&state.read_models, session.invite_id, session.contact_id)
             .await?
             .ok_or_else(signed_out)?;
         session.view = Arc::new(view);
@@ -145,18 +146,20 @@ async fn stored_session(state: &AppState, cookie: &str) -> Result<ContactSession
         });
     }
     // One query for every check a portal request needs, and the view it will most likely show.
-    let row: Option<SessionRow> = sqlx::query_as(
-        "SELECT s.unlocked, s.expires_at,
+    let row: Option<SessionRow> = on!(state.store, |c| {
+        sqlx::query_as(
+            "SELECT s.unlocked, s.expires_at,
                 (SELECT l.token_hash FROM portal_links l
                   WHERE l.token_hash = s.link_hash AND l.invite_id = s.invite_id AND l.contact_id = s.contact_id),
                 v.doc, v.position
          FROM lodge_portal_sessions s
          LEFT JOIN portal_views v ON v.invite_id = s.invite_id AND v.contact_id = s.contact_id
          WHERE s.session_hash = $1",
-    )
-    .bind(&session_hash)
-    .fetch_optional(state.store.pool())
-    .await?;
+        )
+        .bind(&session_hash)
+        .fetch_optional(c)
+        .await
+    })?;
     let (unlocked, expires_at, current_link, doc, position) = row.ok_or_else(signed_out)?;
     let expires_at: DateTime<Utc> = expires_at
         .parse()
@@ -267,18 +270,18 @@ pub async fn find_link(state: &AppState, context: &RequestContext, token: &str) 
     };
     limits::check(state, Action::LinkOpen, address).await?;
     let hash = secrets::hash_token(token.trim());
-    let found = match portal::portal_link(&state.store, hash.as_str()).await? {
+    let found = match portal::portal_link(&state.read_models, hash.as_str()).await? {
         Some(found) => Some(found),
         None => {
             // The settled head, or later if this server wrote later: on PostgreSQL the head can
             // read low for a moment while other databases of the server are busy.
             let head = state.log.settled_head().await?.max(state.own_writes.latest());
             let caught_up = state
-                .store
+                .read_models
                 .wait_for(&state.log, PortalProjection::NAME, head, state.settings.read_wait)
                 .await?;
             if caught_up {
-                portal::portal_link(&state.store, hash.as_str()).await?
+                portal::portal_link(&state.read_models, hash.as_str()).await?
             } else {
                 None
             }
@@ -321,7 +324,7 @@ pub async fn open(
         contact_id,
         hash: link_hash,
     } = link;
-    let view = portal::portal_view(&state.store, invite_id, contact_id)
+    let view = portal::portal_view(&state.read_models, invite_id, contact_id)
         .await?
         .ok_or_else(not_a_link)?;
     if view.invite.status == InviteStatus::Cancelled {
@@ -333,18 +336,20 @@ pub async fn open(
     let (session, session_hash) = secrets::new_token("");
     let now = Utc::now();
     let expires_at = now + state.settings.session_lifetime;
-    let query = sqlx::query(
-        "INSERT INTO lodge_portal_sessions (session_hash, link_hash, invite_id, contact_id, unlocked, created_at, expires_at)
+    write_on!(state.store, |c| {
+        sqlx::query(
+            "INSERT INTO lodge_portal_sessions (session_hash, link_hash, invite_id, contact_id, unlocked, created_at, expires_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(session_hash.as_str().to_owned())
-    .bind(link_hash.as_str().to_owned())
-    .bind(invite_id.to_string())
-    .bind(contact_id.to_string())
-    .bind(i64::from(!password_required))
-    .bind(now.to_rfc3339())
-    .bind(expires_at.to_rfc3339());
-    state.store.execute_write(query).await?;
+        )
+        .bind(session_hash.as_str().to_owned())
+        .bind(link_hash.as_str().to_owned())
+        .bind(invite_id.to_string())
+        .bind(contact_id.to_string())
+        .bind(i64::from(!password_required))
+        .bind(now.to_rfc3339())
+        .bind(expires_at.to_rfc3339())
+        .execute(c).await.map(|_| ())
+    })?;
     if let Some(old) = replacing {
         end(state, old).await?;
     }
@@ -365,10 +370,13 @@ pub async fn open(
 pub async fn end(state: &AppState, cookie: &str) -> Result<(), ApiError> {
     let session_hash = secrets::hash_token(cookie).as_str().to_owned();
     state.portal_cache.forget(&session_hash);
-    state
-        .store
-        .execute_write(sqlx::query("DELETE FROM lodge_portal_sessions WHERE session_hash = $1").bind(session_hash))
-        .await?;
+    write_on!(state.store, |c| {
+        sqlx::query("DELETE FROM lodge_portal_sessions WHERE session_hash = $1")
+            .bind(session_hash)
+            .execute(c)
+            .await
+            .map(|_| ())
+    })?;
     Ok(())
 }
 

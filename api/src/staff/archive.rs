@@ -33,7 +33,7 @@ struct Member {
 /// The archive shows what the staff projection shows, with the reader's own reviews.
 pub async fn documents_zip(state: &AppState, reader: &Writer, invite: InviteId) -> Result<Response, ApiError> {
     state.wait_for(staff::StaffProjection::NAME, None, Some(reader)).await?;
-    let view = staff::invite(&state.store, invite)
+    let view = staff::invite(&state.read_models, invite)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("there is no invite {invite}")))?;
     let mut taken = BTreeSet::new();

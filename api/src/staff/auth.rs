@@ -29,7 +29,7 @@ impl FromRequestParts<AppState> for Staff {
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or_else(missing)?;
-        match tokens::authenticate(state.store.pool(), token).await? {
+        match tokens::authenticate(&state.store, token).await? {
             Some(staff) => Ok(Staff(staff)),
             None => Err(ApiError::Unauthenticated(
                 "this staff token is unknown or was revoked".into(),

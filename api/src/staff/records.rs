@@ -48,11 +48,14 @@ pub async fn audit_trail(
     state
         .wait_for(AuditProjection::NAME, after_position(query.after)?, Some(reader))
         .await?;
-    if lodge_projections::staff::invite(&state.store, invite).await?.is_none() {
+    if lodge_projections::staff::invite(&state.read_models, invite)
+        .await?
+        .is_none()
+    {
         return Err(ApiError::NotFound(format!("there is no invite {invite}")));
     }
     let entries = owned_entries(
-        state.store.clone(),
+        state.read_models.clone(),
         AuditFilter {
             invite_id: Some(invite),
             contact_id: None,
@@ -172,14 +175,14 @@ pub async fn download(state: &AppState, document: DocumentId, headers: &HeaderMa
         contact_id: None,
         document_id: Some(document),
     };
-    let uploaded = audit::entries(&state.store, &filter)
+    let uploaded = audit::entries(&state.read_models, &filter)
         .try_filter(|entry| std::future::ready(entry.action == "document_uploaded"))
         .boxed()
         .try_next()
         .await?
         .ok_or_else(missing)?;
     let contact = uploaded.contact_id.ok_or_else(missing)?;
-    let view = portal::portal_view(&state.store, uploaded.invite_id, contact)
+    let view = portal::portal_view(&state.read_models, uploaded.invite_id, contact)
         .await?
         .ok_or_else(missing)?;
     let found = view

@@ -2,7 +2,7 @@
 
 use chrono::Utc;
 use lodge_domain::{Sender, StaffId};
-use sqlx::{AnyPool, Row};
+use lodge_store::{Store, on, write_on};
 use uuid::Uuid;
 
 use crate::error::ApiError;
@@ -50,7 +50,7 @@ pub struct TokenInfo {
 }
 
 /// Creates a token for a staff member. An email already used by a token names the same member.
-pub async fn create(pool: &AnyPool, name: &str, email: Option<&str>) -> Result<CreatedToken, ApiError> {
+pub async fn create(store: &Store, name: &str, email: Option<&str>) -> Result<CreatedToken, ApiError> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
         return Err(ApiError::Invalid(
@@ -62,12 +62,12 @@ pub async fn create(pool: &AnyPool, name: &str, email: Option<&str>) -> Result<C
         .transpose()
         .map_err(|e| ApiError::Invalid(e.to_string()))?;
     let known: Option<String> = match &email {
-        Some(email) => {
+        Some(email) => on!(store, |c| {
             sqlx::query_scalar("SELECT staff_id FROM lodge_staff_tokens WHERE lower(email) = lower($1) LIMIT 1")
                 .bind(email)
-                .fetch_optional(pool)
-                .await?
-        }
+                .fetch_optional(c)
+                .await
+        })?,
         None => None,
     };
     let staff_id = match known {
@@ -78,17 +78,20 @@ pub async fn create(pool: &AnyPool, name: &str, email: Option<&str>) -> Result<C
     };
     let id = Uuid::now_v7();
     let (token, hash) = secrets::new_token("lodge_staff_");
-    sqlx::query(
-        "INSERT INTO lodge_staff_tokens (id, staff_id, name, email, token_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(id.to_string())
-    .bind(staff_id.to_string())
-    .bind(name)
-    .bind(email.clone())
-    .bind(hash.as_str().to_owned())
-    .bind(Utc::now().to_rfc3339())
-    .execute(pool)
-    .await?;
+    write_on!(store, |c| {
+        sqlx::query(
+            "INSERT INTO lodge_staff_tokens (id, staff_id, name, email, token_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(id.to_string())
+        .bind(staff_id.to_string())
+        .bind(name)
+        .bind(email.clone())
+        .bind(hash.as_str().to_owned())
+        .bind(Utc::now().to_rfc3339())
+        .execute(c)
+        .await
+        .map(|_| ())
+    })?;
     Ok(CreatedToken {
         id,
         staff: StaffMember {
@@ -102,45 +105,52 @@ pub async fn create(pool: &AnyPool, name: &str, email: Option<&str>) -> Result<C
 }
 
 /// Revokes a token by its id; returns whether a live token was revoked.
-pub async fn revoke(pool: &AnyPool, id: Uuid) -> Result<bool, ApiError> {
-    let revoked = sqlx::query("UPDATE lodge_staff_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-        .bind(Utc::now().to_rfc3339())
-        .bind(id.to_string())
-        .execute(pool)
-        .await?;
-    Ok(revoked.rows_affected() == 1)
+pub async fn revoke(store: &Store, id: Uuid) -> Result<bool, ApiError> {
+    let revoked = write_on!(store, |c| {
+        sqlx::query("UPDATE lodge_staff_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+            .bind(Utc::now().to_rfc3339())
+            .bind(id.to_string())
+            .execute(c)
+            .await
+            .map(|done| done.rows_affected())
+    })?;
+    Ok(revoked == 1)
 }
 
-pub async fn list(pool: &AnyPool) -> Result<Vec<TokenInfo>, ApiError> {
-    let rows =
-        sqlx::query("SELECT id, name, email, created_at, revoked_at FROM lodge_staff_tokens ORDER BY created_at")
-            .fetch_all(pool)
-            .await?;
-    rows.iter()
-        .map(|row| {
-            let id: String = row.try_get("id")?;
+pub async fn list(store: &Store) -> Result<Vec<TokenInfo>, ApiError> {
+    // id, name, email, created, revoked.
+    type Row = (String, String, Option<String>, String, Option<String>);
+    let rows: Vec<Row> = on!(store, |c| {
+        sqlx::query_as("SELECT id, name, email, created_at, revoked_at FROM lodge_staff_tokens ORDER BY created_at")
+            .fetch_all(c)
+            .await
+    })?;
+    rows.into_iter()
+        .map(|(id, name, email, created_at, revoked_at)| {
             Ok(TokenInfo {
                 id: id
                     .parse()
                     .map_err(|e| ApiError::Internal(format!("a stored token id: {e}")))?,
-                name: row.try_get("name")?,
-                email: row.try_get("email")?,
-                created_at: row.try_get("created_at")?,
-                revoked_at: row.try_get("revoked_at")?,
+                name,
+                email,
+                created_at,
+                revoked_at,
             })
         })
         .collect()
 }
 
 /// The staff member a live token belongs to.
-pub async fn authenticate(pool: &AnyPool, token: &str) -> Result<Option<StaffMember>, ApiError> {
+pub async fn authenticate(store: &Store, token: &str) -> Result<Option<StaffMember>, ApiError> {
     let hash = secrets::hash_token(token);
-    let row: Option<(String, String, String, Option<String>)> = sqlx::query_as(
-        "SELECT id, staff_id, name, email FROM lodge_staff_tokens WHERE token_hash = $1 AND revoked_at IS NULL",
-    )
-    .bind(hash.as_str().to_owned())
-    .fetch_optional(pool)
-    .await?;
+    let row: Option<(String, String, String, Option<String>)> = on!(store, |c| {
+        sqlx::query_as(
+            "SELECT id, staff_id, name, email FROM lodge_staff_tokens WHERE token_hash = $1 AND revoked_at IS NULL",
+        )
+        .bind(hash.as_str().to_owned())
+        .fetch_optional(c)
+        .await
+    })?;
     let stored = |what: &str, e: uuid::Error| ApiError::Internal(format!("a stored {what}: {e}"));
     row.map(|(token_id, id, name, email)| {
         Ok(StaffMember {

@@ -2,6 +2,7 @@
 //! contact sees, read-only, under a banner saying whose portal it is. The link's token becomes the
 //! browser's cookie for that view; only its hash is kept.
 
+use lodge_store::{on, write_on};
 use std::time::Duration;
 
 use axum_extra::extract::cookie::{Cookie, SameSite};
@@ -57,19 +58,21 @@ pub async fn issue(
     let (token, hash) = secrets::new_token("v_");
     let now = Utc::now();
     let expires_at = now + LIFETIME;
-    let query = sqlx::query(
-        "INSERT INTO lodge_staff_views (token_hash, invite_id, contact_id, staff_id, staff_name, created_at, expires_at, made_with)
+    write_on!(state.store, |c| {
+        sqlx::query(
+            "INSERT INTO lodge_staff_views (token_hash, invite_id, contact_id, staff_id, staff_name, created_at, expires_at, made_with)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-    )
-    .bind(hash.as_str())
-    .bind(invite.to_string())
-    .bind(contact.to_string())
-    .bind(staff.id.to_string())
-    .bind(&staff.name)
-    .bind(stamp(now))
-    .bind(stamp(expires_at))
-    .bind(staff.token_id.to_string());
-    state.store.execute_write(query).await?;
+        )
+        .bind(hash.as_str())
+        .bind(invite.to_string())
+        .bind(contact.to_string())
+        .bind(staff.id.to_string())
+        .bind(&staff.name)
+        .bind(stamp(now))
+        .bind(stamp(expires_at))
+        .bind(staff.token_id.to_string())
+        .execute(c).await.map(|_| ())
+    })?;
     Ok(ViewLink {
         url: format!("{}/v/{token}", state.settings.public_url),
         expires_at,
@@ -81,15 +84,17 @@ type ViewRow = (String, String, String, String, String);
 /// The view a token opens, if it is one, has not expired, and the staff token that made it is not
 /// revoked: a view link dies with its maker's token.
 pub async fn find(state: &AppState, token: &str) -> Result<Option<StaffView>, ApiError> {
-    let row: Option<ViewRow> = sqlx::query_as(
-        "SELECT v.invite_id, v.contact_id, v.staff_name, v.expires_at, v.made_with
+    let row: Option<ViewRow> = on!(state.store, |c| {
+        sqlx::query_as(
+            "SELECT v.invite_id, v.contact_id, v.staff_name, v.expires_at, v.made_with
          FROM lodge_staff_views v
          JOIN lodge_staff_tokens t ON t.id = v.made_with AND t.revoked_at IS NULL
          WHERE v.token_hash = $1",
-    )
-    .bind(secrets::hash_token(token).as_str())
-    .fetch_optional(state.store.pool())
-    .await?;
+        )
+        .bind(secrets::hash_token(token).as_str())
+        .fetch_optional(c)
+        .await
+    })?;
     let Some((invite, contact, staff_name, expires_at, made_with)) = row else {
         return Ok(None);
     };

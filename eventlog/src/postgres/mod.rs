@@ -56,10 +56,13 @@ pub(crate) struct PostgresLog {
 
 /// The connection settings every Lodge connection to PostgreSQL uses.
 pub fn connect_options(url: &str) -> Result<PgConnectOptions, LogError> {
-    // Acknowledged means durable, whatever the server's default.
-    Ok(PgConnectOptions::from_str(url)?
-        .application_name("lodge")
-        .options([("synchronous_commit", "on")]))
+    // Acknowledged means durable, whatever the server's default. Named `lodge` in the server's
+    // activity unless the URL names it (`?application_name=`, as operators tell processes apart).
+    let options = PgConnectOptions::from_str(url)?.options([("synchronous_commit", "on")]);
+    Ok(match options.get_application_name() {
+        Some(_) => options,
+        None => options.application_name("lodge"),
+    })
 }
 
 /// A connection idle for longer than this is pinged before use: it may have been cut meanwhile.

@@ -6,7 +6,7 @@ use lodge_domain::invite::{
 };
 use lodge_domain::{Actor, Decider, InviteId};
 use lodge_eventlog::{LogError, Metadata, StreamId};
-use sqlx::AnyConnection;
+use lodge_store::Connection;
 use uuid::Uuid;
 
 use super::{Notifier, NotifierError};
@@ -14,7 +14,7 @@ use crate::{message, staff_digest};
 
 impl Notifier {
     /// Sends the digests whose time has come.
-    pub(super) async fn digests_due(&self, leader: &mut AnyConnection) -> Result<(), NotifierError> {
+    pub(super) async fn digests_due(&self, leader: &mut Connection) -> Result<(), NotifierError> {
         let now = (self.settings.clock)();
         let gathered = now - chrono::Duration::from_std(self.settings.digest.gather).unwrap_or_default();
         for invite_id in staff_digest::waiting(leader, gathered).await? {
@@ -26,7 +26,7 @@ impl Notifier {
     /// Tells an invite's sender what its contacts did since they last heard, if it is time.
     async fn staff_digest(
         &self,
-        leader: &mut AnyConnection,
+        leader: &mut Connection,
         invite_id: InviteId,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<(), NotifierError> {

@@ -14,8 +14,9 @@ use lodge_domain::invite::{InviteError, InviteEvent};
 use lodge_eventlog::command::CommandError;
 use lodge_eventlog::{EventLog, LogError, RecordedEvent};
 use lodge_projections::{ProjectionError, ReadStore};
+use lodge_store::Connection;
+use lodge_store::Store;
 use secrecy::ExposeSecret;
-use sqlx::AnyConnection;
 use tokio_util::sync::CancellationToken;
 
 use crate::checkpoint;
@@ -35,8 +36,9 @@ pub enum NotifierError {
     Log(#[from] LogError),
     #[error(transparent)]
     Store(#[from] ProjectionError),
-    #[error("the notifier's checkpoint: {0}")]
-    Checkpoint(#[from] sqlx::Error),
+    /// The notifier's own tables (its checkpoint, retries, digests) or its leadership.
+    #[error("the notifier's tables: {0}")]
+    Database(#[from] sqlx::Error),
     /// The log refused to record a notification or a digest (not for want of the database).
     #[error("recording a notification: {0}")]
     Record(#[source] CommandError<InviteError>),
@@ -48,15 +50,17 @@ impl NotifierError {
         match self {
             NotifierError::Log(error) => error.is_transient(),
             NotifierError::Store(error) => error.is_transient(),
-            NotifierError::Checkpoint(error) => lodge_eventlog::is_transient(error),
+            NotifierError::Database(error) => lodge_eventlog::is_transient(error),
             NotifierError::Record(_) => false,
         }
     }
 }
 
 struct Notifier {
-    /// Its own tables live beside the read models; on SQLite its writes queue with theirs.
-    store: ReadStore,
+    /// Where its own tables live, beside the read models; on SQLite its writes queue with theirs.
+    store: Store,
+    /// The read models it finds reminders' candidates in.
+    read_models: ReadStore,
     log: EventLog,
     settings: NotifierSettings,
     mailer: Option<Mailer>,
@@ -96,12 +100,13 @@ pub async fn run(
             }
         },
     };
-    crate::migrations::migrate(&store).await?;
+    crate::migrations::migrate(store.store()).await?;
     // Reminders look for candidates in the staff read model: make sure its view exists even if no
     // projector has run yet.
     lodge_projections::all::register_all(&store).await?;
     let notifier = Notifier {
-        store,
+        store: store.store().clone(),
+        read_models: store,
         log,
         settings,
         mailer,
@@ -119,7 +124,7 @@ pub async fn run(
                 tracing::warn!(%error, attempt, "the notifier's database failed; trying again");
                 tokio::select! {
                     _ = shutdown.cancelled() => return Ok(()),
-                    _ = ReadStore::pause(attempt) => {}
+                    _ = Store::pause(attempt) => {}
                 }
             }
             Err(error) => return Err(error),
@@ -164,7 +169,7 @@ impl Notifier {
 
     /// The first delivery of whatever `recorded` calls for, and the bookkeeping of retries that the
     /// outcomes it records call for.
-    async fn handle(&self, leader: &mut AnyConnection, recorded: &RecordedEvent) -> Result<(), NotifierError> {
+    async fn handle(&self, leader: &mut Connection, recorded: &RecordedEvent) -> Result<(), NotifierError> {
         let Some(invite_id) = recorded.stream_id.invite_id() else {
             return Ok(());
         };

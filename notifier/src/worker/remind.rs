@@ -5,7 +5,7 @@ use lodge_domain::InviteId;
 use lodge_domain::invite::{InviteEvent, InviteStatus};
 use lodge_domain::notification::NotificationKind;
 use lodge_eventlog::{LogError, StreamId};
-use sqlx::AnyConnection;
+use lodge_store::Connection;
 
 use super::history::Folded;
 use super::send::{Attempt, Cause, Due};
@@ -22,12 +22,12 @@ impl Notifier {
     }
 
     /// Reminds the contacts of every open invite whose reminders may have come.
-    pub(super) async fn remind_all(&self, leader: &mut AnyConnection) -> Result<(), NotifierError> {
+    pub(super) async fn remind_all(&self, leader: &mut Connection) -> Result<(), NotifierError> {
         let today = self.today();
         let horizon = today + chrono::Days::new(u64::from(self.settings.reminders.lead_days()));
         // The staff read model narrows the search; each invite is then read from the log itself.
         let mut invites: std::collections::BTreeSet<InviteId> =
-            lodge_projections::staff::open_due_by(&self.store, horizon)
+            lodge_projections::staff::open_due_by(&self.read_models, horizon)
                 .await?
                 .into_iter()
                 .collect();

@@ -3,7 +3,7 @@
 use lodge_domain::invite::{InviteEvent, NotificationOutcome};
 use lodge_domain::notification::NotificationKind;
 use lodge_eventlog::{RecordedEvent, StreamId};
-use sqlx::AnyConnection;
+use lodge_store::Connection;
 
 use super::send::{Attempt, Cause, Due};
 use super::{Notifier, NotifierError};
@@ -30,7 +30,7 @@ fn already_settled(history: &[RecordedEvent], retry: &retries::Retry) -> Result<
 impl Notifier {
     /// Sends again the notifications whose retry is due; gives up on those that kept failing for
     /// too long, recording that as final.
-    pub(super) async fn retry_due(&self, leader: &mut AnyConnection) -> Result<(), NotifierError> {
+    pub(super) async fn retry_due(&self, leader: &mut Connection) -> Result<(), NotifierError> {
         for retry in retries::due(&self.store, leader, &self.settings.retry).await? {
             let stream = StreamId::invite(retry.invite_id);
             let history = self.log.read_stream(&stream).await?;

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use futures_util::{Stream, TryStreamExt};
+use futures_util::TryStreamExt;
 use lodge_domain::invite::InviteEvent;
 use lodge_domain::{Actor, ContactId, DocumentId, InviteId, RequestId};
 use lodge_eventlog::Engine;

@@ -2,6 +2,9 @@
 //! spreadsheet opens safely.
 
 use super::table::{COLUMN_NAMES, COLUMNS, CONTACTS, DOCUMENTS, TRAIL};
+use futures_util::StreamExt;
+use futures_util::stream::BoxStream;
+
 use super::*;
 
 impl AuditEntry {
@@ -73,7 +76,14 @@ fn id_from<T: From<Uuid>>(bytes: Option<Vec<u8>>, what: &str) -> Result<Option<T
         .transpose()
 }
 
-fn from_row(row: sqlx::any::AnyRow) -> Result<AuditEntry, ProjectionError> {
+/// An entry from a row of either engine's.
+fn from_row<R: Row>(row: R) -> Result<AuditEntry, ProjectionError>
+where
+    for<'n> &'n str: sqlx::ColumnIndex<R>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Vec<u8>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
     let kind: String = row.try_get("actor_kind")?;
     let actor_id: Option<Uuid> = id_from(row.try_get("actor_id")?, "actor id")?;
     let actor_name: String = row.try_get::<Option<String>, _>("actor_name")?.unwrap_or_default();
@@ -112,10 +122,7 @@ fn from_row(row: sqlx::any::AnyRow) -> Result<AuditEntry, ProjectionError> {
 
 /// The matching entries in the order things happened, streamed from the database: an export of any
 /// size is read and written a row at a time.
-pub fn entries<'a>(
-    store: &'a ReadStore,
-    filter: &AuditFilter,
-) -> impl Stream<Item = Result<AuditEntry, ProjectionError>> + 'a {
+pub fn entries<'a>(store: &'a ReadStore, filter: &AuditFilter) -> BoxStream<'a, Result<AuditEntry, ProjectionError>> {
     // Only the filters that are set are named: a condition like `$1 IS NULL OR document_id = $1`
     // kept SQLite from using any index, so that one document's entries took a scan of them all.
     let mut values = Vec::new();
@@ -142,16 +149,18 @@ pub fn entries<'a>(
     } else {
         format!("WHERE {}", conditions.join(" AND "))
     };
-    let mut query = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM {TRAIL} {filter} ORDER BY at, position"
-    )));
-    for value in values {
-        query = query.bind(value);
-    }
-    query
-        .fetch(store.pool())
-        .map_err(ProjectionError::from)
-        .and_then(|row| async move { from_row(row) })
+    let sql = format!("SELECT {COLUMNS} FROM {TRAIL} {filter} ORDER BY at, position");
+    lodge_store::on!(store.store(), |pool| {
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for value in values {
+            query = query.bind(value);
+        }
+        query
+            .fetch(pool)
+            .map_err(ProjectionError::from)
+            .and_then(|row| async move { from_row(row) })
+            .boxed()
+    })
 }
 
 #[cfg(test)]

@@ -154,12 +154,13 @@ pub async fn portal_view(
     invite_id: InviteId,
     contact_id: ContactId,
 ) -> Result<Option<PortalView>, ProjectionError> {
-    let doc: Option<String> =
+    let doc: Option<String> = lodge_store::on!(store.store(), |c| {
         sqlx::query_scalar("SELECT doc FROM portal_views WHERE invite_id = $1 AND contact_id = $2")
             .bind(invite_id.to_string())
             .bind(contact_id.to_string())
-            .fetch_optional(store.pool())
-            .await?;
+            .fetch_optional(c)
+            .await
+    })?;
     doc.map(|doc| serde_json::from_str(&doc).map_err(|e| ProjectionError::Malformed(format!("portal view: {e}"))))
         .transpose()
 }
@@ -169,11 +170,12 @@ pub async fn portal_link(
     store: &ReadStore,
     token_hash: &str,
 ) -> Result<Option<(InviteId, ContactId)>, ProjectionError> {
-    let row: Option<(String, String)> =
+    let row: Option<(String, String)> = lodge_store::on!(store.store(), |c| {
         sqlx::query_as("SELECT invite_id, contact_id FROM portal_links WHERE token_hash = $1")
             .bind(token_hash)
-            .fetch_optional(store.pool())
-            .await?;
+            .fetch_optional(c)
+            .await
+    })?;
     row.map(|(invite, contact)| {
         let malformed = |e: uuid::Error| ProjectionError::Malformed(format!("portal link: {e}"));
         Ok((invite.parse().map_err(malformed)?, contact.parse().map_err(malformed)?))

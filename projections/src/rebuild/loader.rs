@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use lodge_eventlog::Engine;
-use sqlx::{AnyConnection, Executor};
+use lodge_store::{Connection, execute_sql, on};
 use tokio::task::JoinHandle;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
@@ -29,7 +29,7 @@ use crate::store::ReadStore;
 /// itself before its next page, and that page's commit writes from the log's start, over pages
 /// the kernel already holds (docs/decisions/0021).
 pub(super) struct Loader {
-    pub connection: AnyConnection,
+    pub connection: Connection,
     /// SQLite: the checkpoint task, which stops when its guard drops (an interrupted or failed
     /// rebuild included).
     checkpoints: Option<(DropGuard, JoinHandle<()>)>,
@@ -56,7 +56,7 @@ impl Loader {
     }
 
     async fn start_restarting_after(store: &ReadStore, restart_after_frames: i64) -> Result<Self, ProjectionError> {
-        let mut connection = store.pool().acquire().await?.detach();
+        let mut connection = store.store().detached().await?;
         let wal_frames = Arc::new(AtomicI64::new(0));
         if store.engine() != Engine::Sqlite {
             return Ok(Self {
@@ -67,21 +67,23 @@ impl Loader {
             });
         }
         // This connection's own settings, gone when it closes.
-        connection
-            .execute(sqlx::AssertSqlSafe(format!(
-                "PRAGMA wal_autocheckpoint = 0; PRAGMA cache_size = -{LOADER_CACHE_KIB}"
-            )))
-            .await?;
+        execute_sql(
+            &mut connection,
+            format!("PRAGMA wal_autocheckpoint = 0; PRAGMA cache_size = -{LOADER_CACHE_KIB}"),
+        )
+        .await?;
         let stop = CancellationToken::new();
-        let (pool, stopped, frames) = (store.pool().clone(), stop.clone(), wal_frames.clone());
+        let (pool, stopped, frames) = (store.store().clone(), stop.clone(), wal_frames.clone());
         let task = tokio::spawn(async move {
             while !stopped.is_cancelled() {
                 tokio::time::sleep(CHECKPOINT_EVERY).await;
                 // PASSIVE never waits for the writer; what it cannot copy yet, the next pass does.
-                match sqlx::query_as::<_, CheckpointOutcome>("PRAGMA wal_checkpoint(PASSIVE)")
-                    .fetch_one(&pool)
-                    .await
-                {
+                let checkpointed = on!(pool, |c| {
+                    sqlx::query_as::<_, CheckpointOutcome>("PRAGMA wal_checkpoint(PASSIVE)")
+                        .fetch_one(c)
+                        .await
+                });
+                match checkpointed {
                     Ok((_, log, _)) => frames.store(log, Ordering::Relaxed),
                     Err(error) => tracing::warn!(%error, "checkpointing during a rebuild"),
                 }
@@ -103,9 +105,9 @@ impl Loader {
         if self.checkpoints.is_none() || self.wal_frames.load(Ordering::Relaxed) <= self.restart_after_frames {
             return Ok(());
         }
-        let (_, log, copied): CheckpointOutcome = sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
-            .fetch_one(&mut self.connection)
-            .await?;
+        let (_, log, copied): CheckpointOutcome = on!(self.connection, |c| {
+            sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)").fetch_one(c).await
+        })?;
         if log == copied {
             self.wal_frames.store(0, Ordering::Relaxed);
         }
@@ -118,9 +120,12 @@ impl Loader {
         if let Some((stop, task)) = self.checkpoints {
             drop(stop);
             let _ = task.await;
-            sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-                .execute(store.pool())
-                .await?;
+            on!(store.store(), |c| {
+                sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                    .execute(c)
+                    .await
+                    .map(|_| ())
+            })?;
         }
         Ok(())
     }
@@ -130,12 +135,12 @@ impl Loader {
 /// loader's connection.
 pub(super) async fn load_page(
     store: &ReadStore,
-    loader: &mut AnyConnection,
+    loader: &mut Connection,
     targets: &[(&dyn DynProjection, Generation)],
     loads: Vec<Load>,
     plan: &Plan,
 ) -> Result<(), ProjectionError> {
-    let mut tx = store.begin_write_on(loader).await?;
+    let mut tx = store.store().begin_write_on(loader).await?;
     for load in loads {
         load.run(&mut tx).await?;
     }
@@ -156,10 +161,12 @@ mod tests {
         let db = TestDatabase::sqlite();
         let log = db.log().await;
         let store = ReadStore::connect(db.url()).await.unwrap();
-        sqlx::query("CREATE TABLE rows (doc TEXT NOT NULL)")
-            .execute(store.pool())
-            .await
-            .unwrap();
+        execute_sql(
+            &mut store.store().detached().await.unwrap(),
+            "CREATE TABLE rows (doc TEXT NOT NULL)",
+        )
+        .await
+        .unwrap();
         // 256 frames: 1 MiB.
         let mut loader = Loader::start_restarting_after(&store, 256).await.unwrap();
         let doc = "x".repeat(4_000);
@@ -167,13 +174,14 @@ mod tests {
             if keep_small {
                 loader.keep_wal_small().await.unwrap();
             }
-            let mut tx = store.begin_write_on(&mut loader.connection).await.unwrap();
+            let mut tx = store.store().begin_write_on(&mut loader.connection).await.unwrap();
             for _ in 0..256 {
-                sqlx::query("INSERT INTO rows (doc) VALUES ($1)")
+                on!(tx, |c| sqlx::query("INSERT INTO rows (doc) VALUES ($1)")
                     .bind(doc.clone())
-                    .execute(&mut *tx)
+                    .execute(c)
                     .await
-                    .unwrap();
+                    .map(|_| ()))
+                .unwrap();
             }
             // Back to back, as a rebuild's loader commits while the next page is rendered.
             tx.commit().await.unwrap();

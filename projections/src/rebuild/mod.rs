@@ -23,6 +23,8 @@ use chrono::Utc;
 use lodge_eventlog::{EventLog, LogError, Position, StreamId};
 use tokio_util::sync::CancellationToken;
 
+use lodge_store::on;
+
 use crate::error::ProjectionError;
 use crate::history::{InviteHistory, Touched};
 use crate::projection::{DynProjection, Generation};
@@ -30,7 +32,7 @@ use crate::store::ReadStore;
 use crate::tables;
 use loader::{Loader, load_page};
 use pipeline::Pipeline;
-use plan::{Phase, Plan, prepare, save_plan};
+use plan::{Phase, Plan, forget_plan, prepare, save_plan};
 
 /// Events read per page, and so rendered per transaction, while every stream is rendered.
 const PAGE_EVENTS: usize = 5_000;
@@ -189,14 +191,14 @@ impl<P: FnMut(Progress)> Run<'_, P> {
         for (projection, generation) in &self.targets {
             for table in projection.tables() {
                 loader.keep_wal_small().await?;
-                let mut tx = self.store.begin_write_on(&mut loader.connection).await?;
+                let mut tx = self.store.store().begin_write_on(&mut loader.connection).await?;
                 tables::create_indexes(&mut tx, self.store.engine(), std::slice::from_ref(table), *generation).await?;
                 tx.commit().await?;
             }
         }
         self.plan.phase = Phase::CatchUp;
         self.plan.cursor = None;
-        let mut tx = self.store.begin_write_on(&mut loader.connection).await?;
+        let mut tx = self.store.store().begin_write_on(&mut loader.connection).await?;
         save_plan(&mut tx, &self.targets, &self.plan).await?;
         tx.commit().await?;
         loader.finish(self.store).await?;
@@ -248,7 +250,7 @@ async fn write_chunk(
     touched: &[Touched],
     plan: &Plan,
 ) -> Result<(), ProjectionError> {
-    let mut tx = store.begin_write().await?;
+    let mut tx = store.store().begin_write().await?;
     for (projection, generation) in targets {
         for load in projection.writes_dyn(store.engine(), *generation, touched)? {
             load.run(&mut tx).await?;
@@ -266,7 +268,7 @@ async fn switch(
     targets: &[(&'static dyn DynProjection, Generation)],
     plan: &Plan,
 ) -> Result<Vec<(&'static str, Generation, Generation)>, ProjectionError> {
-    let mut tx = store.begin_write().await?;
+    let mut tx = store.store().begin_write().await?;
     let mut switched = Vec::new();
     for (projection, target) in targets {
         let live = store
@@ -274,24 +276,24 @@ async fn switch(
             .await?
             .expect("registered above");
         tables::point_views_at(&mut tx, projection.tables(), *target).await?;
-        sqlx::query(
-            "UPDATE lodge_projections SET generation = $2, position = $3, failed_position = NULL, error = NULL,
+        on!(tx, |c| {
+            sqlx::query(
+                "UPDATE lodge_projections SET generation = $2, position = $3, failed_position = NULL, error = NULL,
                  updated_at = $4 WHERE name = $1",
-        )
-        .bind(projection.name())
-        .bind(target.0)
-        .bind(plan.position)
-        .bind(Utc::now().to_rfc3339())
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query("DELETE FROM lodge_rebuilds WHERE projection = $1")
+            )
             .bind(projection.name())
-            .execute(&mut *tx)
-            .await?;
+            .bind(target.0)
+            .bind(plan.position)
+            .bind(Utc::now().to_rfc3339())
+            .execute(c)
+            .await
+            .map(|_| ())
+        })?;
+        forget_plan(&mut tx, projection.name()).await?;
         switched.push((projection.name(), live, *target));
     }
     tx.commit().await?;
-    let mut tx = store.begin_write().await?;
+    let mut tx = store.store().begin_write().await?;
     for ((projection, _), (_, old, _)) in targets.iter().zip(&switched) {
         tables::drop_tables(&mut tx, projection.tables(), *old).await?;
     }

@@ -3,7 +3,7 @@
 
 use chrono::Utc;
 use lodge_eventlog::EventLog;
-use sqlx::{AnyConnection, Row};
+use lodge_store::{AsConnection, on};
 
 use crate::error::ProjectionError;
 use crate::projection::{DynProjection, Generation};
@@ -47,18 +47,19 @@ pub(super) struct Plan {
 }
 
 async fn load_plan(store: &ReadStore, name: &str) -> Result<Option<(Generation, Plan)>, ProjectionError> {
-    let row =
-        sqlx::query("SELECT generation, phase, stream_cursor, position FROM lodge_rebuilds WHERE projection = $1")
+    let row: Option<(i64, String, Option<String>, i64)> = on!(store.store(), |c| {
+        sqlx::query_as("SELECT generation, phase, stream_cursor, position FROM lodge_rebuilds WHERE projection = $1")
             .bind(name)
-            .fetch_optional(store.pool())
-            .await?;
-    row.map(|row| {
+            .fetch_optional(c)
+            .await
+    })?;
+    row.map(|(generation, phase, cursor, position)| {
         Ok((
-            Generation(row.try_get("generation")?),
+            Generation(generation),
             Plan {
-                phase: Phase::parse(&row.try_get::<String, _>("phase")?)?,
-                cursor: row.try_get("stream_cursor")?,
-                position: row.try_get("position")?,
+                phase: Phase::parse(&phase)?,
+                cursor,
+                position,
             },
         ))
     })
@@ -66,19 +67,34 @@ async fn load_plan(store: &ReadStore, name: &str) -> Result<Option<(Generation, 
 }
 
 pub(super) async fn save_plan(
-    connection: &mut AnyConnection,
+    connection: &mut dyn AsConnection,
     projections: &[(&dyn DynProjection, Generation)],
     plan: &Plan,
 ) -> Result<(), ProjectionError> {
     for (projection, _) in projections {
-        sqlx::query("UPDATE lodge_rebuilds SET phase = $2, stream_cursor = $3, position = $4 WHERE projection = $1")
-            .bind(projection.name())
-            .bind(plan.phase.as_str())
-            .bind(plan.cursor.clone())
-            .bind(plan.position)
-            .execute(&mut *connection)
-            .await?;
+        on!(connection, |c| {
+            sqlx::query("UPDATE lodge_rebuilds SET phase = $2, stream_cursor = $3, position = $4 WHERE projection = $1")
+                .bind(projection.name())
+                .bind(plan.phase.as_str())
+                .bind(plan.cursor.clone())
+                .bind(plan.position)
+                .execute(c)
+                .await
+                .map(|_| ())
+        })?;
     }
+    Ok(())
+}
+
+/// Removes what was kept of `projection`'s rebuild: it starts afresh, or it is done.
+pub(super) async fn forget_plan(connection: &mut dyn AsConnection, projection: &str) -> Result<(), ProjectionError> {
+    on!(connection, |c| {
+        sqlx::query("DELETE FROM lodge_rebuilds WHERE projection = $1")
+            .bind(projection)
+            .execute(c)
+            .await
+            .map(|_| ())
+    })?;
     Ok(())
 }
 
@@ -102,7 +118,7 @@ pub(super) async fn prepare(
             .map(|(p, plan)| (*p, plan.as_ref().expect("checked above").0))
             .collect();
         // A rebuild an earlier Lodge began has no tables of its own for what it did not know of.
-        let mut tx = store.begin_write().await?;
+        let mut tx = store.store().begin_write().await?;
         for (projection, generation) in &targets {
             tables::add_missing_tables(&mut tx, store.engine(), projection.tables(), *generation).await?;
         }
@@ -114,7 +130,7 @@ pub(super) async fn prepare(
         cursor: None,
         position: log.settled_head().await?.0,
     };
-    let mut tx = store.begin_write().await?;
+    let mut tx = store.store().begin_write().await?;
     let mut targets = Vec::new();
     for projection in projections {
         let live = store
@@ -125,21 +141,21 @@ pub(super) async fn prepare(
         // Leftovers of an abandoned rebuild into the same generation go first.
         tables::drop_tables(&mut tx, projection.tables(), target).await?;
         tables::create_tables(&mut tx, store.engine(), projection.tables(), target).await?;
-        sqlx::query("DELETE FROM lodge_rebuilds WHERE projection = $1")
-            .bind(projection.name())
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(
-            "INSERT INTO lodge_rebuilds (projection, generation, phase, stream_cursor, position, started_at)
+        forget_plan(&mut tx, projection.name()).await?;
+        on!(tx, |c| {
+            sqlx::query(
+                "INSERT INTO lodge_rebuilds (projection, generation, phase, stream_cursor, position, started_at)
              VALUES ($1, $2, $3, NULL, $4, $5)",
-        )
-        .bind(projection.name())
-        .bind(target.0)
-        .bind(plan.phase.as_str())
-        .bind(plan.position)
-        .bind(Utc::now().to_rfc3339())
-        .execute(&mut *tx)
-        .await?;
+            )
+            .bind(projection.name())
+            .bind(target.0)
+            .bind(plan.phase.as_str())
+            .bind(plan.position)
+            .bind(Utc::now().to_rfc3339())
+            .execute(c)
+            .await
+            .map(|_| ())
+        })?;
         targets.push((*projection, target));
     }
     tx.commit().await?;

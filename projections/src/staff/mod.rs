@@ -7,7 +7,6 @@ use lodge_domain::invite::InviteEvent;
 use lodge_domain::{ContactId, InviteId};
 use lodge_eventlog::Engine;
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
 
 use crate::error::ProjectionError;
 use crate::history::{InviteHistory, Touched};
@@ -255,29 +254,30 @@ pub async fn list(store: &ReadStore, query: &InviteQuery) -> Result<Vec<InviteSu
         .status
         .map(|s| serde_json::to_value(s).expect("a status serialises"))
         .and_then(|v| v.as_str().map(str::to_owned));
-    let rows = sqlx::query(
-        "SELECT doc FROM staff_invites
+    let docs: Vec<String> = lodge_store::on!(store.store(), |c| {
+        sqlx::query_scalar(
+            "SELECT doc FROM staff_invites
          WHERE ($1 IS NULL OR status = $1)
            AND ($2 = 0 OR (status = 'open' AND due_on < $3))
            AND ($4 IS NULL OR search LIKE $4 ESCAPE '\\')
            AND ($5 IS NULL OR search LIKE $5 ESCAPE '\\')
          ORDER BY sent_at DESC, invite_id
          LIMIT $6 OFFSET $7",
-    )
-    .bind(status)
-    .bind(i64::from(query.overdue))
-    .bind(query.today.to_string())
-    .bind(query.contact.as_deref().map(containing))
-    .bind(query.text.as_deref().map(containing))
-    .bind(i64::from(query.limit))
-    .bind(i64::from(query.offset))
-    .fetch_all(store.pool())
-    .await?;
-    rows.iter()
-        .map(|row| {
-            let doc: String = row.try_get("doc")?;
+        )
+        .bind(status)
+        .bind(i64::from(query.overdue))
+        .bind(query.today.to_string())
+        .bind(query.contact.as_deref().map(containing))
+        .bind(query.text.as_deref().map(containing))
+        .bind(i64::from(query.limit))
+        .bind(i64::from(query.offset))
+        .fetch_all(c)
+        .await
+    })?;
+    docs.iter()
+        .map(|doc| {
             let view: StaffInviteView =
-                serde_json::from_str(&doc).map_err(|e| ProjectionError::Malformed(format!("staff view: {e}")))?;
+                serde_json::from_str(doc).map_err(|e| ProjectionError::Malformed(format!("staff view: {e}")))?;
             Ok(view.summary())
         })
         .collect()
@@ -285,12 +285,14 @@ pub async fn list(store: &ReadStore, query: &InviteQuery) -> Result<Vec<InviteSu
 
 /// Open invites due on or before `day` (the notifier's candidates for reminders), in no order.
 pub async fn open_due_by(store: &ReadStore, day: NaiveDate) -> Result<Vec<InviteId>, ProjectionError> {
-    let ids: Vec<String> = sqlx::query_scalar(
-        "SELECT invite_id FROM staff_invites WHERE status = 'open' AND due_on IS NOT NULL AND due_on <= $1",
-    )
-    .bind(day.to_string())
-    .fetch_all(store.pool())
-    .await?;
+    let ids: Vec<String> = lodge_store::on!(store.store(), |c| {
+        sqlx::query_scalar(
+            "SELECT invite_id FROM staff_invites WHERE status = 'open' AND due_on IS NOT NULL AND due_on <= $1",
+        )
+        .bind(day.to_string())
+        .fetch_all(c)
+        .await
+    })?;
     ids.iter()
         .map(|id| {
             id.parse::<uuid::Uuid>()
@@ -302,10 +304,12 @@ pub async fn open_due_by(store: &ReadStore, day: NaiveDate) -> Result<Vec<Invite
 
 /// One invite in full.
 pub async fn invite(store: &ReadStore, id: InviteId) -> Result<Option<StaffInviteView>, ProjectionError> {
-    let doc: Option<String> = sqlx::query_scalar("SELECT doc FROM staff_invites WHERE invite_id = $1")
-        .bind(id.to_string())
-        .fetch_optional(store.pool())
-        .await?;
+    let doc: Option<String> = lodge_store::on!(store.store(), |c| {
+        sqlx::query_scalar("SELECT doc FROM staff_invites WHERE invite_id = $1")
+            .bind(id.to_string())
+            .fetch_optional(c)
+            .await
+    })?;
     doc.map(|doc| serde_json::from_str(&doc).map_err(|e| ProjectionError::Malformed(format!("staff view: {e}"))))
         .transpose()
 }

@@ -198,11 +198,11 @@ async fn exists(store: &ReadStore, name: &str) -> bool {
             "SELECT count(*) FROM pg_class WHERE relname = $1 AND relnamespace = current_schema()::regnamespace"
         }
     };
-    sqlx::query_scalar::<_, i64>(query)
+    lodge_store::on!(store.store(), |c| sqlx::query_scalar::<_, i64>(query)
         .bind(name)
-        .fetch_one(store.pool())
-        .await
-        .unwrap()
+        .fetch_one(c)
+        .await)
+    .unwrap()
         > 0
 }
 

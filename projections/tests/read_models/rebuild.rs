@@ -98,9 +98,12 @@ async fn a_rebuilt_generation_equals_the_incrementally_built_one(db: TestDatabas
     assert_eq!(seen.last(), Some(&Progress::Switching));
     assert_eq!(snapshot(&p.store).await, incremental, "row for row");
     assert_eq!(generation(&p.store, "portal").await, Generation(2));
-    let old = sqlx::query("SELECT count(*) FROM portal_views__g1")
-        .fetch_one(p.store.pool())
-        .await;
+    let old = lodge_store::on!(p.store.store(), |c| sqlx::query(
+        "SELECT count(*) FROM portal_views__g1"
+    )
+    .fetch_one(c)
+    .await
+    .map(|_| ()));
     assert!(old.is_err(), "the old generation's tables are dropped");
     assert_eq!(p.store.status("audit").await.unwrap().unwrap().position, last);
 }
@@ -166,10 +169,12 @@ async fn projectors_follow_a_rebuild_and_miss_nothing_written_meanwhile(db: Test
         .await
         .unwrap();
     assert_eq!(snapshot(&p.store).await, live);
-    let invites: i64 = sqlx::query_scalar("SELECT count(*) FROM staff_invites")
-        .fetch_one(p.store.pool())
-        .await
-        .unwrap();
+    let invites: i64 = lodge_store::on!(p.store.store(), |c| sqlx::query_scalar(
+        "SELECT count(*) FROM staff_invites"
+    )
+    .fetch_one(c)
+    .await)
+    .unwrap();
     assert_eq!(invites, 12);
 }
 
@@ -233,10 +238,10 @@ async fn keys_of_generation_2(p: &Projected, names: &[&str]) -> i64 {
         Engine::Sqlite => format!("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name IN ({list})"),
         Engine::Postgres => format!("SELECT count(*) FROM pg_indexes WHERE indexname IN ({list})"),
     };
-    sqlx::query_scalar(sqlx::AssertSqlSafe(query))
-        .fetch_one(p.store.pool())
-        .await
-        .unwrap()
+    lodge_store::on!(p.store.store(), |c| sqlx::query_scalar(sqlx::AssertSqlSafe(query))
+        .fetch_one(c)
+        .await)
+    .unwrap()
 }
 
 const AUDIT_TABLES: [&str; 3] = ["audit_trail", "audit_contact_invites", "audit_document_invites"];
@@ -287,13 +292,13 @@ async fn a_rebuild_catching_up_with_an_earlier_trail_resumes_with_it_converted_a
         3,
         "the converted trail and the maps it gains have their keys"
     );
-    let (mapped, named): (i64, i64) = sqlx::query_as(
+    let (mapped, named): (i64, i64) = lodge_store::on!(p.store.store(), |c| sqlx::query_as(
         "SELECT (SELECT count(*) FROM audit_contact_invites__g2),
                 (SELECT count(*) FROM (SELECT DISTINCT contact_id, invite_id FROM audit_trail__g2
                                        WHERE contact_id IS NOT NULL) AS pairs)",
     )
-    .fetch_one(p.store.pool())
-    .await
+    .fetch_one(c)
+    .await)
     .unwrap();
     assert!(mapped > 0);
     assert_eq!(mapped, named, "each contact once per invite it has entries in");

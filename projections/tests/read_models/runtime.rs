@@ -85,10 +85,12 @@ impl Projection for Tally {
 }
 
 async fn tally_rows(p: &Projected) -> Vec<(String, i64)> {
-    sqlx::query_as("SELECT invite_id, events FROM tally_writes ORDER BY events")
-        .fetch_all(p.store.pool())
-        .await
-        .unwrap()
+    lodge_store::on!(p.store.store(), |c| sqlx::query_as(
+        "SELECT invite_id, events FROM tally_writes ORDER BY events"
+    )
+    .fetch_all(c)
+    .await)
+    .unwrap()
 }
 
 async fn position_of_last_event(p: &Projected, invite: InviteId) -> Position {

@@ -18,7 +18,7 @@ const PATIENCE: Duration = Duration::from_secs(10);
 #[tokio::test]
 async fn a_read_model_transaction_holds_the_files_gate_until_it_ends() {
     let p = Projected::new(TestDatabase::sqlite()).await;
-    let transaction = p.store.begin_write().await.unwrap();
+    let transaction = p.store.store().begin_write().await.unwrap();
 
     let gate = WriteGate::of_url(p.db.url()).unwrap();
     let waiting = tokio::spawn(async move { drop(gate.turn().await) });
@@ -74,25 +74,38 @@ async fn an_append_waits_for_its_turn_and_then_goes_through() {
 #[tokio::test]
 async fn a_single_statement_write_waits_for_its_turn_too() {
     let p = Projected::new(TestDatabase::sqlite()).await;
-    sqlx::query("CREATE TABLE notes (body TEXT NOT NULL)")
-        .execute(p.store.pool())
-        .await
-        .unwrap();
+    lodge_store::on!(p.store.store(), |c| sqlx::query(
+        "CREATE TABLE notes (body TEXT NOT NULL)"
+    )
+    .execute(c)
+    .await
+    .map(|_| ()))
+    .unwrap();
     let gate = WriteGate::of_url(p.db.url()).unwrap();
     let turn = gate.turn().await;
 
     let store = p.store.clone();
     let writing = tokio::spawn(async move {
-        store
-            .execute_write(sqlx::query("INSERT INTO notes (body) VALUES ($1)").bind("after the turn"))
-            .await
+        lodge_store::write_on!(store.store(), |c| {
+            sqlx::query("INSERT INTO notes (body) VALUES ($1)")
+                .bind("after the turn")
+                .execute(c)
+                .await
+                .map(|_| ())
+        })
     });
     tokio::time::sleep(HELD_BACK).await;
     assert!(
         !writing.is_finished(),
         "a write must wait while another writer has the turn"
     );
-    let notes = || sqlx::query_scalar::<_, i64>("SELECT count(*) FROM notes").fetch_one(p.store.pool());
+    let notes = || async {
+        lodge_store::on!(p.store.store(), |c| {
+            sqlx::query_scalar::<_, i64>("SELECT count(*) FROM notes")
+                .fetch_one(c)
+                .await
+        })
+    };
     assert_eq!(notes().await.unwrap(), 0, "nothing is written before the turn");
 
     drop(turn);

@@ -50,7 +50,9 @@ impl TestApp {
         }
         let log = db.log().await;
         let store = ReadStore::connect(db.url()).await.expect("read store");
-        lodge_api::migrations::migrate(&store).await.expect("the API's tables");
+        lodge_api::migrations::migrate(store.store())
+            .await
+            .expect("the API's tables");
         let blobs = tempfile::tempdir().expect("a blob folder");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a port");
         let address = listener.local_addr().unwrap();
@@ -61,7 +63,7 @@ impl TestApp {
         configure(&mut settings);
         let secret_key = settings.secret_key.clone();
         let started_with = settings.clone();
-        let staff_token = tokens::create(store.pool(), "Sam Staff", Some("sam@firm.example"))
+        let staff_token = tokens::create(store.store(), "Sam Staff", Some("sam@firm.example"))
             .await
             .expect("a staff token")
             .token;

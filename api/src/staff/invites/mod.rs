@@ -56,7 +56,7 @@ pub async fn list(state: &AppState, reader: &Writer, query: ListQuery) -> Result
     }
     let offset = query.offset.unwrap_or(0);
     let invites = staff::list(
-        &state.store,
+        &state.read_models,
         &InviteQuery {
             status: query.status,
             overdue: query.overdue,
@@ -82,7 +82,9 @@ pub async fn get(
     after: Option<Position>,
 ) -> Result<StaffInviteView, ApiError> {
     state.wait_for(StaffProjection::NAME, after, Some(reader)).await?;
-    staff::invite(&state.store, id).await?.ok_or_else(|| no_invite(id))
+    staff::invite(&state.read_models, id)
+        .await?
+        .ok_or_else(|| no_invite(id))
 }
 
 /// Exactly what the contact sees on their portal.
@@ -94,7 +96,7 @@ pub async fn portal(
     after: Option<Position>,
 ) -> Result<PortalResponse, ApiError> {
     state.wait_for(PortalProjection::NAME, after, reader).await?;
-    let view = portal::portal_view(&state.store, invite, contact)
+    let view = portal::portal_view(&state.read_models, invite, contact)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("invite {invite} has no contact {contact}")))?;
     Ok(PortalResponse::new(&view, &state.settings))

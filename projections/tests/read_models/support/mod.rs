@@ -88,30 +88,43 @@ where
     }
 }
 
+/// A row's values as text, whatever their types.
+fn cells<R: Row>(row: &R) -> Vec<String>
+where
+    usize: sqlx::ColumnIndex<R>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Vec<u8>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    (0..row.len())
+        .map(|i| {
+            if let Ok(text) = row.try_get::<Option<String>, _>(i) {
+                format!("{text:?}")
+            } else if let Ok(number) = row.try_get::<Option<i64>, _>(i) {
+                format!("{number:?}")
+            } else {
+                format!("{:?}", row.try_get::<Option<Vec<u8>>, _>(i).unwrap())
+            }
+        })
+        .collect()
+}
+
 /// Every row of every read model, as text, in a stable order.
 pub async fn snapshot(store: &ReadStore) -> Vec<String> {
     let mut rows = Vec::new();
     for projection in ALL {
         for table in projection.tables() {
-            let found = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "SELECT * FROM {} ORDER BY 1, 2",
-                table.name
-            )))
-            .fetch_all(store.pool())
-            .await
-            .unwrap();
-            for row in found {
-                let values: Vec<String> = (0..row.len())
-                    .map(|i| {
-                        if let Ok(text) = row.try_get::<Option<String>, _>(i) {
-                            format!("{text:?}")
-                        } else if let Ok(number) = row.try_get::<Option<i64>, _>(i) {
-                            format!("{number:?}")
-                        } else {
-                            format!("{:?}", row.try_get::<Option<Vec<u8>>, _>(i).unwrap())
-                        }
-                    })
-                    .collect();
+            let sql = format!("SELECT * FROM {} ORDER BY 1, 2", table.name);
+            let found: Vec<Vec<String>> = lodge_store::on!(store.store(), |c| {
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .fetch_all(c)
+                    .await
+                    .unwrap()
+                    .iter()
+                    .map(cells)
+                    .collect()
+            });
+            for values in found {
                 rows.push(format!("{}: {}", table.name, values.join(" | ")));
             }
         }
@@ -149,10 +162,6 @@ pub enum EarlierTrail {
 /// entries as text, in the earlier tables (and, if `live`, behind the earlier views).
 pub async fn leave_trail_as(store: &ReadStore, generation: i64, live: bool, earlier: EarlierTrail) {
     let g = |table: &str| format!("{table}__g{generation}");
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT * FROM {}", g("audit_trail"))))
-        .fetch_all(store.pool())
-        .await
-        .unwrap();
     let id = |bytes: Option<Vec<u8>>| bytes.map(|b| uuid::Uuid::from_slice(&b).unwrap().to_string());
     let text = |c: &str| {
         if store.engine() == lodge_eventlog::Engine::Postgres {
@@ -184,36 +193,43 @@ pub async fn leave_trail_as(store: &ReadStore, generation: i64, live: bool, earl
     };
     // One script on one connection: statements spread over the pool's connections raced each
     // other on SQLite ("index … already exists").
-    let mut connection = store.pool().acquire().await.unwrap();
-    sqlx::raw_sql(sqlx::AssertSqlSafe(script))
-        .execute(&mut *connection)
-        .await
-        .unwrap();
-    for row in rows {
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "INSERT INTO {} VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
-            g("audit_entries")
-        )))
-        .bind(row.get::<i64, _>("position"))
-        .bind(id(Some(row.get("invite_id"))))
-        .bind(row.get::<i64, _>("stream_version"))
-        .bind(row.get::<String, _>("at"))
-        .bind(row.get::<String, _>("actor_kind"))
-        .bind(id(row.get("actor_id")))
-        .bind(row.get::<Option<String>, _>("actor_name"))
-        .bind(row.get::<String, _>("action"))
-        .bind(id(row.get("contact_id")))
-        .bind(id(row.get("request_id")))
-        .bind(id(row.get("document_id")))
-        .bind(row.get::<Option<Vec<u8>>, _>("sha256").map(hex::encode))
-        .bind(row.get::<Option<String>, _>("ip"))
-        .bind(row.get::<Option<String>, _>("user_agent"))
-        .bind(row.get::<Option<String>, _>("detail"))
-        .bind(hex::encode(row.get::<Vec<u8>, _>("event_hash")))
-        .execute(&mut *connection)
-        .await
-        .unwrap();
-    }
+    let mut connection = store.store().detached().await.unwrap();
+    let trail = format!("SELECT * FROM {}", g("audit_trail"));
+    lodge_store::on!(connection, |c| {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(trail))
+            .fetch_all(&mut *c)
+            .await
+            .unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(script))
+            .execute(&mut *c)
+            .await
+            .unwrap();
+        for row in rows {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "INSERT INTO {} VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+                g("audit_entries")
+            )))
+            .bind(row.get::<i64, _>("position"))
+            .bind(id(Some(row.get("invite_id"))))
+            .bind(row.get::<i64, _>("stream_version"))
+            .bind(row.get::<String, _>("at"))
+            .bind(row.get::<String, _>("actor_kind"))
+            .bind(id(row.get("actor_id")))
+            .bind(row.get::<Option<String>, _>("actor_name"))
+            .bind(row.get::<String, _>("action"))
+            .bind(id(row.get("contact_id")))
+            .bind(id(row.get("request_id")))
+            .bind(id(row.get("document_id")))
+            .bind(row.get::<Option<Vec<u8>>, _>("sha256").map(hex::encode))
+            .bind(row.get::<Option<String>, _>("ip"))
+            .bind(row.get::<Option<String>, _>("user_agent"))
+            .bind(row.get::<Option<String>, _>("detail"))
+            .bind(hex::encode(row.get::<Vec<u8>, _>("event_hash")))
+            .execute(&mut *c)
+            .await
+            .unwrap();
+        }
+    });
     let mut script = String::new();
     for table in ["audit_trail", "audit_contact_invites", "audit_document_invites"] {
         if live {
@@ -240,8 +256,5 @@ pub async fn leave_trail_as(store: &ReadStore, generation: i64, live: bool, earl
             script += &format!("CREATE VIEW {table} AS SELECT * FROM {};", g(table));
         }
     }
-    sqlx::raw_sql(sqlx::AssertSqlSafe(script))
-        .execute(&mut *connection)
-        .await
-        .unwrap();
+    lodge_store::execute_sql(&mut connection, script).await.unwrap();
 }

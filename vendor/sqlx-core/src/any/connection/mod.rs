@@ -34,13 +34,6 @@ impl AnyConnection {
         self.backend.name()
     }
 
-    /// Lodge patch: the driver's own connection inside, e.g. `sqlx::PgConnection`, for what `Any`
-    /// cannot do (PostgreSQL's `COPY ... FROM STDIN`); `None` if it is another driver's.
-    pub fn driver_connection_mut<C: 'static>(&mut self) -> Option<&mut C> {
-        let backend: &mut dyn std::any::Any = &mut *self.backend;
-        backend.downcast_mut::<C>()
-    }
-
     pub(crate) fn connect(options: &AnyConnectOptions) -> BoxFuture<'_, crate::Result<Self>> {
         Box::pin(async {
             let driver = crate::any::driver::from_url(&options.database_url)?;
