@@ -5,14 +5,14 @@
 
 use lodge_projections::as_of::{Custody, InviteAsOf};
 use lodge_projections::audit::AuditEntry;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use crate::routes::pages;
 
 /// Every error: RFC 9457 problem details.
-#[derive(Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ProblemDocument {
     /// Always `about:blank`: `code` says which problem.
     #[serde(rename = "type")]
@@ -34,9 +34,9 @@ pub struct UploadForm {
     pub file: Vec<Vec<u8>>,
 }
 
-/// `GET /api/invites/{invite_id}/audit` in JSON.
-#[derive(ToSchema)]
-#[allow(dead_code)]
+/// `GET /api/invites/{invite_id}/audit` in JSON (written entry by entry as it streams; read whole by
+/// clients).
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct AuditTrail {
     pub entries: Vec<AuditEntry>,
 }

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use lodge_domain::{Actor, ContactId, DocumentId, InviteId, RequestId};
 use lodge_eventlog::{EventLog, LogError, StreamId, VerifyReport};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::audit::{self, AuditEntry};
 use crate::history::InviteHistory;
@@ -31,7 +31,7 @@ pub enum AsOfError {
 }
 
 /// The result of checking the invite's hash chain (the whole stream, not only up to the moment).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ChainCheck {
     pub events: u64,
@@ -49,7 +49,7 @@ impl From<VerifyReport> for ChainCheck {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct InviteAsOf {
     pub as_of: DateTime<Utc>,
@@ -60,7 +60,7 @@ pub struct InviteAsOf {
     pub chain: ChainCheck,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Custodial {
@@ -71,7 +71,7 @@ pub enum Custodial {
     ReplacedBy,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CustodyStep {
     pub at: DateTime<Utc>,
@@ -87,7 +87,7 @@ pub struct CustodyStep {
     pub event_hash: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Custody {
     pub as_of: DateTime<Utc>,

@@ -30,10 +30,13 @@ pub use write_transaction::WriteTransaction;
 /// compiled for each engine, so both must give the same type: map a driver's own result (rows, a
 /// query result) to plain values inside it.
 ///
-/// ```ignore
+/// ```no_run
+/// # async fn name_of(store: &lodge_store::Store, id: &str) -> Result<Option<String>, sqlx::Error> {
 /// let name: Option<String> = lodge_store::on!(store, |c| {
 ///     sqlx::query_scalar("SELECT name FROM t WHERE id = $1").bind(id).fetch_optional(c).await
 /// })?;
+/// # Ok(name)
+/// # }
 /// ```
 #[macro_export]
 macro_rules! on {

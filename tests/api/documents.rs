@@ -28,7 +28,7 @@ async fn uploads_are_stored_reviewed_and_downloaded(db: TestDatabase) {
 
     let july = pdf("July payslip");
     let photo = png();
-    let uploaded = expect(
+    let uploaded: Uploaded = expect_as(
         ana.upload(
             &payslips,
             &[("../July payslip.pdf", july.clone()), ("IMG_0001.png", photo.clone())],
@@ -37,16 +37,16 @@ async fn uploads_are_stored_reviewed_and_downloaded(db: TestDatabase) {
         StatusCode::CREATED,
     )
     .await;
-    let documents = uploaded["documents"].as_array().unwrap();
+    let documents = &uploaded.documents;
     assert_eq!(documents.len(), 2);
-    assert_eq!(documents[0]["file_name"], "July payslip.pdf", "no path in a file name");
-    assert_eq!(documents[0]["sha256"], sha256(&july));
-    assert_eq!(documents[0]["size"], july.len());
+    assert_eq!(documents[0].file_name, "July payslip.pdf", "no path in a file name");
+    assert_eq!(documents[0].sha256, sha256(&july));
+    assert_eq!(documents[0].size, july.len() as u64);
     assert_eq!(
-        documents[0]["content_type"], "application/pdf",
+        documents[0].content_type, "application/pdf",
         "the type comes from the content"
     );
-    assert_eq!(documents[1]["content_type"], "image/png");
+    assert_eq!(documents[1].content_type, "image/png");
     // Content-addressed, and nothing left in staging.
     assert_eq!(
         app.blob_files(),
@@ -60,14 +60,14 @@ async fn uploads_are_stored_reviewed_and_downloaded(db: TestDatabase) {
         .collect::<Vec<_>>()
     );
 
-    let portal = ana.portal(&uploaded["position"]).await;
+    let portal = ana.portal(uploaded.position).await;
     let request = &portal.requests[0];
     assert_eq!(request.status, RequestStatus::WaitingForReview);
     assert_eq!(request.documents.len(), 2);
     assert_eq!(request.documents[0].status, DocumentStatus::WaitingForReview);
 
     // The contact downloads their own file: same bytes, as an attachment, never sniffed.
-    let id = documents[0]["id"].as_str().unwrap();
+    let id = documents[0].id;
     let download = ana.get(&format!("/api/portal/documents/{id}")).await;
     assert_eq!(download.status(), StatusCode::OK);
     let headers = download.headers().clone();
@@ -126,12 +126,12 @@ async fn a_rejected_document_is_replaced_and_the_invite_completes(db: TestDataba
     let passport = json!(sent.requests[0].id);
     let ana = app.contact(sent.contacts[0].portal_url.as_str()).await;
 
-    let first = expect(
+    let first: Uploaded = expect_as(
         ana.upload(&passport, &[("passport.png", png())]).await,
         StatusCode::CREATED,
     )
     .await;
-    let document = first["documents"][0]["id"].as_str().unwrap();
+    let document = first.documents[0].id.to_string();
     // One file at most, until it is reviewed.
     expect_problem(
         ana.upload(&passport, &[("again.pdf", pdf("again"))]).await,
@@ -149,39 +149,39 @@ async fn a_rejected_document_is_replaced_and_the_invite_completes(db: TestDataba
         }
     };
     expect_problem(
-        review(document.into(), json!({"decision": "reject"})).await,
+        review(document.clone(), json!({"decision": "reject"})).await,
         StatusCode::UNPROCESSABLE_ENTITY,
         "needs a reason",
     )
     .await;
-    let rejected = expect(
+    let rejected: Recorded = expect_as(
         review(
-            document.into(),
+            document.clone(),
             json!({"decision": "reject", "reason": "The photo is blurred"}),
         )
         .await,
         StatusCode::OK,
     )
     .await;
-    let portal = ana.portal(&rejected["position"]).await;
+    let portal = ana.portal(rejected.position).await;
     assert_eq!(portal.requests[0].status, RequestStatus::Rejected);
     assert_eq!(portal.requests[0].reason.as_deref(), Some("The photo is blurred"));
     assert_eq!(portal.requests[0].documents[0].status, DocumentStatus::Rejected);
     expect_problem(
-        review(document.into(), json!({"decision": "accept"})).await,
+        review(document.clone(), json!({"decision": "accept"})).await,
         StatusCode::CONFLICT,
         "not waiting for review",
     )
     .await;
 
-    let second = expect(
+    let second: Uploaded = expect_as(
         ana.upload(&passport, &[("passport.pdf", pdf("sharper"))]).await,
         StatusCode::CREATED,
     )
     .await;
-    let replacement = second["documents"][0]["id"].as_str().unwrap().to_owned();
-    let accepted = expect(review(replacement, json!({"decision": "accept"})).await, StatusCode::OK).await;
-    let portal = ana.portal(&accepted["position"]).await;
+    let replacement = second.documents[0].id.to_string();
+    let accepted: Recorded = expect_as(review(replacement, json!({"decision": "accept"})).await, StatusCode::OK).await;
+    let portal = ana.portal(accepted.position).await;
     assert_eq!(portal.requests[0].status, RequestStatus::Accepted);
     assert_eq!(
         portal.totals,
@@ -312,7 +312,7 @@ async fn staff_download_every_document_as_one_zip(db: TestDatabase) {
     let ana = app.contact(sent.contacts[0].portal_url.as_str()).await;
     let ben = app.contact(sent.contacts[1].portal_url.as_str()).await;
     let (july, august, blurred) = (pdf("july"), pdf("august"), png());
-    let ana_files = expect(
+    let ana_files: Uploaded = expect_as(
         ana.upload(
             &payslips,
             &[("payslip.pdf", july.clone()), ("payslip.pdf", august.clone())],
@@ -321,28 +321,25 @@ async fn staff_download_every_document_as_one_zip(db: TestDatabase) {
         StatusCode::CREATED,
     )
     .await;
-    let ben_files = expect(
+    let ben_files: Uploaded = expect_as(
         ben.upload(&payslips, &[("photo.png", blurred)]).await,
         StatusCode::CREATED,
     )
     .await;
-    let rejected = expect(
+    let rejected: Recorded = expect_as(
         app.staff()
             .post(
-                &format!(
-                    "/api/invites/{invite}/documents/{}/review",
-                    ben_files["documents"][0]["id"].as_str().unwrap()
-                ),
+                &format!("/api/invites/{invite}/documents/{}/review", ben_files.documents[0].id),
                 &json!({"decision": "reject", "reason": "Blurred"}),
             )
             .await,
         StatusCode::OK,
     )
     .await;
-    assert!(rejected["position"].as_i64() > ana_files["position"].as_i64());
+    assert!(rejected.position > ana_files.position);
     expect(
         app.staff()
-            .get(&format!("/api/invites/{invite}?after={}", rejected["position"]))
+            .get(&format!("/api/invites/{invite}?after={}", rejected.position.unwrap()))
             .await,
         StatusCode::OK,
     )

@@ -38,7 +38,7 @@ async fn a_sent_invite_shows_on_each_contacts_portal(db: TestDatabase) {
 
     let ana = app.contact(ana_url).await;
     assert!(!ana.password_required);
-    let portal = ana.portal(&json!(sent.position)).await;
+    let portal = ana.portal(Some(sent.position)).await;
     assert_eq!(portal.invite.title, "Tax return 2026");
     assert_eq!(
         portal.invite.message.as_deref(),
@@ -62,7 +62,7 @@ async fn a_sent_invite_shows_on_each_contacts_portal(db: TestDatabase) {
 
     // Ben has the file request only: the form was for Ana.
     let ben = app.contact(sent.contacts[1].portal_url.as_str()).await;
-    let portal = ben.portal(&json!(sent.position)).await;
+    let portal = ben.portal(Some(sent.position)).await;
     assert_eq!(portal.contact.name, "Ben Alves");
     assert_eq!(portal.totals.total, 1);
 
@@ -92,13 +92,13 @@ async fn staff_and_contact_write_to_each_other(db: TestDatabase) {
     let ana_id = json!(sent.contacts[0].id);
     let ana = app.contact(sent.contacts[0].portal_url.as_str()).await;
 
-    let asked = expect(
+    let asked: PostedMessage = expect_as(
         ana.post("/api/portal/messages", &json!({"body": "Do you need last year's too?"}))
             .await,
         StatusCode::CREATED,
     )
     .await;
-    let answered = expect(
+    let answered: PostedMessage = expect_as(
         app.staff()
             .post(
                 &format!("/api/invites/{invite}/messages"),
@@ -108,9 +108,9 @@ async fn staff_and_contact_write_to_each_other(db: TestDatabase) {
         StatusCode::CREATED,
     )
     .await;
-    assert!(answered["position"].as_i64() > asked["position"].as_i64());
+    assert!(answered.position > asked.position);
 
-    let portal = ana.portal(&answered["position"]).await;
+    let portal = ana.portal(answered.position).await;
     let thread: Vec<(MessageFrom, &str, &str)> = portal
         .messages
         .iter()
@@ -123,11 +123,11 @@ async fn staff_and_contact_write_to_each_other(db: TestDatabase) {
             (MessageFrom::Staff, "Sam Staff", "Just this year's, thanks."),
         ]
     );
-    assert_eq!(json!(portal.messages[0].id), asked["id"]);
+    assert_eq!(portal.messages[0].id, asked.id);
 
     // Ben's thread is his own.
     let ben = app.contact(sent.contacts[1].portal_url.as_str()).await;
-    assert!(ben.portal(&answered["position"]).await.messages.is_empty());
+    assert!(ben.portal(answered.position).await.messages.is_empty());
     app.stop().await;
 }
 
@@ -141,38 +141,33 @@ async fn staff_list_and_read_invites(db: TestDatabase) {
     other["requests"] = json!([{"kind": "file", "title": "Passport"}]);
     let second = staff.send_invite(&other).await;
 
-    let all = expect(
+    let all: InviteList = expect_as(
         staff.get(&format!("/api/invites?after={}", second.position)).await,
         StatusCode::OK,
     )
     .await;
-    let titles: Vec<&str> = all["invites"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["title"].as_str().unwrap())
-        .collect();
+    let titles: Vec<&str> = all.invites.iter().map(|i| i.title.as_str()).collect();
     assert_eq!(titles, vec!["Payroll onboarding", "Tax return 2026"], "newest first");
 
-    let found = expect(staff.get("/api/invites?q=payroll").await, StatusCode::OK).await;
-    assert_eq!(found["invites"].as_array().unwrap().len(), 1);
-    let by_contact = expect(staff.get("/api/invites?contact=ana%40example").await, StatusCode::OK).await;
-    assert_eq!(by_contact["invites"][0]["id"], json!(first.id));
-    let none = expect(staff.get("/api/invites?status=cancelled").await, StatusCode::OK).await;
-    assert_eq!(none["invites"], json!([]));
-    let overdue = expect(staff.get("/api/invites?overdue=true").await, StatusCode::OK).await;
-    assert_eq!(overdue["invites"], json!([]));
-    let page = expect(staff.get("/api/invites?limit=1&offset=1").await, StatusCode::OK).await;
-    assert_eq!(page["invites"][0]["id"], json!(first.id));
+    let staff_ref = &staff;
+    let list = |query: &'static str| async move {
+        let list: InviteList = expect_as(staff_ref.get(&format!("/api/invites?{query}")).await, StatusCode::OK).await;
+        list.invites
+    };
+    assert_eq!(list("q=payroll").await.len(), 1);
+    assert_eq!(list("contact=ana%40example").await[0].id, first.id);
+    assert!(list("status=cancelled").await.is_empty());
+    assert!(list("overdue=true").await.is_empty());
+    assert_eq!(list("limit=1&offset=1").await[0].id, first.id);
 
-    let one = expect(
+    let one: StaffInviteView = expect_as(
         staff.get(&format!("/api/invites/{}", &first.id.to_string())).await,
         StatusCode::OK,
     )
     .await;
-    assert_eq!(one["title"], "Tax return 2026");
-    assert_eq!(one["contacts"].as_array().unwrap().len(), 2);
-    assert_eq!(one["progress"], json!({"done": 0, "total": 3}));
+    assert_eq!(one.title, "Tax return 2026");
+    assert_eq!(one.contacts.len(), 2);
+    assert_eq!(one.progress, Progress { done: 0, total: 3 });
 
     expect_problem(
         staff.get("/api/invites?status=lost").await,
@@ -223,7 +218,7 @@ async fn a_password_protects_the_portal_and_wrong_guesses_are_limited(db: TestDa
         StatusCode::NO_CONTENT,
     )
     .await;
-    assert!(ana.portal(&json!(sent.position)).await.invite.password_protected);
+    assert!(ana.portal(Some(sent.position)).await.invite.password_protected);
 
     // Ben guesses: five wrong answers, then even the right one must wait.
     let ben = app.contact(sent.contacts[1].portal_url.as_str()).await;
@@ -269,7 +264,7 @@ async fn a_cancelled_invite_closes_its_portals(db: TestDatabase) {
     let invite = &sent.id.to_string();
     let url = sent.contacts[0].portal_url.as_str();
     let ana = app.contact(url).await;
-    let cancelled = expect(
+    let cancelled: Recorded = expect_as(
         app.staff()
             .post(
                 &format!("/api/invites/{invite}/cancel"),
@@ -280,15 +275,15 @@ async fn a_cancelled_invite_closes_its_portals(db: TestDatabase) {
     )
     .await;
     // Once the staff view shows it cancelled, the session is closed.
-    let view = expect(
+    let portal_position = cancelled.position.unwrap();
+    let view: StaffInviteView = expect_as(
         app.staff()
-            .get(&format!("/api/invites/{invite}?after={}", cancelled["position"]))
+            .get(&format!("/api/invites/{invite}?after={portal_position}"))
             .await,
         StatusCode::OK,
     )
     .await;
-    assert_eq!(view["status"], "cancelled");
-    let portal_position = cancelled["position"].as_i64().unwrap();
+    assert_eq!(view.status, InviteStatus::Cancelled);
     expect(
         app.staff()
             .get(&format!(
@@ -514,7 +509,7 @@ async fn one_contact_never_sees_another(db: TestDatabase) {
     let first = app.staff().send_invite(&two_contact_invite()).await;
     let second = app.staff().send_invite(&two_contact_invite()).await;
     let ana = app.contact(first.contacts[0].portal_url.as_str()).await;
-    let portal = ana.portal(&json!(second.position)).await;
+    let portal = ana.portal(Some(second.position)).await;
     assert_eq!(portal.invite.id, first.id);
     assert_eq!(portal.contact.id, first.contacts[0].id);
     // Staff asking for a contact of another invite get a 404.
@@ -543,7 +538,7 @@ async fn one_contact_never_sees_another(db: TestDatabase) {
     assert_eq!(app.event_count().await, before);
     // A document of one invite cannot be reviewed through another.
     let bob = app.contact(second.contacts[0].portal_url.as_str()).await;
-    let theirs = expect(
+    let theirs: Uploaded = expect_as(
         bob.upload(&json!(second.requests[0].id), &[("p.pdf", pdf("theirs"))])
             .await,
         StatusCode::CREATED,
@@ -553,10 +548,7 @@ async fn one_contact_never_sees_another(db: TestDatabase) {
     expect_problem(
         app.staff()
             .post(
-                &format!(
-                    "/api/invites/{invite}/documents/{}/review",
-                    theirs["documents"][0]["id"].as_str().unwrap()
-                ),
+                &format!("/api/invites/{invite}/documents/{}/review", theirs.documents[0].id),
                 &json!({"decision": "accept"}),
             )
             .await,
@@ -622,13 +614,13 @@ async fn an_idempotency_key_makes_a_retry_append_nothing(db: TestDatabase) {
             .await
             .unwrap()
     };
-    let first = expect(send().await, StatusCode::CREATED).await;
+    let first: SentInvite = expect_as(send().await, StatusCode::CREATED).await;
     let count = app.event_count().await;
-    let again = expect(send().await, StatusCode::CREATED).await;
+    let again: SentInvite = expect_as(send().await, StatusCode::CREATED).await;
     assert_eq!(again, first);
     assert_eq!(app.event_count().await, count);
     // And the link it gave works.
-    let ben = app.contact(first["contacts"][1]["portal_url"].as_str().unwrap()).await;
+    let ben = app.contact(first.contacts[1].portal_url.as_str()).await;
     assert!(ben.password_required);
     app.stop().await;
 }
@@ -703,7 +695,7 @@ async fn staff_change_a_sent_invite(db: TestDatabase) {
     let sent = staff.send_invite(&two_contact_invite()).await;
     let invite = &sent.id.to_string();
 
-    let added = expect(
+    let added: AddedContact = expect_as(
         staff
             .post(
                 &format!("/api/invites/{invite}/contacts"),
@@ -713,7 +705,7 @@ async fn staff_change_a_sent_invite(db: TestDatabase) {
         StatusCode::CREATED,
     )
     .await;
-    let request = expect(
+    let request: AddedRequest = expect_as(
         staff
             .post(
                 &format!("/api/invites/{invite}/requests"),
@@ -726,19 +718,19 @@ async fn staff_change_a_sent_invite(db: TestDatabase) {
     let due = (chrono::Utc::now().date_naive() + chrono::Days::new(30)).to_string();
     let path = format!("/api/invites/{invite}");
     let patch = |body: Value| staff.patch(&path, body);
-    let moved = expect(patch(json!({"due_date": due})).await, StatusCode::OK).await;
-    assert!(moved["position"].as_i64() > request["position"].as_i64());
+    let moved: Recorded = expect_as(patch(json!({"due_date": due})).await, StatusCode::OK).await;
+    assert!(moved.position > request.position);
 
     // Cleo's own link opens a portal with the requests for everyone, the new one included.
-    let cleo = app.contact(added["portal_url"].as_str().unwrap()).await;
-    let portal = cleo.portal(&moved["position"]).await;
+    let cleo = app.contact(added.portal_url.as_str()).await;
+    let portal = cleo.portal(moved.position).await;
     assert_eq!(portal.contact.name, "Cleo Alves");
     let titles: Vec<&str> = portal.requests.iter().map(|r| r.title.as_str()).collect();
     assert_eq!(titles, vec!["Payslips", "Bank statements"]);
     assert_eq!(portal.invite.days_until_due, Some(30));
 
-    let removed = expect(patch(json!({"due_date": null})).await, StatusCode::OK).await;
-    assert_eq!(cleo.portal(&removed["position"]).await.invite.days_until_due, None);
+    let removed: Recorded = expect_as(patch(json!({"due_date": null})).await, StatusCode::OK).await;
+    assert_eq!(cleo.portal(removed.position).await.invite.days_until_due, None);
 
     let before = app.event_count().await;
     expect_problem(
@@ -800,16 +792,15 @@ async fn staff_change_a_sent_invite(db: TestDatabase) {
     // shows both.
     let weekly = json!({"days_before": [7, 1], "overdue_every_days": 7, "at_most": 4});
     expect(patch(json!({"reminders": weekly})).await, StatusCode::OK).await;
-    let unchanged = expect(patch(json!({"reminders": weekly})).await, StatusCode::OK).await;
-    let back = expect(patch(json!({"reminders": null})).await, StatusCode::OK).await;
-    assert!(back["position"].as_i64() > unchanged["position"].as_i64());
-    let audit = staff.audit(invite, &back["position"]).await;
-    let details: Vec<&str> = audit["entries"]
-        .as_array()
-        .unwrap()
+    let unchanged: Recorded = expect_as(patch(json!({"reminders": weekly})).await, StatusCode::OK).await;
+    let back: Recorded = expect_as(patch(json!({"reminders": null})).await, StatusCode::OK).await;
+    assert!(back.position > unchanged.position);
+    let audit = staff.audit(invite, back.position.unwrap()).await;
+    let details: Vec<&str> = audit
+        .entries
         .iter()
-        .filter(|e| e["action"] == "reminders_changed")
-        .map(|e| e["detail"].as_str().unwrap())
+        .filter(|e| e.action == "reminders_changed")
+        .map(|e| e.detail.as_deref().unwrap())
         .collect();
     assert_eq!(
         details,
@@ -827,17 +818,17 @@ async fn a_reissued_link_ends_the_old_one(db: TestDatabase) {
     let (invite, ana_id) = (&sent.id.to_string(), &sent.contacts[0].id.to_string());
     let old_url = sent.contacts[0].portal_url.as_str();
     let old_session = app.contact(old_url).await;
-    let reissued = expect(
+    let reissued: ReissuedLink = expect_as(
         app.staff()
             .post(&format!("/api/invites/{invite}/contacts/{ana_id}/link"), &json!({}))
             .await,
         StatusCode::OK,
     )
     .await;
-    let new_url = reissued["portal_url"].as_str().unwrap();
+    let new_url = reissued.portal_url.as_str();
     assert_ne!(new_url, old_url);
     let fresh = app.contact(new_url).await;
-    assert_eq!(fresh.portal(&reissued["position"]).await.contact.name, "Ana Alves");
+    assert_eq!(fresh.portal(reissued.position).await.contact.name, "Ana Alves");
     expect_problem(
         old_session.get("/api/portal").await,
         StatusCode::UNAUTHORIZED,
@@ -902,12 +893,12 @@ async fn a_contact_fills_in_a_form(db: TestDatabase) {
     .await;
     assert_eq!(app.event_count().await, before);
 
-    let done = expect(
+    let done: Recorded = expect_as(
         submit(json!({"answers": {"tfn": "123 456 789", "health": false}}), form).await,
         StatusCode::CREATED,
     )
     .await;
-    let portal = ana.portal(&done["position"]).await;
+    let portal = ana.portal(done.position).await;
     assert_eq!(portal.requests[1].status, RequestStatus::FormSubmitted);
     assert_eq!(
         json!(portal.requests[1].answers)["tfn"],
@@ -935,29 +926,27 @@ async fn the_record_serves_audit_history_and_files(db: TestDatabase) {
     let invite = &sent.id.to_string();
     let ana = app.contact(sent.contacts[0].portal_url.as_str()).await;
     let file = pdf("payslip");
-    let uploaded = expect(
+    let uploaded: Uploaded = expect_as(
         ana.upload(&json!(sent.requests[0].id), &[("payslip.pdf", file.clone())])
             .await,
         StatusCode::CREATED,
     )
     .await;
-    let document = uploaded["documents"][0]["id"].as_str().unwrap();
-    let position = uploaded["position"].as_i64().unwrap();
+    let document = uploaded.documents[0].id;
+    let position = uploaded.position.unwrap();
 
     let trail = app.staff().audit(invite, position).await;
-    let actions: Vec<&str> = trail["entries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["action"].as_str().unwrap())
-        .collect();
+    let actions: Vec<&str> = trail.entries.iter().map(|e| e.action.as_str()).collect();
     assert_eq!(actions, vec!["invite_sent", "portal_opened", "document_uploaded"]);
-    let upload = &trail["entries"][2];
-    assert_eq!(upload["actor"]["kind"], "contact");
-    assert_eq!(upload["actor"]["name"], "Ana Alves");
-    assert_eq!(upload["document_id"], document);
-    assert_eq!(upload["sha256"], uploaded["documents"][0]["sha256"]);
-    assert_eq!(upload["ip"], "127.0.0.1", "where it came from");
+    let upload = &trail.entries[2];
+    assert!(
+        matches!(&upload.actor, Actor::Contact { name, .. } if name == "Ana Alves"),
+        "{:?}",
+        upload.actor
+    );
+    assert_eq!(upload.document_id, Some(document));
+    assert_eq!(upload.sha256.as_ref(), Some(&uploaded.documents[0].sha256));
+    assert_eq!(upload.ip.as_deref(), Some("127.0.0.1"), "where it came from");
 
     let csv = app
         .staff()
@@ -970,21 +959,21 @@ async fn the_record_serves_audit_history_and_files(db: TestDatabase) {
     assert!(lines[0].starts_with("position,invite_id"));
     assert!(lines[3].contains(",document_uploaded,"));
 
-    let history = expect(
+    let history: InviteAsOf = expect_as(
         app.staff().get(&format!("/api/invites/{invite}/history")).await,
         StatusCode::OK,
     )
     .await;
-    assert_eq!(history["chain"]["intact"], true);
-    assert_eq!(history["invite"]["title"], "Tax return 2026");
-    let custody = expect(
+    assert!(history.chain.intact);
+    assert_eq!(history.invite.title, "Tax return 2026");
+    let custody: Custody = expect_as(
         app.staff()
             .get(&format!("/api/invites/{invite}/history?document_id={document}"))
             .await,
         StatusCode::OK,
     )
     .await;
-    assert_eq!(custody["steps"].as_array().unwrap().len(), 1);
+    assert_eq!(custody.steps.len(), 1);
     expect_problem(
         app.staff()
             .get(&format!("/api/invites/{invite}/history?as_of=2020-01-01T00:00:00Z"))
@@ -1066,7 +1055,7 @@ async fn a_portal_session_expires(db: TestDatabase) {
     expect_problem(portal().await.unwrap(), StatusCode::UNAUTHORIZED, "expired").await;
     // The link still works: opening it again starts a new session.
     let again = app.contact(url).await;
-    again.portal(&json!(sent.position)).await;
+    again.portal(Some(sent.position)).await;
     app.stop().await;
 }
 
@@ -1077,7 +1066,7 @@ async fn a_portal_read_without_after_catches_up_by_itself(db: TestDatabase) {
     let sent = app.staff().send_invite(&two_contact_invite()).await;
     let invite = &sent.id.to_string();
     let ana = app.contact(sent.contacts[0].portal_url.as_str()).await;
-    ana.portal(&json!(sent.position)).await;
+    ana.portal(Some(sent.position)).await;
     for _ in 0..3 {
         // Read repeatedly, so that the view is cached.
         expect(ana.get("/api/portal").await, StatusCode::OK).await;
@@ -1096,14 +1085,14 @@ async fn a_portal_read_without_after_catches_up_by_itself(db: TestDatabase) {
         .await;
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
         loop {
-            let portal = expect(ana.get("/api/portal").await, StatusCode::OK).await;
-            if portal["messages"].as_array().unwrap().len() == n {
-                assert_eq!(portal["messages"][n - 1]["body"], body.as_str());
+            let portal: PortalResponse = expect_as(ana.get("/api/portal").await, StatusCode::OK).await;
+            if portal.messages.len() == n {
+                assert_eq!(portal.messages[n - 1].body, body);
                 break;
             }
             assert!(
                 tokio::time::Instant::now() < deadline,
-                "the portal still shows {portal}"
+                "the portal still shows {portal:?}"
             );
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
@@ -1191,12 +1180,12 @@ async fn following_a_portal_link_signs_the_contact_in(db: TestDatabase) {
     );
     let html = page.text().await.unwrap();
     assert!(html.contains("<h1 id=\"invite-title\">Tax return 2026</h1>"), "{html}");
-    let portal = expect(
+    let portal: PortalResponse = expect_as(
         browser.get(app.url("/api/portal")).send().await.unwrap(),
         StatusCode::OK,
     )
     .await;
-    assert_eq!(portal["contact"]["name"], "Ana Alves");
+    assert_eq!(portal.contact.name, "Ana Alves");
 
     // A link that is none is a page saying so, not JSON.
     let unknown = app

@@ -240,17 +240,17 @@ async fn invitations_arrive_by_email_with_a_working_link(db: TestDatabase) {
     // The audit trail shows who was told what.
     let last = recorded.last().unwrap().position.0;
     let trail = app.staff().audit(invite, last).await;
-    let told: Vec<&Value> = trail["entries"]
-        .as_array()
-        .unwrap()
+    let told: Vec<_> = trail
+        .entries
         .iter()
-        .filter(|e| e["action"] == "notification_sent")
+        .filter(|e| e.action == "notification_sent")
         .collect();
     assert_eq!(told.len(), 2);
-    assert_eq!(told[0]["actor"]["kind"], "system");
+    assert_eq!(told[0].actor, Actor::System);
     assert!(
-        told[0]["detail"]
-            .as_str()
+        told[0]
+            .detail
+            .as_deref()
             .unwrap()
             .starts_with("invitation by email to ")
     );

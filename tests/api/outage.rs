@@ -175,16 +175,16 @@ async fn postgres_read_models_catch_up_after_the_database_restarts_under_load() 
     let ready = eventually_ready_within(&app, head, Duration::from_secs(60)).await;
     assert_eq!(ready["ready"], true);
     // And reads that wait for the last write answer again.
-    let last = expect(
+    let last: PostedMessage = expect_as(
         ana.post("/api/portal/messages", &json!({"body": "after the restart"}))
             .await,
         StatusCode::CREATED,
     )
     .await;
-    let portal = ana.portal(&last["position"]).await;
+    let portal = ana.portal(last.position).await;
     assert!(portal.messages.iter().any(|m| m.body.contains("after the restart")));
     let invite = &sent.id.to_string();
-    let audit = app.staff().audit(invite, &last["position"]).await;
-    assert!(audit["entries"].as_array().unwrap().len() > 2);
+    let audit = app.staff().audit(invite, last.position.unwrap()).await;
+    assert!(audit.entries.len() > 2);
     app.stop().await;
 }

@@ -8,7 +8,7 @@ use lodge_eventlog::testing::TestDatabase;
 use lodge_projections::all::ALL;
 use lodge_projections::rebuild::{self, RebuildOutcome};
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 lodge_eventlog::test_on_both_engines!(
@@ -124,9 +124,9 @@ async fn days_until_due_at(db: TestDatabase, zone: chrono_tz::Tz) -> i64 {
     body["due_date"] = json!(due.to_string());
     let sent = app.staff().send_invite(&body).await;
     let ana = app.contact(sent.contacts[0].portal_url.as_str()).await;
-    let portal: Value = expect(ana.get("/api/portal").await, StatusCode::OK).await;
+    let portal = ana.portal(None).await;
     let firm_today = chrono::Utc::now().with_timezone(&zone).date_naive();
-    let days = portal["invite"]["days_until_due"].as_i64().unwrap();
+    let days = portal.invite.days_until_due.unwrap();
     assert_eq!(days, (due - firm_today).num_days(), "{zone}");
     app.stop().await;
     days
@@ -137,17 +137,19 @@ async fn the_api_answers_while_a_rebuild_runs(db: TestDatabase) {
     let sent = app.staff().send_invite(&two_contact_invite()).await;
     let invite = &sent.id.to_string().to_owned();
     let ana = app.contact(sent.contacts[0].portal_url.as_str()).await;
-    let mut last = Value::Null;
+    let mut last = None;
     for n in 0..30 {
-        last = expect(
+        let posted: PostedMessage = expect_as(
             ana.post("/api/portal/messages", &json!({"body": format!("message {n}")}))
                 .await,
             StatusCode::CREATED,
         )
         .await;
+        last = posted.position;
         app.staff().send_invite(&two_contact_invite()).await;
     }
-    eventually_ready(&app, last["position"].as_i64().unwrap()).await;
+    let last = last.unwrap();
+    eventually_ready(&app, last).await;
 
     // The rebuild and the reads run side by side on this task: each read goes while the rebuild
     // waits on the database, until it has switched.
@@ -165,22 +167,14 @@ async fn the_api_answers_while_a_rebuild_runs(db: TestDatabase) {
             if !done.load(std::sync::atomic::Ordering::SeqCst) {
                 during += 1;
             }
-            let view = expect(app.staff().get(&format!("/api/invites/{invite}")).await, StatusCode::OK).await;
-            assert_eq!(view["title"], "Tax return 2026");
-            let listed = expect(app.staff().get("/api/invites?limit=500").await, StatusCode::OK).await;
-            assert_eq!(
-                listed["invites"].as_array().unwrap().len(),
-                31,
-                "every invite, throughout"
-            );
-            let portal = expect(
-                ana.get(&format!("/api/portal?after={}", last["position"])).await,
-                StatusCode::OK,
-            )
-            .await;
-            assert_eq!(portal["messages"].as_array().unwrap().len(), 30);
-            let audit = app.staff().audit(invite, &last["position"]).await;
-            assert!(audit["entries"].as_array().unwrap().len() >= 31);
+            let view: StaffInviteView =
+                expect_as(app.staff().get(&format!("/api/invites/{invite}")).await, StatusCode::OK).await;
+            assert_eq!(view.title, "Tax return 2026");
+            let listed: InviteList = expect_as(app.staff().get("/api/invites?limit=500").await, StatusCode::OK).await;
+            assert_eq!(listed.invites.len(), 31, "every invite, throughout");
+            assert_eq!(ana.portal(Some(last)).await.messages.len(), 30);
+            let audit = app.staff().audit(invite, last).await;
+            assert!(audit.entries.len() >= 31);
             reads += 1;
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
@@ -190,13 +184,13 @@ async fn the_api_answers_while_a_rebuild_runs(db: TestDatabase) {
     assert!(matches!(outcome, RebuildOutcome::Done(_)), "{outcome:?}");
     assert!(during >= 1, "reads went on while the rebuild ran");
     // And after the switch, a new write is read as before.
-    let after = expect(
+    let after: PostedMessage = expect_as(
         ana.post("/api/portal/messages", &json!({"body": "after the rebuild"}))
             .await,
         StatusCode::CREATED,
     )
     .await;
-    let portal = ana.portal(&after["position"]).await;
+    let portal = ana.portal(after.position).await;
     assert_eq!(portal.messages.len(), 31);
     app.stop().await;
 }

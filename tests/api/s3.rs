@@ -105,21 +105,21 @@ async fn documents_live_in_an_s3_bucket(db: TestDatabase) {
     // Larger than one S3 part (5 MiB), so that the multipart upload has several.
     let mut big = pdf("a year of payslips");
     big.resize(11 * 1024 * 1024, b'%');
-    let uploaded = expect(
+    let uploaded: Uploaded = expect_as(
         ana.upload(&payslips, &[("payslips.pdf", big.clone())]).await,
         StatusCode::CREATED,
     )
     .await;
-    let sha = uploaded["documents"][0]["sha256"].as_str().unwrap().to_owned();
+    let sha = uploaded.documents[0].sha256.clone();
     assert_eq!(
         keys(&s3).await,
         vec![format!("firm-a/sha256/{sha}")],
         "content-addressed, under the prefix, no staging left"
     );
 
-    let id = uploaded["documents"][0]["id"].as_str().unwrap();
+    let id = uploaded.documents[0].id;
     // The portal shows the document once it reaches the upload's position.
-    ana.portal(&uploaded["position"]).await;
+    ana.portal(uploaded.position).await;
     let download = ana.get(&format!("/api/portal/documents/{id}")).await;
     assert_eq!(download.status(), StatusCode::OK);
     assert_eq!(download.bytes().await.unwrap().as_ref(), big.as_slice());
@@ -146,7 +146,7 @@ async fn documents_live_in_an_s3_bucket(db: TestDatabase) {
     let invite = &sent.id.to_string();
     expect(
         app.staff()
-            .get(&format!("/api/invites/{invite}?after={}", uploaded["position"]))
+            .get(&format!("/api/invites/{invite}?after={}", uploaded.position.unwrap()))
             .await,
         StatusCode::OK,
     )

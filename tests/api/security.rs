@@ -521,16 +521,17 @@ async fn audit_exports_stream_whole_under_every_encoding(db: TestDatabase) {
     let sent = app.staff().send_invite(&two_contact_invite()).await;
     let invite = &sent.id.to_string();
     let ana = app.contact(sent.contacts[0].portal_url.as_str()).await;
-    let mut last = Value::Null;
+    let mut last = None;
     for n in 0..40 {
-        last = expect(
+        let posted: PostedMessage = expect_as(
             ana.post("/api/portal/messages", &json!({"body": format!("message {n}")}))
                 .await,
             StatusCode::CREATED,
         )
         .await;
+        last = posted.position;
     }
-    app.staff().audit(invite, &last["position"]).await;
+    app.staff().audit(invite, last.unwrap()).await;
     for format in ["csv", "json"] {
         let path = format!("/api/invites/{invite}/audit?format={format}");
         let (none, plain) = fetch_encoded(&app, &path, "identity").await;
@@ -573,8 +574,8 @@ async fn csv_cells_never_start_a_formula(db: TestDatabase) {
         .send()
         .await
         .unwrap();
-    let posted: Value = posted.json().await.unwrap();
-    app.staff().audit(invite, &posted["position"]).await;
+    let posted: Uploaded = posted.json().await.unwrap();
+    app.staff().audit(invite, posted.position.unwrap()).await;
     let csv = app
         .staff()
         .get(&format!("/api/invites/{invite}/audit?format=csv"))
@@ -642,16 +643,16 @@ async fn direction_overrides_leave_file_names_and_archive_paths(db: TestDatabase
     let sent = app.staff().send_invite(&body).await;
     let invite = &sent.id.to_string();
     let ana = app.contact(sent.contacts[0].portal_url.as_str()).await;
-    let uploaded = expect(
+    let uploaded: Uploaded = expect_as(
         ana.upload(&json!(sent.requests[0].id), &[("invoice\u{202e}fdp.exe", pdf("x"))])
             .await,
         StatusCode::CREATED,
     )
     .await;
-    assert_eq!(uploaded["documents"][0]["file_name"], "invoicefdp.exe");
+    assert_eq!(uploaded.documents[0].file_name, "invoicefdp.exe");
     let view = expect(
         app.staff()
-            .get(&format!("/api/invites/{invite}?after={}", uploaded["position"]))
+            .get(&format!("/api/invites/{invite}?after={}", uploaded.position.unwrap()))
             .await,
         StatusCode::OK,
     )
@@ -670,13 +671,13 @@ async fn a_range_to_the_end_of_u64_gets_the_file_s_real_end(db: TestDatabase) {
     let sent = app.staff().send_invite(&two_contact_invite()).await;
     let ana = app.contact(sent.contacts[0].portal_url.as_str()).await;
     let file = pdf("a payslip");
-    let uploaded = expect(
+    let uploaded: Uploaded = expect_as(
         ana.upload(&json!(sent.requests[0].id), &[("p.pdf", file.clone())])
             .await,
         StatusCode::CREATED,
     )
     .await;
-    let id = uploaded["documents"][0]["id"].as_str().unwrap();
+    let id = uploaded.documents[0].id;
     let response = ana
         .client
         .get(app.url(&format!("/api/portal/documents/{id}")))
@@ -746,16 +747,16 @@ async fn a_contact_reads_their_own_writes_at_once(db: TestDatabase) {
         )
         .await;
         // No ?after=: the session's own write is shown all the same.
-        let portal = expect(ana.get("/api/portal").await, StatusCode::OK).await;
-        assert!(portal["messages"].to_string().contains(&body), "message {n} missing");
+        let portal = ana.portal(None).await;
+        assert!(portal.messages.iter().any(|m| m.body == body), "message {n} missing");
     }
-    let uploaded = expect(
+    let uploaded: Uploaded = expect_as(
         ana.upload(&json!(sent.requests[0].id), &[("p.pdf", pdf("just sent"))])
             .await,
         StatusCode::CREATED,
     )
     .await;
-    let id = uploaded["documents"][0]["id"].as_str().unwrap();
+    let id = uploaded.documents[0].id;
     let download = ana.get(&format!("/api/portal/documents/{id}")).await;
     assert_eq!(
         download.status(),
@@ -771,12 +772,12 @@ async fn staff_read_their_own_writes_at_once(db: TestDatabase) {
         let sent = app.staff().send_invite(&two_contact_invite()).await;
         let invite = &sent.id.to_string();
         expect(app.staff().get(&format!("/api/invites/{invite}")).await, StatusCode::OK).await;
-        let audit = expect(
+        let audit: AuditTrail = expect_as(
             app.staff().get(&format!("/api/invites/{invite}/audit")).await,
             StatusCode::OK,
         )
         .await;
-        assert!(!audit["entries"].as_array().unwrap().is_empty());
+        assert!(!audit.entries.is_empty());
         let contact = &sent.contacts[0].id.to_string();
         let message = json!({"contact_id": contact, "body": "Thanks!"});
         expect(
@@ -786,16 +787,16 @@ async fn staff_read_their_own_writes_at_once(db: TestDatabase) {
             StatusCode::CREATED,
         )
         .await;
-        let portal = expect(
+        let portal: PortalResponse = expect_as(
             app.staff()
                 .get(&format!("/api/invites/{invite}/portal/{contact}"))
                 .await,
             StatusCode::OK,
         )
         .await;
-        assert!(portal["messages"].to_string().contains("Thanks!"));
-        let listed = expect(app.staff().get("/api/invites?limit=500").await, StatusCode::OK).await;
-        assert!(listed["invites"].to_string().contains(invite));
+        assert!(portal.messages.iter().any(|m| m.body == "Thanks!"));
+        let listed: InviteList = expect_as(app.staff().get("/api/invites?limit=500").await, StatusCode::OK).await;
+        assert!(listed.invites.iter().any(|i| i.id == sent.id));
     }
     app.stop().await;
 }

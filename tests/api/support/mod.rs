@@ -4,16 +4,23 @@ pub mod process;
 
 use std::time::Duration;
 
+pub use lodge_api::openapi::AuditTrail;
+pub use lodge_api::portal::uploads::Uploaded;
 pub use lodge_api::portal::view::PortalResponse;
-pub use lodge_api::staff::invites::{PostedMessage, SentInvite};
+pub use lodge_api::staff::invites::{
+    AddedContact, AddedRequest, InviteList, PostedMessage, Recorded, ReissuedLink, SentInvite,
+};
 use lodge_api::staff::tokens;
 pub use lodge_api::staff::view_links::ViewLink;
 use lodge_api::{RunningServer, Server, Settings};
+pub use lodge_domain::Actor;
 use lodge_domain::ContactId;
 use lodge_eventlog::EventLog;
 use lodge_eventlog::testing::TestDatabase;
 use lodge_projections::ReadStore;
+pub use lodge_projections::as_of::{Custody, InviteAsOf};
 pub use lodge_projections::portal::{DocumentStatus, InviteStatus, MessageFrom, RequestKind, RequestStatus, Totals};
+pub use lodge_projections::staff::{Progress, StaffInviteView};
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
@@ -238,9 +245,9 @@ impl StaffClient<'_> {
     }
 
     /// An invite's audit trail once it shows the log up to `after`.
-    pub async fn audit(&self, invite: &str, after: impl std::fmt::Display) -> Value {
+    pub async fn audit(&self, invite: &str, after: impl std::fmt::Display) -> AuditTrail {
         let response = self.get(&format!("/api/invites/{invite}/audit?after={after}")).await;
-        expect(response, StatusCode::OK).await
+        expect_as(response, StatusCode::OK).await
     }
 }
 
@@ -260,11 +267,9 @@ impl ContactClient<'_> {
     }
 
     /// The portal, once it shows what happened up to `position`, read as the API's own type.
-    pub async fn portal(&self, position: &Value) -> PortalResponse {
-        let response = self
-            .get(&format!("/api/portal?after={}", position.as_i64().unwrap_or(0)))
-            .await;
-        serde_json::from_value(expect(response, StatusCode::OK).await).expect("a PortalResponse")
+    pub async fn portal(&self, position: Option<i64>) -> PortalResponse {
+        let response = self.get(&format!("/api/portal?after={}", position.unwrap_or(0))).await;
+        expect_as(response, StatusCode::OK).await
     }
 }
 
@@ -284,6 +289,13 @@ pub async fn expect(response: Response, status: StatusCode) -> Value {
         assert_eq!(content_type.as_deref(), Some("application/problem+json"), "{text}");
     }
     serde_json::from_str(&text).unwrap_or_else(|_| panic!("a JSON body: {text}"))
+}
+
+/// Checks the status and reads the JSON body into the API's own type: a renamed or retyped field
+/// fails here, by name, rather than as a null at a JSON path.
+pub async fn expect_as<T: serde::de::DeserializeOwned>(response: Response, status: StatusCode) -> T {
+    let body = expect(response, status).await;
+    serde_json::from_value(body.clone()).unwrap_or_else(|e| panic!("a {}: {e}: {body}", std::any::type_name::<T>()))
 }
 
 /// The token at the end of a portal link.

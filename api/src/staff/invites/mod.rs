@@ -39,7 +39,7 @@ pub struct ListQuery {
     pub after: Option<i64>,
 }
 
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct InviteList {
     pub invites: Vec<InviteSummary>,
     pub limit: u32,

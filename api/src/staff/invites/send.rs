@@ -70,7 +70,7 @@ pub enum NewRequest {
     },
 }
 
-#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SentInvite {
     pub id: InviteId,
     pub contacts: Vec<SentContact>,
@@ -78,7 +78,7 @@ pub struct SentInvite {
     pub position: i64,
 }
 
-#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SentContact {
     pub id: ContactId,
     pub name: String,
@@ -86,7 +86,7 @@ pub struct SentContact {
     pub portal_url: String,
 }
 
-#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SentRequest {
     pub id: RequestId,
     pub title: String,
