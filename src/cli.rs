@@ -28,6 +28,9 @@ pub enum Command {
     /// Create, list or revoke the staff API tokens
     #[command(subcommand)]
     Token(TokenCommand),
+    /// The firm's team: add staff with a role, list them, change a role, deactivate or reactivate
+    #[command(subcommand)]
+    Staff(StaffCommand),
     /// Show where the log is, what it holds, and what to try next
     Status,
     /// Create or update the database schema (also done by every other command)
@@ -188,4 +191,49 @@ pub struct TokenCreateArgs {
 pub struct TokenRevokeArgs {
     /// The token's id, as `lodge token list` shows it
     pub id: uuid::Uuid,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StaffCommand {
+    /// Add a member to the firm's team (the first must be an owner)
+    Add(StaffAddArgs),
+    /// List the team: each member's id, name, email, role and whether they are active
+    List,
+    /// Give a member another role
+    Role(StaffRoleArgs),
+    /// Stop a member from signing in or using their tokens (the firm keeps an active owner)
+    Deactivate(StaffMemberArgs),
+    /// Let a deactivated member back in, with the role they had
+    Reactivate(StaffMemberArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StaffAddArgs {
+    /// Their email address: it names them in the team, and they sign in with it
+    #[arg(long)]
+    pub email: String,
+    /// Their name, as contacts and the audit trail show it
+    #[arg(long)]
+    pub name: String,
+    /// owner (everything, and the team and the firm's settings), staff (invites, review, messages)
+    /// or viewer (reads everything, changes nothing)
+    #[arg(long)]
+    pub role: lodge_domain::team::Role,
+}
+
+#[derive(Debug, Args)]
+pub struct StaffRoleArgs {
+    /// The member's email address
+    #[arg(long)]
+    pub email: String,
+    /// owner, staff or viewer
+    #[arg(long)]
+    pub role: lodge_domain::team::Role,
+}
+
+#[derive(Debug, Args)]
+pub struct StaffMemberArgs {
+    /// The member's email address
+    #[arg(long)]
+    pub email: String,
 }

@@ -74,6 +74,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => commands::serve::run(&config).await,
         Command::Token(command) => commands::token::run(&config, command).await,
+        Command::Staff(command) => commands::staff::run(&config, command).await,
         Command::Status => commands::status::run(&config).await,
         Command::Migrate => commands::migrate::run(&config).await,
         Command::Verify => commands::verify::run(&config).await,

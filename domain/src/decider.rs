@@ -70,3 +70,51 @@ pub enum EventDecodeError {
         reason: String,
     },
 }
+
+/// The version `types` (an aggregate's list of what it writes) gives `event_type` today.
+pub(crate) fn current_version(types: &[(&'static str, u32)], event_type: &str) -> Option<u32> {
+    types
+        .iter()
+        .find(|(name, _)| *name == event_type)
+        .map(|(_, version)| *version)
+}
+
+/// Refuses, before any payload is read, a type `types` does not list or a version newer than it writes.
+pub(crate) fn check_known(
+    types: &[(&'static str, u32)],
+    event_type: &str,
+    schema_version: u32,
+) -> Result<(), EventDecodeError> {
+    let current = current_version(types, event_type).ok_or_else(|| EventDecodeError::UnknownType {
+        event_type: event_type.to_owned(),
+    })?;
+    if schema_version > current {
+        return Err(EventDecodeError::NewerSchemaVersion {
+            event_type: event_type.to_owned(),
+            schema_version,
+            known: current,
+        });
+    }
+    Ok(())
+}
+
+/// A stored payload read as `T`, or why it is malformed.
+pub(crate) fn payload<T: serde::de::DeserializeOwned>(
+    event_type: &str,
+    schema_version: u32,
+    json: &str,
+) -> Result<T, EventDecodeError> {
+    serde_json::from_str(json).map_err(|e| EventDecodeError::Malformed {
+        event_type: event_type.to_owned(),
+        schema_version,
+        reason: e.to_string(),
+    })
+}
+
+/// The refusal of a (type, version) that `types` knows of but was never written.
+pub(crate) fn never_written(event_type: &str, schema_version: u32) -> EventDecodeError {
+    EventDecodeError::UnknownSchemaVersion {
+        event_type: event_type.to_owned(),
+        schema_version,
+    }
+}

@@ -15,6 +15,7 @@ pub mod links;
 pub mod notification;
 pub mod reminder;
 pub mod request;
+pub mod team;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod text;

@@ -12,6 +12,8 @@ use uuid::Uuid;
 use crate::error::LogError;
 
 const INVITE_PREFIX: &str = "invite-";
+/// The team's one stream.
+const TEAM: &str = "team";
 
 /// The name of a stream: one aggregate's history, e.g. `invite-0193…`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -37,6 +39,11 @@ impl StreamId {
     /// The stream of one Invite.
     pub fn invite(id: InviteId) -> Self {
         Self(format!("{INVITE_PREFIX}{id}"))
+    }
+
+    /// The firm's team: its staff, their roles, who is deactivated (one stream per firm).
+    pub fn team() -> Self {
+        Self(TEAM.to_owned())
     }
 
     /// The Invite whose stream this is, if it is one.

@@ -9,6 +9,7 @@ pub mod notify;
 pub mod project;
 pub mod rebuild;
 pub mod serve;
+pub mod staff;
 pub mod status;
 pub mod token;
 pub mod verify;

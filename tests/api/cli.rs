@@ -2,50 +2,15 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::process::lodge;
+use crate::support::process::{json_lines, lodge, lodge_ok, run, stderr, stdout};
 use lodge_domain::EventSchema;
 use lodge_domain::invite::InviteEvent;
 use lodge_eventlog::Engine;
 use lodge_eventlog::testing::TestDatabase;
 use serde_json::Value;
-
-fn run(mut command: Command) -> Output {
-    let output = command.output().expect("lodge runs");
-    if std::env::var_os("LODGE_TEST_VERBOSE").is_some() {
-        eprintln!("{}", String::from_utf8_lossy(&output.stderr));
-    }
-    output
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8(output.stdout.clone()).unwrap()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8(output.stderr.clone()).unwrap()
-}
-
-fn lodge_ok(db: &TestDatabase, folder: &Path, args: &[&str]) -> String {
-    let mut command = lodge(db, folder);
-    command.args(args);
-    let output = run(command);
-    assert!(
-        output.status.success(),
-        "lodge {args:?} failed: {}{}",
-        stdout(&output),
-        stderr(&output)
-    );
-    stdout(&output)
-}
-
-fn json_lines(text: &str) -> Vec<Value> {
-    text.lines()
-        .map(|line| serde_json::from_str(line).expect("a JSON line"))
-        .collect()
-}
 
 lodge_eventlog::test_on_both_engines!(
     lodge_status_sets_up_the_database_and_says_what_to_do_next,

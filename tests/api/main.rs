@@ -17,3 +17,4 @@ mod portal_pages;
 mod readme_claims;
 mod s3;
 mod security;
+mod team;

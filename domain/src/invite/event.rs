@@ -6,12 +6,11 @@ use std::collections::BTreeSet;
 use std::net::IpAddr;
 
 use chrono::NaiveDate;
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::actor::{Actor, Sender, StaffMember};
 use crate::contact::{Channel, ContactDetails};
-use crate::decider::{EventDecodeError, EventSchema};
+use crate::decider::{EventDecodeError, EventSchema, check_known, current_version, never_written, payload};
 use crate::digest::{PasswordHash, Sha256Hex, TokenHash};
 use crate::ids::{ContactId, DocumentId, InviteId, MessageId, RequestId, StaffId};
 use crate::notification::NotificationKind;
@@ -231,21 +230,6 @@ impl InviteEvent {
         ("StaffDigestSent", 1),
         ("StaffDigestFailed", 1),
     ];
-
-    fn current_version(event_type: &str) -> Option<u32> {
-        Self::TYPES
-            .iter()
-            .find(|(name, _)| *name == event_type)
-            .map(|(_, version)| *version)
-    }
-}
-
-fn payload<T: DeserializeOwned>(event_type: &str, schema_version: u32, json: &str) -> Result<T, EventDecodeError> {
-    serde_json::from_str(json).map_err(|e| EventDecodeError::Malformed {
-        event_type: event_type.to_owned(),
-        schema_version,
-        reason: e.to_string(),
-    })
 }
 
 impl EventSchema for InviteEvent {
@@ -274,7 +258,7 @@ impl EventSchema for InviteEvent {
     }
 
     fn schema_version(&self) -> u32 {
-        Self::current_version(self.event_type()).expect("every event type is listed in InviteEvent::TYPES")
+        current_version(Self::TYPES, self.event_type()).expect("every event type is listed in InviteEvent::TYPES")
     }
 
     fn to_json(&self) -> String {
@@ -304,16 +288,7 @@ impl EventSchema for InviteEvent {
     }
 
     fn from_json(event_type: &str, schema_version: u32, json: &str) -> Result<Self, EventDecodeError> {
-        let current = Self::current_version(event_type).ok_or_else(|| EventDecodeError::UnknownType {
-            event_type: event_type.to_owned(),
-        })?;
-        if schema_version > current {
-            return Err(EventDecodeError::NewerSchemaVersion {
-                event_type: event_type.to_owned(),
-                schema_version,
-                known: current,
-            });
-        }
+        check_known(Self::TYPES, event_type, schema_version)?;
         let (t, v) = (event_type, schema_version);
         // One arm per (type, version) ever written. When a type moves to version 2, its version 1 arm
         // stays and upcasts the old payload to the new struct.
@@ -337,10 +312,7 @@ impl EventSchema for InviteEvent {
             ("RemindersChanged", 1) => payload(t, v, json).map(InviteEvent::RemindersChanged),
             ("StaffDigestSent", 1) => payload(t, v, json).map(InviteEvent::StaffDigestSent),
             ("StaffDigestFailed", 1) => payload(t, v, json).map(InviteEvent::StaffDigestFailed),
-            _ => Err(EventDecodeError::UnknownSchemaVersion {
-                event_type: event_type.to_owned(),
-                schema_version,
-            }),
+            _ => Err(never_written(t, v)),
         }
     }
 }

@@ -2,6 +2,7 @@
 //! Compiled only with the `testing` feature.
 
 pub mod random;
+pub mod team;
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -4,3 +4,4 @@
 mod event_fixtures;
 mod invariants;
 mod invite_rules;
+mod team_rules;

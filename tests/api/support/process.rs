@@ -3,11 +3,12 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use lodge_eventlog::testing::TestDatabase;
+use serde_json::Value;
 
 /// A `lodge` command on `db`, run in `folder` with no configuration around it.
 pub fn lodge(db: &TestDatabase, folder: &Path) -> Command {
@@ -33,6 +34,41 @@ pub fn lodge_under_permissive_umask(db: &TestDatabase, folder: &Path) -> Command
         .env("LODGE_POLL_INTERVAL_MS", "100")
         .args(["-c", "umask 022; exec \"$0\" \"$@\"", env!("CARGO_BIN_EXE_lodge")]);
     command
+}
+
+pub fn run(mut command: Command) -> Output {
+    let output = command.output().expect("lodge runs");
+    if std::env::var_os("LODGE_TEST_VERBOSE").is_some() {
+        eprintln!("{}", String::from_utf8_lossy(&output.stderr));
+    }
+    output
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8(output.stderr.clone()).unwrap()
+}
+
+pub fn lodge_ok(db: &TestDatabase, folder: &Path, args: &[&str]) -> String {
+    let mut command = lodge(db, folder);
+    command.args(args);
+    let output = run(command);
+    assert!(
+        output.status.success(),
+        "lodge {args:?} failed: {}{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    stdout(&output)
+}
+
+pub fn json_lines(text: &str) -> Vec<Value> {
+    text.lines()
+        .map(|line| serde_json::from_str(line).expect("a JSON line"))
+        .collect()
 }
 
 /// `lodge serve` running, with everything it wrote to stderr.

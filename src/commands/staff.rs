@@ -1,0 +1,113 @@
+//! `lodge staff`: the firm's team, through the same command path as everything else (the `team`
+//! stream, decided by the domain's `TeamDecider`). The operator at the command line may do anything
+//! the team's rules allow; each change is an event on the record, by Lodge itself (the system).
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use lodge_domain::team::{
+    AddMember, Authority, ChangeRole, MemberChange, TeamCommand, TeamDecider, TeamEvent, TeamState,
+};
+use lodge_domain::{Actor, Decider, StaffId};
+use lodge_eventlog::command::{self, CommandError};
+use lodge_eventlog::{EventLog, LogError, Metadata, StreamId};
+use uuid::Uuid;
+
+use crate::cli::StaffCommand;
+use crate::config::Config;
+
+pub async fn run(config: &Config, command: StaffCommand) -> anyhow::Result<ExitCode> {
+    let log = super::open_log(config).await?;
+    match command {
+        StaffCommand::Add(args) => {
+            let staff_id = StaffId::from_uuid(Uuid::now_v7());
+            decide(
+                &log,
+                TeamCommand::AddMember(AddMember {
+                    by: Authority::Operator,
+                    staff_id,
+                    email: args.email,
+                    name: args.name,
+                    role: args.role,
+                }),
+            )
+            .await?;
+            let team = team(&log).await?;
+            let member = &team.members[&staff_id];
+            eprintln!(
+                "Added {} <{}> to the team as {} (staff id {staff_id}).",
+                member.name, member.email, member.role
+            );
+            println!("{staff_id}");
+        }
+        StaffCommand::List => {
+            for (id, member) in team(&log).await?.members {
+                let state = if member.active { "active" } else { "deactivated" };
+                println!("{id}  {}  {}  {}  {state}", member.name, member.email, member.role);
+            }
+        }
+        StaffCommand::Role(args) => {
+            let staff_id = member_by_email(&log, &args.email).await?;
+            decide(
+                &log,
+                TeamCommand::ChangeRole(ChangeRole {
+                    by: Authority::Operator,
+                    staff_id,
+                    role: args.role,
+                }),
+            )
+            .await?;
+            eprintln!("{} is {}.", args.email, args.role);
+        }
+        StaffCommand::Deactivate(args) => {
+            let staff_id = member_by_email(&log, &args.email).await?;
+            let change = MemberChange {
+                by: Authority::Operator,
+                staff_id,
+            };
+            decide(&log, TeamCommand::Deactivate(change)).await?;
+            eprintln!("{} is deactivated.", args.email);
+        }
+        StaffCommand::Reactivate(args) => {
+            let staff_id = member_by_email(&log, &args.email).await?;
+            let change = MemberChange {
+                by: Authority::Operator,
+                staff_id,
+            };
+            decide(&log, TeamCommand::Reactivate(change)).await?;
+            eprintln!("{} is active again.", args.email);
+        }
+    }
+    log.close().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Decides `command` on the team's stream and records what it decides, as Lodge itself.
+async fn decide(log: &EventLog, command: TeamCommand) -> anyhow::Result<()> {
+    match command::execute::<TeamDecider>(log, &StreamId::team(), &command, &Metadata::new(Actor::System)).await {
+        Ok(_) => Ok(()),
+        // The team's own words: what to change, for the person at the command line.
+        Err(CommandError::Rejected(refusal)) => anyhow::bail!("{refusal}"),
+        Err(other) => Err(other).context("recording the change to the team"),
+    }
+}
+
+/// The team as its stream leaves it (empty before the first member).
+async fn team(log: &EventLog) -> anyhow::Result<TeamState> {
+    let recorded = match log.read_stream(&StreamId::team()).await {
+        Ok(recorded) => recorded,
+        Err(LogError::UnknownStream(_)) => Vec::new(),
+        Err(other) => return Err(other.into()),
+    };
+    let events = recorded
+        .iter()
+        .map(|event| event.decode::<TeamEvent>())
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(TeamDecider::fold(&events))
+}
+
+async fn member_by_email(log: &EventLog, email: &str) -> anyhow::Result<StaffId> {
+    let team = team(log).await?;
+    let found = team.by_email(email.trim()).map(|(id, _)| id);
+    found.with_context(|| format!("the team has no member {email}: `lodge staff list` shows who it has"))
+}
