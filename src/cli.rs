@@ -179,10 +179,13 @@ pub enum TokenCommand {
 
 #[derive(Debug, Args)]
 pub struct TokenCreateArgs {
-    /// The staff member's name, as contacts and the audit trail show it
-    #[arg(long)]
-    pub name: String,
-    /// The staff member's email address, shown to contacts as the sender's
+    /// The team member (by email) the token acts as, with the role they have at each request
+    #[arg(long, value_name = "EMAIL", conflicts_with_all = ["name", "email"])]
+    pub staff: Option<String>,
+    /// Without --staff: the name requests act under, as contacts and the audit trail show it
+    #[arg(long, required_unless_present = "staff")]
+    pub name: Option<String>,
+    /// Without --staff: the email address shown to contacts as the sender's
     #[arg(long)]
     pub email: Option<String>,
 }

@@ -5,12 +5,10 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
-use lodge_domain::team::{
-    AddMember, Authority, ChangeRole, MemberChange, TeamCommand, TeamDecider, TeamEvent, TeamState,
-};
-use lodge_domain::{Actor, Decider, StaffId};
+use lodge_domain::team::{AddMember, Authority, ChangeRole, MemberChange, TeamCommand, TeamDecider, TeamState};
+use lodge_domain::{Actor, StaffId};
 use lodge_eventlog::command::{self, CommandError};
-use lodge_eventlog::{EventLog, LogError, Metadata, StreamId};
+use lodge_eventlog::{EventLog, Metadata, StreamId};
 use uuid::Uuid;
 
 use crate::cli::StaffCommand;
@@ -94,16 +92,7 @@ async fn decide(log: &EventLog, command: TeamCommand) -> anyhow::Result<()> {
 
 /// The team as its stream leaves it (empty before the first member).
 async fn team(log: &EventLog) -> anyhow::Result<TeamState> {
-    let recorded = match log.read_stream(&StreamId::team()).await {
-        Ok(recorded) => recorded,
-        Err(LogError::UnknownStream(_)) => Vec::new(),
-        Err(other) => return Err(other.into()),
-    };
-    let events = recorded
-        .iter()
-        .map(|event| event.decode::<TeamEvent>())
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(TeamDecider::fold(&events))
+    Ok(lodge_api::staff::team::team(log).await?)
 }
 
 async fn member_by_email(log: &EventLog, email: &str) -> anyhow::Result<StaffId> {

@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use lodge_api::staff::tokens;
+use lodge_api::staff::{team, tokens};
 use lodge_projections::ReadStore;
 use secrecy::ExposeSecret;
 
@@ -12,14 +12,27 @@ use crate::config::Config;
 
 pub async fn run(config: &Config, command: TokenCommand) -> anyhow::Result<ExitCode> {
     // The log's migrations create the token table.
-    let _log = super::open_log(config).await?;
+    let log = super::open_log(config).await?;
     let store = ReadStore::connect(config.database_url.expose_secret()).await?;
     match command {
         TokenCommand::Create(args) => {
-            let created = tokens::create(store.store(), &args.name, args.email.as_deref()).await?;
+            let created = match (&args.staff, &args.name) {
+                (Some(email), _) => {
+                    let team = team::team(&log).await?;
+                    let Some((id, member)) = team.by_email(email.trim()) else {
+                        anyhow::bail!("the team has no member {email}: `lodge staff list` shows who it has");
+                    };
+                    if !member.active {
+                        anyhow::bail!("{email} is deactivated: `lodge staff reactivate --email {email}` first");
+                    }
+                    tokens::create_for_member(store.store(), id, &member.name, &member.email, member.role).await?
+                }
+                (None, Some(name)) => tokens::create(store.store(), name, args.email.as_deref()).await?,
+                (None, None) => unreachable!("clap requires --name without --staff"),
+            };
             eprintln!(
-                "Created token {} for {} (staff id {}). It is shown once; keep it somewhere safe:",
-                created.id, created.staff.name, created.staff.id
+                "Created token {} for {} (staff id {}, {}). It is shown once; keep it somewhere safe:",
+                created.id, created.staff.name, created.staff.id, created.staff.role
             );
             println!("{}", created.token);
         }

@@ -1,16 +1,24 @@
 //! The firm's team from the command line: `lodge staff`, each change an event on the team's stream,
 //! on both engines, through the real binary.
 
-use lodge_domain::EventSchema;
-use lodge_domain::team::{Role, TeamEvent};
+use lodge_api::staff::tokens;
+use lodge_domain::team::{AddMember, Authority, ChangeRole, MemberChange, Role, TeamCommand, TeamDecider, TeamEvent};
+use lodge_domain::{Actor, EventSchema, StaffId};
+use lodge_eventlog::command;
 use lodge_eventlog::testing::TestDatabase;
+use lodge_eventlog::{Metadata, StreamId};
+use reqwest::StatusCode;
 
 use crate::support::process::{json_lines, lodge, lodge_ok, run, stderr};
+use crate::support::{TestApp, expect, expect_problem, two_contact_invite};
 
 lodge_eventlog::test_on_both_engines!(
     staff_add_records_the_member_and_list_shows_them,
     the_teams_rules_refuse_with_their_reasons_and_record_nothing,
     roles_change_and_members_are_deactivated_on_the_record,
+    a_token_for_a_member_is_made_by_their_email,
+    a_viewers_token_reads_everything_and_changes_nothing,
+    a_members_token_acts_with_the_role_they_have_now_and_dies_with_deactivation,
 );
 
 /// The team's events as `lodge log --stream team` prints them, read as the domain's own.
@@ -184,4 +192,175 @@ async fn roles_change_and_members_are_deactivated_on_the_record(db: TestDatabase
             "MemberReactivated"
         ]
     );
+}
+
+async fn a_token_for_a_member_is_made_by_their_email(db: TestDatabase) {
+    let folder = tempfile::tempdir().unwrap();
+    lodge_ok(
+        &db,
+        folder.path(),
+        &[
+            "staff",
+            "add",
+            "--email",
+            "val@firm.example",
+            "--name",
+            "Val Viewer",
+            "--role",
+            "owner",
+        ],
+    );
+    let printed = lodge_ok(&db, folder.path(), &["token", "create", "--staff", "val@firm.example"]);
+    let token = printed.lines().last().unwrap();
+    assert!(
+        token.starts_with("lodge_staff_"),
+        "the token alone on the last line: {printed}"
+    );
+    let listed = lodge_ok(&db, folder.path(), &["token", "list"]);
+    assert!(listed.contains("Val Viewer  val@firm.example"), "{listed}");
+
+    assert!(refused(&db, folder.path(), &["token", "create", "--staff", "nia@firm.example"]).contains("no member nia"));
+    let mut command = lodge(&db, folder.path());
+    command.args([
+        "token",
+        "create",
+        "--staff",
+        "val@firm.example",
+        "--name",
+        "Someone Else",
+    ]);
+    assert_eq!(
+        run(command).status.code(),
+        Some(2),
+        "a member's token takes their own name"
+    );
+    // Scripts that name the token keep working.
+    let named = lodge_ok(&db, folder.path(), &["token", "create", "--name", "Build Script"]);
+    assert!(named.lines().last().unwrap().starts_with("lodge_staff_"));
+}
+
+/// Records `command` on the team's stream as the operator would.
+async fn team_command(app: &TestApp, command: TeamCommand) {
+    command::execute::<TeamDecider>(&app.log, &StreamId::team(), &command, &Metadata::new(Actor::System))
+        .await
+        .expect("the team takes the command");
+}
+
+/// A team of Olive (owner) and Val (`role`), and a token of Val's.
+async fn olive_and_val(app: &TestApp, role: Role) -> (StaffId, String) {
+    let join = |email: &str, name: &str, role| {
+        TeamCommand::AddMember(AddMember {
+            by: Authority::Operator,
+            staff_id: StaffId::from_uuid(uuid::Uuid::now_v7()),
+            email: email.into(),
+            name: name.into(),
+            role,
+        })
+    };
+    team_command(app, join("olive@firm.example", "Olive Owner", Role::Owner)).await;
+    let val = join("val@firm.example", "Val Viewer", role);
+    let TeamCommand::AddMember(AddMember { staff_id, .. }) = &val else {
+        unreachable!()
+    };
+    let staff_id = *staff_id;
+    team_command(app, val).await;
+    let token = tokens::create_for_member(app.store.store(), staff_id, "Val Viewer", "val@firm.example", role)
+        .await
+        .unwrap()
+        .token;
+    (staff_id, token)
+}
+
+async fn a_viewers_token_reads_everything_and_changes_nothing(db: TestDatabase) {
+    let app = TestApp::start(db).await;
+    let sent = app.staff().send_invite(&two_contact_invite()).await;
+    let (_, token) = olive_and_val(&app, Role::Viewer).await;
+    let val = app.staff_with(&token);
+    let invite = sent.id.to_string();
+    for path in [
+        format!("/api/invites?after={}", sent.position),
+        format!("/api/invites/{invite}"),
+        format!("/api/invites/{invite}/audit"),
+        format!("/api/invites/{invite}/history"),
+    ] {
+        expect(val.get(&path).await, StatusCode::OK).await;
+    }
+    let before = app.event_count().await;
+    expect_problem(
+        val.post("/api/invites", &two_contact_invite()).await,
+        StatusCode::FORBIDDEN,
+        "Val Viewer is a viewer",
+    )
+    .await;
+    let contact = sent.contacts[0].id;
+    expect_problem(
+        val.post(
+            &format!("/api/invites/{invite}/messages"),
+            &serde_json::json!({"contact_id": contact, "body": "Hello"}),
+        )
+        .await,
+        StatusCode::FORBIDDEN,
+        "needs the staff or owner role",
+    )
+    .await;
+    expect_problem(
+        val.post(&format!("/api/invites/{invite}/cancel"), &serde_json::json!({}))
+            .await,
+        StatusCode::FORBIDDEN,
+        "viewer",
+    )
+    .await;
+    assert_eq!(app.event_count().await, before, "nothing recorded");
+    app.stop().await;
+}
+
+async fn a_members_token_acts_with_the_role_they_have_now_and_dies_with_deactivation(db: TestDatabase) {
+    let app = TestApp::start(db).await;
+    let (val_id, token) = olive_and_val(&app, Role::Viewer).await;
+    let val = app.staff_with(&token);
+    expect_problem(
+        val.post("/api/invites", &two_contact_invite()).await,
+        StatusCode::FORBIDDEN,
+        "viewer",
+    )
+    .await;
+    team_command(
+        &app,
+        TeamCommand::ChangeRole(ChangeRole {
+            by: Authority::Operator,
+            staff_id: val_id,
+            role: Role::Staff,
+        }),
+    )
+    .await;
+    expect(
+        val.post("/api/invites", &two_contact_invite()).await,
+        StatusCode::CREATED,
+    )
+    .await;
+
+    team_command(
+        &app,
+        TeamCommand::Deactivate(MemberChange {
+            by: Authority::Operator,
+            staff_id: val_id,
+        }),
+    )
+    .await;
+    expect_problem(
+        val.get("/api/invites").await,
+        StatusCode::UNAUTHORIZED,
+        "Val Viewer was deactivated",
+    )
+    .await;
+    team_command(
+        &app,
+        TeamCommand::Reactivate(MemberChange {
+            by: Authority::Operator,
+            staff_id: val_id,
+        }),
+    )
+    .await;
+    expect(val.get("/api/invites").await, StatusCode::OK).await;
+    app.stop().await;
 }

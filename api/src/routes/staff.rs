@@ -12,7 +12,7 @@ use crate::error::ApiError;
 use crate::extract::{JsonBody, PathParams, QueryParams, ReadAfter, RequestContext};
 use crate::openapi::{AuditTrail, ProblemDocument};
 use crate::portal::view::PortalResponse;
-use crate::staff::auth::Staff;
+use crate::staff::auth::{CanChange, Staff};
 use crate::staff::invites::{self, InviteList, PostedMessage, Recorded, SentInvite};
 use crate::staff::{archive, records, view_links};
 use crate::state::AppState;
@@ -48,13 +48,14 @@ pub fn file_routes() -> OpenApiRouter<AppState> {
     responses((status = 200, description = "Changed", body = Recorded),
         (status = 400, description = "the request could not be read", body = ProblemDocument, content_type = "application/problem+json"),
         (status = 401, description = "no valid credentials", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 403, description = "a viewer's role does not change invites", body = ProblemDocument, content_type = "application/problem+json"),
         (status = 404, description = "no such thing (or not yours)", body = ProblemDocument, content_type = "application/problem+json"),
         (status = 409, description = "conflicts with the invite's state", body = ProblemDocument, content_type = "application/problem+json"),
         (status = 415, description = "a type the request does not accept", body = ProblemDocument, content_type = "application/problem+json"),
         (status = 422, description = "the content is not acceptable", body = ProblemDocument, content_type = "application/problem+json"),))]
 pub(crate) async fn change_invite(
     State(state): State<AppState>,
-    Staff(staff): Staff,
+    CanChange(staff): CanChange,
     context: RequestContext,
     PathParams(invite_id): PathParams<InviteId>,
     JsonBody(body): JsonBody<invites::InviteChanges>,
@@ -69,13 +70,14 @@ pub(crate) async fn change_invite(
     responses((status = 201, description = "Added, with their portal link (shown once)", body = invites::AddedContact),
         (status = 400, description = "the request could not be read", body = ProblemDocument, content_type = "application/problem+json"),
         (status = 401, description = "no valid credentials", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 403, description = "a viewer's role does not change invites", body = ProblemDocument, content_type = "application/problem+json"),
         (status = 404, description = "no such thing (or not yours)", body = ProblemDocument, content_type = "application/problem+json"),
         (status = 409, description = "conflicts with the invite's state", body = ProblemDocument, content_type = "application/problem+json"),
         (status = 415, description = "a type the request does not accept", body = ProblemDocument, content_type = "application/problem+json"),
         (status = 422, description = "the content is not acceptable", body = ProblemDocument, content_type = "application/problem+json"),))]
 pub(crate) async fn add_contact(
     State(state): State<AppState>,
-    Staff(staff): Staff,
+    CanChange(staff): CanChange,
     context: RequestContext,
     PathParams(invite_id): PathParams<InviteId>,
     JsonBody(body): JsonBody<invites::NewContact>,
@@ -89,13 +91,14 @@ pub(crate) async fn add_contact(
     responses((status = 201, description = "Added", body = invites::AddedRequest),
         (status = 400, description = "the request could not be read", body = ProblemDocument, content_type = "application/problem+json"),
         (status = 401, description = "no valid credentials", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 403, description = "a viewer's role does not change invites", body = ProblemDocument, content_type = "application/problem+json"),
         (status = 404, description = "no such thing (or not yours)", body = ProblemDocument, content_type = "application/problem+json"),
         (status = 409, description = "conflicts with the invite's state", body = ProblemDocument, content_type = "application/problem+json"),
         (status = 415, description = "a type the request does not accept", body = ProblemDocument, content_type = "application/problem+json"),
         (status = 422, description = "the content is not acceptable", body = ProblemDocument, content_type = "application/problem+json"),))]
 pub(crate) async fn add_request(
     State(state): State<AppState>,
-    Staff(staff): Staff,
+    CanChange(staff): CanChange,
     context: RequestContext,
     PathParams(invite_id): PathParams<InviteId>,
     JsonBody(body): JsonBody<invites::NewRequest>,
@@ -109,11 +112,12 @@ pub(crate) async fn add_request(
     responses((status = 200, description = "The old link and its sessions are revoked; the new link is shown once", body = invites::ReissuedLink),
         (status = 400, description = "the request could not be read", body = ProblemDocument, content_type = "application/problem+json"),
         (status = 401, description = "no valid credentials", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 403, description = "a viewer's role does not change invites", body = ProblemDocument, content_type = "application/problem+json"),
         (status = 404, description = "no such thing (or not yours)", body = ProblemDocument, content_type = "application/problem+json"),
         (status = 409, description = "conflicts with the invite's state", body = ProblemDocument, content_type = "application/problem+json"),))]
 pub(crate) async fn reissue_link(
     State(state): State<AppState>,
-    Staff(staff): Staff,
+    CanChange(staff): CanChange,
     context: RequestContext,
     PathParams((invite_id, contact_id)): PathParams<(InviteId, ContactId)>,
 ) -> Result<Json<invites::ReissuedLink>, ApiError> {
@@ -190,12 +194,13 @@ pub(crate) async fn download(
     responses((status = 201, description = "Sent: each contact's portal link, shown once", body = SentInvite),
         (status = 400, description = "the request could not be read", body = ProblemDocument, content_type = "application/problem+json"),
         (status = 401, description = "no valid credentials", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 403, description = "a viewer's role does not change invites", body = ProblemDocument, content_type = "application/problem+json"),
         (status = 409, description = "conflicts with the invite's state", body = ProblemDocument, content_type = "application/problem+json"),
         (status = 415, description = "a type the request does not accept", body = ProblemDocument, content_type = "application/problem+json"),
         (status = 422, description = "the content is not acceptable", body = ProblemDocument, content_type = "application/problem+json"),))]
 pub(crate) async fn send_invite(
     State(state): State<AppState>,
-    Staff(staff): Staff,
+    CanChange(staff): CanChange,
     context: RequestContext,
     JsonBody(body): JsonBody<invites::NewInvite>,
 ) -> Result<(StatusCode, Json<SentInvite>), ApiError> {
@@ -259,13 +264,14 @@ pub(crate) async fn portal(
     responses((status = 201, description = "Posted to the contact's thread", body = PostedMessage),
         (status = 400, description = "the request could not be read", body = ProblemDocument, content_type = "application/problem+json"),
         (status = 401, description = "no valid credentials", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 403, description = "a viewer's role does not change invites", body = ProblemDocument, content_type = "application/problem+json"),
         (status = 404, description = "no such thing (or not yours)", body = ProblemDocument, content_type = "application/problem+json"),
         (status = 409, description = "conflicts with the invite's state", body = ProblemDocument, content_type = "application/problem+json"),
         (status = 415, description = "a type the request does not accept", body = ProblemDocument, content_type = "application/problem+json"),
         (status = 422, description = "the content is not acceptable", body = ProblemDocument, content_type = "application/problem+json"),))]
 pub(crate) async fn post_message(
     State(state): State<AppState>,
-    Staff(staff): Staff,
+    CanChange(staff): CanChange,
     context: RequestContext,
     PathParams(invite_id): PathParams<InviteId>,
     JsonBody(body): JsonBody<invites::StaffMessage>,
@@ -280,13 +286,14 @@ pub(crate) async fn post_message(
     responses((status = 200, description = "Reviewed", body = Recorded),
         (status = 400, description = "the request could not be read", body = ProblemDocument, content_type = "application/problem+json"),
         (status = 401, description = "no valid credentials", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 403, description = "a viewer's role does not change invites", body = ProblemDocument, content_type = "application/problem+json"),
         (status = 404, description = "no such thing (or not yours)", body = ProblemDocument, content_type = "application/problem+json"),
         (status = 409, description = "conflicts with the invite's state", body = ProblemDocument, content_type = "application/problem+json"),
         (status = 415, description = "a type the request does not accept", body = ProblemDocument, content_type = "application/problem+json"),
         (status = 422, description = "the content is not acceptable", body = ProblemDocument, content_type = "application/problem+json"),))]
 pub(crate) async fn review(
     State(state): State<AppState>,
-    Staff(staff): Staff,
+    CanChange(staff): CanChange,
     context: RequestContext,
     PathParams((invite_id, document_id)): PathParams<(InviteId, DocumentId)>,
     JsonBody(body): JsonBody<invites::Review>,
@@ -301,12 +308,13 @@ pub(crate) async fn review(
     responses((status = 200, description = "Cancelled: its portals close", body = Recorded),
         (status = 400, description = "the request could not be read", body = ProblemDocument, content_type = "application/problem+json"),
         (status = 401, description = "no valid credentials", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 403, description = "a viewer's role does not change invites", body = ProblemDocument, content_type = "application/problem+json"),
         (status = 404, description = "no such thing (or not yours)", body = ProblemDocument, content_type = "application/problem+json"),
         (status = 409, description = "conflicts with the invite's state", body = ProblemDocument, content_type = "application/problem+json"),
         (status = 422, description = "the content is not acceptable", body = ProblemDocument, content_type = "application/problem+json"),))]
 pub(crate) async fn cancel(
     State(state): State<AppState>,
-    Staff(staff): Staff,
+    CanChange(staff): CanChange,
     context: RequestContext,
     PathParams(invite_id): PathParams<InviteId>,
     body: axum::body::Bytes,

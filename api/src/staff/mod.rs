@@ -4,5 +4,6 @@ pub mod archive;
 pub mod auth;
 pub mod invites;
 pub mod records;
+pub mod team;
 pub mod tokens;
 pub mod view_links;

@@ -1,6 +1,7 @@
 //! Staff API tokens: created and revoked with `lodge token`, checked on every staff request.
 
 use chrono::Utc;
+use lodge_domain::team::Role;
 use lodge_domain::{Sender, StaffId};
 use lodge_store::{Store, on, write_on};
 use uuid::Uuid;
@@ -16,6 +17,9 @@ pub struct StaffMember {
     pub email: Option<String>,
     /// The token the request came with: what it makes (a view link) lives only as long as it.
     pub token_id: Uuid,
+    /// What they may do: their role in the team, or staff for a token made by name alone (before
+    /// the firm had a team, or for a script).
+    pub role: Role,
 }
 
 impl StaffMember {
@@ -99,6 +103,45 @@ pub async fn create(store: &Store, name: &str, email: Option<&str>) -> Result<Cr
             name: name.to_owned(),
             email,
             token_id: id,
+            role: Role::Staff,
+        },
+        token,
+    })
+}
+
+/// Creates a token for member `staff_id` of the team, under their name and email: requests with it
+/// act as them, with the role they have at the time of each request.
+pub async fn create_for_member(
+    store: &Store,
+    staff_id: StaffId,
+    name: &str,
+    email: &str,
+    role: Role,
+) -> Result<CreatedToken, ApiError> {
+    let id = Uuid::now_v7();
+    let (token, hash) = secrets::new_token("lodge_staff_");
+    write_on!(store, |c| {
+        sqlx::query(
+            "INSERT INTO lodge_staff_tokens (id, staff_id, name, email, token_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(id.to_string())
+        .bind(staff_id.to_string())
+        .bind(name)
+        .bind(email)
+        .bind(hash.as_str().to_owned())
+        .bind(Utc::now().to_rfc3339())
+        .execute(c)
+        .await
+        .map(|_| ())
+    })?;
+    Ok(CreatedToken {
+        id,
+        staff: StaffMember {
+            id: staff_id,
+            name: name.to_owned(),
+            email: Some(email.to_owned()),
+            token_id: id,
+            role,
         },
         token,
     })
@@ -158,6 +201,7 @@ pub async fn authenticate(store: &Store, token: &str) -> Result<Option<StaffMemb
             name,
             email,
             token_id: token_id.parse().map_err(|e| stored("token id", e))?,
+            role: Role::Staff,
         })
     })
     .transpose()

@@ -129,12 +129,10 @@ impl TestApp {
 
     /// A staff member's client: every request carries the staff token.
     pub fn staff(&self) -> StaffClient<'_> {
-        StaffClient {
-            app: self,
-            token: self.staff_token.clone(),
-        }
+        self.staff_with(&self.staff_token)
     }
 
+    /// A staff client with another token than the app's own.
     pub fn staff_with(&self, token: &str) -> StaffClient<'_> {
         StaffClient {
             app: self,
