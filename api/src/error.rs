@@ -7,6 +7,7 @@ use std::time::Duration;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use lodge_domain::invite::InviteError;
+use lodge_domain::team::TeamError;
 use lodge_eventlog::LogError;
 use lodge_eventlog::command::CommandError;
 use lodge_projections::ProjectionError;
@@ -46,6 +47,9 @@ pub enum ApiError {
     /// The domain refused a command.
     #[error(transparent)]
     Rejected(#[from] InviteError),
+    /// The team's rules refused a change to the team.
+    #[error(transparent)]
+    Team(#[from] TeamError),
     #[error(transparent)]
     Log(#[from] LogError),
     #[error(transparent)]
@@ -60,6 +64,19 @@ impl From<CommandError<InviteError>> for ApiError {
     fn from(error: CommandError<InviteError>) -> Self {
         match error {
             CommandError::Rejected(rejected) => ApiError::Rejected(rejected),
+            CommandError::Log(LogError::CommandIdReused { .. }) => ApiError::Conflict(
+                "this Idempotency-Key was already used for a different request; use a new key for a new request".into(),
+            ),
+            CommandError::Log(error) => ApiError::Log(error),
+            contention @ CommandError::Contention { .. } => ApiError::Conflict(format!("{contention}; try again")),
+        }
+    }
+}
+
+impl From<CommandError<TeamError>> for ApiError {
+    fn from(error: CommandError<TeamError>) -> Self {
+        match error {
+            CommandError::Rejected(rejected) => ApiError::Team(rejected),
             CommandError::Log(LogError::CommandIdReused { .. }) => ApiError::Conflict(
                 "this Idempotency-Key was already used for a different request; use a new key for a new request".into(),
             ),
@@ -127,6 +144,17 @@ impl ApiError {
                 | E::Digest(_)
                 | E::Reminder(_)
                 | E::EmptyDigest => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
+            },
+            ApiError::Team(rejected) => match rejected {
+                TeamError::NotAnOwner => (StatusCode::FORBIDDEN, "forbidden"),
+                TeamError::UnknownMember(_) => (StatusCode::NOT_FOUND, "not_found"),
+                TeamError::EmailTaken { .. }
+                | TeamError::DuplicateId(_)
+                | TeamError::Deactivated { .. }
+                | TeamError::LastOwner => (StatusCode::CONFLICT, "conflict"),
+                TeamError::FirstMustBeOwner | TeamError::Email(_) | TeamError::Text(_) => {
+                    (StatusCode::UNPROCESSABLE_ENTITY, "invalid")
+                }
             },
             ApiError::Log(_) | ApiError::Projection(_) | ApiError::Database(_) | ApiError::Internal(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal")

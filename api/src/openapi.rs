@@ -90,6 +90,7 @@ impl Modify for Security {
         (name = "staff", description = "What staff do with invites (Bearer token)"),
         (name = "portal", description = "What a contact does on their portal (session cookie)"),
         (name = "records", description = "The audit trail, history as of a moment, and documents"),
+        (name = "team", description = "The firm's staff and their roles (Bearer token; owners change it)"),
         (name = "operations", description = "Health, readiness and metrics"),
     )
 )]

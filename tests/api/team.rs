@@ -10,7 +10,7 @@ use lodge_eventlog::{Metadata, StreamId};
 use reqwest::StatusCode;
 
 use crate::support::process::{json_lines, lodge, lodge_ok, run, stderr};
-use crate::support::{TestApp, expect, expect_problem, two_contact_invite};
+use crate::support::{TestApp, expect, expect_as, expect_problem, two_contact_invite};
 
 lodge_eventlog::test_on_both_engines!(
     staff_add_records_the_member_and_list_shows_them,
@@ -19,6 +19,7 @@ lodge_eventlog::test_on_both_engines!(
     a_token_for_a_member_is_made_by_their_email,
     a_viewers_token_reads_everything_and_changes_nothing,
     a_members_token_acts_with_the_role_they_have_now_and_dies_with_deactivation,
+    an_owner_manages_the_team_over_http_and_no_one_else_does,
 );
 
 /// The team's events as `lodge log --stream team` prints them, read as the domain's own.
@@ -362,5 +363,120 @@ async fn a_members_token_acts_with_the_role_they_have_now_and_dies_with_deactiva
     )
     .await;
     expect(val.get("/api/invites").await, StatusCode::OK).await;
+    app.stop().await;
+}
+
+async fn an_owner_manages_the_team_over_http_and_no_one_else_does(db: TestDatabase) {
+    use lodge_api::staff::team::{AddedMember, TeamView};
+    use serde_json::json;
+
+    let app = TestApp::start(db).await;
+    let (val_id, val_token) = olive_and_val(&app, Role::Viewer).await;
+    let olive_id = lodge_api::staff::team::team(&app.log)
+        .await
+        .unwrap()
+        .by_email("olive@firm.example")
+        .unwrap()
+        .0;
+    let olive_token = tokens::create_for_member(
+        app.store.store(),
+        olive_id,
+        "Olive Owner",
+        "olive@firm.example",
+        Role::Owner,
+    )
+    .await
+    .unwrap()
+    .token;
+    let (olive, val) = (app.staff_with(&olive_token), app.staff_with(&val_token));
+
+    let team: TeamView = expect_as(val.get("/api/team").await, StatusCode::OK).await;
+    let names: Vec<(&str, Role, bool)> = team
+        .members
+        .iter()
+        .map(|m| (m.name.as_str(), m.role, m.active))
+        .collect();
+    assert_eq!(
+        names,
+        [("Olive Owner", Role::Owner, true), ("Val Viewer", Role::Viewer, true)]
+    );
+
+    let sam = json!({"email": "sam@firm.example", "name": "Sam Staff", "role": "staff"});
+    expect_problem(
+        val.post("/api/team/members", &sam).await,
+        StatusCode::FORBIDDEN,
+        "only an owner",
+    )
+    .await;
+    expect_problem(
+        app.staff().post("/api/team/members", &sam).await,
+        StatusCode::FORBIDDEN,
+        "only an owner",
+    )
+    .await;
+    let added: AddedMember = expect_as(olive.post("/api/team/members", &sam).await, StatusCode::CREATED).await;
+    expect_problem(
+        olive.post("/api/team/members", &sam).await,
+        StatusCode::CONFLICT,
+        "already a member",
+    )
+    .await;
+    let team: TeamView = expect_as(olive.get("/api/team").await, StatusCode::OK).await;
+    assert_eq!(team.members.len(), 3);
+    assert_eq!(team.members[2].id, added.id);
+
+    // Val's new role applies to her very next request.
+    expect(
+        olive
+            .patch(&format!("/api/team/members/{val_id}"), json!({"role": "staff"}))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    expect(
+        val.post("/api/invites", &two_contact_invite()).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    expect_problem(
+        olive
+            .patch(&format!("/api/team/members/{olive_id}"), json!({"role": "viewer"}))
+            .await,
+        StatusCode::CONFLICT,
+        "needs an active owner",
+    )
+    .await;
+    expect_problem(
+        olive.patch(&format!("/api/team/members/{val_id}"), json!({})).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "give `role`",
+    )
+    .await;
+    let stranger = uuid::Uuid::now_v7();
+    expect_problem(
+        olive
+            .patch(&format!("/api/team/members/{stranger}"), json!({"active": false}))
+            .await,
+        StatusCode::NOT_FOUND,
+        "no member",
+    )
+    .await;
+    expect(
+        olive
+            .patch(&format!("/api/team/members/{val_id}"), json!({"active": false}))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    expect_problem(val.get("/api/team").await, StatusCode::UNAUTHORIZED, "deactivated").await;
+
+    // Each change is on the record as Olive's.
+    let recorded = app.log.read_stream(&StreamId::team()).await.unwrap();
+    let by_olive: Vec<&str> = recorded
+        .iter()
+        .filter(|e| matches!(&e.metadata.actor, Actor::Staff { name, .. } if name == "Olive Owner"))
+        .map(|e| e.event_type.as_str())
+        .collect();
+    assert_eq!(by_olive, ["MemberJoined", "MemberRoleChanged", "MemberDeactivated"]);
     app.stop().await;
 }

@@ -4,6 +4,7 @@ pub(crate) mod health;
 pub(crate) mod pages;
 pub(crate) mod portal;
 pub(crate) mod staff;
+pub(crate) mod team;
 
 use axum::Router;
 use tower_http::timeout::TimeoutLayer;
@@ -38,6 +39,7 @@ fn api(state: Option<&AppState>) -> (OpenApiRouter<AppState>, OpenApiRouter<AppS
     let timed = OpenApiRouter::new()
         .merge(health::routes())
         .merge(staff::routes())
+        .merge(team::routes())
         .merge(cookie_authorised(portal::routes()));
     let untimed = OpenApiRouter::new()
         .merge(cookie_authorised(portal::file_routes()))

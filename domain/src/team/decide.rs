@@ -36,6 +36,10 @@ fn member(state: &TeamState, id: StaffId) -> Result<&Member, TeamError> {
 
 fn add_member(state: &TeamState, add: &AddMember) -> Result<Vec<TeamEvent>, TeamError> {
     if state.members.is_empty() {
+        // The firm's first owner is the operator's to name: no one is a member yet to ask.
+        if add.by != Authority::Operator {
+            return Err(TeamError::NotAnOwner);
+        }
         if add.role != Role::Owner {
             return Err(TeamError::FirstMustBeOwner);
         }

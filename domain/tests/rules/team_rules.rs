@@ -42,6 +42,21 @@ mod adding {
     }
 
     #[test]
+    fn no_one_but_the_operator_starts_a_team() {
+        refused(
+            &[],
+            add(
+                Authority::Member(OLIVE),
+                OLIVE,
+                "olive@firm.example",
+                "Olive Owner",
+                Role::Owner,
+            ),
+            TeamError::NotAnOwner,
+        );
+    }
+
+    #[test]
     fn only_an_owner_or_the_operator_adds_colleagues() {
         let new = |by| add(by, NEW, "nia@firm.example", "Nia New", Role::Staff);
         refused(&team(), new(Authority::Member(SAM)), TeamError::NotAnOwner);
