@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use chrono::Utc;
 use lodge_domain::{ContactId, InviteId};
-use lodge_eventlog::Engine;
 use lodge_store::{Native, Store, on, write_on};
 use uuid::Uuid;
 
@@ -151,11 +150,8 @@ pub async fn take_all(store: &Store, keys: &[(String, Rate)]) -> Result<Result<V
     let ids: Vec<String> = keys.iter().map(|_| Uuid::now_v7().to_string()).collect();
     let now = now_ms();
     // > 0: milliseconds to wait; otherwise taken, with -answer slots left under the first key.
-    let answer: i64 = match store.engine() {
-        Engine::Postgres => {
-            let Native::Postgres(pool) = store.native() else {
-                unreachable!("the engine is PostgreSQL")
-            };
+    let answer: i64 = match store.native() {
+        Native::Postgres(pool) => {
             sqlx::query_scalar("SELECT lodge_take_slots($1, $2, $3, $4, $5)")
                 .bind(&ids)
                 .bind(keys.iter().map(|(key, _)| key.clone()).collect::<Vec<_>>())
@@ -169,7 +165,7 @@ pub async fn take_all(store: &Store, keys: &[(String, Rate)]) -> Result<Result<V
                 .fetch_one(pool)
                 .await?
         }
-        Engine::Sqlite => {
+        Native::Sqlite(_) => {
             // The write lock is taken at BEGIN: slots are counted and taken one try at a time.
             let mut tx = store.begin_write().await?;
             let mut wait = 0i64;

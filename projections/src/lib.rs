@@ -29,7 +29,6 @@ pub mod tables;
 pub use error::ProjectionError;
 pub use history::{HistoryEvent, InviteHistory, Touched};
 pub use load::Load;
-pub use lodge_store::{Store, WriteTransaction};
 pub use projection::{DynProjection, Generation, Projection, Table};
 pub use recent_histories::RecentHistories;
 pub use store::{ProjectorStatus, ReadStore};

@@ -5,7 +5,7 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
-use lodge_domain::team::{AddMember, Authority, ChangeRole, MemberChange, TeamCommand, TeamDecider, TeamState};
+use lodge_domain::team::{AddMember, Authority, ChangeRole, Member, MemberChange, TeamCommand, TeamDecider, TeamState};
 use lodge_domain::{Actor, StaffId};
 use lodge_eventlog::command::{self, CommandError};
 use lodge_eventlog::{EventLog, Metadata, StreamId};
@@ -45,7 +45,7 @@ pub async fn run(config: &Config, command: StaffCommand) -> anyhow::Result<ExitC
             }
         }
         StaffCommand::Role(args) => {
-            let staff_id = member_by_email(&log, &args.email).await?;
+            let (staff_id, _) = member(&log, &args.email).await?;
             decide(
                 &log,
                 TeamCommand::ChangeRole(ChangeRole {
@@ -58,19 +58,17 @@ pub async fn run(config: &Config, command: StaffCommand) -> anyhow::Result<ExitC
             eprintln!("{} is {}.", args.email, args.role);
         }
         StaffCommand::Deactivate(args) => {
-            let staff_id = member_by_email(&log, &args.email).await?;
             let change = MemberChange {
                 by: Authority::Operator,
-                staff_id,
+                staff_id: member(&log, &args.email).await?.0,
             };
             decide(&log, TeamCommand::Deactivate(change)).await?;
             eprintln!("{} is deactivated.", args.email);
         }
         StaffCommand::Reactivate(args) => {
-            let staff_id = member_by_email(&log, &args.email).await?;
             let change = MemberChange {
                 by: Authority::Operator,
-                staff_id,
+                staff_id: member(&log, &args.email).await?.0,
             };
             decide(&log, TeamCommand::Reactivate(change)).await?;
             eprintln!("{} is active again.", args.email);
@@ -95,8 +93,9 @@ async fn team(log: &EventLog) -> anyhow::Result<TeamState> {
     Ok(lodge_api::staff::team::team(log).await?)
 }
 
-async fn member_by_email(log: &EventLog, email: &str) -> anyhow::Result<StaffId> {
+/// The member whose email is `email`, active or not, or an error saying how to find them.
+pub(super) async fn member(log: &EventLog, email: &str) -> anyhow::Result<(StaffId, Member)> {
     let team = team(log).await?;
-    let found = team.by_email(email.trim()).map(|(id, _)| id);
+    let found = team.by_email(email.trim()).map(|(id, member)| (id, member.clone()));
     found.with_context(|| format!("the team has no member {email}: `lodge staff list` shows who it has"))
 }

@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use lodge_api::staff::{team, tokens};
+use lodge_api::staff::tokens;
 use lodge_projections::ReadStore;
 use secrecy::ExposeSecret;
 
@@ -18,10 +18,7 @@ pub async fn run(config: &Config, command: TokenCommand) -> anyhow::Result<ExitC
         TokenCommand::Create(args) => {
             let created = match (&args.staff, &args.name) {
                 (Some(email), _) => {
-                    let team = team::team(&log).await?;
-                    let Some((id, member)) = team.by_email(email.trim()) else {
-                        anyhow::bail!("the team has no member {email}: `lodge staff list` shows who it has");
-                    };
+                    let (id, member) = super::staff::member(&log, email).await?;
                     if !member.active {
                         anyhow::bail!("{email} is deactivated: `lodge staff reactivate --email {email}` first");
                     }

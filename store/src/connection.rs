@@ -31,15 +31,6 @@ impl AsConnection for Connection {
     }
 }
 
-impl AsConnection for NativeConnection<'_> {
-    fn native(&mut self) -> NativeConnection<'_> {
-        match self {
-            Native::Sqlite(c) => Native::Sqlite(c),
-            Native::Postgres(c) => Native::Postgres(c),
-        }
-    }
-}
-
 impl std::fmt::Debug for Connection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.0 {

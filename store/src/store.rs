@@ -201,12 +201,4 @@ impl Store {
         let millis = 100u64.saturating_mul(1 << attempt.min(6)).min(5_000);
         tokio::time::sleep(Duration::from_millis(millis)).await;
     }
-
-    /// Closes the pool, waiting for its connections to be returned.
-    pub async fn close(&self) {
-        match &self.pool {
-            Native::Sqlite(pool) => pool.close().await,
-            Native::Postgres(pool) => pool.close().await,
-        }
-    }
 }

@@ -80,6 +80,29 @@ pub async fn create(store: &Store, name: &str, email: Option<&str>) -> Result<Cr
             .map_err(|e| ApiError::Internal(format!("a stored staff id: {e}")))?,
         None => Uuid::now_v7(),
     };
+    insert(store, StaffId::from_uuid(staff_id), name, email, Role::Staff).await
+}
+
+/// Creates a token for member `staff_id` of the team, under their name and email: requests with it
+/// act as them, with the role they have at the time of each request.
+pub async fn create_for_member(
+    store: &Store,
+    staff_id: StaffId,
+    name: &str,
+    email: &str,
+    role: Role,
+) -> Result<CreatedToken, ApiError> {
+    insert(store, staff_id, name, Some(email.to_owned()), role).await
+}
+
+/// Stores a new token's hash for `staff_id` and returns the token, shown this once.
+async fn insert(
+    store: &Store,
+    staff_id: StaffId,
+    name: &str,
+    email: Option<String>,
+    role: Role,
+) -> Result<CreatedToken, ApiError> {
     let id = Uuid::now_v7();
     let (token, hash) = secrets::new_token("lodge_staff_");
     write_on!(store, |c| {
@@ -99,47 +122,9 @@ pub async fn create(store: &Store, name: &str, email: Option<&str>) -> Result<Cr
     Ok(CreatedToken {
         id,
         staff: StaffMember {
-            id: StaffId::from_uuid(staff_id),
-            name: name.to_owned(),
-            email,
-            token_id: id,
-            role: Role::Staff,
-        },
-        token,
-    })
-}
-
-/// Creates a token for member `staff_id` of the team, under their name and email: requests with it
-/// act as them, with the role they have at the time of each request.
-pub async fn create_for_member(
-    store: &Store,
-    staff_id: StaffId,
-    name: &str,
-    email: &str,
-    role: Role,
-) -> Result<CreatedToken, ApiError> {
-    let id = Uuid::now_v7();
-    let (token, hash) = secrets::new_token("lodge_staff_");
-    write_on!(store, |c| {
-        sqlx::query(
-            "INSERT INTO lodge_staff_tokens (id, staff_id, name, email, token_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(id.to_string())
-        .bind(staff_id.to_string())
-        .bind(name)
-        .bind(email)
-        .bind(hash.as_str().to_owned())
-        .bind(Utc::now().to_rfc3339())
-        .execute(c)
-        .await
-        .map(|_| ())
-    })?;
-    Ok(CreatedToken {
-        id,
-        staff: StaffMember {
             id: staff_id,
             name: name.to_owned(),
-            email: Some(email.to_owned()),
+            email,
             token_id: id,
             role,
         },
