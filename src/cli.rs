@@ -198,8 +198,12 @@ pub struct TokenRevokeArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum StaffCommand {
-    /// Add a member to the firm's team (the first must be an owner)
+    /// Add a member to the firm's team (the first must be an owner); prints their one-time sign-in
+    /// link alone on the last line
     Add(StaffAddArgs),
+    /// A new one-time sign-in link for a member, to choose a new password (the earlier link no
+    /// longer opens); printed alone on the last line
+    Link(StaffMemberArgs),
     /// List the team: each member's id, name, email, role and whether they are active
     List,
     /// Give a member another role

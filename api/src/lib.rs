@@ -5,6 +5,7 @@
 
 pub mod blobs;
 mod commands;
+pub mod console;
 mod downloads;
 pub mod error;
 mod extract;

@@ -94,8 +94,8 @@ pub fn trace_layer() -> Trace {
         .on_response(on_response as fn(&Response, Duration, &tracing::Span))
 }
 
-/// Paths whose last part is a secret: a portal link's token, a staff view link's.
-const SECRET_PATHS: [&str; 2] = ["/p/", "/v/"];
+/// Paths whose last part is a secret: a portal link's token, a staff view link's, a sign-in link's.
+const SECRET_PATHS: [&str; 3] = ["/p/", "/v/", crate::console::links::PATH];
 
 /// A request's path fit for the log: the token of a link (`/p/{token}`, `/v/{token}`) is a
 /// credential, so it never reaches a log line, at any level.

@@ -34,6 +34,31 @@ pub struct Settings {
     pub connections: crate::listener::Connections,
     /// Who may read `/metrics` and the details of `/readyz` on the public address.
     pub operations: Operations,
+    /// How long staff stay signed in to the console.
+    pub console: ConsoleSettings,
+}
+
+/// The console's sessions and sign-in links.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConsoleSettings {
+    /// A session unused this long ends.
+    pub idle: Duration,
+    /// A session ends this long after sign-in, however much it is used.
+    pub lifetime: Duration,
+    /// A one-time sign-in link opens nothing after this long.
+    pub link_lifetime: Duration,
+}
+
+impl Default for ConsoleSettings {
+    /// A working day signed in, an hour away from the desk signs out; a link a week, for the
+    /// colleague who reads it on Monday.
+    fn default() -> Self {
+        Self {
+            idle: Duration::from_secs(60 * 60),
+            lifetime: Duration::from_secs(12 * 3600),
+            link_lifetime: Duration::from_secs(7 * 24 * 3600),
+        }
+    }
 }
 
 /// `/metrics` and the details of `/readyz` (per-route counts, the log's head, each projector's
@@ -93,6 +118,7 @@ impl Settings {
             limits: crate::limits::Limits::default(),
             connections: crate::listener::Connections::default(),
             operations: Operations::default(),
+            console: ConsoleSettings::default(),
         }
     }
 

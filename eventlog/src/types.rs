@@ -14,6 +14,8 @@ use crate::error::LogError;
 const INVITE_PREFIX: &str = "invite-";
 /// The team's one stream.
 const TEAM: &str = "team";
+/// The firm's record of sign-ins to the console.
+const SIGN_INS: &str = "sign-ins";
 
 /// The name of a stream: one aggregate's history, e.g. `invite-0193…`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -44,6 +46,11 @@ impl StreamId {
     /// The firm's team: its staff, their roles, who is deactivated (one stream per firm).
     pub fn team() -> Self {
         Self(TEAM.to_owned())
+    }
+
+    /// Who signed in to the console, who was refused, who signed out (one stream per firm).
+    pub fn sign_ins() -> Self {
+        Self(SIGN_INS.to_owned())
     }
 
     /// The Invite whose stream this is, if it is one.

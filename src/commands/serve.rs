@@ -35,6 +35,7 @@ pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
     }
     let public_url = settings.public_url.clone();
     let tokens = lodge_api::staff::tokens::list(store.store()).await?;
+    let team = lodge_api::staff::team::team(&log).await?;
     let shutdown = CancellationToken::new();
     let notifier_settings = config.notifier_settings(&settings)?;
     let server = Server {
@@ -66,6 +67,12 @@ pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
     }
     eprintln!();
     eprintln!("Next:");
+    eprintln!("  {public_url}/staff/   the staff console");
+    if team.members.is_empty() {
+        eprintln!(
+            "  lodge staff add --email you@firm.example --name \"Your Name\" --role owner   the first owner: open the sign-in link it prints"
+        );
+    }
     eprintln!("  http://{}/readyz   is it ready", server.address);
     if tokens.iter().all(|t| t.revoked_at.is_some()) {
         eprintln!("  lodge token create --name \"Your Name\" --email you@firm.example   a staff token for the API");

@@ -11,11 +11,19 @@ use lodge_eventlog::command::{self, CommandError};
 use lodge_eventlog::{EventLog, Metadata, StreamId};
 use uuid::Uuid;
 
+use lodge_api::console::{links, sessions};
+use lodge_projections::ReadStore;
+use secrecy::ExposeSecret;
+
 use crate::cli::StaffCommand;
 use crate::config::Config;
 
 pub async fn run(config: &Config, command: StaffCommand) -> anyhow::Result<ExitCode> {
     let log = super::open_log(config).await?;
+    // Sign-in links and sessions live beside the log, in the API's tables (migrated with the log).
+    let store = ReadStore::connect(config.database_url.expose_secret()).await?;
+    let settings = config.api_settings(lodge_api::settings::random_secret_key())?;
+    let link = |staff_id| links::create(store.store(), &settings, staff_id);
     match command {
         StaffCommand::Add(args) => {
             let staff_id = StaffId::from_uuid(Uuid::now_v7());
@@ -32,11 +40,34 @@ pub async fn run(config: &Config, command: StaffCommand) -> anyhow::Result<ExitC
             .await?;
             let team = team(&log).await?;
             let member = &team.members[&staff_id];
+            let link = link(staff_id).await?;
             eprintln!(
-                "Added {} <{}> to the team as {} (staff id {staff_id}).",
-                member.name, member.email, member.role
+                "Added {} <{}> to the team as {} (staff id {staff_id}). Their one-time sign-in link, to choose a password \
+                 (it opens once, within {} days):",
+                member.name,
+                member.email,
+                member.role,
+                settings.console.link_lifetime.as_secs() / 86_400
             );
-            println!("{staff_id}");
+            println!("{link}");
+        }
+        StaffCommand::Link(args) => {
+            let (staff_id, member) = member(&log, &args.email).await?;
+            if !member.active {
+                anyhow::bail!(
+                    "{} is deactivated: `lodge staff reactivate --email {}` first",
+                    args.email,
+                    args.email
+                );
+            }
+            let link = link(staff_id).await?;
+            eprintln!(
+                "A one-time sign-in link for {} <{}>, to choose a new password (it opens once, within {} days; any earlier link no longer opens):",
+                member.name,
+                member.email,
+                settings.console.link_lifetime.as_secs() / 86_400
+            );
+            println!("{link}");
         }
         StaffCommand::List => {
             for (id, member) in team(&log).await?.members {
@@ -62,8 +93,10 @@ pub async fn run(config: &Config, command: StaffCommand) -> anyhow::Result<ExitC
                 by: Authority::Operator,
                 staff_id: member(&log, &args.email).await?.0,
             };
+            let staff_id = change.staff_id;
             decide(&log, TeamCommand::Deactivate(change)).await?;
-            eprintln!("{} is deactivated.", args.email);
+            let ended = sessions::end_all(store.store(), staff_id).await?;
+            eprintln!("{} is deactivated ({ended} console sessions ended).", args.email);
         }
         StaffCommand::Reactivate(args) => {
             let change = MemberChange {

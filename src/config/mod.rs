@@ -55,6 +55,11 @@ pub struct Config {
     pub firm_time_zone: String,
     /// How long a contact stays signed in to their portal. Env: `LODGE_SESSION_HOURS`.
     pub session_hours: u32,
+    /// How long a staff member stays signed in to the console, however busy
+    /// (`LODGE_STAFF_SESSION_HOURS`), and how long unused before it signs them out
+    /// (`LODGE_STAFF_IDLE_MINUTES`).
+    pub staff_session_hours: u32,
+    pub staff_idle_minutes: u32,
     /// The largest file a contact may upload, in MiB. Env: `LODGE_MAX_FILE_MIB`.
     pub max_file_mib: u64,
     /// The server's secret, 64 hex digits; servers sharing a database must share it. Without it,
@@ -134,6 +139,8 @@ impl Default for Config {
             firm_logo_url: None,
             firm_time_zone: "UTC".into(),
             session_hours: 8,
+            staff_session_hours: 12,
+            staff_idle_minutes: 60,
             max_file_mib: 100,
             secret_key: None,
             secret_key_file: "./lodge-data/secret.key".into(),
@@ -219,9 +226,15 @@ impl Config {
                 "public_url `{public_url}` must start with http:// or https://"
             )));
         }
-        if self.session_hours == 0 || self.max_file_mib == 0 || self.max_connections == 0 {
+        if self.session_hours == 0
+            || self.max_file_mib == 0
+            || self.max_connections == 0
+            || self.staff_session_hours == 0
+            || self.staff_idle_minutes == 0
+        {
             return Err(invalid(
-                "session_hours, max_file_mib and max_connections must be at least 1".into(),
+                "session_hours, staff_session_hours, staff_idle_minutes, max_file_mib and max_connections must be at least 1"
+                    .into(),
             ));
         }
         Ok(lodge_api::Settings {
@@ -266,6 +279,11 @@ impl Config {
                     Some(token) => Some(lodge_api::secrets::hash_token(token)),
                     None => None,
                 },
+            },
+            console: lodge_api::settings::ConsoleSettings {
+                idle: std::time::Duration::from_secs(u64::from(self.staff_idle_minutes) * 60),
+                lifetime: std::time::Duration::from_secs(u64::from(self.staff_session_hours) * 3600),
+                ..Default::default()
             },
         })
     }

@@ -35,6 +35,8 @@ fn keys_are_the_fields() {
             "secret_key_file",
             "session_hours",
             "smtp_url",
+            "staff_idle_minutes",
+            "staff_session_hours",
             "templates_dir",
             "twilio_account_sid",
             "twilio_auth_token",
@@ -89,6 +91,8 @@ fn every_variable_is_read_as_the_text_it_is() {
         ("reminder_overdue_every_days", 0),
         ("reminders_at_most", 4),
         ("session_hours", 1),
+        ("staff_idle_minutes", 15),
+        ("staff_session_hours", 9),
     ];
     let variables = text
         .iter()

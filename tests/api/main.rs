@@ -6,6 +6,8 @@
 mod support;
 
 mod cli;
+mod console;
+mod console_browser;
 mod documents;
 mod invites;
 mod notifier;

@@ -14,13 +14,14 @@ use crate::state::AppState;
 const MAX_PROBLEM_BYTES: usize = 64 * 1024;
 
 pub async fn pages(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let console = request.uri().path().starts_with("/staff");
     let response = next.run(request).await;
     let is_problem = response
         .headers()
         .get(header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
     let mut response = if is_problem {
-        as_page(&state, response).await
+        as_page(&state, response, console).await
     } else {
         response
     };
@@ -38,7 +39,8 @@ pub async fn pages(State(state): State<AppState>, request: Request, next: Next) 
     response
 }
 
-async fn as_page(state: &AppState, response: Response) -> Response {
+/// The error page; on the console's pages (`console`), with a way back to the console.
+async fn as_page(state: &AppState, response: Response, console: bool) -> Response {
     let (parts, body) = response.into_parts();
     let Ok(bytes) = axum::body::to_bytes(body, MAX_PROBLEM_BYTES).await else {
         return Response::from_parts(parts, Body::empty());
@@ -46,14 +48,24 @@ async fn as_page(state: &AppState, response: Response) -> Response {
     let problem: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
     let detail = problem["detail"].as_str().unwrap_or_default();
     let signed_out = parts.status == axum::http::StatusCode::UNAUTHORIZED;
-    let page = state.pages.render(
-        "error.html",
-        context! {
-            page_title => state.pages.text("error_heading"),
-            detail => if signed_out && detail.is_empty() { state.pages.text("error_signed_out") } else { detail.to_owned() },
-            back => (!signed_out).then_some("/portal"),
-        },
-    );
+    let page = if console {
+        state.pages.render(
+            "console/error.html",
+            context! {
+                page_title => state.pages.text("error_heading"),
+                detail,
+            },
+        )
+    } else {
+        state.pages.render(
+            "error.html",
+            context! {
+                page_title => state.pages.text("error_heading"),
+                detail => if signed_out && detail.is_empty() { state.pages.text("error_signed_out") } else { detail.to_owned() },
+                back => (!signed_out).then_some("/portal"),
+            },
+        )
+    };
     match page {
         Ok(html) => {
             let mut page = (parts.status, axum::response::Html(html)).into_response();

@@ -25,6 +25,30 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("error.html", include_str!("../../pages/templates/error.html")),
     ("switch.html", include_str!("../../pages/templates/switch.html")),
     ("signed_out.html", include_str!("../../pages/templates/signed_out.html")),
+    (
+        "console/base.html",
+        include_str!("../../pages/templates/console/base.html"),
+    ),
+    (
+        "console/welcome.html",
+        include_str!("../../pages/templates/console/welcome.html"),
+    ),
+    (
+        "console/sign_in.html",
+        include_str!("../../pages/templates/console/sign_in.html"),
+    ),
+    (
+        "console/dashboard.html",
+        include_str!("../../pages/templates/console/dashboard.html"),
+    ),
+    (
+        "console/account.html",
+        include_str!("../../pages/templates/console/account.html"),
+    ),
+    (
+        "console/error.html",
+        include_str!("../../pages/templates/console/error.html"),
+    ),
 ];
 
 const TEXT: &str = include_str!("../../pages/text/en.toml");
@@ -99,6 +123,9 @@ impl Pages {
         let mut environment = Environment::new();
         environment.set_loader(|name| Ok(TEMPLATES.iter().find(|(n, _)| *n == name).map(|(_, s)| (*s).to_owned())));
         environment.add_global("t", serialized(&text));
+        // The console's words, as `c`.
+        let console = text.get("console").ok_or("the pages' text has no [console] table")?;
+        environment.add_global("c", serialized(console));
         environment.add_global("asset_version", asset_version.clone());
         environment.add_global("firm", serialized(&settings.firm));
         environment.add_filter("nl2br", |text: String| {
@@ -106,6 +133,11 @@ impl Pages {
         });
         environment.add_filter("filesize", |bytes: u64| {
             humansize::format_size(bytes, humansize::WINDOWS)
+        });
+        environment.add_filter("day", |day: String| {
+            day.parse::<chrono::NaiveDate>()
+                .map(|day| day.format("%-d %b %Y").to_string())
+                .unwrap_or(day)
         });
         let time_zone = settings.firm.time_zone;
         environment.add_filter("when", move |at: String| {
@@ -134,6 +166,16 @@ impl Pages {
             .get_template(name)
             .and_then(|template| template.render(values))
             .map_err(|e| ApiError::Internal(format!("the page {name} could not be made: {e:#}")))
+    }
+
+    /// One of the console's words (the `[console]` table).
+    pub fn console_text(&self, key: &str) -> String {
+        self.text
+            .get("console")
+            .and_then(|table| table.get(key))
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_owned()
     }
 
     /// One of the pages' words.

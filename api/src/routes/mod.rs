@@ -1,5 +1,6 @@
 //! The HTTP surface: thin handlers that extract, call one application function, and map the result.
 
+pub(crate) mod console;
 pub(crate) mod health;
 pub(crate) mod pages;
 pub(crate) mod portal;
@@ -20,6 +21,7 @@ pub fn router(timeout: TimeoutLayer, state: &AppState) -> Router<AppState> {
     Router::new()
         .merge(timed.split_for_parts().0)
         .merge(pages::routes(state.clone()))
+        .merge(console::routes(state.clone()))
         .route_layer(timeout)
         .merge(untimed.split_for_parts().0)
         .merge(pages::file_routes(state.clone()))

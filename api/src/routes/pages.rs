@@ -70,7 +70,7 @@ pub fn file_routes(state: AppState) -> Router<AppState> {
         .layer(middleware::from_fn_with_state(state, layer::pages))
 }
 
-fn asset(content_type: &'static str, body: &'static str) -> Response {
+pub(crate) fn asset(content_type: &'static str, body: &'static str) -> Response {
     (
         [
             (header::CONTENT_TYPE, content_type),

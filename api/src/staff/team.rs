@@ -138,6 +138,11 @@ pub async fn change_member(
     }
     let metadata = context.metadata(Actor::from(&staff.as_domain()), &format!("change-member:{id}"));
     let outcome = command::execute_all::<TeamDecider>(&state.log, &StreamId::team(), &commands, &metadata).await?;
+    // A deactivated member is signed out of the console at once (their tokens are refused while
+    // they are deactivated; their sessions are gone for good).
+    if body.active == Some(false) {
+        crate::console::sessions::end_all(&state.store, id).await?;
+    }
     Ok(Recorded {
         position: outcome.position.map(|p| p.0),
     })

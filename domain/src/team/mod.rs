@@ -10,12 +10,14 @@ mod command;
 mod decide;
 mod error;
 mod event;
+mod sign_in;
 mod state;
 
 pub use command::*;
 pub use decide::decide;
 pub use error::TeamError;
 pub use event::*;
+pub use sign_in::*;
 pub use state::{Member, TeamState, evolve};
 
 use crate::decider::Decider;

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use lodge_domain::invite::InviteEvent;
-use lodge_domain::team::TeamEvent;
+use lodge_domain::team::{SignInEvent, TeamEvent};
 use lodge_domain::{EventDecodeError, EventSchema};
 use serde::Deserialize;
 
@@ -39,7 +39,11 @@ fn fixtures() -> Vec<(PathBuf, Fixture)> {
 /// Every aggregate's event types, with their current versions: a stored event is read by the
 /// aggregate whose list names its type.
 fn all_types() -> impl Iterator<Item = (&'static str, u32)> {
-    InviteEvent::TYPES.iter().chain(TeamEvent::TYPES).copied()
+    InviteEvent::TYPES
+        .iter()
+        .chain(TeamEvent::TYPES)
+        .chain(SignInEvent::TYPES)
+        .copied()
 }
 
 /// Reads a stored event as the aggregate that writes its type would, and says which type it read
@@ -47,6 +51,9 @@ fn all_types() -> impl Iterator<Item = (&'static str, u32)> {
 fn read(event_type: &str, version: u32, data: &str) -> Result<(&'static str, u32, String), EventDecodeError> {
     if TeamEvent::TYPES.iter().any(|(name, _)| *name == event_type) {
         let event = TeamEvent::from_json(event_type, version, data)?;
+        Ok((event.event_type(), event.schema_version(), event.to_json()))
+    } else if SignInEvent::TYPES.iter().any(|(name, _)| *name == event_type) {
+        let event = SignInEvent::from_json(event_type, version, data)?;
         Ok((event.event_type(), event.schema_version(), event.to_json()))
     } else {
         let event = InviteEvent::from_json(event_type, version, data)?;

@@ -313,3 +313,39 @@ pub async fn invite(store: &ReadStore, id: InviteId) -> Result<Option<StaffInvit
     doc.map(|doc| serde_json::from_str(&doc).map_err(|e| ProjectionError::Malformed(format!("staff view: {e}"))))
         .transpose()
 }
+
+/// How many invites are in each state the dashboard counts, on `today` in the firm's time zone.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InviteCounts {
+    pub open: i64,
+    /// Open and past their due date.
+    pub overdue: i64,
+    /// Open and due from today to six days on.
+    pub due_this_week: i64,
+    pub completed: i64,
+}
+
+/// The dashboard's counts, in one pass over the table's status and due date.
+pub async fn counts(store: &ReadStore, today: NaiveDate) -> Result<InviteCounts, ProjectionError> {
+    let week_end = today + chrono::Days::new(7);
+    let (open, overdue, due_this_week, completed): (i64, i64, i64, i64) = lodge_store::on!(store.store(), |c| {
+        sqlx::query_as(
+            "SELECT
+                COALESCE(SUM(CASE WHEN status = 'open' THEN 1 ELSE 0 END), 0),
+                COALESCE(SUM(CASE WHEN status = 'open' AND due_on < $1 THEN 1 ELSE 0 END), 0),
+                COALESCE(SUM(CASE WHEN status = 'open' AND due_on >= $1 AND due_on < $2 THEN 1 ELSE 0 END), 0),
+                COALESCE(SUM(CASE WHEN status = 'completed' THEN 1 ELSE 0 END), 0)
+             FROM staff_invites",
+        )
+        .bind(today.to_string())
+        .bind(week_end.to_string())
+        .fetch_one(c)
+        .await
+    })?;
+    Ok(InviteCounts {
+        open,
+        overdue,
+        due_this_week,
+        completed,
+    })
+}

@@ -1,5 +1,6 @@
 //! The real server on a random port with a fresh database, for end-to-end tests of the API.
 
+pub mod browser;
 pub mod process;
 
 use std::time::Duration;

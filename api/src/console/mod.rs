@@ -1,0 +1,15 @@
+//! The staff console's accounts: how a member of the team proves who they are in a browser. A
+//! one-time sign-in link (`links`) lets them choose a password (`credentials`, argon2id); signing in
+//! opens a session (`sessions`) that ends when idle, at its absolute end, at sign-out, or when the
+//! member is deactivated. What happens is on the record (`record`: the `sign-ins` stream); the
+//! credentials stay beside the log as hashes (docs/decisions/0010, 0029). `sign_in` holds the use
+//! cases the pages call; `extract` finds the signed-in member of a request.
+
+pub mod credentials;
+pub mod extract;
+pub mod links;
+mod record;
+pub mod sessions;
+pub mod sign_in;
+
+pub use extract::{ConsoleMember, ConsoleRejection};

@@ -1,0 +1,118 @@
+//! Who signed in to the console, who tried and was refused, who chose a password and who signed
+//! out: facts observed beside the log (a password is checked against its hash there), recorded on
+//! the firm's `sign-ins` stream for the record. Nothing is decided from them, so they are appended
+//! without reading the stream back, and the team's stream, which every staff request reads, does
+//! not grow with them.
+
+use serde::{Deserialize, Serialize};
+
+use crate::decider::{EventDecodeError, EventSchema, check_known, current_version, never_written, payload};
+use crate::ids::StaffId;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum SignInEvent {
+    SignedIn(SignedIn),
+    SignInRefused(SignInRefused),
+    PasswordChosen(PasswordChosen),
+    SignedOut(SignedOut),
+}
+
+/// How a member proved who they are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignInMethod {
+    /// A one-time sign-in link (the first, from `lodge staff add`, or an owner's invitation), after
+    /// which they chose a password.
+    Link,
+    Password,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SignedIn {
+    pub staff_id: StaffId,
+    pub method: SignInMethod,
+}
+
+/// Why a sign-in was refused. Which one is on the record; the person signing in is told only that
+/// the email or password was wrong, so that the page does not say who has an account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefusalReason {
+    WrongPassword,
+    /// No member has this email, or they have not chosen a password yet.
+    UnknownAccount,
+    Deactivated,
+    /// Too many tries for this account or from this address: the password was not checked.
+    TooManyTries,
+    /// A sign-in link that was used, replaced or is too old.
+    SpentLink,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SignInRefused {
+    /// The email given (normalised), or the member's for a link.
+    pub email: String,
+    /// The member it names, when it names one.
+    pub staff_id: Option<StaffId>,
+    pub reason: RefusalReason,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PasswordChosen {
+    pub staff_id: StaffId,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SignedOut {
+    pub staff_id: StaffId,
+    /// Every session of theirs ended ("sign out everywhere"), not only this one.
+    pub everywhere: bool,
+}
+
+impl SignInEvent {
+    /// Every type this code writes, with its current schema version.
+    pub const TYPES: &'static [(&'static str, u32)] = &[
+        ("SignedIn", 1),
+        ("SignInRefused", 1),
+        ("PasswordChosen", 1),
+        ("SignedOut", 1),
+    ];
+}
+
+impl EventSchema for SignInEvent {
+    fn event_type(&self) -> &'static str {
+        match self {
+            SignInEvent::SignedIn(_) => "SignedIn",
+            SignInEvent::SignInRefused(_) => "SignInRefused",
+            SignInEvent::PasswordChosen(_) => "PasswordChosen",
+            SignInEvent::SignedOut(_) => "SignedOut",
+        }
+    }
+
+    fn schema_version(&self) -> u32 {
+        current_version(Self::TYPES, self.event_type()).expect("every event type is listed in SignInEvent::TYPES")
+    }
+
+    fn to_json(&self) -> String {
+        let json = match self {
+            SignInEvent::SignedIn(e) => serde_json::to_string(e),
+            SignInEvent::SignInRefused(e) => serde_json::to_string(e),
+            SignInEvent::PasswordChosen(e) => serde_json::to_string(e),
+            SignInEvent::SignedOut(e) => serde_json::to_string(e),
+        };
+        json.expect("sign-in events serialise")
+    }
+
+    fn from_json(event_type: &str, schema_version: u32, json: &str) -> Result<Self, EventDecodeError> {
+        check_known(Self::TYPES, event_type, schema_version)?;
+        let (t, v) = (event_type, schema_version);
+        // One arm per (type, version) ever written.
+        match (t, v) {
+            ("SignedIn", 1) => payload(t, v, json).map(SignInEvent::SignedIn),
+            ("SignInRefused", 1) => payload(t, v, json).map(SignInEvent::SignInRefused),
+            ("PasswordChosen", 1) => payload(t, v, json).map(SignInEvent::PasswordChosen),
+            ("SignedOut", 1) => payload(t, v, json).map(SignInEvent::SignedOut),
+            _ => Err(never_written(t, v)),
+        }
+    }
+}

@@ -1,0 +1,108 @@
+//! The staff console in a real browser (headless Chromium over WebDriver), against the real
+//! server, on both engines: a new owner follows their sign-in link, chooses a password, lands on the
+//! dashboard, signs out and in again, with the keyboard alone. With `LODGE_SAVE_SCREENSHOTS=1` each
+//! page is saved under `docs/screenshots/`.
+
+use std::time::Duration;
+
+use fantoccini::key::Key;
+use lodge_domain::team::Role;
+use lodge_eventlog::testing::TestDatabase;
+
+use crate::console::{PASSWORD, member_with_link};
+use crate::support::browser::{Browser, Screen, browser};
+use crate::support::*;
+
+lodge_eventlog::test_on_both_engines!(
+    an_owner_signs_in_from_their_link_on_a_desktop,
+    an_owner_signs_in_from_their_link_on_a_phone,
+);
+
+async fn an_owner_signs_in_from_their_link_on_a_desktop(db: TestDatabase) {
+    an_owner_signs_in_from_their_link(db, Screen::Desktop).await;
+}
+
+async fn an_owner_signs_in_from_their_link_on_a_phone(db: TestDatabase) {
+    an_owner_signs_in_from_their_link(db, Screen::Phone).await;
+}
+
+/// Types `text` and moves on with Tab, as a person at the keyboard does.
+async fn type_and_tab(browser: &Browser, text: &str) {
+    let active = browser.client.active_element().await.unwrap();
+    active.send_keys(text).await.unwrap();
+    active.send_keys(&Key::Tab.to_string()).await.unwrap();
+}
+
+async fn path(browser: &Browser) -> String {
+    browser.client.current_url().await.unwrap().path().to_owned()
+}
+
+async fn an_owner_signs_in_from_their_link(db: TestDatabase, screen: Screen) {
+    let app = TestApp::start_with(db, |settings| settings.firm.name = "Alves & Co".into()).await;
+    let (_, link) = member_with_link(&app, "olive@alves.example", "Olive Owner", Role::Owner).await;
+    app.staff().send_invite(&two_contact_invite()).await;
+    let browser = browser(screen).await;
+
+    // The link opens a page to choose a password, its field focused: the keyboard alone does it.
+    browser.goto(&link).await;
+    browser.wait_for_text("h1", "Welcome, Olive Owner").await;
+    browser.screenshot("console-welcome").await;
+    type_and_tab(&browser, PASSWORD).await;
+    let again = browser.client.active_element().await.unwrap();
+    assert_eq!(again.attr("id").await.unwrap().as_deref(), Some("again"));
+    again.send_keys(PASSWORD).await.unwrap();
+    again.send_keys(&Key::Enter.to_string()).await.unwrap();
+
+    browser.wait_for_text("h1", "Invites").await;
+    assert_eq!(path(&browser).await, "/staff/");
+    browser.wait_for_text("main", "Tax return 2026").await;
+    assert!(browser.text("main").await.contains("0 of 3 done"));
+    browser.screenshot("console-dashboard").await;
+
+    // Signing out lands on the sign-in page; signing in again returns to the dashboard.
+    browser.click("header .sign-out button").await;
+    browser.wait_for_text("h1", "Sign in").await;
+    browser.screenshot("console-sign-in").await;
+    browser.type_into("#email", "olive@alves.example").await;
+    browser.type_into("#password", "not it at all").await;
+    browser.click("form.account button").await;
+    browser.wait_for_text("#error", "do not match").await;
+    browser.type_into("#password", PASSWORD).await;
+    browser
+        .element("#password")
+        .await
+        .send_keys(&Key::Enter.to_string())
+        .await
+        .unwrap();
+    browser.wait_for_text("h1", "Invites").await;
+
+    // The search finds by contact; the dashboard's own address keeps the filter.
+    browser.type_into("#q", "ben alves").await;
+    browser
+        .element("#q")
+        .await
+        .send_keys(&Key::Enter.to_string())
+        .await
+        .unwrap();
+    browser.wait_for_text("main", "Tax return 2026").await;
+    assert!(
+        browser
+            .client
+            .current_url()
+            .await
+            .unwrap()
+            .as_str()
+            .contains("q=ben+alves")
+    );
+
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // The wrong password above was answered 401, as it should be; nothing else may fail.
+    let errors: Vec<String> = browser
+        .console_errors()
+        .await
+        .into_iter()
+        .filter(|error| !(error.contains("/staff/sign-in") && error.contains("401")))
+        .collect();
+    assert!(errors.is_empty(), "the console's pages logged errors: {errors:?}");
+    browser.close().await;
+}
