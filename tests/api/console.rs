@@ -52,7 +52,7 @@ pub async fn member_with_link(app: &TestApp, email: &str, name: &str, role: Role
 }
 
 /// A client that keeps cookies to itself (the tests pass them) and does not follow redirects.
-fn client() -> Client {
+pub fn client() -> Client {
     Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -60,7 +60,7 @@ fn client() -> Client {
 }
 
 /// The console session a response sets, if it sets one.
-fn session_cookie(response: &Response) -> Option<String> {
+pub fn session_cookie(response: &Response) -> Option<String> {
     response
         .headers()
         .get_all(SET_COOKIE)
@@ -71,7 +71,7 @@ fn session_cookie(response: &Response) -> Option<String> {
         .filter(|value| !value.is_empty())
 }
 
-fn location(response: &Response) -> &str {
+pub fn location(response: &Response) -> &str {
     response.headers()[LOCATION].to_str().unwrap()
 }
 
@@ -95,10 +95,21 @@ async fn sign_in(app: &TestApp, email: &str, password: &str, cookie: Option<&str
 }
 
 /// `path` of the console with a session cookie.
-async fn get_with(app: &TestApp, path: &str, cookie: &str) -> Response {
+pub async fn get_with(app: &TestApp, path: &str, cookie: &str) -> Response {
     client()
         .get(app.url(path))
         .header(COOKIE, format!("lodge_staff={cookie}"))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// A console form posted with a session cookie, as the browser's page posts it.
+pub async fn post_with(app: &TestApp, path: &str, cookie: &str, form: &[(&str, &str)]) -> Response {
+    client()
+        .post(app.url(path))
+        .header(COOKIE, format!("lodge_staff={cookie}"))
+        .form(form)
         .send()
         .await
         .unwrap()

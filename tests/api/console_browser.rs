@@ -12,10 +12,13 @@ use lodge_eventlog::testing::TestDatabase;
 use crate::console::{PASSWORD, member_with_link};
 use crate::support::browser::{Browser, Screen, browser};
 use crate::support::*;
+use reqwest::StatusCode;
+use serde_json::json;
 
 lodge_eventlog::test_on_both_engines!(
     an_owner_signs_in_from_their_link_on_a_desktop,
     an_owner_signs_in_from_their_link_on_a_phone,
+    staff_review_an_upload_with_the_keyboard,
 );
 
 async fn an_owner_signs_in_from_their_link_on_a_desktop(db: TestDatabase) {
@@ -47,6 +50,7 @@ async fn an_owner_signs_in_from_their_link(db: TestDatabase, screen: Screen) {
     browser.goto(&link).await;
     browser.wait_for_text("h1", "Welcome, Olive Owner").await;
     browser.screenshot("console-welcome").await;
+    browser.assert_accessible("the page to choose a password").await;
     type_and_tab(&browser, PASSWORD).await;
     let again = browser.client.active_element().await.unwrap();
     assert_eq!(again.attr("id").await.unwrap().as_deref(), Some("again"));
@@ -58,15 +62,18 @@ async fn an_owner_signs_in_from_their_link(db: TestDatabase, screen: Screen) {
     browser.wait_for_text("main", "Tax return 2026").await;
     assert!(browser.text("main").await.contains("0 of 3 done"));
     browser.screenshot("console-dashboard").await;
+    browser.assert_accessible("the dashboard").await;
 
     // Signing out lands on the sign-in page; signing in again returns to the dashboard.
     browser.click("header .sign-out button").await;
     browser.wait_for_text("h1", "Sign in").await;
     browser.screenshot("console-sign-in").await;
+    browser.assert_accessible("the sign-in page").await;
     browser.type_into("#email", "olive@alves.example").await;
     browser.type_into("#password", "not it at all").await;
     browser.click("form.account button").await;
     browser.wait_for_text("#error", "do not match").await;
+    browser.assert_accessible("the sign-in page with its error").await;
     browser.type_into("#password", PASSWORD).await;
     browser
         .element("#password")
@@ -104,5 +111,73 @@ async fn an_owner_signs_in_from_their_link(db: TestDatabase, screen: Screen) {
         .filter(|error| !(error.contains("/staff/sign-in") && error.contains("401")))
         .collect();
     assert!(errors.is_empty(), "the console's pages logged errors: {errors:?}");
+    browser.close().await;
+}
+
+/// Signs a member in through their link, as the browser would, and waits for the dashboard.
+async fn sign_in_with_link(browser: &Browser, link: &str) {
+    browser.goto(link).await;
+    browser.type_into("#password", PASSWORD).await;
+    browser.type_into("#again", PASSWORD).await;
+    browser.click("form.account button").await;
+    browser.wait_for_text("h1", "Invites").await;
+}
+
+async fn staff_review_an_upload_with_the_keyboard(db: TestDatabase) {
+    let app = TestApp::start(db).await;
+    member_with_link(&app, "olive@alves.example", "Olive Owner", Role::Owner).await;
+    let (_, link) = member_with_link(&app, "sam@alves.example", "Sam Staff", Role::Staff).await;
+    let sent = app.staff().send_invite(&two_contact_invite()).await;
+    let ana = app.contact(sent.contacts[0].portal_url.as_str()).await;
+    let payslips = json!(sent.requests[0].id);
+    assert_eq!(
+        ana.upload(&payslips, &[("payslip.pdf", pdf("july"))]).await.status(),
+        StatusCode::CREATED
+    );
+
+    let browser = browser(Screen::Desktop).await;
+    sign_in_with_link(&browser, &link).await;
+    browser.wait_for_text("main", "Tax return 2026").await;
+    browser.click("table.invites a").await;
+    browser.wait_for_text("h1", "Tax return 2026").await;
+    // The upload may reach the page's read model a moment after the page first loads.
+    for _ in 0..50 {
+        if browser.text("main").await.contains("Waiting for review (1)") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        browser.client.refresh().await.unwrap();
+    }
+    browser.wait_for_text("#review", "Waiting for review (1)").await;
+    browser.screenshot("console-invite").await;
+    browser.assert_accessible("the invite page").await;
+
+    // Reject with a reason, from the keyboard: the reason's field, then Enter.
+    let reason = browser.element(".review-actions form.reject input[name=reason]").await;
+    reason.send_keys("The July payslip is cut off").await.unwrap();
+    reason.send_keys(&Key::Enter.to_string()).await.unwrap();
+    browser.wait_for_text("#review", "Waiting for review (0)").await;
+    assert!(browser.text("main").await.contains("The July payslip is cut off"));
+    assert_eq!(
+        ana.portal(None).await.requests[0].reason.as_deref(),
+        Some("The July payslip is cut off")
+    );
+
+    let errors = browser.console_errors().await;
+    assert!(errors.is_empty(), "the invite page logged errors: {errors:?}");
+    browser.close().await;
+}
+
+/// The accessibility check can fail: on a page with an image without words and a field without a
+/// label, axe-core reports both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_accessibility_check_finds_what_is_wrong() {
+    let browser = browser(Screen::Desktop).await;
+    browser
+        .goto("data:text/html,<!doctype html><html lang=en><title>t</title><main><img src=x.png><input></main></html>")
+        .await;
+    let violations = browser.axe_violations().await;
+    assert!(violations.iter().any(|v| v.starts_with("image-alt")), "{violations:?}");
+    assert!(violations.iter().any(|v| v.starts_with("label")), "{violations:?}");
     browser.close().await;
 }

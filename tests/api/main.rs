@@ -8,6 +8,7 @@ mod support;
 mod cli;
 mod console;
 mod console_browser;
+mod console_invites;
 mod documents;
 mod invites;
 mod notifier;

@@ -31,11 +31,14 @@ impl ConsoleMember {
         if self.staff.role.includes(needed) {
             return Ok(());
         }
+        let roles = match needed {
+            Role::Owner => "owner role",
+            Role::Staff => "staff or owner role",
+            Role::Viewer => "viewer, staff or owner role",
+        };
         Err(ApiError::Forbidden(format!(
-            "this needs the {needed} role{}, and {} is a {}: an owner can change roles",
-            if needed == Role::Owner { "" } else { " or owner" },
-            self.staff.name,
-            self.staff.role
+            "this needs the {roles}, and {} is a {}: an owner can change roles",
+            self.staff.name, self.staff.role
         )))
     }
 }

@@ -26,8 +26,9 @@ pub async fn pages(State(state): State<AppState>, request: Request, next: Next) 
         response
     };
     let headers = response.headers_mut();
+    // A response that set a stricter policy of its own (a sandboxed preview) keeps it.
     if let Ok(policy) = HeaderValue::from_str(&state.pages.content_security_policy) {
-        headers.insert(header::CONTENT_SECURITY_POLICY, policy);
+        headers.entry(header::CONTENT_SECURITY_POLICY).or_insert(policy);
     }
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));

@@ -11,44 +11,34 @@ use crate::pages::assets;
 use crate::pages::help::{self, Article};
 use crate::settings::Settings;
 
-const TEMPLATES: &[(&str, &str)] = &[
-    ("base.html", include_str!("../../pages/templates/base.html")),
-    ("macros.html", include_str!("../../pages/templates/macros.html")),
-    ("messages.html", include_str!("../../pages/templates/messages.html")),
-    ("requests.html", include_str!("../../pages/templates/requests.html")),
-    ("request.html", include_str!("../../pages/templates/request.html")),
-    ("contact.html", include_str!("../../pages/templates/contact.html")),
-    ("help.html", include_str!("../../pages/templates/help.html")),
-    ("video.html", include_str!("../../pages/templates/video.html")),
-    ("password.html", include_str!("../../pages/templates/password.html")),
-    ("opening.html", include_str!("../../pages/templates/opening.html")),
-    ("error.html", include_str!("../../pages/templates/error.html")),
-    ("switch.html", include_str!("../../pages/templates/switch.html")),
-    ("signed_out.html", include_str!("../../pages/templates/signed_out.html")),
-    (
-        "console/base.html",
-        include_str!("../../pages/templates/console/base.html"),
-    ),
-    (
-        "console/welcome.html",
-        include_str!("../../pages/templates/console/welcome.html"),
-    ),
-    (
-        "console/sign_in.html",
-        include_str!("../../pages/templates/console/sign_in.html"),
-    ),
-    (
-        "console/dashboard.html",
-        include_str!("../../pages/templates/console/dashboard.html"),
-    ),
-    (
-        "console/account.html",
-        include_str!("../../pages/templates/console/account.html"),
-    ),
-    (
-        "console/error.html",
-        include_str!("../../pages/templates/console/error.html"),
-    ),
+/// Each template by its name, compiled into the binary from `api/pages/templates/`.
+macro_rules! templates {
+    ($($name:literal),+ $(,)?) => {
+        &[$(($name, include_str!(concat!("../../pages/templates/", $name)))),+]
+    };
+}
+
+const TEMPLATES: &[(&str, &str)] = templates![
+    "base.html",
+    "macros.html",
+    "messages.html",
+    "requests.html",
+    "request.html",
+    "contact.html",
+    "help.html",
+    "video.html",
+    "password.html",
+    "opening.html",
+    "error.html",
+    "switch.html",
+    "signed_out.html",
+    "console/base.html",
+    "console/welcome.html",
+    "console/sign_in.html",
+    "console/dashboard.html",
+    "console/account.html",
+    "console/error.html",
+    "console/invite.html",
 ];
 
 const TEXT: &str = include_str!("../../pages/text/en.toml");

@@ -25,6 +25,7 @@ pub fn router(timeout: TimeoutLayer, state: &AppState) -> Router<AppState> {
         .route_layer(timeout)
         .merge(untimed.split_for_parts().0)
         .merge(pages::file_routes(state.clone()))
+        .merge(console::file_routes(state.clone()))
 }
 
 /// The API's routes, each with its OpenAPI description: those bounded by the request timeout,

@@ -32,7 +32,7 @@ pub struct StaffView {
     pub invite_id: InviteId,
     pub contact_id: ContactId,
     pub staff_name: String,
-    /// The staff token that made the view: the view shows that token's own writes.
+    /// The staff token (or console session) that made the view: the view shows its own writes.
     pub made_with: uuid::Uuid,
 }
 
@@ -81,15 +81,16 @@ pub async fn issue(
 
 type ViewRow = (String, String, String, String, String);
 
-/// The view a token opens, if it is one, has not expired, and the staff token that made it is not
-/// revoked: a view link dies with its maker's token.
+/// The view a token opens, if it is one, has not expired, and the staff token or console session
+/// that made it is live: a view link dies with its maker's token or session.
 pub async fn find(state: &AppState, token: &str) -> Result<Option<StaffView>, ApiError> {
     let row: Option<ViewRow> = on!(state.store, |c| {
         sqlx::query_as(
             "SELECT v.invite_id, v.contact_id, v.staff_name, v.expires_at, v.made_with
          FROM lodge_staff_views v
-         JOIN lodge_staff_tokens t ON t.id = v.made_with AND t.revoked_at IS NULL
-         WHERE v.token_hash = $1",
+         WHERE v.token_hash = $1
+           AND (EXISTS (SELECT 1 FROM lodge_staff_tokens t WHERE t.id = v.made_with AND t.revoked_at IS NULL)
+             OR EXISTS (SELECT 1 FROM lodge_staff_sessions s WHERE s.id = v.made_with))",
         )
         .bind(secrets::hash_token(token).as_str())
         .fetch_optional(c)

@@ -236,6 +236,42 @@ impl Browser {
         assert!(answer.status().is_success(), "{}", answer.text().await.unwrap());
     }
 
+    /// The page's serious and critical accessibility violations, by axe-core (from npm, installed
+    /// by `.ci/run` under `.ci/axe/`, or the file `LODGE_TEST_AXE` names) run inside the page: its
+    /// source is evaluated through WebDriver, which the page's Content-Security-Policy allows where
+    /// a `<script>` tag would not be.
+    pub async fn axe_violations(&self) -> Vec<String> {
+        let path = std::env::var("LODGE_TEST_AXE").unwrap_or_else(|_| {
+            concat!(env!("CARGO_MANIFEST_DIR"), "/.ci/axe/node_modules/axe-core/axe.min.js").to_owned()
+        });
+        let source = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!(
+                "the accessibility checks need axe-core at {path} ({e}): \
+                 `npm install --prefix .ci/axe axe-core@4.14.1` (.ci/run does), or set LODGE_TEST_AXE"
+            )
+        });
+        let script = format!(
+            "{source}\nreturn axe.run(document, {{resultTypes: ['violations']}}).then(r => r.violations\
+             .filter(v => v.impact === 'serious' || v.impact === 'critical')\
+             .map(v => v.id + ' (' + v.impact + '): ' + v.help + ' at ' + v.nodes.map(n => n.target.join(' ')).join(', ')));"
+        );
+        let found = self
+            .client
+            .execute(&script, vec![])
+            .await
+            .expect("axe-core runs in the page");
+        serde_json::from_value(found).expect("a list of violations")
+    }
+
+    /// Fails the test if the page has a serious or critical accessibility violation.
+    pub async fn assert_accessible(&self, page: &str) {
+        let violations = self.axe_violations().await;
+        assert!(
+            violations.is_empty(),
+            "{page} has accessibility violations: {violations:#?}"
+        );
+    }
+
     pub async fn close(self) {
         self.client.clone().close().await.unwrap();
     }

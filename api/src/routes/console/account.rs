@@ -1,0 +1,162 @@
+//! Signing in and out of the console: the page a sign-in link opens to choose a password, the
+//! sign-in page, signing out, and the member's own account (where they are signed in).
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::CookieJar;
+use minijinja::context;
+use serde::Deserialize;
+
+use super::{HOME, current_cookie, html, page};
+use crate::console::extract::SIGN_IN;
+use crate::console::{ConsoleMember, sessions, sign_in};
+use crate::error::ApiError;
+use crate::extract::{FormBody, PathParams, RequestContext};
+use crate::pages::templates::serialized;
+use crate::state::AppState;
+
+pub(super) async fn welcome(
+    State(state): State<AppState>,
+    PathParams(token): PathParams<String>,
+) -> Result<Response, ApiError> {
+    let (_, member) = sign_in::link_member(&state, &token).await?;
+    welcome_page(&state, &token, &member, None, StatusCode::OK)
+}
+
+fn welcome_page(
+    state: &AppState,
+    token: &str,
+    member: &lodge_domain::team::Member,
+    error: Option<String>,
+    status: StatusCode,
+) -> Result<Response, ApiError> {
+    let values = context! {
+        page_title => state.pages.console_text("welcome_heading").replace("{name}", &member.name),
+        name => &member.name,
+        email => &member.email,
+        action => format!("{}{token}", crate::console::links::PATH),
+        error,
+        ..page(state, "welcome_heading", None, "")
+    };
+    Ok(html(status, state.pages.render("console/welcome.html", values)?))
+}
+
+#[derive(Deserialize)]
+pub(super) struct NewPassword {
+    password: String,
+    again: String,
+}
+
+pub(super) async fn choose_password(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    context: RequestContext,
+    PathParams(token): PathParams<String>,
+    FormBody(form): FormBody<NewPassword>,
+) -> Result<Response, ApiError> {
+    let replacing = current_cookie(&state, &jar);
+    match sign_in::choose_password(
+        &state,
+        &context,
+        &token,
+        form.password,
+        &form.again,
+        replacing.as_deref(),
+    )
+    .await
+    {
+        Ok(cookie) => Ok((jar.add(cookie), Redirect::to(HOME)).into_response()),
+        // The form again, saying what is wrong beside the field.
+        Err(ApiError::Invalid(why)) => {
+            let (_, member) = sign_in::link_member(&state, &token).await?;
+            welcome_page(&state, &token, &member, Some(why), StatusCode::UNPROCESSABLE_ENTITY)
+        }
+        Err(other) => Err(other),
+    }
+}
+
+fn sign_in_form(
+    state: &AppState,
+    email: &str,
+    error: Option<String>,
+    status: StatusCode,
+) -> Result<Response, ApiError> {
+    let values = context! {
+        email,
+        error,
+        ..page(state, "sign_in_heading", None, "")
+    };
+    Ok(html(status, state.pages.render("console/sign_in.html", values)?))
+}
+
+pub(super) async fn sign_in_page(State(state): State<AppState>) -> Result<Response, ApiError> {
+    sign_in_form(&state, "", None, StatusCode::OK)
+}
+
+#[derive(Deserialize)]
+pub(super) struct SignInForm {
+    email: String,
+    password: String,
+}
+
+pub(super) async fn sign_in(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    context: RequestContext,
+    FormBody(form): FormBody<SignInForm>,
+) -> Result<Response, ApiError> {
+    let replacing = current_cookie(&state, &jar);
+    match sign_in::sign_in(&state, &context, &form.email, form.password, replacing.as_deref()).await {
+        Ok(cookie) => Ok((jar.add(cookie), Redirect::to(HOME)).into_response()),
+        Err(refused @ (ApiError::Unauthenticated(_) | ApiError::TooManyRequests { .. })) => {
+            let status = match &refused {
+                ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+                _ => StatusCode::UNAUTHORIZED,
+            };
+            let mut page = sign_in_form(&state, form.email.trim(), Some(refused.to_string()), status)?;
+            if let ApiError::TooManyRequests { retry_after, .. } = refused
+                && let Ok(value) = retry_after.as_secs().to_string().parse()
+            {
+                page.headers_mut().insert(axum::http::header::RETRY_AFTER, value);
+            }
+            Ok(page)
+        }
+        Err(other) => Err(other),
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct SignOutForm {
+    #[serde(default)]
+    everywhere: bool,
+}
+
+pub(super) async fn sign_out(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    context: RequestContext,
+    member: ConsoleMember,
+    FormBody(form): FormBody<SignOutForm>,
+) -> Result<Response, ApiError> {
+    sign_in::sign_out(&state, &context, &member, form.everywhere).await?;
+    let name = sessions::cookie_name(&state.settings);
+    let mut removal = axum_extra::extract::cookie::Cookie::build((name, "")).path("/").build();
+    removal.make_removal();
+    Ok((jar.add(removal), Redirect::to(SIGN_IN)).into_response())
+}
+
+pub(super) async fn account(State(state): State<AppState>, member: ConsoleMember) -> Result<Response, ApiError> {
+    let list = sessions::list(&state.store, &state.settings, member.staff.id).await?;
+    let values = context! {
+        sessions => serialized(&list),
+        current => member.session.id.to_string(),
+        idle_minutes => state.settings.console.idle.as_secs() / 60,
+        lifetime_hours => state.settings.console.lifetime.as_secs() / 3600,
+        ..page(&state, "account_heading", Some(&member), "account")
+    };
+    Ok(html(
+        StatusCode::OK,
+        state.pages.render("console/account.html", values)?,
+    ))
+}

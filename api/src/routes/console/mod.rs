@@ -1,0 +1,87 @@
+//! The staff console's pages (`/staff/`): thin handlers that read what a page shows, or hand a form
+//! to one use case of `console` or `staff`, and answer with a page or a redirect. `GET /` sends a
+//! visitor to the console.
+
+mod account;
+mod dashboard;
+mod documents;
+mod invite;
+
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Router, middleware};
+use axum_extra::extract::CookieJar;
+use minijinja::{Value, context};
+
+use crate::console::extract::SIGN_IN;
+use crate::console::{ConsoleMember, sessions};
+use crate::pages::{assets, layer};
+use crate::routes::pages::asset;
+use crate::same_origin;
+use crate::state::AppState;
+
+/// The console's home: the dashboard.
+const HOME: &str = "/staff/";
+
+pub fn routes(state: AppState) -> Router<AppState> {
+    Router::new()
+        .route("/", get(|| async { Redirect::to(HOME) }))
+        .route("/staff", get(|| async { Redirect::to(HOME) }))
+        .route(HOME, get(dashboard::dashboard))
+        .route(
+            "/staff/welcome/{token}",
+            get(account::welcome).post(account::choose_password),
+        )
+        .route(SIGN_IN, get(account::sign_in_page).post(account::sign_in))
+        .route("/staff/sign-out", post(account::sign_out))
+        .route("/staff/account", get(account::account))
+        .route("/staff/invites/{invite_id}", get(invite::invite))
+        .route(
+            "/staff/invites/{invite_id}/documents/{document_id}/review",
+            post(invite::review),
+        )
+        .route("/staff/invites/{invite_id}/messages", post(invite::post_message))
+        .route("/staff/invites/{invite_id}/cancel", post(invite::cancel))
+        .route(
+            "/staff/invites/{invite_id}/contacts/{contact_id}/view",
+            post(invite::view_as_contact),
+        )
+        .route(
+            "/assets/console.css",
+            get(|| async { asset("text/css", assets::CONSOLE_CSS) }),
+        )
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            same_origin::refuse_cross_site,
+        ))
+        .layer(middleware::from_fn_with_state(state, layer::pages))
+}
+
+/// Pages that move files: outside the request timeout.
+pub fn file_routes(state: AppState) -> Router<AppState> {
+    Router::new()
+        .route("/staff/documents/{document_id}", get(documents::download))
+        .route("/staff/documents/{document_id}/preview", get(documents::preview))
+        .route("/staff/invites/{invite_id}/documents.zip", get(documents::zip))
+        .layer(middleware::from_fn_with_state(state, layer::pages))
+}
+
+/// The values every console page has: its title, who is signed in, and which section it is in.
+pub(super) fn page(state: &AppState, title_key: &str, member: Option<&ConsoleMember>, section: &str) -> Value {
+    context! {
+        page_title => state.pages.console_text(title_key),
+        member => member.map(|m| context! { name => &m.staff.name, role => m.staff.role.as_str() }),
+        section,
+    }
+}
+
+pub(super) fn html(status: StatusCode, page: String) -> Response {
+    (status, Html(page)).into_response()
+}
+
+/// The browser's console session, if it has one: ended when it signs in again.
+pub(super) fn current_cookie(state: &AppState, jar: &CookieJar) -> Option<String> {
+    jar.get(sessions::cookie_name(&state.settings))
+        .map(|cookie| cookie.value().to_owned())
+}
