@@ -19,6 +19,7 @@ lodge_eventlog::test_on_both_engines!(
     an_owner_signs_in_from_their_link_on_a_desktop,
     an_owner_signs_in_from_their_link_on_a_phone,
     staff_review_an_upload_with_the_keyboard,
+    staff_send_an_invite_from_the_new_invite_page,
 );
 
 async fn an_owner_signs_in_from_their_link_on_a_desktop(db: TestDatabase) {
@@ -179,5 +180,76 @@ async fn the_accessibility_check_finds_what_is_wrong() {
     let violations = browser.axe_violations().await;
     assert!(violations.iter().any(|v| v.starts_with("image-alt")), "{violations:?}");
     assert!(violations.iter().any(|v| v.starts_with("label")), "{violations:?}");
+    browser.close().await;
+}
+
+async fn staff_send_an_invite_from_the_new_invite_page(db: TestDatabase) {
+    let app = TestApp::start(db).await;
+    let (_, link) = member_with_link(&app, "olive@alves.example", "Olive Owner", Role::Owner).await;
+    let browser = browser(Screen::Desktop).await;
+    sign_in_with_link(&browser, &link).await;
+    browser.click("a.button[href='/staff/invites/new']").await;
+    browser.wait_for_text("h1", "New invite").await;
+    browser.assert_accessible("the New invite page").await;
+
+    // Enter in a field previews; a mistake shows beside its field and in the summary.
+    browser.type_into("#contact_name_0", "Ana Alves").await;
+    browser
+        .element("#contact_name_0")
+        .await
+        .send_keys(&Key::Enter.to_string())
+        .await
+        .unwrap();
+    browser.wait_for_text("#error-summary", "give the invite a title").await;
+    browser.wait_for_text("#title-error", "give the invite a title").await;
+    browser.assert_accessible("the New invite page with its mistakes").await;
+
+    browser.type_into("#title", "Tax return 2026").await;
+    browser.type_into("#contact_email_0", "ana@example.com").await;
+    browser.type_into("#request_title_0", "Payslips").await;
+    browser.click("button[value=add_request]").await;
+    browser.wait_for_text("main", "Request").await;
+    browser
+        .element("#request_kind_1")
+        .await
+        .select_by_value("form")
+        .await
+        .unwrap();
+    browser.type_into("#request_title_1", "Your details").await;
+    browser.type_into("#field_label_1_0", "Tax file number").await;
+    browser
+        .element("#title")
+        .await
+        .send_keys(&Key::Enter.to_string())
+        .await
+        .unwrap();
+    browser.wait_for_text("#preview", "What the contact will see").await;
+    assert!(browser.text("#preview").await.contains("Your details"));
+    browser.screenshot("console-new-invite").await;
+
+    browser.click("button[value=send]").await;
+    browser.wait_for_text("h1", "Invite sent").await;
+    browser.assert_accessible("the page after sending").await;
+    let copy = browser.element("button[data-copy]").await;
+    assert!(
+        copy.is_displayed().await.unwrap(),
+        "the copy button shows where a script runs"
+    );
+    let link = browser
+        .element(".copy-row input")
+        .await
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(link.starts_with(&app.url("/p/")), "{link}");
+    // The mistake above was answered 422, as it should be; nothing else may fail.
+    let errors: Vec<String> = browser
+        .console_errors()
+        .await
+        .into_iter()
+        .filter(|error| !(error.contains("/staff/invites/new") && error.contains("422")))
+        .collect();
+    assert!(errors.is_empty(), "the console's pages logged errors: {errors:?}");
     browser.close().await;
 }

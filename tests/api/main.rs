@@ -9,6 +9,7 @@ mod cli;
 mod console;
 mod console_browser;
 mod console_invites;
+mod console_new_invite;
 mod documents;
 mod invites;
 mod notifier;

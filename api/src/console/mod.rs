@@ -7,6 +7,7 @@
 
 pub mod credentials;
 pub mod extract;
+pub mod invite_form;
 pub mod links;
 mod record;
 pub mod sessions;

@@ -6,11 +6,12 @@ use sha2::{Digest, Sha256};
 pub const PORTAL_CSS: &str = include_str!("../../pages/assets/portal.css");
 pub const PORTAL_JS: &str = include_str!("../../pages/assets/portal.js");
 pub const CONSOLE_CSS: &str = include_str!("../../pages/assets/console.css");
+pub const CONSOLE_JS: &str = include_str!("../../pages/assets/console.js");
 
 /// Changes whenever an asset does, so that browsers may cache them for long.
 pub fn version(theme_css: &str) -> String {
     let mut digest = Sha256::new();
-    for part in [PORTAL_CSS, PORTAL_JS, CONSOLE_CSS, theme_css] {
+    for part in [PORTAL_CSS, PORTAL_JS, CONSOLE_CSS, CONSOLE_JS, theme_css] {
         digest.update(part.as_bytes());
     }
     hex::encode(&digest.finalize()[..6])

@@ -39,6 +39,8 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "console/account.html",
     "console/error.html",
     "console/invite.html",
+    "console/new_invite.html",
+    "console/sent.html",
 ];
 
 const TEXT: &str = include_str!("../../pages/text/en.toml");

@@ -6,6 +6,7 @@ mod account;
 mod dashboard;
 mod documents;
 mod invite;
+mod new_invite;
 
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -36,6 +37,10 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route(SIGN_IN, get(account::sign_in_page).post(account::sign_in))
         .route("/staff/sign-out", post(account::sign_out))
         .route("/staff/account", get(account::account))
+        .route(
+            "/staff/invites/new",
+            get(new_invite::new_invite).post(new_invite::post_new_invite),
+        )
         .route("/staff/invites/{invite_id}", get(invite::invite))
         .route(
             "/staff/invites/{invite_id}/documents/{document_id}/review",
@@ -50,6 +55,10 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route(
             "/assets/console.css",
             get(|| async { asset("text/css", assets::CONSOLE_CSS) }),
+        )
+        .route(
+            "/assets/console.js",
+            get(|| async { asset("text/javascript", assets::CONSOLE_JS) }),
         )
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -71,7 +80,11 @@ pub fn file_routes(state: AppState) -> Router<AppState> {
 pub(super) fn page(state: &AppState, title_key: &str, member: Option<&ConsoleMember>, section: &str) -> Value {
     context! {
         page_title => state.pages.console_text(title_key),
-        member => member.map(|m| context! { name => &m.staff.name, role => m.staff.role.as_str() }),
+        member => member.map(|m| context! {
+            name => &m.staff.name,
+            role => m.staff.role.as_str(),
+            can_change => m.staff.role.includes(lodge_domain::team::Role::Staff),
+        }),
         section,
     }
 }
