@@ -84,6 +84,22 @@ async fn an_owner_signs_in_from_their_link(db: TestDatabase, screen: Screen) {
         .unwrap();
     browser.wait_for_text("h1", "Invites").await;
 
+    // The owner's other pages: the team (a colleague added, their link shown) and their account.
+    browser.click("nav.tabs a[href='/staff/team']").await;
+    browser.wait_for_text("h1", "Team").await;
+    browser.type_into("#member-name", "Sam Staff").await;
+    browser.type_into("#member-email", "sam@alves.example").await;
+    browser.click("form.account button").await;
+    browser.wait_for_text("#sign-in-link", "Sam Staff").await;
+    browser.screenshot("console-team").await;
+    browser.assert_accessible("the team page").await;
+    browser.click("nav.tabs a[href='/staff/account']").await;
+    browser.wait_for_text("h1", "Your account").await;
+    browser.screenshot("console-account").await;
+    browser.assert_accessible("the account page").await;
+    browser.click("nav.tabs a[href='/staff/']").await;
+    browser.wait_for_text("h1", "Invites").await;
+
     // The search finds by contact; the dashboard's own address keeps the filter.
     browser.type_into("#q", "ben alves").await;
     browser

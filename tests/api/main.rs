@@ -10,6 +10,7 @@ mod console;
 mod console_browser;
 mod console_invites;
 mod console_new_invite;
+mod console_team;
 mod documents;
 mod invites;
 mod notifier;

@@ -41,6 +41,7 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "console/invite.html",
     "console/new_invite.html",
     "console/sent.html",
+    "console/team.html",
 ];
 
 const TEXT: &str = include_str!("../../pages/text/en.toml");

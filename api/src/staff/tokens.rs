@@ -44,7 +44,7 @@ pub struct CreatedToken {
     pub token: String,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct TokenInfo {
     pub id: Uuid,
     pub name: String,
@@ -134,24 +134,50 @@ async fn insert(
 
 /// Revokes a token by its id; returns whether a live token was revoked.
 pub async fn revoke(store: &Store, id: Uuid) -> Result<bool, ApiError> {
+    revoke_where(store, id, None).await
+}
+
+/// Revokes one of a member's own tokens; returns whether a live token of theirs was revoked.
+pub async fn revoke_own(store: &Store, staff_id: StaffId, id: Uuid) -> Result<bool, ApiError> {
+    revoke_where(store, id, Some(staff_id)).await
+}
+
+async fn revoke_where(store: &Store, id: Uuid, staff_id: Option<StaffId>) -> Result<bool, ApiError> {
     let revoked = write_on!(store, |c| {
-        sqlx::query("UPDATE lodge_staff_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-            .bind(Utc::now().to_rfc3339())
-            .bind(id.to_string())
-            .execute(c)
-            .await
-            .map(|done| done.rows_affected())
+        sqlx::query(
+            "UPDATE lodge_staff_tokens SET revoked_at = $1
+             WHERE id = $2 AND revoked_at IS NULL AND ($3 IS NULL OR staff_id = $3)",
+        )
+        .bind(Utc::now().to_rfc3339())
+        .bind(id.to_string())
+        .bind(staff_id.map(|id| id.to_string()))
+        .execute(c)
+        .await
+        .map(|done| done.rows_affected())
     })?;
     Ok(revoked == 1)
 }
 
 pub async fn list(store: &Store) -> Result<Vec<TokenInfo>, ApiError> {
+    listed(store, None).await
+}
+
+/// A member's own tokens, live and revoked, oldest first.
+pub async fn list_for_member(store: &Store, staff_id: StaffId) -> Result<Vec<TokenInfo>, ApiError> {
+    listed(store, Some(staff_id)).await
+}
+
+async fn listed(store: &Store, staff_id: Option<StaffId>) -> Result<Vec<TokenInfo>, ApiError> {
     // id, name, email, created, revoked.
     type Row = (String, String, Option<String>, String, Option<String>);
     let rows: Vec<Row> = on!(store, |c| {
-        sqlx::query_as("SELECT id, name, email, created_at, revoked_at FROM lodge_staff_tokens ORDER BY created_at")
-            .fetch_all(c)
-            .await
+        sqlx::query_as(
+            "SELECT id, name, email, created_at, revoked_at FROM lodge_staff_tokens
+             WHERE ($1 IS NULL OR staff_id = $1) ORDER BY created_at",
+        )
+        .bind(staff_id.map(|id| id.to_string()))
+        .fetch_all(c)
+        .await
     })?;
     rows.into_iter()
         .map(|(id, name, email, created_at, revoked_at)| {

@@ -14,6 +14,7 @@ use crate::console::{ConsoleMember, sessions, sign_in};
 use crate::error::ApiError;
 use crate::extract::{FormBody, PathParams, RequestContext};
 use crate::pages::templates::serialized;
+use crate::staff::tokens;
 use crate::state::AppState;
 
 pub(super) async fn welcome(
@@ -147,16 +148,53 @@ pub(super) async fn sign_out(
 }
 
 pub(super) async fn account(State(state): State<AppState>, member: ConsoleMember) -> Result<Response, ApiError> {
+    account_page(&state, &member, None).await
+}
+
+/// The member's own account: where they are signed in, and their API tokens (a new one shown once).
+async fn account_page(
+    state: &AppState,
+    member: &ConsoleMember,
+    new_token: Option<String>,
+) -> Result<Response, ApiError> {
     let list = sessions::list(&state.store, &state.settings, member.staff.id).await?;
+    let tokens = tokens::list_for_member(&state.store, member.staff.id).await?;
     let values = context! {
         sessions => serialized(&list),
+        tokens => serialized(&tokens),
+        new_token,
         current => member.session.id.to_string(),
         idle_minutes => state.settings.console.idle.as_secs() / 60,
         lifetime_hours => state.settings.console.lifetime.as_secs() / 3600,
-        ..page(&state, "account_heading", Some(&member), "account")
+        ..page(state, "account_heading", Some(member), "account")
     };
     Ok(html(
         StatusCode::OK,
         state.pages.render("console/account.html", values)?,
     ))
+}
+
+/// A new API token for the member, with their role at each request; shown this once.
+pub(super) async fn create_token(State(state): State<AppState>, member: ConsoleMember) -> Result<Response, ApiError> {
+    let email = member.staff.email.clone().unwrap_or_default();
+    let created = tokens::create_for_member(
+        &state.store,
+        member.staff.id,
+        &member.staff.name,
+        &email,
+        member.staff.role,
+    )
+    .await?;
+    account_page(&state, &member, Some(created.token)).await
+}
+
+pub(super) async fn revoke_token(
+    State(state): State<AppState>,
+    member: ConsoleMember,
+    PathParams(id): PathParams<uuid::Uuid>,
+) -> Result<Response, ApiError> {
+    if !tokens::revoke_own(&state.store, member.staff.id, id).await? {
+        return Err(ApiError::NotFound(format!("you have no live token {id}")));
+    }
+    Ok(Redirect::to("/staff/account#tokens").into_response())
 }

@@ -7,6 +7,7 @@ mod dashboard;
 mod documents;
 mod invite;
 mod new_invite;
+mod team;
 
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -37,6 +38,11 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route(SIGN_IN, get(account::sign_in_page).post(account::sign_in))
         .route("/staff/sign-out", post(account::sign_out))
         .route("/staff/account", get(account::account))
+        .route("/staff/account/tokens", post(account::create_token))
+        .route("/staff/account/tokens/{token_id}/revoke", post(account::revoke_token))
+        .route("/staff/team", get(team::team).post(team::add))
+        .route("/staff/team/{staff_id}", post(team::change))
+        .route("/staff/team/{staff_id}/link", post(team::new_link))
         .route(
             "/staff/invites/new",
             get(new_invite::new_invite).post(new_invite::post_new_invite),
@@ -84,6 +90,7 @@ pub(super) fn page(state: &AppState, title_key: &str, member: Option<&ConsoleMem
             name => &m.staff.name,
             role => m.staff.role.as_str(),
             can_change => m.staff.role.includes(lodge_domain::team::Role::Staff),
+            is_owner => m.staff.role == lodge_domain::team::Role::Owner,
         }),
         section,
     }
