@@ -12,6 +12,7 @@ mod extract;
 mod health;
 pub mod limits;
 pub mod listener;
+pub mod live;
 mod metrics;
 pub mod migrations;
 pub mod openapi;

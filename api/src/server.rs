@@ -171,10 +171,11 @@ impl Server {
             });
         }
         let portal_cache = PortalCache::default();
+        let live = crate::live::Live::default();
         tasks.spawn(
             portal_cache
                 .clone()
-                .watch(self.log.clone(), self.store.clone(), shutdown.clone())
+                .watch(self.log.clone(), self.store.clone(), live.clone(), shutdown.clone())
                 .map(Ok),
         );
         let connections = self.settings.connections;
@@ -186,6 +187,8 @@ impl Server {
             metrics: Metrics::default(),
             stream_locks: StreamLocks::default(),
             portal_cache: portal_cache.clone(),
+            live,
+            stopping: shutdown.clone(),
             own_writes: Default::default(),
             pages,
             settings: self.settings,

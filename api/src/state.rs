@@ -31,6 +31,10 @@ pub struct Services {
     pub metrics: Metrics,
     pub stream_locks: StreamLocks,
     pub portal_cache: PortalCache,
+    /// Which invite changed, for the console's live pages.
+    pub live: crate::live::Live,
+    /// Cancelled when the server stops: long-lived responses (live pages) end with it.
+    pub stopping: tokio_util::sync::CancellationToken,
     /// Each session's and staff token's last write, until the read models show it them.
     pub own_writes: OwnWrites,
     /// The portal's pages: templates, words, help articles, the firm's look.

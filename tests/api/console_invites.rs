@@ -17,6 +17,7 @@ lodge_eventlog::test_on_both_engines!(
     previews_are_sandboxed_images_and_nothing_else,
     view_as_contact_opens_their_portal_read_only,
     staff_cancel_an_invite_from_its_page,
+    the_live_stream_tells_a_page_of_its_own_invites_changes,
 );
 
 /// An owner, and a staff member signed in (their session), for an app with one invite sent.
@@ -338,4 +339,46 @@ async fn staff_cancel_an_invite_from_its_page(db: TestDatabase) {
         "{page}"
     );
     assert!(!page.contains("Cancel the invite"), "{page}");
+}
+
+async fn the_live_stream_tells_a_page_of_its_own_invites_changes(db: TestDatabase) {
+    let app = TestApp::start(db).await;
+    let cookie = staff_session(&app).await;
+    let watched = app.staff().send_invite(&two_contact_invite()).await;
+    let other = app.staff().send_invite(&two_contact_invite()).await;
+    let stream = get_with(&app, &format!("/staff/live?invite={}", watched.id), &cookie).await;
+    assert_eq!(stream.status(), StatusCode::OK);
+    assert_eq!(stream.headers()["content-type"], "text/event-stream");
+    let mut stream = stream.bytes_stream();
+
+    // A change to another invite is not told; one to the page's invite is, with its position.
+    let elsewhere = app
+        .staff()
+        .write_to(&other.id.to_string(), other.contacts[0].id, "Hello")
+        .await;
+    let here = app
+        .staff()
+        .write_to(&watched.id.to_string(), watched.contacts[0].id, "Hello")
+        .await;
+    let mut said = String::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !said.contains("event: changed\ndata: ") || !said.ends_with("\n\n") {
+        let chunk = tokio::time::timeout_at(deadline, futures_util::StreamExt::next(&mut stream))
+            .await
+            .expect("a change within moments")
+            .unwrap()
+            .unwrap();
+        said.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    let position: i64 = said.split("data: ").nth(1).unwrap().trim().parse().unwrap();
+    assert_eq!(Some(position), here.position, "{said}");
+    assert!(Some(position) > elsewhere.position);
+
+    // Signed out, no stream.
+    let anonymous = crate::console::client()
+        .get(app.url("/staff/live"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), StatusCode::SEE_OTHER);
 }

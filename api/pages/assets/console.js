@@ -15,3 +15,42 @@ document.querySelectorAll("button[data-copy]").forEach(function (button) {
     });
   });
 });
+
+// Live pages: the server says when an invite the page shows changed; the page fetches itself
+// once the change is in (?after=) and swaps the parts marked data-live-part, leaving alone a part
+// the person is typing in. Without a script, a reload shows the same.
+(function () {
+  var source = document.body.dataset.live;
+  if (!source || !window.EventSource || !window.fetch) return;
+  var latest = 0;
+  var busy = false;
+  function refresh() {
+    if (busy) return;
+    busy = true;
+    var target = latest;
+    var url = new URL(window.location.href);
+    url.searchParams.set("after", String(target));
+    fetch(url.toString(), { credentials: "same-origin", headers: { "Accept": "text/html" } })
+      .then(function (response) { return response.ok ? response.text() : null; })
+      .then(function (text) {
+        if (!text) return;
+        var fresh = new DOMParser().parseFromString(text, "text/html");
+        document.querySelectorAll("[data-live-part]").forEach(function (part) {
+          var replacement = fresh.getElementById(part.id);
+          if (!replacement || part.contains(document.activeElement)) return;
+          if (part.innerHTML !== replacement.innerHTML) part.innerHTML = replacement.innerHTML;
+        });
+      })
+      .finally(function () {
+        busy = false;
+        if (latest > target) refresh();
+      });
+  }
+  var events = new EventSource(source);
+  events.addEventListener("changed", function (event) {
+    latest = Math.max(latest, Number(event.data) || 0);
+    refresh();
+  });
+  // Told it fell behind: fetch the page as it is now.
+  events.addEventListener("reload", refresh);
+})();

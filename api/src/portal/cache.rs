@@ -29,6 +29,8 @@ use lodge_projections::portal::{PortalProjection, PortalView};
 use lodge_projections::{Projection, ProjectionError, ReadStore};
 use tokio_util::sync::CancellationToken;
 
+use crate::live::{Change, Live};
+
 /// Sessions kept at most; the oldest go first.
 pub const CAPACITY: usize = 20_000;
 /// How often positions the projector has passed are forgotten.
@@ -140,13 +142,14 @@ impl PortalCache {
         inner.latest.retain(|_, seen| *seen > projector);
     }
 
-    /// Follows the log until `shutdown`, dropping the entries of every invite an event touches. If
+    /// Follows the log until `shutdown`, dropping the entries of every invite an event touches, and
+    /// telling `live` (the console's pages) of each change. If
     /// the log cannot be read (the database went away), nothing is served from memory until it can
     /// be again: the cache empties, then starts again from the portal projector's checkpoint.
-    pub async fn watch(self, log: EventLog, store: ReadStore, shutdown: CancellationToken) {
+    pub async fn watch(self, log: EventLog, store: ReadStore, live: Live, shutdown: CancellationToken) {
         let mut attempt = 0;
         loop {
-            match self.follow(&log, &store, &shutdown).await {
+            match self.follow(&log, &store, &live, &shutdown).await {
                 Ok(()) => return,
                 Err(error) => {
                     attempt += 1;
@@ -165,6 +168,7 @@ impl PortalCache {
         &self,
         log: &EventLog,
         store: &ReadStore,
+        live: &Live,
         shutdown: &CancellationToken,
     ) -> Result<(), ProjectionError> {
         let start = store
@@ -186,6 +190,7 @@ impl PortalCache {
                     for event in batch? {
                         if let Some(invite) = event.stream_id.invite_id() {
                             self.saw(invite, event.position.0);
+                            live.publish(Change { invite, position: event.position.0 });
                         }
                     }
                 }

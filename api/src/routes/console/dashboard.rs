@@ -30,6 +30,8 @@ pub(super) struct DashboardQuery {
     show: Show,
     #[serde(default)]
     offset: u32,
+    /// A live page fetching itself once a change it was told of is in the read models.
+    after: Option<i64>,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -79,7 +81,7 @@ pub(super) async fn dashboard(
             q: Some(q.clone()),
             limit: Some(PAGE_SIZE + 1),
             offset: Some(query.offset),
-            after: None,
+            after: query.after,
         },
     )
     .await?;
@@ -121,6 +123,7 @@ pub(super) async fn dashboard(
         show => show_name(query.show),
         newer => (query.offset > 0).then(|| link(query.offset.saturating_sub(PAGE_SIZE))),
         older => more.then(|| link(query.offset + PAGE_SIZE)),
+        live => "/staff/live",
         ..page(&state, "dashboard_heading", Some(&member), "invites")
     };
     Ok(html(

@@ -17,7 +17,7 @@ use super::dashboard::due_words;
 use super::{html, page};
 use crate::console::ConsoleMember;
 use crate::error::ApiError;
-use crate::extract::{FormBody, PathParams, RequestContext};
+use crate::extract::{FormBody, PathParams, QueryParams, ReadAfter, RequestContext};
 use crate::pages::templates::serialized;
 use crate::staff::invites::{self, Cancel, Decision, Review, StaffMessage};
 use crate::staff::view_links;
@@ -114,12 +114,15 @@ pub(super) async fn invite(
     State(state): State<AppState>,
     member: ConsoleMember,
     PathParams(id): PathParams<InviteId>,
+    QueryParams(read): QueryParams<ReadAfter>,
 ) -> Result<Response, ApiError> {
     let writer = member.staff.writer();
-    let view = invites::get(&state, &writer, id, None).await?;
+    // `?after=`: a live page fetching itself once a change it was told of is in the read models.
+    let after = read.position()?;
+    let view = invites::get(&state, &writer, id, after).await?;
     let mut contacts = Vec::with_capacity(view.contacts.len());
     for contact in &view.contacts {
-        let portal = invites::portal(&state, Some(&writer), id, contact.id, None).await?;
+        let portal = invites::portal(&state, Some(&writer), id, contact.id, after).await?;
         let documents = contact
             .requests
             .iter()
@@ -146,6 +149,7 @@ pub(super) async fn invite(
         grid => serialized(&grid(&view)),
         contacts => serialized(&contacts),
         can_change => member.staff.role.includes(Role::Staff),
+        live => format!("/staff/live?invite={id}"),
         ..page(&state, "invite_heading", Some(&member), "invites")
     };
     Ok(html(StatusCode::OK, state.pages.render("console/invite.html", values)?))

@@ -6,6 +6,7 @@ mod account;
 mod dashboard;
 mod documents;
 mod invite;
+mod live;
 mod new_invite;
 mod team;
 
@@ -77,6 +78,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
 pub fn file_routes(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/staff/documents/{document_id}", get(documents::download))
+        .route("/staff/live", get(live::live))
         .route("/staff/documents/{document_id}/preview", get(documents::preview))
         .route("/staff/invites/{invite_id}/documents.zip", get(documents::zip))
         .layer(middleware::from_fn_with_state(state, layer::pages))
