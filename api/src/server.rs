@@ -172,10 +172,17 @@ impl Server {
         }
         let portal_cache = PortalCache::default();
         let live = crate::live::Live::default();
+        let accounts = std::sync::Arc::new(crate::console::cache::AccountCache::default());
         tasks.spawn(
             portal_cache
                 .clone()
-                .watch(self.log.clone(), self.store.clone(), live.clone(), shutdown.clone())
+                .watch(
+                    self.log.clone(),
+                    self.store.clone(),
+                    live.clone(),
+                    accounts.clone(),
+                    shutdown.clone(),
+                )
                 .map(Ok),
         );
         let connections = self.settings.connections;
@@ -189,6 +196,8 @@ impl Server {
             portal_cache: portal_cache.clone(),
             live,
             stopping: shutdown.clone(),
+            dashboard: Default::default(),
+            accounts,
             own_writes: Default::default(),
             pages,
             settings: self.settings,

@@ -33,6 +33,10 @@ pub struct Services {
     pub portal_cache: PortalCache,
     /// Which invite changed, for the console's live pages.
     pub live: crate::live::Live,
+    /// Staff accounts (the team, console sessions) kept a moment in memory.
+    pub accounts: Arc<crate::console::cache::AccountCache>,
+    /// The console dashboard's default view, shared for a moment under load.
+    pub dashboard: crate::console::dashboard_cache::DashboardCache,
     /// Cancelled when the server stops: long-lived responses (live pages) end with it.
     pub stopping: tokio_util::sync::CancellationToken,
     /// Each session's and staff token's last write, until the read models show it them.

@@ -14,7 +14,7 @@ use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use reqwest::{Client, Response, StatusCode};
 
 use crate::support::process::lodge_ok;
-use crate::support::{TestApp, expect_page, two_contact_invite};
+use crate::support::{TestApp, expect_page, two_contact_invite, within_moments};
 
 lodge_eventlog::test_on_both_engines!(
     a_new_member_chooses_a_password_from_their_link_and_lands_on_the_dashboard,
@@ -29,6 +29,7 @@ lodge_eventlog::test_on_both_engines!(
     a_visitor_is_sent_to_the_console_and_then_to_sign_in,
     the_dashboard_shows_each_invite_with_its_progress_and_the_counts,
     staff_add_prints_the_sign_in_link_alone_on_its_last_line,
+    a_member_added_elsewhere_is_known_at_once,
 );
 
 /// The password every member chooses in these tests.
@@ -384,7 +385,11 @@ async fn a_deactivated_members_sessions_end_and_they_cannot_sign_in(db: TestData
     command::execute::<TeamDecider>(&app.log, &StreamId::team(), &deactivate, &Metadata::new(Actor::System))
         .await
         .unwrap();
-    assert!(!signed_in(&app, &session).await, "the session ended with the member");
+    // Made as the operator would, around the server: it takes the change up within moments.
+    within_moments("the session ending with the member", || async {
+        !signed_in(&app, &session).await
+    })
+    .await;
 
     let refused = expect_page(
         sign_in(&app, "sam@firm.example", PASSWORD, None).await,
@@ -399,6 +404,7 @@ async fn a_deactivated_members_sessions_end_and_they_cannot_sign_in(db: TestData
     command::execute::<TeamDecider>(&app.log, &StreamId::team(), &reactivate, &Metadata::new(Actor::System))
         .await
         .unwrap();
+    tokio::time::sleep(lodge_api::console::cache::FRESH_FOR).await;
     assert!(
         !signed_in(&app, &session).await,
         "reactivation does not bring an old session back"
@@ -551,4 +557,40 @@ async fn staff_add_prints_the_sign_in_link_alone_on_its_last_line(db: TestDataba
         .await
         .unwrap();
     assert_eq!(old.status(), StatusCode::NOT_FOUND);
+}
+
+async fn a_member_added_elsewhere_is_known_at_once(db: TestDatabase) {
+    let app = TestApp::start(db).await;
+    // The server has the team in memory…
+    let (_, owner) = signed_in_member(&app, "olive@firm.example", "Olive Owner", Role::Owner).await;
+    assert!(signed_in(&app, &owner).await);
+    // …when another process (lodge staff add, another server) adds a viewer, on a log of its own.
+    let elsewhere = app.db.log().await;
+    let val = StaffId::from_uuid(uuid::Uuid::now_v7());
+    let add = TeamCommand::AddMember(AddMember {
+        by: Authority::Operator,
+        staff_id: val,
+        email: "val@firm.example".into(),
+        name: "Val Viewer".into(),
+        role: Role::Viewer,
+    });
+    command::execute::<TeamDecider>(&elsewhere, &StreamId::team(), &add, &Metadata::new(Actor::System))
+        .await
+        .unwrap();
+    // Their link opens at once, and their token has their role at once: never the staff role of a
+    // token made by name alone.
+    let link = links::create(app.store.store(), &app.settings, val).await.unwrap();
+    expect_page(client().get(&link).send().await.unwrap(), StatusCode::OK).await;
+    let token = lodge_api::staff::tokens::create_for_member(
+        app.store.store(),
+        val,
+        "Val Viewer",
+        "val@firm.example",
+        Role::Viewer,
+    )
+    .await
+    .unwrap()
+    .token;
+    let refused = app.staff_with(&token).post("/api/invites", &two_contact_invite()).await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
 }

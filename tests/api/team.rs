@@ -10,7 +10,7 @@ use lodge_eventlog::{Metadata, StreamId};
 use reqwest::StatusCode;
 
 use crate::support::process::{json_lines, lodge, lodge_ok, run, stderr};
-use crate::support::{TestApp, expect, expect_as, expect_problem, two_contact_invite};
+use crate::support::{TestApp, expect, expect_as, expect_problem, two_contact_invite, within_moments};
 
 lodge_eventlog::test_on_both_engines!(
     staff_add_records_the_member_and_list_shows_them,
@@ -333,6 +333,11 @@ async fn a_members_token_acts_with_the_role_they_have_now_and_dies_with_deactiva
         }),
     )
     .await;
+    // Made as the operator would, around the server: it takes the change up within moments.
+    within_moments("the new role", || async {
+        val.post("/api/invites", &two_contact_invite()).await.status() != StatusCode::FORBIDDEN
+    })
+    .await;
     expect(
         val.post("/api/invites", &two_contact_invite()).await,
         StatusCode::CREATED,
@@ -346,6 +351,10 @@ async fn a_members_token_acts_with_the_role_they_have_now_and_dies_with_deactiva
             staff_id: val_id,
         }),
     )
+    .await;
+    within_moments("the deactivation", || async {
+        val.get("/api/invites").await.status() == StatusCode::UNAUTHORIZED
+    })
     .await;
     expect_problem(
         val.get("/api/invites").await,
@@ -361,7 +370,10 @@ async fn a_members_token_acts_with_the_role_they_have_now_and_dies_with_deactiva
         }),
     )
     .await;
-    expect(val.get("/api/invites").await, StatusCode::OK).await;
+    within_moments("the reactivation", || async {
+        val.get("/api/invites").await.status() == StatusCode::OK
+    })
+    .await;
     app.stop().await;
 }
 

@@ -2,6 +2,8 @@
 //! (their role, whether they are still active). Not signed in, a page sends them to sign in; a
 //! deactivated member's sessions all end.
 
+use std::time::Instant;
+
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -10,6 +12,7 @@ use lodge_domain::team::Role;
 
 use crate::console::sessions::{self, Session};
 use crate::error::ApiError;
+use crate::secrets;
 use crate::staff::team;
 use crate::staff::tokens::StaffMember;
 use crate::state::AppState;
@@ -72,15 +75,15 @@ impl FromRequestParts<AppState> for ConsoleMember {
         let cookie = jar
             .get(sessions::cookie_name(&state.settings))
             .ok_or(ConsoleRejection::SignIn)?;
-        let session = sessions::find(&state.store, &state.settings, cookie.value())
+        let session = live_session(state, cookie.value())
             .await?
             .ok_or(ConsoleRejection::SignIn)?;
-        let team = team::team(&state.log).await.map_err(ApiError::from)?;
-        let member = match team.members.get(&session.staff_id) {
+        let member = match team::member(state, session.staff_id).await? {
             Some(member) if member.active => member,
             // Deactivated (or no longer known): every session of theirs ends now.
             _ => {
                 sessions::end_all(&state.store, session.staff_id).await?;
+                state.accounts.forget_member(session.staff_id);
                 return Err(ConsoleRejection::SignIn);
             }
         };
@@ -94,5 +97,29 @@ impl FromRequestParts<AppState> for ConsoleMember {
             },
             session,
         })
+    }
+}
+
+/// The live session a cookie names: from memory when read a moment ago (`console::cache`), else
+/// from the database.
+async fn live_session(state: &AppState, cookie: &str) -> Result<Option<Session>, ApiError> {
+    let hash = secrets::hash_token(cookie);
+    let found = match state.accounts.session(hash.as_str()) {
+        Some(known) => sessions::check(&state.store, &state.settings, known).await?,
+        None => {
+            let read_at = Instant::now();
+            let found = sessions::find(&state.store, &state.settings, cookie).await?;
+            if let Some(known) = &found {
+                state.accounts.keep_session(read_at, known.clone());
+            }
+            found
+        }
+    };
+    match found {
+        Some(known) => Ok(Some(known.session)),
+        None => {
+            state.accounts.forget_session(hash.as_str());
+            Ok(None)
+        }
     }
 }

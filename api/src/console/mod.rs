@@ -5,7 +5,9 @@
 //! credentials stay beside the log as hashes (docs/decisions/0010, 0029). `sign_in` holds the use
 //! cases the pages call; `extract` finds the signed-in member of a request.
 
+pub mod cache;
 pub mod credentials;
+pub mod dashboard_cache;
 pub mod extract;
 pub mod invite_form;
 pub mod links;

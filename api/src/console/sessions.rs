@@ -14,6 +14,7 @@ use lodge_store::{Store, on, write_on};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::console::cache::KnownSession;
 use crate::error::ApiError;
 use crate::extract::RequestContext;
 use crate::secrets;
@@ -91,8 +92,9 @@ pub async fn open(
 }
 
 /// The live session a cookie names, marked used; None when there is none, or it has ended (when
-/// idle too long or past its end, it is removed).
-pub async fn find(store: &Store, settings: &Settings, cookie: &str) -> Result<Option<Session>, ApiError> {
+/// idle too long or past its end, it is removed). The accounts cache (`console::cache`) keeps what
+/// this reads for a moment; [`check`] judges a kept one the same way.
+pub async fn find(store: &Store, settings: &Settings, cookie: &str) -> Result<Option<KnownSession>, ApiError> {
     let hash = secrets::hash_token(cookie).as_str().to_owned();
     let row: Option<(String, String, String, String)> = on!(store, |c| {
         sqlx::query_as(
@@ -107,28 +109,43 @@ pub async fn find(store: &Store, settings: &Settings, cookie: &str) -> Result<Op
     };
     let stored = |what: &str, e: &dyn std::fmt::Display| ApiError::Internal(format!("a stored session {what}: {e}"));
     let time = |text: &str| text.parse::<DateTime<Utc>>().map_err(|e| stored("time", &e));
-    let (last_seen_at, expires_at) = (time(&last_seen_at)?, time(&expires_at)?);
+    let known = KnownSession {
+        session: Session {
+            id: id.parse().map_err(|e| stored("id", &e))?,
+            staff_id: staff_id.parse().map_err(|e| stored("staff id", &e))?,
+            hash,
+        },
+        last_seen_at: time(&last_seen_at)?,
+        expires_at: time(&expires_at)?,
+    };
+    check(store, settings, known).await
+}
+
+/// A session read earlier, if it is still live: ended (and removed) when idle too long or past its
+/// end; marked used at most once a minute.
+pub async fn check(
+    store: &Store,
+    settings: &Settings,
+    mut known: KnownSession,
+) -> Result<Option<KnownSession>, ApiError> {
     let now = Utc::now();
     let idle = chrono::Duration::from_std(settings.console.idle).unwrap_or(chrono::Duration::MAX);
-    if expires_at <= now || last_seen_at + idle <= now {
-        end(store, cookie).await?;
+    if known.expires_at <= now || known.last_seen_at + idle <= now {
+        delete(store, &known.session.hash).await?;
         return Ok(None);
     }
-    if (now - last_seen_at).num_seconds() >= TOUCH_EVERY_SECONDS {
+    if (now - known.last_seen_at).num_seconds() >= TOUCH_EVERY_SECONDS {
         write_on!(store, |c| {
             sqlx::query("UPDATE lodge_staff_sessions SET last_seen_at = $1 WHERE session_hash = $2")
                 .bind(now.to_rfc3339())
-                .bind(&hash)
+                .bind(&known.session.hash)
                 .execute(c)
                 .await
                 .map(|_| ())
         })?;
+        known.last_seen_at = now;
     }
-    Ok(Some(Session {
-        id: id.parse().map_err(|e| stored("id", &e))?,
-        staff_id: staff_id.parse().map_err(|e| stored("staff id", &e))?,
-        hash,
-    }))
+    Ok(Some(known))
 }
 
 /// Ends the session a cookie names, if there is one.

@@ -41,6 +41,7 @@ fn spent_link() -> ApiError {
 /// Whose a sign-in link is, for the page that asks them to choose a password.
 pub async fn link_member(state: &AppState, token: &str) -> Result<(StaffId, Member), ApiError> {
     let staff_id = links::find(&state.store, token).await?.ok_or_else(spent_link)?;
+    // Read from the log, not memory: a sign-in is rare, and must see the team as it is now.
     let team = team::team(&state.log).await?;
     let member = team.members.get(&staff_id).cloned().ok_or_else(spent_link)?;
     if !member.active {
@@ -123,6 +124,7 @@ pub async fn sign_in(
             });
         }
     };
+    // Read from the log, not memory: a sign-in is rare, and must see the team as it is now.
     let team = team::team(&state.log).await?;
     let found = team.by_email(&email).map(|(id, member)| (id, member.clone()));
     let stored = match &found {
@@ -185,6 +187,7 @@ async fn open_session(
     let cookie = sessions::open(&state.store, &state.settings, context, staff_id).await?;
     if let Some(old) = replacing {
         sessions::end(&state.store, old).await?;
+        state.accounts.forget_session(secrets::hash_token(old).as_str());
     }
     record(
         state,
@@ -206,8 +209,10 @@ pub async fn sign_out(
     let staff_id = member.staff.id;
     if everywhere {
         sessions::end_all(&state.store, staff_id).await?;
+        state.accounts.forget_member(staff_id);
     } else {
         sessions::end_session(&state.store, &member.session).await?;
+        state.accounts.forget_session(&member.session.hash);
     }
     let event = SignInEvent::SignedOut(SignedOut { staff_id, everywhere });
     record(

@@ -39,6 +39,7 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "console/account.html",
     "console/error.html",
     "console/invite.html",
+    "console/invite_table.html",
     "console/new_invite.html",
     "console/sent.html",
     "console/team.html",

@@ -29,6 +29,7 @@ use lodge_projections::portal::{PortalProjection, PortalView};
 use lodge_projections::{Projection, ProjectionError, ReadStore};
 use tokio_util::sync::CancellationToken;
 
+use crate::console::cache::AccountCache;
 use crate::live::{Change, Live};
 
 /// Sessions kept at most; the oldest go first.
@@ -142,14 +143,22 @@ impl PortalCache {
         inner.latest.retain(|_, seen| *seen > projector);
     }
 
-    /// Follows the log until `shutdown`, dropping the entries of every invite an event touches, and
-    /// telling `live` (the console's pages) of each change. If
+    /// Follows the log until `shutdown`, dropping the entries of every invite an event touches,
+    /// telling `live` (the console's pages) of each change, and `accounts` of the team's changes
+    /// and sign-outs. If
     /// the log cannot be read (the database went away), nothing is served from memory until it can
     /// be again: the cache empties, then starts again from the portal projector's checkpoint.
-    pub async fn watch(self, log: EventLog, store: ReadStore, live: Live, shutdown: CancellationToken) {
+    pub async fn watch(
+        self,
+        log: EventLog,
+        store: ReadStore,
+        live: Live,
+        accounts: Arc<AccountCache>,
+        shutdown: CancellationToken,
+    ) {
         let mut attempt = 0;
         loop {
-            match self.follow(&log, &store, &live, &shutdown).await {
+            match self.follow(&log, &store, &live, &accounts, &shutdown).await {
                 Ok(()) => return,
                 Err(error) => {
                     attempt += 1;
@@ -169,6 +178,7 @@ impl PortalCache {
         log: &EventLog,
         store: &ReadStore,
         live: &Live,
+        accounts: &AccountCache,
         shutdown: &CancellationToken,
     ) -> Result<(), ProjectionError> {
         let start = store
@@ -188,9 +198,13 @@ impl PortalCache {
                 }
                 batch = subscription.next_batch(1_000) => {
                     for event in batch? {
-                        if let Some(invite) = event.stream_id.invite_id() {
-                            self.saw(invite, event.position.0);
-                            live.publish(Change { invite, position: event.position.0 });
+                        match event.stream_id.invite_id() {
+                            Some(invite) => {
+                                self.saw(invite, event.position.0);
+                                live.publish(Change { invite, position: event.position.0 });
+                            }
+                            // The team's changes and sign-outs, for the accounts kept in memory.
+                            None => accounts.saw(&event),
                         }
                     }
                 }

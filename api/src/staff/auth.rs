@@ -64,7 +64,7 @@ async fn signed_in(parts: &Parts, state: &AppState) -> Result<StaffMember, ApiEr
             "this staff token is unknown or was revoked".into(),
         ));
     };
-    if let Some(member) = team::team(&state.log).await?.members.get(&staff.id) {
+    if let Some(member) = team::member(state, staff.id).await? {
         if !member.active {
             return Err(ApiError::Unauthenticated(format!(
                 "{} was deactivated, and their tokens with them: an owner can reactivate them",

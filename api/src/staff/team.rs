@@ -3,7 +3,7 @@
 //! stream itself, folded by the domain: a team is a few dozen events, one read per staff request.
 
 use lodge_domain::team::{
-    AddMember, Authority, ChangeRole, MemberChange, Role, TeamCommand, TeamDecider, TeamEvent, TeamState,
+    AddMember, Authority, ChangeRole, Member, MemberChange, Role, TeamCommand, TeamDecider, TeamEvent, TeamState,
 };
 use lodge_domain::{Actor, Decider, StaffId};
 use lodge_eventlog::command;
@@ -29,6 +29,34 @@ pub async fn team(log: &EventLog) -> Result<TeamState, LogError> {
         .map(|event| event.decode::<TeamEvent>())
         .collect::<Result<Vec<_>, _>>()?;
     Ok(TeamDecider::fold(&events))
+}
+
+/// The team as a request needs it: from memory when read a moment ago and unchanged since
+/// (`console::cache`), else from the log.
+pub async fn current(state: &AppState) -> Result<std::sync::Arc<TeamState>, ApiError> {
+    match state.accounts.team() {
+        Some(team) => Ok(team),
+        None => fresh(state).await,
+    }
+}
+
+/// The team read from the log now, kept for the requests after.
+async fn fresh(state: &AppState) -> Result<std::sync::Arc<TeamState>, ApiError> {
+    let read_at = std::time::Instant::now();
+    let read = std::sync::Arc::new(team(&state.log).await?);
+    state.accounts.keep_team(read_at, read.clone());
+    Ok(read)
+}
+
+/// A member of the team. The team in memory answers when it knows them as active; otherwise the log
+/// does (a member added or reactivated a moment ago, by another server or `lodge staff`, whose event
+/// the memory has not heard of yet), so no one is refused, or taken for a token made by name alone,
+/// for being new. (A deactivation made elsewhere is taken up within `console::cache::FRESH_FOR`.)
+pub async fn member(state: &AppState, id: StaffId) -> Result<Option<Member>, ApiError> {
+    if let Some(found) = current(state).await?.members.get(&id).filter(|m| m.active) {
+        return Ok(Some(found.clone()));
+    }
+    Ok(fresh(state).await?.members.get(&id).cloned())
 }
 
 /// `GET /api/team`: every member, active or not, oldest first.
@@ -105,6 +133,7 @@ pub async fn add_member(
         role: body.role,
     });
     let outcome = command::execute::<TeamDecider>(&state.log, &StreamId::team(), &command, &metadata).await?;
+    state.accounts.team_changed();
     Ok(AddedMember {
         id,
         position: outcome.position.map(|p| p.0),
@@ -138,6 +167,7 @@ pub async fn change_member(
     }
     let metadata = context.metadata(Actor::from(&staff.as_domain()), &format!("change-member:{id}"));
     let outcome = command::execute_all::<TeamDecider>(&state.log, &StreamId::team(), &commands, &metadata).await?;
+    state.accounts.team_changed();
     // A deactivated member is signed out of the console at once (their tokens are refused while
     // they are deactivated; their sessions are gone for good).
     if body.active == Some(false) {

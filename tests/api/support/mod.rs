@@ -453,3 +453,18 @@ impl TestApp {
         found
     }
 }
+
+/// Waits until `check` holds, for a change made around the server (the operator's command line,
+/// another server), which a server's memory of the team and sessions takes up within two seconds
+/// (`console::cache`); fails saying `what` if it never does.
+pub async fn within_moments<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !check().await {
+        assert!(std::time::Instant::now() < deadline, "{what} never happened");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -6,12 +6,16 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use chrono::NaiveDate;
 use lodge_projections::portal::InviteStatus;
-use lodge_projections::staff::{self, InviteSummary};
+use std::sync::Arc;
+
+use lodge_projections::Projection;
+use lodge_projections::staff::{self, InviteSummary, StaffProjection};
 use minijinja::context;
 use serde::{Deserialize, Serialize};
 
 use super::{HOME, html, page};
 use crate::console::ConsoleMember;
+use crate::console::dashboard_cache::DefaultView;
 use crate::error::ApiError;
 use crate::extract::QueryParams;
 use crate::pages::templates::serialized;
@@ -47,9 +51,9 @@ pub(super) enum Show {
 
 /// An invite as a row of the dashboard: the summary, with its due date in words.
 #[derive(Serialize)]
-struct InviteRow {
+struct InviteRow<'a> {
     #[serde(flatten)]
-    summary: InviteSummary,
+    summary: &'a InviteSummary,
     days_left: Option<i64>,
     due_words: String,
 }
@@ -70,34 +74,73 @@ pub(super) async fn dashboard(
     if q.chars().count() > 200 {
         return Err(ApiError::Invalid("search for at most 200 characters".into()));
     }
-    // One more than a page, to know whether there is an older page.
-    let list = invites::list(
-        &state,
-        &member.staff.writer(),
-        ListQuery {
-            status,
-            overdue,
-            contact: None,
-            q: Some(q.clone()),
-            limit: Some(PAGE_SIZE + 1),
-            offset: Some(query.offset),
-            after: query.after,
-        },
-    )
-    .await?;
     let today = state.settings.today();
-    let counts = staff::counts(&state.read_models, today).await?;
-    let more = list.invites.len() > PAGE_SIZE as usize;
-    let rows: Vec<InviteRow> = list
-        .invites
-        .into_iter()
-        .take(PAGE_SIZE as usize)
-        .map(|summary| InviteRow {
-            days_left: summary.due_on.map(|due| (due - today).num_days()),
-            due_words: due_words(&state, summary.due_on, today),
-            summary,
-        })
-        .collect();
+    let writer = member.staff.writer();
+    // The plain first page, with nothing of the reader's own still to show, is shared a moment.
+    let shared = q.is_empty()
+        && query.show == Show::All
+        && query.offset == 0
+        && query.after.is_none()
+        && state.own_writes.pending(&writer, StaffProjection::NAME).is_none();
+    let read = || async {
+        // One more than a page, to know whether there is an older page.
+        let list = invites::list(
+            &state,
+            &writer,
+            ListQuery {
+                status,
+                overdue,
+                contact: None,
+                q: Some(q.clone()),
+                limit: Some(PAGE_SIZE + 1),
+                offset: Some(query.offset),
+                after: query.after,
+            },
+        )
+        .await?;
+        let counts = staff::counts(&state.read_models, today).await?;
+        let rows: Vec<InviteRow> = list
+            .invites
+            .iter()
+            .take(PAGE_SIZE as usize)
+            .map(|summary| InviteRow {
+                days_left: summary.due_on.map(|due| (due - today).num_days()),
+                due_words: due_words(&state, summary.due_on, today),
+                summary,
+            })
+            .collect();
+        let table = state.pages.render(
+            "console/invite_table.html",
+            context! { invites => serialized(&rows), q => &q, show => show_name(query.show) },
+        )?;
+        Ok::<_, ApiError>(Arc::new(DefaultView {
+            counts,
+            invites: list.invites,
+            table,
+        }))
+    };
+    let view = if shared {
+        match state.dashboard.get(today) {
+            Some(view) => view,
+            None => {
+                // One request reads it again; the others wait for that read and share it.
+                let _turn = state.dashboard.refill.lock().await;
+                match state.dashboard.get(today) {
+                    Some(view) => view,
+                    None => {
+                        let read_at = std::time::Instant::now();
+                        let view = read().await?;
+                        state.dashboard.keep(read_at, today, view.clone());
+                        view
+                    }
+                }
+            }
+        }
+    } else {
+        read().await?
+    };
+    let counts = view.counts;
+    let more = view.invites.len() > PAGE_SIZE as usize;
     let link = |offset: u32| {
         let mut address = url::form_urlencoded::Serializer::new(String::new());
         if !q.is_empty() {
@@ -118,7 +161,7 @@ pub(super) async fn dashboard(
     };
     let values = context! {
         counts => serialized(&counts),
-        invites => serialized(&rows),
+        table => minijinja::Value::from_safe_string(view.table.clone()),
         q => &q,
         show => show_name(query.show),
         newer => (query.offset > 0).then(|| link(query.offset.saturating_sub(PAGE_SIZE))),

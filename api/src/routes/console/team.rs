@@ -120,13 +120,14 @@ pub(super) async fn new_link(
     PathParams(id): PathParams<StaffId>,
 ) -> Result<Response, ApiError> {
     member.needs(Role::Owner)?;
-    let team = team::team(&state.log).await?;
-    let Some(colleague) = team.members.get(&id).filter(|m| m.active) else {
+    let found = team::member(&state, id).await?;
+    let Some(colleague) = found.filter(|m| m.active) else {
         return Err(ApiError::NotFound(format!("the team has no active member {id}")));
     };
     let url = links::create(&state.store, &state.settings, id).await?;
     if id != member.staff.id {
         sessions::end_all(&state.store, id).await?;
+        state.accounts.forget_member(id);
     }
     team_page(
         &state,

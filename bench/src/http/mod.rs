@@ -1,6 +1,9 @@
-//! `lodge-bench http`: a real `lodge serve` process under `wrk` (64 connections): the portal view
-//! and posting messages, beside `GET /healthz` in the same run; the server's memory; and a 1 GiB
-//! upload's speed and the server's memory growth beside the disk's own sequential write speed.
+//! `lodge-bench http`: a real `lodge serve` process under `wrk` (64 connections): the portal view,
+//! posting messages and the staff console's dashboard (10,000 invites), beside `GET /healthz` in
+//! the same run; the server's memory; and a 1 GiB upload's speed and the server's memory growth
+//! beside the disk's own sequential write speed.
+
+mod dashboard;
 
 use std::io::Write;
 use std::path::Path;
@@ -29,6 +32,9 @@ struct Figures {
     portal_p99_ms: f64,
     message_rps: f64,
     message_p99_ms: f64,
+    dashboard_rps: f64,
+    dashboard_ratio: f64,
+    dashboard_p99_ms: f64,
     server_rss_mib: f64,
     upload_mbps: f64,
     upload_rss_growth_mib: f64,
@@ -39,6 +45,8 @@ struct Figures {
     portal_p50_ms: f64,
     #[serde(skip)]
     message_p50_ms: f64,
+    #[serde(skip)]
+    dashboard_p50_ms: f64,
     #[serde(skip)]
     failed_requests: u64,
 }
@@ -95,10 +103,18 @@ fn parse_wrk(output: &str) -> anyhow::Result<Load> {
 }
 
 fn wrk(url: &str, script: Option<&Path>, seconds: u64) -> anyhow::Result<Load> {
+    wrk_with(url, script, None, seconds)
+}
+
+/// wrk on `url`, with a script or a header on every request.
+fn wrk_with(url: &str, script: Option<&Path>, header: Option<&str>, seconds: u64) -> anyhow::Result<Load> {
     let mut command = Command::new("wrk");
     command.args(["-t2", "-c64", &format!("-d{seconds}s"), "--latency"]);
     if let Some(script) = script {
         command.arg("-s").arg(script);
+    }
+    if let Some(header) = header {
+        command.arg("-H").arg(header);
     }
     command.arg(url);
     let output = command
@@ -384,6 +400,16 @@ async fn measure(db: &BenchDatabase, args: &HttpBenchArgs) -> anyhow::Result<Fig
         Some(&message_script),
         seconds,
     )?;
+    eprintln!("{engine}: sending {} invites for the dashboard…", dashboard::INVITES);
+    dashboard::fill(&server.base, &token).await?;
+    let staff_cookie = dashboard::staff_session(&db.url, &server.base, folder.path()).await?;
+    eprintln!("{engine}: GET /staff/ (the dashboard) for {seconds} s…");
+    let dashboard = wrk_with(
+        &format!("{}/staff/", server.base),
+        None,
+        Some(&format!("Cookie: lodge_staff={staff_cookie}")),
+        seconds,
+    )?;
     let server_rss_mib = rss_mib(server.child.id());
 
     let upload_bytes = u64::from(args.upload_mib) * 1024 * 1024;
@@ -403,6 +429,9 @@ async fn measure(db: &BenchDatabase, args: &HttpBenchArgs) -> anyhow::Result<Fig
         portal_p99_ms: portal.p99_ms,
         message_rps: message.rps,
         message_p99_ms: message.p99_ms,
+        dashboard_rps: dashboard.rps,
+        dashboard_ratio: dashboard.rps / healthz.rps,
+        dashboard_p99_ms: dashboard.p99_ms,
         server_rss_mib,
         upload_mbps,
         upload_rss_growth_mib,
@@ -410,7 +439,8 @@ async fn measure(db: &BenchDatabase, args: &HttpBenchArgs) -> anyhow::Result<Fig
         healthz_p99_ms: healthz.p99_ms,
         portal_p50_ms: portal.p50_ms,
         message_p50_ms: message.p50_ms,
-        failed_requests: healthz.failed + portal.failed + message.failed,
+        dashboard_p50_ms: dashboard.p50_ms,
+        failed_requests: healthz.failed + portal.failed + message.failed + dashboard.failed,
     })
 }
 
@@ -438,6 +468,14 @@ fn print_table(f: &Figures) {
         f.message_p50_ms,
         f.message_p99_ms
     );
+    println!(
+        "  GET /staff/ (dashboard, {} invites) {:>6} req/s  p50 {:>6.2} ms  p99 {:>6.2} ms  ratio {:.2}",
+        grouped(dashboard::INVITES as f64),
+        grouped(f.dashboard_rps),
+        f.dashboard_p50_ms,
+        f.dashboard_p99_ms,
+        f.dashboard_ratio
+    );
     println!("  server RSS after load   {:.1} MiB", f.server_rss_mib);
     println!(
         "  upload                  {:.0} MB/s (disk alone {:.0} MB/s, ratio {:.2}); server RSS grew {:.1} MiB",
@@ -450,9 +488,11 @@ fn print_table(f: &Figures) {
         println!("  {} requests failed (non-2xx or socket errors)", f.failed_requests);
     }
     println!(
-        "  targets: portal ≥ 50% of healthz: {}; portal p99 < 20 ms: {}; upload ≥ 200 MB/s: {}; RSS growth < 32 MiB: {}",
+        "  targets: portal ≥ 50% of healthz: {}; portal p99 < 20 ms: {}; dashboard ≥ 25% of healthz: {}; dashboard p99 < 50 ms: {}; upload ≥ 200 MB/s: {}; RSS growth < 32 MiB: {}",
         verdict(f.portal_rps >= 0.5 * f.healthz_rps),
         verdict(f.portal_p99_ms < 20.0),
+        verdict(f.dashboard_ratio >= 0.25),
+        verdict(f.dashboard_p99_ms < 50.0),
         verdict(f.upload_mbps >= 200.0),
         verdict(f.upload_rss_growth_mib < 32.0)
     );
