@@ -35,8 +35,9 @@ pub const FILE_TYPES: [(&str, &[&str]); 5] = [
     ),
 ];
 
-/// The form as the staff member filled it in, to show again.
-#[derive(Debug, Clone, Default, Serialize)]
+/// The form as the staff member filled it in, to show again. No `Debug`: it holds the portal
+/// password as typed.
+#[derive(Clone, Default, Serialize)]
 pub struct InviteForm {
     /// Sent again with the form: a second post of the same form (a refresh, a double click) sends
     /// nothing more and shows the same links.
