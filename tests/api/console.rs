@@ -137,6 +137,14 @@ pub async fn signed_in_member(app: &TestApp, email: &str, name: &str, role: Role
     (staff_id, session_cookie(&chosen).expect("a session"))
 }
 
+/// An owner on the team, and a staff member signed in: the staff member's session.
+pub async fn staff_session(app: &TestApp) -> String {
+    member_with_link(app, "olive@firm.example", "Olive Owner", Role::Owner).await;
+    signed_in_member(app, "sam@firm.example", "Sam Staff", Role::Staff)
+        .await
+        .1
+}
+
 /// What the `sign-ins` stream holds, read as the domain's own events, with who acted.
 async fn sign_in_events(app: &TestApp) -> Vec<(SignInEvent, Actor)> {
     match app.log.read_stream(&StreamId::sign_ins()).await {

@@ -7,7 +7,7 @@ use lodge_eventlog::testing::TestDatabase;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::console::{get_with, location, member_with_link, post_with, signed_in_member};
+use crate::console::{get_with, location, member_with_link, post_with, signed_in_member, staff_session};
 use crate::support::*;
 
 lodge_eventlog::test_on_both_engines!(
@@ -19,14 +19,6 @@ lodge_eventlog::test_on_both_engines!(
     staff_cancel_an_invite_from_its_page,
     the_live_stream_tells_a_page_of_its_own_invites_changes,
 );
-
-/// An owner, and a staff member signed in (their session), for an app with one invite sent.
-async fn staff_session(app: &TestApp) -> String {
-    member_with_link(app, "olive@firm.example", "Olive Owner", Role::Owner).await;
-    signed_in_member(app, "sam@firm.example", "Sam Staff", Role::Staff)
-        .await
-        .1
-}
 
 async fn invite_page(app: &TestApp, invite: &str, cookie: &str) -> String {
     expect_page(
@@ -59,6 +51,18 @@ async fn invite_page_showing(app: &TestApp, invite: &str, cookie: &str, expected
     }
 }
 
+/// An invite sent to Ana and Ben, with Ana's payslip uploaded: the invite, and Ana's client.
+async fn invite_with_ana_upload(app: &TestApp) -> (SentInvite, ContactClient<'_>) {
+    let sent = app.staff().send_invite(&two_contact_invite()).await;
+    let payslips = json!(sent.requests[0].id);
+    let ana = app.contact(sent.contacts[0].portal_url.as_str()).await;
+    assert_eq!(
+        ana.upload(&payslips, &[("payslip.png", png())]).await.status(),
+        StatusCode::CREATED
+    );
+    (sent, ana)
+}
+
 /// The id of the only document in a page's review list.
 fn waiting_document(page: &str) -> String {
     let at = page
@@ -70,14 +74,9 @@ fn waiting_document(page: &str) -> String {
 async fn staff_review_documents_from_the_invite_page_and_the_contact_reads_the_reason(db: TestDatabase) {
     let app = TestApp::start(db).await;
     let cookie = staff_session(&app).await;
-    let sent = app.staff().send_invite(&two_contact_invite()).await;
+    let (sent, ana) = invite_with_ana_upload(&app).await;
     let invite = sent.id.to_string();
     let payslips = json!(sent.requests[0].id);
-    let ana = app.contact(sent.contacts[0].portal_url.as_str()).await;
-    assert_eq!(
-        ana.upload(&payslips, &[("payslip.png", png())]).await.status(),
-        StatusCode::CREATED
-    );
 
     let page = invite_page_showing(&app, &invite, &cookie, "payslip.png").await;
     assert!(page.contains("Waiting for review (1)"), "{page}");
@@ -187,14 +186,8 @@ async fn a_viewer_sees_everything_and_no_change_and_their_posts_are_refused(db: 
     let app = TestApp::start(db).await;
     member_with_link(&app, "olive@firm.example", "Olive Owner", Role::Owner).await;
     let (_, viewer) = signed_in_member(&app, "val@firm.example", "Val Viewer", Role::Viewer).await;
-    let sent = app.staff().send_invite(&two_contact_invite()).await;
+    let (sent, _) = invite_with_ana_upload(&app).await;
     let invite = sent.id.to_string();
-    let payslips = json!(sent.requests[0].id);
-    let ana = app.contact(sent.contacts[0].portal_url.as_str()).await;
-    assert_eq!(
-        ana.upload(&payslips, &[("payslip.png", png())]).await.status(),
-        StatusCode::CREATED
-    );
 
     let page = invite_page_showing(&app, &invite, &viewer, "payslip.png").await;
     let document = waiting_document(&page);

@@ -6,7 +6,7 @@ use lodge_domain::team::Role;
 use lodge_eventlog::testing::TestDatabase;
 use reqwest::StatusCode;
 
-use crate::console::{get_with, member_with_link, post_with, signed_in_member};
+use crate::console::{get_with, member_with_link, post_with, signed_in_member, staff_session};
 use crate::support::*;
 
 lodge_eventlog::test_on_both_engines!(
@@ -16,13 +16,6 @@ lodge_eventlog::test_on_both_engines!(
     the_preview_shows_what_the_contact_will_see,
     a_viewer_has_no_new_invite_page,
 );
-
-async fn staff_session(app: &TestApp) -> String {
-    member_with_link(app, "olive@firm.example", "Olive Owner", Role::Owner).await;
-    signed_in_member(app, "sam@firm.example", "Sam Staff", Role::Staff)
-        .await
-        .1
-}
 
 /// The page's own fields for an invite to Ana and Ben: payslips as PDFs, and a form of two questions.
 fn filled_in(key: &str, action: &str) -> Vec<(&'static str, String)> {
