@@ -63,6 +63,7 @@ async fn a_contact_gets_everything_in(db: TestDatabase, screen: Screen) {
     browser.goto(ana_url).await;
     assert_eq!(browser.text("h1").await, "This portal is protected");
     browser.screenshot("password").await;
+    browser.assert_accessible("the password page").await;
     browser.type_into("#password", "wrong horse").await;
     browser.click("form.password button").await;
     browser.wait_for_text("#error", "That password is not right").await;
@@ -77,6 +78,7 @@ async fn a_contact_gets_everything_in(db: TestDatabase, screen: Screen) {
         "the token left the address bar"
     );
     browser.screenshot("requests").await;
+    browser.assert_accessible("the Requests tab").await;
 
     // Two files at once: each shows its progress, then both wait for review.
     browser.click(".request a").await;
@@ -85,6 +87,7 @@ async fn a_contact_gets_everything_in(db: TestDatabase, screen: Screen) {
     browser.wait_for_text(".documents", "payslip-august.pdf").await;
     assert_eq!(browser.count(".document .status-waiting_for_review").await, 2);
     browser.screenshot("upload").await;
+    browser.assert_accessible("a request's page").await;
 
     // Staff reject one; the contact reads why, and sends another.
     let staff_view = expect(app.staff().get(&format!("/api/invites/{invite}")).await, StatusCode::OK).await;
@@ -177,14 +180,17 @@ async fn a_contact_gets_everything_in(db: TestDatabase, screen: Screen) {
     assert_eq!(mail.as_deref(), Some("mailto:sam@firm.example"));
     browser.wait_for_text(".cards", "1 George St").await;
     browser.screenshot("contact").await;
+    browser.assert_accessible("the Contact tab").await;
     browser.click("nav.tabs a[href='/portal/help']").await;
     browser.wait_for_text("article", "How to send your documents").await;
     browser.click("a[href='/portal/help/troubleshooting']").await;
     browser.wait_for_text("article", "clear your browser's cache").await;
     browser.screenshot("help").await;
+    browser.assert_accessible("the Help tab").await;
     browser.click("nav.tabs a[href='/portal/video']").await;
     browser.wait_for_text("h1", "How the portal works").await;
     browser.screenshot("video").await;
+    browser.assert_accessible("the Video tab").await;
     let current = browser
         .client
         .find(Locator::Css("nav.tabs a[aria-current='page']"))
@@ -274,6 +280,7 @@ async fn staff_open_a_contacts_portal_read_only(db: TestDatabase) {
         .wait_for_text(".banner", "You are viewing Ana Alves's portal as Sam Staff")
         .await;
     assert_eq!(browser.count("form.write").await, 0);
+    browser.assert_accessible("a contact's portal as staff see it").await;
     browser.click(".request a").await;
     browser.wait_for_text("#request-title", "Payslips").await;
     assert_eq!(browser.count("form.upload").await, 0);

@@ -74,7 +74,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .layer(middleware::from_fn_with_state(state, layer::pages))
 }
 
-/// Pages that move files: outside the request timeout.
+/// Pages that move files or stay open (the live stream): outside the request timeout.
 pub fn file_routes(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/staff/documents/{document_id}", get(documents::download))
