@@ -88,6 +88,13 @@ impl AccountCache {
         inner.sessions.insert(known.session.hash.clone(), (read_at, known));
     }
 
+    /// The session was marked used: keep its new time, without counting it as read again.
+    pub fn touched(&self, hash: &str, last_seen_at: DateTime<Utc>) {
+        if let Some((_, known)) = self.lock().sessions.get_mut(hash) {
+            known.last_seen_at = last_seen_at;
+        }
+    }
+
     pub fn forget_session(&self, hash: &str) {
         self.lock().sessions.remove(hash);
     }
@@ -134,6 +141,13 @@ mod tests {
         cache.keep_session(Instant::now(), known("a", 1));
         cache.keep_session(Instant::now(), known("b", 1));
         cache.keep_session(Instant::now(), known("c", 2));
+        let later = Utc::now() + chrono::Duration::minutes(1);
+        cache.touched("a", later);
+        assert_eq!(
+            cache.session("a").unwrap().last_seen_at,
+            later,
+            "marked used, still kept"
+        );
         cache.forget_session("a");
         assert!(cache.session("a").is_none() && cache.session("b").is_some());
         cache.forget_member(StaffId::from_uuid(uuid::Uuid::from_u128(1)));

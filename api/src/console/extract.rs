@@ -105,7 +105,13 @@ impl FromRequestParts<AppState> for ConsoleMember {
 async fn live_session(state: &AppState, cookie: &str) -> Result<Option<Session>, ApiError> {
     let hash = secrets::hash_token(cookie);
     let found = match state.accounts.session(hash.as_str()) {
-        Some(known) => sessions::check(&state.store, &state.settings, known).await?,
+        Some(known) => {
+            let checked = sessions::check(&state.store, &state.settings, known).await?;
+            if let Some(checked) = &checked {
+                state.accounts.touched(hash.as_str(), checked.last_seen_at);
+            }
+            checked
+        }
         None => {
             let read_at = Instant::now();
             let found = sessions::find(&state.store, &state.settings, cookie).await?;
