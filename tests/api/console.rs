@@ -30,6 +30,7 @@ lodge_eventlog::test_on_both_engines!(
     the_dashboard_shows_each_invite_with_its_progress_and_the_counts,
     staff_add_prints_the_sign_in_link_alone_on_its_last_line,
     a_member_added_elsewhere_is_known_at_once,
+    over_https_the_session_is_a_host_cookie,
 );
 
 /// The password every member chooses in these tests.
@@ -601,4 +602,39 @@ async fn a_member_added_elsewhere_is_known_at_once(db: TestDatabase) {
     .token;
     let refused = app.staff_with(&token).post("/api/invites", &two_contact_invite()).await;
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+}
+
+async fn over_https_the_session_is_a_host_cookie(db: TestDatabase) {
+    let app = TestApp::start_with(db, |settings| {
+        settings.public_url = "https://portal.firm.example".into()
+    })
+    .await;
+    let (_, link) = member_with_link(&app, "olive@firm.example", "Olive Owner", Role::Owner).await;
+    let token = link.rsplit("/staff/welcome/").next().unwrap();
+    let chosen = client()
+        .post(app.url(&format!("/staff/welcome/{token}")))
+        .form(&[("password", PASSWORD), ("again", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    let set = chosen.headers()[SET_COOKIE].to_str().unwrap().to_owned();
+    assert!(set.starts_with("__Host-lodge_staff="), "{set}");
+    assert!(
+        set.contains("Secure") && set.contains("Path=/") && !set.contains("Domain"),
+        "{set}"
+    );
+    let cookie = set["__Host-lodge_staff=".len()..].split(';').next().unwrap().to_owned();
+    let out = client()
+        .post(app.url("/staff/sign-out"))
+        .header(COOKIE, format!("__Host-lodge_staff={cookie}"))
+        .form(&[] as &[(&str, &str)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), StatusCode::SEE_OTHER);
+    let removal = out.headers()[SET_COOKIE].to_str().unwrap().to_owned();
+    assert!(
+        removal.starts_with("__Host-lodge_staff=;") && removal.contains("Secure"),
+        "{removal}"
+    );
 }

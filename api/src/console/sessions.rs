@@ -91,6 +91,19 @@ pub async fn open(
         .build())
 }
 
+/// The cookie that tells a browser to forget its console session: named and flagged as the session's
+/// was (a browser refuses a `__Host-` cookie without Secure, removal or not).
+pub fn removal_cookie(settings: &Settings) -> Cookie<'static> {
+    let mut cookie = Cookie::build((cookie_name(settings), ""))
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(settings.secure_cookies())
+        .path("/")
+        .build();
+    cookie.make_removal();
+    cookie
+}
+
 /// The live session a cookie names, marked used; None when there is none, or it has ended (when
 /// idle too long or past its end, it is removed). The accounts cache (`console::cache`) keeps what
 /// this reads for a moment; [`check`] judges a kept one the same way.

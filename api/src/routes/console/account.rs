@@ -141,10 +141,11 @@ pub(super) async fn sign_out(
     FormBody(form): FormBody<SignOutForm>,
 ) -> Result<Response, ApiError> {
     sign_in::sign_out(&state, &context, &member, form.everywhere).await?;
-    let name = sessions::cookie_name(&state.settings);
-    let mut removal = axum_extra::extract::cookie::Cookie::build((name, "")).path("/").build();
-    removal.make_removal();
-    Ok((jar.add(removal), Redirect::to(SIGN_IN)).into_response())
+    Ok((
+        jar.add(sessions::removal_cookie(&state.settings)),
+        Redirect::to(SIGN_IN),
+    )
+        .into_response())
 }
 
 pub(super) async fn account(State(state): State<AppState>, member: ConsoleMember) -> Result<Response, ApiError> {
