@@ -494,6 +494,7 @@ async fn the_dashboard_shows_each_invite_with_its_progress_and_the_counts(db: Te
     assert!(page.contains("Ana Alves, Ben Alves"), "its contacts: {page}");
     assert!(page.contains("in 10 days"), "days left: {page}");
     assert!(page.contains("<dt>Open</dt><dd>2</dd>"), "the counts: {page}");
+    assert!(page.contains("<dt>Waiting for review</dt><dd>0</dd>"), "{page}");
     assert!(
         page.find("Mortgage application") < page.find("Tax return 2026"),
         "newest first"

@@ -175,6 +175,37 @@ async fn staff_review_an_upload_with_the_keyboard(db: TestDatabase) {
         Some("The July payslip is cut off")
     );
 
+    // Ana sends it again; from the review queue, j then a accepts it.
+    assert_eq!(
+        ana.upload(&payslips, &[("payslip-whole.pdf", pdf("july, whole"))])
+            .await
+            .status(),
+        StatusCode::CREATED
+    );
+    browser.click("nav.tabs a[href='/staff/review']").await;
+    browser.wait_for_text("h1", "Documents to review").await;
+    for _ in 0..50 {
+        if browser.text("main").await.contains("payslip-whole.pdf") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        browser.client.refresh().await.unwrap();
+    }
+    browser.assert_accessible("the review queue").await;
+    browser.screenshot("console-review").await;
+    let body = browser.element("body").await;
+    body.send_keys("j").await.unwrap();
+    browser
+        .client
+        .active_element()
+        .await
+        .unwrap()
+        .send_keys("a")
+        .await
+        .unwrap();
+    browser.wait_for_text("main", "Waiting for review: 0").await;
+    assert_eq!(ana.portal(None).await.requests[0].status, RequestStatus::Accepted);
+
     let errors = browser.console_errors().await;
     assert!(errors.is_empty(), "the invite page logged errors: {errors:?}");
     browser.close().await;

@@ -18,6 +18,7 @@ lodge_eventlog::test_on_both_engines!(
     view_as_contact_opens_their_portal_read_only,
     staff_cancel_an_invite_from_its_page,
     the_live_stream_tells_a_page_of_its_own_invites_changes,
+    the_review_queue_holds_what_waits_across_invites_oldest_first,
 );
 
 async fn invite_page(app: &TestApp, invite: &str, cookie: &str) -> String {
@@ -191,7 +192,8 @@ async fn a_viewer_sees_everything_and_no_change_and_their_posts_are_refused(db: 
 
     let page = invite_page_showing(&app, &invite, &viewer, "payslip.png").await;
     let document = waiting_document(&page);
-    for change in ["/review\"", "/messages\"", "/cancel\"", "<textarea"] {
+    let review = format!("/documents/{document}/review");
+    for change in [review.as_str(), "/messages\"", "/cancel\"", "<textarea"] {
         assert!(!page.contains(change), "a viewer's page has no {change}: {page}");
     }
     assert!(page.contains("/staff/documents/"), "but they can download");
@@ -374,4 +376,59 @@ async fn the_live_stream_tells_a_page_of_its_own_invites_changes(db: TestDatabas
         .await
         .unwrap();
     assert_eq!(anonymous.status(), StatusCode::SEE_OTHER);
+}
+
+async fn the_review_queue_holds_what_waits_across_invites_oldest_first(db: TestDatabase) {
+    let app = TestApp::start(db).await;
+    let cookie = staff_session(&app).await;
+    let (first, _) = invite_with_ana_upload(&app).await;
+    let (second, _) = invite_with_ana_upload(&app).await;
+    let queue = within_page(&app, "/staff/review", &cookie, "Waiting for review: 2").await;
+    // Each queued document's id, as its item names it.
+    const ITEM: &str = r#"" tabindex="-1" data-queue-item"#;
+    let ids: Vec<String> = queue
+        .match_indices(ITEM)
+        .map(|(at, _)| queue[at - 36..at].to_owned())
+        .collect();
+    assert_eq!(ids.len(), 2, "{queue}");
+    assert!(
+        queue.find(&first.id.to_string()) < queue.find(&second.id.to_string()),
+        "oldest first"
+    );
+    let accepted = post_with(
+        &app,
+        &format!("/staff/invites/{}/documents/{}/review", first.id, ids[0]),
+        &cookie,
+        &[("decision", "accept"), ("back", "queue")],
+    )
+    .await;
+    assert_eq!(location(&accepted), "/staff/review");
+    let queue = expect_page(get_with(&app, "/staff/review", &cookie).await, StatusCode::OK).await;
+    assert!(
+        queue.contains("Waiting for review: 1") && !queue.contains(&ids[0]),
+        "{queue}"
+    );
+
+    let (_, viewer) = signed_in_member(&app, "val@firm.example", "Val Viewer", Role::Viewer).await;
+    let seen = expect_page(get_with(&app, "/staff/review", &viewer).await, StatusCode::OK).await;
+    assert!(
+        seen.contains(&ids[1]) && !seen.contains("data-accept") && !seen.contains("name=\"reason\""),
+        "a viewer sees, and has no form"
+    );
+}
+
+/// A console page once it says `expected` (the read model catches up with the contacts' uploads).
+async fn within_page(app: &TestApp, path: &str, cookie: &str, expected: &str) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let page = expect_page(get_with(app, path, cookie).await, StatusCode::OK).await;
+        if page.contains(expected) {
+            return page;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "`{expected}` never showed: {page}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }

@@ -54,3 +54,38 @@ document.querySelectorAll("button[data-copy]").forEach(function (button) {
   // Told it fell behind: fetch the page as it is now.
   events.addEventListener("reload", refresh);
 })();
+
+// The review queue from the keyboard: j and k move between documents, a accepts the one in focus,
+// r goes to its reason. Keys typed into a field are the field's.
+(function () {
+  if (!document.querySelector("[data-queue-item]")) return;
+  function items() { return Array.prototype.slice.call(document.querySelectorAll("[data-queue-item]")); }
+  function current() {
+    var active = document.activeElement;
+    return active && active.closest ? active.closest("[data-queue-item]") : null;
+  }
+  document.addEventListener("keydown", function (event) {
+    var target = event.target;
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    if (target && (target.tagName === "INPUT" || target.tagName === "TEXTAREA" || target.tagName === "SELECT")) return;
+    var list = items();
+    if (!list.length) return;
+    var at = list.indexOf(current());
+    var item;
+    if (event.key === "j" || event.key === "k") {
+      item = list[Math.min(list.length - 1, Math.max(0, at + (event.key === "j" ? 1 : -1)))];
+      if (at === -1) item = list[0];
+      item.focus();
+      item.scrollIntoView({ block: "nearest" });
+    } else if (event.key === "a" && at !== -1) {
+      var accept = list[at].querySelector("form[data-accept]");
+      if (accept) accept.submit();
+    } else if (event.key === "r" && at !== -1) {
+      var reason = list[at].querySelector("input[name=reason]");
+      if (reason) reason.focus();
+    } else {
+      return;
+    }
+    event.preventDefault();
+  });
+})();

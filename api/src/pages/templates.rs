@@ -43,6 +43,7 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "console/new_invite.html",
     "console/sent.html",
     "console/team.html",
+    "console/review.html",
 ];
 
 const TEXT: &str = include_str!("../../pages/text/en.toml");

@@ -8,6 +8,10 @@ use lodge_domain::{ContactId, InviteId};
 use lodge_eventlog::Engine;
 use serde::{Deserialize, Serialize};
 
+mod review;
+
+pub use review::{WaitingDocument, count as waiting_count, waiting};
+
 use crate::error::ProjectionError;
 use crate::history::{InviteHistory, Touched};
 use crate::load::Load;
@@ -134,22 +138,25 @@ pub struct StaffProjection;
 
 impl Projection for StaffProjection {
     const NAME: &'static str = "staff";
-    const TABLES: &'static [Table] = &[Table {
-        name: "staff_invites",
-        columns: &[
-            Column::text("invite_id").not_null(),
-            Column::text("status").not_null(),
-            Column::text("due_on"),
-            Column::text("sent_at").not_null(),
-            Column::text("search").not_null(),
-            Column::big_int("position").not_null(),
-            Column::text("doc").not_null(),
-        ],
-        key: Some("invite_id"),
-        indexes: &["status, due_on", "sent_at"],
-        backfill: None,
-        replaces: None,
-    }];
+    const TABLES: &'static [Table] = &[
+        Table {
+            name: "staff_invites",
+            columns: &[
+                Column::text("invite_id").not_null(),
+                Column::text("status").not_null(),
+                Column::text("due_on"),
+                Column::text("sent_at").not_null(),
+                Column::text("search").not_null(),
+                Column::big_int("position").not_null(),
+                Column::text("doc").not_null(),
+            ],
+            key: Some("invite_id"),
+            indexes: &["status, due_on", "sent_at"],
+            backfill: None,
+            replaces: None,
+        },
+        review::TABLE,
+    ];
 
     fn writes(
         &self,
@@ -157,14 +164,35 @@ impl Projection for StaffProjection {
         generation: Generation,
         touched: &[Touched],
     ) -> Result<Vec<Load>, ProjectionError> {
-        Ok(vec![Load::upsert(
-            engine,
-            generation.table("staff_invites"),
-            &COLUMNS,
-            "ON CONFLICT (invite_id) DO UPDATE SET status = excluded.status, due_on = excluded.due_on,
+        let (invites, waiting) = rows(touched.iter().map(|t| &t.history));
+        // A document reviewed since leaves the queue: the invites' other rows there go.
+        let scope: Vec<String> = touched.iter().map(|t| t.history.invite_id.to_string()).collect();
+        let keep: Vec<String> = waiting.iter().map(|row| row.document_id.clone()).collect();
+        Ok(vec![
+            Load::upsert(
+                engine,
+                generation.table("staff_invites"),
+                &COLUMNS,
+                "ON CONFLICT (invite_id) DO UPDATE SET status = excluded.status, due_on = excluded.due_on,
                  search = excluded.search, position = excluded.position, doc = excluded.doc",
-            &rows(touched.iter().map(|t| &t.history)),
-        )?])
+                &invites,
+            )?,
+            Load::delete_others(
+                engine,
+                generation.table(review::TABLE.name),
+                "invite_id",
+                &scope,
+                "document_id",
+                &keep,
+            ),
+            Load::upsert(
+                engine,
+                generation.table(review::TABLE.name),
+                &review::COLUMNS,
+                "ON CONFLICT (document_id) DO UPDATE SET doc = excluded.doc",
+                &waiting,
+            )?,
+        ])
     }
 
     fn loads(
@@ -173,19 +201,20 @@ impl Projection for StaffProjection {
         generation: Generation,
         histories: &[InviteHistory],
     ) -> Result<Vec<Load>, ProjectionError> {
-        Ok(vec![Load::fresh(
-            engine,
-            generation.table("staff_invites"),
-            &COLUMNS,
-            &rows(histories.iter()),
-        )?])
+        let (invites, waiting) = rows(histories.iter());
+        Ok(vec![
+            Load::fresh(engine, generation.table("staff_invites"), &COLUMNS, &invites)?,
+            Load::fresh(engine, generation.table(review::TABLE.name), &review::COLUMNS, &waiting)?,
+        ])
     }
 }
 
 const COLUMNS: [&str; 7] = ["invite_id", "status", "due_on", "sent_at", "search", "position", "doc"];
 
-fn rows<'a>(histories: impl Iterator<Item = &'a InviteHistory>) -> Vec<StaffRow> {
-    histories
+/// Each invite's row of the list, and a row per document of it waiting for review.
+fn rows<'a>(histories: impl Iterator<Item = &'a InviteHistory>) -> (Vec<StaffRow>, Vec<review::ReviewRow>) {
+    let mut waiting = Vec::new();
+    let invites = histories
         .filter_map(|history| {
             let view = render(history)?;
             // Lowercased text that the list's search and contact filter look in.
@@ -199,6 +228,7 @@ fn rows<'a>(histories: impl Iterator<Item = &'a InviteHistory>) -> Vec<StaffRow>
                     search.push_str(&text.to_lowercase());
                 }
             }
+            waiting.extend(review::rows(&view));
             let status = serde_json::to_value(view.status).expect("a status serialises");
             Some(StaffRow {
                 invite_id: view.id.to_string(),
@@ -210,7 +240,8 @@ fn rows<'a>(histories: impl Iterator<Item = &'a InviteHistory>) -> Vec<StaffRow>
                 doc: serde_json::to_string(&view).expect("staff views serialise"),
             })
         })
-        .collect()
+        .collect();
+    (invites, waiting)
 }
 
 #[derive(Serialize)]
@@ -317,6 +348,8 @@ pub async fn invite(store: &ReadStore, id: InviteId) -> Result<Option<StaffInvit
 /// How many invites are in each state the dashboard counts, on `today` in the firm's time zone.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InviteCounts {
+    /// Documents waiting for review, across invites.
+    pub waiting_for_review: i64,
     pub open: i64,
     /// Open and past their due date.
     pub overdue: i64,
@@ -328,21 +361,24 @@ pub struct InviteCounts {
 /// The dashboard's counts, in one pass over the table's status and due date.
 pub async fn counts(store: &ReadStore, today: NaiveDate) -> Result<InviteCounts, ProjectionError> {
     let week_end = today + chrono::Days::new(7);
-    let (open, overdue, due_this_week, completed): (i64, i64, i64, i64) = lodge_store::on!(store.store(), |c| {
-        sqlx::query_as(
-            "SELECT
+    let (waiting_for_review, open, overdue, due_this_week, completed): (i64, i64, i64, i64, i64) =
+        lodge_store::on!(store.store(), |c| {
+            sqlx::query_as(
+                "SELECT
+                (SELECT count(*) FROM staff_review),
                 COALESCE(SUM(CASE WHEN status = 'open' THEN 1 ELSE 0 END), 0),
                 COALESCE(SUM(CASE WHEN status = 'open' AND due_on < $1 THEN 1 ELSE 0 END), 0),
                 COALESCE(SUM(CASE WHEN status = 'open' AND due_on >= $1 AND due_on < $2 THEN 1 ELSE 0 END), 0),
                 COALESCE(SUM(CASE WHEN status = 'completed' THEN 1 ELSE 0 END), 0)
              FROM staff_invites",
-        )
-        .bind(today.to_string())
-        .bind(week_end.to_string())
-        .fetch_one(c)
-        .await
-    })?;
+            )
+            .bind(today.to_string())
+            .bind(week_end.to_string())
+            .fetch_one(c)
+            .await
+        })?;
     Ok(InviteCounts {
+        waiting_for_review,
         open,
         overdue,
         due_this_week,

@@ -56,6 +56,7 @@ fn titles(list: &[InviteSummary]) -> Vec<&str> {
 lodge_eventlog::test_on_both_engines!(
     invites_are_listed_newest_first_and_filtered,
     one_invite_shows_every_contacts_progress,
+    the_review_queue_holds_what_waits_oldest_first_and_fills_in_place,
 );
 
 async fn invites_are_listed_newest_first_and_filtered(db: TestDatabase) {
@@ -197,4 +198,49 @@ async fn one_invite_shows_every_contacts_progress(db: TestDatabase) {
             .unwrap()
             .is_none()
     );
+}
+
+async fn the_review_queue_holds_what_waits_oldest_first_and_fills_in_place(db: TestDatabase) {
+    let p = Projected::new(db).await;
+    let projector = p.run(StaffProjection).await;
+    p.execute(InviteCommand::SendInvite(send_invite())).await;
+    p.execute(upload(1, PAYSLIPS, ANA)).await;
+    p.execute(upload(2, PASSPORT, ANA)).await;
+    p.execute(upload(3, PAYSLIPS, BEN)).await;
+    let last = p.execute(accept(2)).await;
+    let reached = p
+        .store
+        .wait_for(&p.log, "staff", last.position.unwrap(), Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert!(reached);
+    let queue = staff::waiting(&p.store, 50).await.unwrap();
+    let seen: Vec<_> = queue
+        .iter()
+        .map(|w| {
+            (
+                w.document.id.as_uuid().as_u128(),
+                w.contact.as_str(),
+                w.request.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [(1, "Ana Alves", "Payslips"), (3, "Ben Brown", "Payslips")],
+        "what waits, oldest first; the accepted one left"
+    );
+    assert_eq!(queue[0].invite_title, "Tax return 2026");
+    assert_eq!(staff::waiting_count(&p.store).await.unwrap(), 2);
+
+    // A database made before the queue existed: its table is filled from the staff views in place.
+    projector.abort();
+    let _ = projector.await;
+    let mut connection = p.store.store().detached().await.unwrap();
+    for sql in ["DROP VIEW staff_review", "DROP TABLE staff_review__g1"] {
+        lodge_store::execute_sql(&mut connection, sql).await.unwrap();
+    }
+    drop(connection);
+    p.store.register::<StaffProjection>().await.unwrap();
+    assert_eq!(staff::waiting(&p.store, 50).await.unwrap(), queue);
 }

@@ -160,6 +160,9 @@ pub(super) struct ReviewForm {
     decision: Decision,
     #[serde(default)]
     reason: String,
+    /// `queue` when posted from the review queue, which the answer goes back to.
+    #[serde(default)]
+    back: Option<String>,
 }
 
 pub(super) async fn review(
@@ -174,12 +177,16 @@ pub(super) async fn review(
         Decision::Accept => None,
         Decision::Reject => Some(form.reason),
     };
+    let back = match form.back.as_deref() {
+        Some("queue") => "/staff/review".to_owned(),
+        _ => format!("{}#review", invite_path(invite)),
+    };
     let body = Review {
         decision: form.decision,
         reason,
     };
     invites::review(&state, &member.staff, &context, invite, document, body).await?;
-    Ok(Redirect::to(&format!("{}#review", invite_path(invite))).into_response())
+    Ok(Redirect::to(&back).into_response())
 }
 
 #[derive(Deserialize)]

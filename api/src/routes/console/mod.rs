@@ -8,6 +8,7 @@ mod documents;
 mod invite;
 mod live;
 mod new_invite;
+mod review;
 mod team;
 
 use axum::http::StatusCode;
@@ -38,6 +39,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         )
         .route(SIGN_IN, get(account::sign_in_page).post(account::sign_in))
         .route("/staff/sign-out", post(account::sign_out))
+        .route("/staff/review", get(review::queue))
         .route("/staff/account", get(account::account))
         .route("/staff/account/tokens", post(account::create_token))
         .route("/staff/account/tokens/{token_id}/revoke", post(account::revoke_token))
