@@ -206,6 +206,16 @@ async fn staff_review_an_upload_with_the_keyboard(db: TestDatabase) {
     browser.wait_for_text("main", "Waiting for review: 0").await;
     assert_eq!(ana.portal(None).await.requests[0].status, RequestStatus::Accepted);
 
+    // The record: the trail with who did each step, and the chain verified.
+    browser
+        .goto(&app.url(&format!("/staff/invites/{}/record", sent.id)))
+        .await;
+    browser.wait_for_text("#chain", "Hash chain verified").await;
+    browser.wait_for_text("main", "document_accepted").await;
+    assert!(browser.text("main").await.contains("Sam Staff"));
+    browser.screenshot("console-record").await;
+    browser.assert_accessible("the record").await;
+
     let errors = browser.console_errors().await;
     assert!(errors.is_empty(), "the invite page logged errors: {errors:?}");
     browser.close().await;

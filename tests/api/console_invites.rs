@@ -19,6 +19,7 @@ lodge_eventlog::test_on_both_engines!(
     staff_cancel_an_invite_from_its_page,
     the_live_stream_tells_a_page_of_its_own_invites_changes,
     the_review_queue_holds_what_waits_across_invites_oldest_first,
+    the_record_shows_the_trail_the_invite_as_it_stood_and_a_documents_custody,
 );
 
 async fn invite_page(app: &TestApp, invite: &str, cookie: &str) -> String {
@@ -431,4 +432,102 @@ async fn within_page(app: &TestApp, path: &str, cookie: &str, expected: &str) ->
         );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
+}
+
+async fn the_record_shows_the_trail_the_invite_as_it_stood_and_a_documents_custody(db: TestDatabase) {
+    let app = TestApp::start(db).await;
+    let cookie = staff_session(&app).await;
+    let (sent, _) = invite_with_ana_upload(&app).await;
+    let invite = sent.id.to_string();
+    let page = invite_page_showing(&app, &invite, &cookie, "payslip.png").await;
+    let document = waiting_document(&page);
+    let before_review = (chrono::Utc::now() + chrono::Duration::minutes(1))
+        .format("%Y-%m-%dT%H:%M")
+        .to_string();
+    let review = format!("/staff/invites/{invite}/documents/{document}/review");
+    post_with(
+        &app,
+        &review,
+        &cookie,
+        &[("decision", "reject"), ("reason", "Too dark to read")],
+    )
+    .await;
+
+    let record = within_page(
+        &app,
+        &format!("/staff/invites/{invite}/record"),
+        &cookie,
+        "document_rejected",
+    )
+    .await;
+    assert!(record.contains("Hash chain verified:"), "{record}");
+    for seen in [
+        "invite_sent",
+        "document_uploaded",
+        "document_rejected",
+        "Sam Staff",
+        "Too dark to read",
+    ] {
+        assert!(record.contains(seen), "{seen}: {record}");
+    }
+    let only = expect_page(
+        get_with(
+            &app,
+            &format!("/staff/invites/{invite}/record?action=document_uploaded"),
+            &cookie,
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    let rows = |page: &str| page.matches("<th scope=\"row\">").count();
+    assert_eq!(rows(&only), 1, "one upload: {only}");
+
+    // As it stood a minute from now is as it is; the custody of the file shows its upload and rejection.
+    let then = expect_page(
+        get_with(
+            &app,
+            &format!("/staff/invites/{invite}/record?as_of={before_review}&document={document}"),
+            &cookie,
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert!(then.contains("As it stood at"), "{then}");
+    let custody = &then[then.find(r#"id="custody""#).expect("the custody")..];
+    assert!(
+        custody.contains("uploaded") && custody.contains("rejected"),
+        "{custody}"
+    );
+
+    let csv = get_with(&app, &format!("/staff/invites/{invite}/record.csv"), &cookie).await;
+    assert_eq!(csv.status(), StatusCode::OK);
+    assert!(
+        csv.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .ends_with(".csv\"")
+    );
+    assert!(
+        csv.text().await.unwrap().lines().count() >= 4,
+        "a header and the entries"
+    );
+    let jsonl = get_with(&app, &format!("/staff/invites/{invite}/record.jsonl"), &cookie).await;
+    let text = jsonl.text().await.unwrap();
+    for line in text.lines() {
+        let entry: serde_json::Value = serde_json::from_str(line).expect("a JSON line");
+        assert_eq!(entry["invite_id"], invite.as_str());
+    }
+    let wrong = expect_page(
+        get_with(
+            &app,
+            &format!("/staff/invites/{invite}/record?as_of=yesterday"),
+            &cookie,
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert!(wrong.contains("is not a moment"), "{wrong}");
 }

@@ -44,6 +44,7 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "console/sent.html",
     "console/team.html",
     "console/review.html",
+    "console/record.html",
 ];
 
 const TEXT: &str = include_str!("../../pages/text/en.toml");

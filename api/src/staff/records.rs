@@ -25,6 +25,8 @@ pub enum AuditFormat {
     #[default]
     Json,
     Csv,
+    /// JSON lines: one entry per line.
+    Jsonl,
 }
 
 #[derive(Debug, Deserialize)]
@@ -78,6 +80,17 @@ pub async fn audit_trail(
                 Body::from_stream(body.map_err(std::io::Error::other)),
             )
         }
+        AuditFormat::Jsonl => {
+            let lines = entries.map_ok(|entry| {
+                let mut line = serde_json::to_string(&entry).expect("audit entries serialise");
+                line.push('\n');
+                line
+            });
+            (
+                "application/x-ndjson",
+                Body::from_stream(lines.map_err(std::io::Error::other)),
+            )
+        }
         AuditFormat::Csv => {
             let header = csv_line(AuditEntry::CSV_HEADER.iter().map(|s| s.to_string()).collect());
             let rows = entries.map_ok(|entry| csv_line(entry.csv_record()));
@@ -92,8 +105,13 @@ pub async fn audit_trail(
     response
         .headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    if matches!(query.format, AuditFormat::Csv) {
-        let disposition = format!("attachment; filename=\"audit-{invite}.csv\"");
+    let extension = match query.format {
+        AuditFormat::Json => None,
+        AuditFormat::Csv => Some("csv"),
+        AuditFormat::Jsonl => Some("jsonl"),
+    };
+    if let Some(extension) = extension {
+        let disposition = format!("attachment; filename=\"audit-{invite}.{extension}\"");
         response.headers_mut().insert(
             header::CONTENT_DISPOSITION,
             HeaderValue::from_str(&disposition).expect("an id is a header value"),
@@ -165,6 +183,47 @@ pub async fn history(state: &AppState, invite: InviteId, query: HistoryQuery) ->
         ),
     };
     value.map_err(|e| ApiError::Internal(format!("a history: {e}")))
+}
+
+/// The invite as it stood at a moment (now, without one), from the log alone, with the check of its
+/// hash chain.
+pub async fn invite_as_of(
+    state: &AppState,
+    invite: InviteId,
+    at: Option<DateTime<Utc>>,
+) -> Result<as_of::InviteAsOf, ApiError> {
+    as_of::invite(&state.log, invite, at).await.map_err(as_of_error)
+}
+
+/// One document's chain of custody up to a moment, from the log alone.
+pub async fn custody(
+    state: &AppState,
+    invite: InviteId,
+    document: DocumentId,
+    at: Option<DateTime<Utc>>,
+) -> Result<as_of::Custody, ApiError> {
+    as_of::custody(&state.log, invite, document, at)
+        .await
+        .map_err(as_of_error)
+}
+
+/// The invite's audit trail, as a page shows it: at most `most` entries, oldest first.
+pub async fn entries(
+    state: &AppState,
+    reader: &Writer,
+    invite: InviteId,
+    most: usize,
+) -> Result<Vec<AuditEntry>, ApiError> {
+    state.wait_for(AuditProjection::NAME, None, Some(reader)).await?;
+    let filter = AuditFilter {
+        invite_id: Some(invite),
+        contact_id: None,
+        document_id: None,
+    };
+    Ok(audit::entries(&state.read_models, &filter)
+        .take(most)
+        .try_collect()
+        .await?)
 }
 
 /// Any document, for staff: found through the audit trail, sent like the contact's download.

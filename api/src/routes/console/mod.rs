@@ -8,6 +8,7 @@ mod documents;
 mod invite;
 mod live;
 mod new_invite;
+mod record;
 mod review;
 mod team;
 
@@ -51,6 +52,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
             get(new_invite::new_invite).post(new_invite::post_new_invite),
         )
         .route("/staff/invites/{invite_id}", get(invite::invite))
+        .route("/staff/invites/{invite_id}/record", get(record::record))
         .route(
             "/staff/invites/{invite_id}/documents/{document_id}/review",
             post(invite::review),
@@ -83,6 +85,7 @@ pub fn file_routes(state: AppState) -> Router<AppState> {
         .route("/staff/live", get(live::live))
         .route("/staff/documents/{document_id}/preview", get(documents::preview))
         .route("/staff/invites/{invite_id}/documents.zip", get(documents::zip))
+        .route("/staff/invites/{invite_id}/record.{format}", get(record::download))
         .layer(middleware::from_fn_with_state(state, layer::pages))
 }
 
