@@ -167,7 +167,7 @@ impl Projection for StaffProjection {
         let (invites, waiting) = rows(touched.iter().map(|t| &t.history));
         // A document reviewed since leaves the queue: the invites' other rows there go.
         let scope: Vec<String> = touched.iter().map(|t| t.history.invite_id.to_string()).collect();
-        let keep: Vec<String> = waiting.iter().map(|row| row.document_id.clone()).collect();
+        let keep: Vec<String> = waiting.iter().map(|row| row.id.clone()).collect();
         Ok(vec![
             Load::upsert(
                 engine,
@@ -182,14 +182,14 @@ impl Projection for StaffProjection {
                 generation.table(review::TABLE.name),
                 "invite_id",
                 &scope,
-                "document_id",
+                "id",
                 &keep,
             ),
             Load::upsert(
                 engine,
                 generation.table(review::TABLE.name),
                 &review::COLUMNS,
-                "ON CONFLICT (document_id) DO UPDATE SET doc = excluded.doc",
+                "ON CONFLICT (id) DO UPDATE SET doc = excluded.doc",
                 &waiting,
             )?,
         ])

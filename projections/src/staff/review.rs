@@ -17,18 +17,20 @@ use crate::tables::Column;
 pub(super) const TABLE: Table = Table {
     name: "staff_review",
     columns: &[
+        // `{invite_id}/{document_id}`: a document's id is its own only within its invite.
+        Column::text("id").not_null(),
         Column::text("document_id").not_null(),
         Column::text("invite_id").not_null(),
         Column::text("uploaded_at").not_null(),
         Column::text("doc").not_null(),
     ],
-    key: Some("document_id"),
-    indexes: &["uploaded_at, document_id", "invite_id"],
+    key: Some("id"),
+    indexes: &["uploaded_at, id", "invite_id"],
     backfill: Some(from_staff_views),
     replaces: None,
 };
 
-pub(super) const COLUMNS: [&str; 4] = ["document_id", "invite_id", "uploaded_at", "doc"];
+pub(super) const COLUMNS: [&str; 5] = ["id", "document_id", "invite_id", "uploaded_at", "doc"];
 
 /// A document waiting for review, with what the queue shows beside it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -45,7 +47,8 @@ pub struct WaitingDocument {
 
 #[derive(Serialize)]
 pub(super) struct ReviewRow {
-    pub(super) document_id: String,
+    pub(super) id: String,
+    document_id: String,
     invite_id: String,
     uploaded_at: String,
     doc: String,
@@ -71,6 +74,7 @@ pub(super) fn rows(view: &StaffInviteView) -> Vec<ReviewRow> {
                     document: document.clone(),
                 };
                 rows.push(ReviewRow {
+                    id: format!("{}/{}", view.id, document.id),
                     document_id: document.id.to_string(),
                     invite_id: view.id.to_string(),
                     uploaded_at: stamp(document.uploaded_at),
@@ -92,8 +96,8 @@ fn from_staff_views(engine: Engine, generation: Generation) -> String {
     let (review, views) = (generation.table(TABLE.name), generation.table("staff_invites"));
     match engine {
         Engine::Sqlite => format!(
-            "INSERT INTO {review} (document_id, invite_id, uploaded_at, doc)
-             SELECT json_extract(d.value, '$.id'), s.invite_id,
+            "INSERT INTO {review} (id, document_id, invite_id, uploaded_at, doc)
+             SELECT s.invite_id || '/' || json_extract(d.value, '$.id'), json_extract(d.value, '$.id'), s.invite_id,
                     strftime('%Y-%m-%dT%H:%M:%f', json_extract(d.value, '$.uploaded_at')) || '000Z',
                     json_object('invite_id', s.invite_id, 'invite_title', json_extract(s.doc, '$.title'),
                                 'contact_id', json_extract(c.value, '$.id'), 'contact', json_extract(c.value, '$.name'),
@@ -104,8 +108,8 @@ fn from_staff_views(engine: Engine, generation: Generation) -> String {
              WHERE json_extract(d.value, '$.status') = 'waiting_for_review'"
         ),
         Engine::Postgres => format!(
-            "INSERT INTO {review} (document_id, invite_id, uploaded_at, doc)
-             SELECT d->>'id', s.invite_id,
+            "INSERT INTO {review} (id, document_id, invite_id, uploaded_at, doc)
+             SELECT s.invite_id || '/' || (d->>'id'), d->>'id', s.invite_id,
                     to_char((d->>'uploaded_at')::timestamptz AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),
                     json_build_object('invite_id', s.invite_id, 'invite_title', s.doc::jsonb->>'title',
                                       'contact_id', c->>'id', 'contact', c->>'name',
@@ -120,7 +124,7 @@ fn from_staff_views(engine: Engine, generation: Generation) -> String {
 /// The oldest documents waiting for review, at most `limit`.
 pub async fn waiting(store: &ReadStore, limit: u32) -> Result<Vec<WaitingDocument>, ProjectionError> {
     let docs: Vec<String> = lodge_store::on!(store.store(), |c| {
-        sqlx::query_scalar("SELECT doc FROM staff_review ORDER BY uploaded_at, document_id LIMIT $1")
+        sqlx::query_scalar("SELECT doc FROM staff_review ORDER BY uploaded_at, id LIMIT $1")
             .bind(i64::from(limit))
             .fetch_all(c)
             .await
