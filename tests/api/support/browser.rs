@@ -219,6 +219,22 @@ impl Browser {
             .collect()
     }
 
+    /// Fails the test if the pages logged an error other than the answers `expected` (a path and the
+    /// status it was meant to get, such as a wrong password's 401).
+    pub async fn assert_no_errors_but(&self, expected: &[(&str, &str)]) {
+        let errors: Vec<String> = self
+            .console_errors()
+            .await
+            .into_iter()
+            .filter(|error| {
+                !expected
+                    .iter()
+                    .any(|(path, status)| error.contains(path) && error.contains(status))
+            })
+            .collect();
+        assert!(errors.is_empty(), "the pages logged errors: {errors:?}");
+    }
+
     /// Takes the browser off the network, or puts it back (chromedriver's network conditions).
     pub async fn offline(&self, offline: bool) {
         let session = &self.session;
