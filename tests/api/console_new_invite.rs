@@ -94,7 +94,16 @@ async fn staff_send_an_invite_from_the_page_and_get_each_contacts_link(db: TestD
     )
     .await;
     assert_eq!(portal_links(&again), links);
-    let list: serde_json::Value = expect(app.staff().get("/api/invites").await, StatusCode::OK).await;
+    // Sent by the console, read through another member's token: once the list has caught up.
+    let listed = || async {
+        let list: serde_json::Value = expect(app.staff().get("/api/invites").await, StatusCode::OK).await;
+        list
+    };
+    within_moments("the invite in the list", || async {
+        !listed().await["invites"].as_array().unwrap().is_empty()
+    })
+    .await;
+    let list = listed().await;
     assert_eq!(list["invites"].as_array().unwrap().len(), 1, "one invite: {list}");
 
     // What was sent is what the form said, and Ana's link opens her portal.
