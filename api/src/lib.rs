@@ -26,6 +26,7 @@ pub mod server;
 pub mod settings;
 pub mod staff;
 mod state;
+mod watcher;
 
 pub use error::ApiError;
 pub use server::{RunningServer, Server};

@@ -1,5 +1,5 @@
 //! Live updates for the console's pages: which invite changed, at which position of the log, as
-//! this process's one reader of the log sees it (the portal cache's watcher), fanned out to every
+//! this process's one reader of the log sees it (`crate::watcher`), fanned out to every
 //! page listening (`GET /staff/live`, server-sent events). A page that falls behind misses
 //! nothing it needs: it is told to reload.
 

@@ -173,18 +173,12 @@ impl Server {
         let portal_cache = PortalCache::default();
         let live = crate::live::Live::default();
         let accounts = std::sync::Arc::new(crate::console::cache::AccountCache::default());
-        tasks.spawn(
-            portal_cache
-                .clone()
-                .watch(
-                    self.log.clone(),
-                    self.store.clone(),
-                    live.clone(),
-                    accounts.clone(),
-                    shutdown.clone(),
-                )
-                .map(Ok),
-        );
+        let listeners = crate::watcher::Listeners {
+            portal: portal_cache.clone(),
+            live: live.clone(),
+            accounts: accounts.clone(),
+        };
+        tasks.spawn(crate::watcher::watch(self.log.clone(), self.store.clone(), listeners, shutdown.clone()).map(Ok));
         let connections = self.settings.connections;
         let state = AppState::new(Services {
             log: self.log,

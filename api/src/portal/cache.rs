@@ -1,4 +1,5 @@
 //! Signed-in portals, kept in memory so that most portal requests need no database round trip.
+//! The process's watcher of the log (`crate::watcher`) drops what each event touches.
 //!
 //! What is cached for a session (its invite and contact, whether it is unlocked, when it expires,
 //! and the portal view) only changes when an event is appended to that invite: a new link,
@@ -20,22 +21,13 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use lodge_domain::{ContactId, InviteId};
-use lodge_eventlog::{EventLog, Position};
-use lodge_projections::portal::{PortalProjection, PortalView};
-use lodge_projections::{Projection, ProjectionError, ReadStore};
-use tokio_util::sync::CancellationToken;
-
-use crate::console::cache::AccountCache;
-use crate::live::{Change, Live};
+use lodge_projections::portal::PortalView;
 
 /// Sessions kept at most; the oldest go first.
 pub const CAPACITY: usize = 20_000;
-/// How often positions the projector has passed are forgotten.
-const PRUNE_EVERY: Duration = Duration::from_secs(5);
 
 #[derive(Clone)]
 pub struct CachedSession {
@@ -123,7 +115,7 @@ impl PortalCache {
         inner.sessions.remove(session_hash);
     }
 
-    fn saw(&self, invite: InviteId, position: i64) {
+    pub(crate) fn saw(&self, invite: InviteId, position: i64) {
         let mut inner = self.inner.lock().expect("the portal cache lock");
         let latest = inner.latest.entry(invite).or_insert(position);
         *latest = (*latest).max(position);
@@ -138,78 +130,20 @@ impl PortalCache {
         }
     }
 
-    fn forget_positions_up_to(&self, projector: i64) {
+    pub(crate) fn forget_positions_up_to(&self, projector: i64) {
         let mut inner = self.inner.lock().expect("the portal cache lock");
         inner.latest.retain(|_, seen| *seen > projector);
     }
 
-    /// Follows the log until `shutdown`, dropping the entries of every invite an event touches,
-    /// telling `live` (the console's pages) of each change, and `accounts` of the team's changes
-    /// and sign-outs. If
-    /// the log cannot be read (the database went away), nothing is served from memory until it can
-    /// be again: the cache empties, then starts again from the portal projector's checkpoint.
-    pub async fn watch(
-        self,
-        log: EventLog,
-        store: ReadStore,
-        live: Live,
-        accounts: Arc<AccountCache>,
-        shutdown: CancellationToken,
-    ) {
-        let mut attempt = 0;
-        loop {
-            match self.follow(&log, &store, &live, &accounts, &shutdown).await {
-                Ok(()) => return,
-                Err(error) => {
-                    attempt += 1;
-                    tracing::warn!(%error, attempt, "the portal cache lost the log; portal requests read the database");
-                    *self.inner.lock().expect("the portal cache lock") = Inner::default();
-                    tokio::select! {
-                        _ = shutdown.cancelled() => return,
-                        _ = lodge_store::Store::pause(attempt) => {}
-                    }
-                }
-            }
-        }
+    /// The log's watcher (`crate::watcher`) has started: from now on it drops what events touch, so
+    /// views may be kept.
+    pub(crate) fn start_watching(&self) {
+        self.inner.lock().expect("the portal cache lock").watching = true;
     }
 
-    async fn follow(
-        &self,
-        log: &EventLog,
-        store: &ReadStore,
-        live: &Live,
-        accounts: &AccountCache,
-        shutdown: &CancellationToken,
-    ) -> Result<(), ProjectionError> {
-        let start = store
-            .status(PortalProjection::NAME)
-            .await?
-            .map_or(Position::START, |s| s.position);
-        let mut subscription = log.subscribe(start);
-        self.inner.lock().expect("the portal cache lock").watching = true;
-        let mut prune = tokio::time::interval(PRUNE_EVERY);
-        loop {
-            tokio::select! {
-                _ = shutdown.cancelled() => return Ok(()),
-                _ = prune.tick() => {
-                    if let Ok(Some(status)) = store.status(PortalProjection::NAME).await {
-                        self.forget_positions_up_to(status.position.0);
-                    }
-                }
-                batch = subscription.next_batch(1_000) => {
-                    for event in batch? {
-                        match event.stream_id.invite_id() {
-                            Some(invite) => {
-                                self.saw(invite, event.position.0);
-                                live.publish(Change { invite, position: event.position.0 });
-                            }
-                            // The team's changes and sign-outs, for the accounts kept in memory.
-                            None => accounts.saw(&event),
-                        }
-                    }
-                }
-            }
-        }
+    /// The watcher lost the log: nothing is served from memory until it follows it again.
+    pub(crate) fn forget_everything(&self) {
+        *self.inner.lock().expect("the portal cache lock") = Inner::default();
     }
 }
 
