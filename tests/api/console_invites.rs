@@ -32,7 +32,7 @@ async fn invite_page(app: &TestApp, invite: &str, cookie: &str) -> String {
 
 /// The invite page once it shows `expected` (the read model catches up with the contact's upload).
 async fn invite_page_showing(app: &TestApp, invite: &str, cookie: &str, expected: &str) -> String {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let deadline = std::time::Instant::now() + crate::support::PATIENCE;
     loop {
         // Sent through the API a moment ago: the page may not know the invite yet (404).
         let response = get_with(app, &format!("/staff/invites/{invite}"), cookie).await;
@@ -357,7 +357,7 @@ async fn the_live_stream_tells_a_page_of_its_own_invites_changes(db: TestDatabas
         .write_to(&watched.id.to_string(), watched.contacts[0].id, "Hello")
         .await;
     let mut said = String::new();
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    let deadline = tokio::time::Instant::now() + crate::support::PATIENCE;
     while !said.contains("event: changed\ndata: ") || !said.ends_with("\n\n") {
         let chunk = tokio::time::timeout_at(deadline, futures_util::StreamExt::next(&mut stream))
             .await
@@ -420,7 +420,7 @@ async fn the_review_queue_holds_what_waits_across_invites_oldest_first(db: TestD
 
 /// A console page once it says `expected` (the read model catches up with the contacts' uploads).
 async fn within_page(app: &TestApp, path: &str, cookie: &str, expected: &str) -> String {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let deadline = std::time::Instant::now() + crate::support::PATIENCE;
     loop {
         let page = expect_page(get_with(app, path, cookie).await, StatusCode::OK).await;
         if page.contains(expected) {

@@ -262,7 +262,8 @@ fn not_a_link() -> ApiError {
 /// Finds the portal a link's token opens. Opening links is limited per address, before anything
 /// is looked up, and per contact; an unknown token is refused at once, unless the read model of
 /// links is behind the log (a link sent a moment ago), when it waits for it as long as a read may
-/// wait (`read_wait`): one second was too short for a server just started, on a busy machine.
+/// wait (`read_wait`): one second was too short for a server just started, on a busy machine. If
+/// it is still behind then, the answer is 503 (try again), not that the link is not valid.
 pub async fn find_link(state: &AppState, context: &RequestContext, token: &str) -> Result<Link, ApiError> {
     let address = Who {
         contact: None,
@@ -280,11 +281,13 @@ pub async fn find_link(state: &AppState, context: &RequestContext, token: &str) 
                 .read_models
                 .wait_for(&state.log, PortalProjection::NAME, head, state.settings.read_wait)
                 .await?;
-            if caught_up {
-                portal::portal_link(&state.read_models, hash.as_str()).await?
-            } else {
-                None
+            if !caught_up {
+                // Not known yet is not the same as not valid: the contact is told to try again.
+                return Err(ApiError::NotYetVisible(
+                    "this portal is still being prepared; try the link again in a moment".into(),
+                ));
             }
+            portal::portal_link(&state.read_models, hash.as_str()).await?
         }
     };
     let (invite_id, contact_id) = found.ok_or_else(not_a_link)?;

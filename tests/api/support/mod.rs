@@ -454,6 +454,11 @@ impl TestApp {
     }
 }
 
+/// How long a test waits for what happens in the background (a read model catching up, a cache
+/// taking up a change) before it fails. Generous, for a busy CI machine running PostgreSQL tests
+/// side by side; a test waits this long only when what it waits for never comes.
+pub const PATIENCE: Duration = Duration::from_secs(30);
+
 /// Waits until `check` holds, for a change made around the server (the operator's command line,
 /// another server), which a server's memory of the team and sessions takes up within two seconds
 /// (`console::cache`); fails saying `what` if it never does.
@@ -462,7 +467,7 @@ where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let deadline = std::time::Instant::now() + PATIENCE;
     while !check().await {
         assert!(std::time::Instant::now() < deadline, "{what} never happened");
         tokio::time::sleep(Duration::from_millis(50)).await;
