@@ -36,12 +36,22 @@ impl StaffMember {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct CreatedToken {
     pub id: Uuid,
     pub staff: StaffMember,
     /// The token itself: shown once, never stored.
     pub token: String,
+}
+
+/// Without the token: a secret never reaches a log, even through `{:?}`.
+impl std::fmt::Debug for CreatedToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreatedToken")
+            .field("id", &self.id)
+            .field("staff", &self.staff)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
