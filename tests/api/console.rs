@@ -86,7 +86,7 @@ async fn choose_password(link: &str, password: &str, again: &str) -> Response {
         .unwrap()
 }
 
-async fn sign_in(app: &TestApp, email: &str, password: &str, cookie: Option<&str>) -> Response {
+pub async fn sign_in(app: &TestApp, email: &str, password: &str, cookie: Option<&str>) -> Response {
     let mut request = client()
         .post(app.url("/staff/sign-in"))
         .form(&[("email", email), ("password", password)]);
@@ -118,7 +118,7 @@ pub async fn post_with(app: &TestApp, path: &str, cookie: &str, form: &[(&str, &
 }
 
 /// Whether `cookie` is a live session: the dashboard answers, rather than sending it to sign in.
-async fn signed_in(app: &TestApp, cookie: &str) -> bool {
+pub async fn signed_in(app: &TestApp, cookie: &str) -> bool {
     let response = get_with(app, "/staff/", cookie).await;
     match response.status() {
         StatusCode::OK => true,
@@ -147,7 +147,7 @@ pub async fn staff_session(app: &TestApp) -> String {
 }
 
 /// What the `sign-ins` stream holds, read as the domain's own events, with who acted.
-async fn sign_in_events(app: &TestApp) -> Vec<(SignInEvent, Actor)> {
+pub async fn sign_in_events(app: &TestApp) -> Vec<(SignInEvent, Actor)> {
     match app.log.read_stream(&StreamId::sign_ins()).await {
         Ok(events) => events
             .iter()
@@ -481,7 +481,7 @@ async fn the_dashboard_shows_each_invite_with_its_progress_and_the_counts(db: Te
     app.staff().send_invite(&body).await;
 
     // The read model catches up within moments; the page shows what it has.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let deadline = std::time::Instant::now() + crate::support::PATIENCE;
     let page = loop {
         let page = expect_page(get_with(&app, "/staff/", &cookie).await, StatusCode::OK).await;
         if page.contains("Mortgage application") && page.contains("Tax return 2026") {

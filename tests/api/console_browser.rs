@@ -20,6 +20,7 @@ lodge_eventlog::test_on_both_engines!(
     an_owner_signs_in_from_their_link_on_a_phone,
     staff_review_an_upload_with_the_keyboard,
     staff_send_an_invite_from_the_new_invite_page,
+    an_owner_turns_on_two_step_sign_in_and_signs_in_with_a_code,
 );
 
 async fn an_owner_signs_in_from_their_link_on_a_desktop(db: TestDatabase) {
@@ -290,5 +291,61 @@ async fn staff_send_an_invite_from_the_new_invite_page(db: TestDatabase) {
     assert!(link.starts_with(&app.url("/p/")), "{link}");
     // The mistake above was answered 422, as it should be; nothing else may fail.
     browser.assert_no_errors_but(&[("/staff/invites/new", "422")]).await;
+    browser.close().await;
+}
+
+/// Two-step sign-in from a phone: set up from the account page (the key read from the page, as a
+/// person types it into their app), then a sign-in that asks for the code after the password.
+async fn an_owner_turns_on_two_step_sign_in_and_signs_in_with_a_code(db: TestDatabase) {
+    let app = TestApp::start(db).await;
+    let (_, link) = member_with_link(&app, "olive@firm.example", "Olive Owner", Role::Owner).await;
+    let browser = browser(Screen::Phone).await;
+    browser.goto(&link).await;
+    browser.type_into("#password", PASSWORD).await;
+    browser.type_into("#again", PASSWORD).await;
+    browser.click("form.account button").await;
+    browser.wait_for_text("h1", "Invites").await;
+
+    browser.goto(&app.url("/staff/account")).await;
+    browser.wait_for_text("#two-step ~ p", "Off.").await;
+    browser.click("a[href='/staff/account/two-step']").await;
+    browser.wait_for_text("h1", "Two-step sign-in").await;
+    assert_eq!(browser.count(".qr svg").await, 1, "a picture to scan");
+    browser.screenshot("console-two-step").await;
+    browser.assert_accessible("the two-step setup page").await;
+    let key = browser.text("#setup-key").await;
+    browser
+        .type_into("#code", &crate::console_two_step::code(&key, 0))
+        .await;
+    browser
+        .element("#code")
+        .await
+        .send_keys(&Key::Enter.to_string())
+        .await
+        .unwrap();
+    browser.wait_for_text("h1", "Two-step sign-in is on").await;
+    assert_eq!(browser.count(".recovery-codes li").await, 10);
+    browser.assert_accessible("the recovery codes").await;
+
+    browser.click("header .sign-out button").await;
+    browser.wait_for_text("h1", "Sign in").await;
+    browser.type_into("#email", "olive@firm.example").await;
+    browser.type_into("#password", PASSWORD).await;
+    browser
+        .element("#password")
+        .await
+        .send_keys(&Key::Enter.to_string())
+        .await
+        .unwrap();
+    browser.wait_for_text("h1", "Your sign-in code").await;
+    browser.screenshot("console-sign-in-code").await;
+    browser.assert_accessible("the page asking for the code").await;
+    // The code field has the focus: type and press Enter.
+    let field = browser.client.active_element().await.unwrap();
+    assert_eq!(field.attr("id").await.unwrap().as_deref(), Some("code"));
+    field.send_keys(&crate::console_two_step::code(&key, 1)).await.unwrap();
+    field.send_keys(&Key::Enter.to_string()).await.unwrap();
+    browser.wait_for_text("h1", "Invites").await;
+    browser.assert_no_errors_but(&[]).await;
     browser.close().await;
 }

@@ -11,6 +11,7 @@ mod console_browser;
 mod console_invites;
 mod console_new_invite;
 mod console_team;
+mod console_two_step;
 mod documents;
 mod invites;
 mod notifier;

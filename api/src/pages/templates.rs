@@ -35,6 +35,8 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "console/base.html",
     "console/welcome.html",
     "console/sign_in.html",
+    "console/sign_in_code.html",
+    "console/two_step.html",
     "console/dashboard.html",
     "console/account.html",
     "console/error.html",

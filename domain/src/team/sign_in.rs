@@ -1,5 +1,5 @@
-//! Who signed in to the console, who tried and was refused, who chose a password and who signed
-//! out: facts observed beside the log (a password is checked against its hash there), recorded on
+//! Who signed in to the console, who tried and was refused, who chose a password, who turned
+//! two-step sign-in on or off and who signed out: facts observed beside the log (a password is checked against its hash there), recorded on
 //! the firm's `sign-ins` stream for the record. Nothing is decided from them, so they are appended
 //! without reading the stream back, and the team's stream, which every staff request reads, does
 //! not grow with them.
@@ -15,6 +15,9 @@ pub enum SignInEvent {
     SignInRefused(SignInRefused),
     PasswordChosen(PasswordChosen),
     SignedOut(SignedOut),
+    TwoStepTurnedOn(TwoStepTurnedOn),
+    TwoStepTurnedOff(TwoStepTurnedOff),
+    RecoveryCodesMade(RecoveryCodesMade),
 }
 
 /// How a member proved who they are.
@@ -27,10 +30,23 @@ pub enum SignInMethod {
     Password,
 }
 
+/// The second step of a two-step sign-in: what the member gave after their password.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SecondStep {
+    /// A code from their authenticator app (TOTP, RFC 6238).
+    Code,
+    /// One of their recovery codes, which then works no more.
+    RecoveryCode,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SignedIn {
     pub staff_id: StaffId,
     pub method: SignInMethod,
+    /// Absent when the member has no two-step sign-in (and in every event written before it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub second_step: Option<SecondStep>,
 }
 
 /// Why a sign-in was refused. Which one is on the record; the person signing in is told only that
@@ -46,6 +62,8 @@ pub enum RefusalReason {
     TooManyTries,
     /// A sign-in link that was used, replaced or is too old.
     SpentLink,
+    /// The password was right, the second step's code was not (or was used already).
+    WrongCode,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -69,6 +87,26 @@ pub struct SignedOut {
     pub everywhere: bool,
 }
 
+/// The member turned two-step sign-in on: from now on a sign-in asks for a code after the password.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TwoStepTurnedOn {
+    pub staff_id: StaffId,
+}
+
+/// Two-step sign-in was turned off for the member: by themselves, or by an owner when they lost
+/// their phone (the event's actor says who).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TwoStepTurnedOff {
+    pub staff_id: StaffId,
+}
+
+/// The member was given new recovery codes; any earlier ones work no more.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecoveryCodesMade {
+    pub staff_id: StaffId,
+    pub count: u32,
+}
+
 impl SignInEvent {
     /// Every type this code writes, with its current schema version.
     pub const TYPES: &'static [(&'static str, u32)] = &[
@@ -76,6 +114,9 @@ impl SignInEvent {
         ("SignInRefused", 1),
         ("PasswordChosen", 1),
         ("SignedOut", 1),
+        ("TwoStepTurnedOn", 1),
+        ("TwoStepTurnedOff", 1),
+        ("RecoveryCodesMade", 1),
     ];
 }
 
@@ -86,6 +127,9 @@ impl EventSchema for SignInEvent {
             SignInEvent::SignInRefused(_) => "SignInRefused",
             SignInEvent::PasswordChosen(_) => "PasswordChosen",
             SignInEvent::SignedOut(_) => "SignedOut",
+            SignInEvent::TwoStepTurnedOn(_) => "TwoStepTurnedOn",
+            SignInEvent::TwoStepTurnedOff(_) => "TwoStepTurnedOff",
+            SignInEvent::RecoveryCodesMade(_) => "RecoveryCodesMade",
         }
     }
 
@@ -99,6 +143,9 @@ impl EventSchema for SignInEvent {
             SignInEvent::SignInRefused(e) => serde_json::to_string(e),
             SignInEvent::PasswordChosen(e) => serde_json::to_string(e),
             SignInEvent::SignedOut(e) => serde_json::to_string(e),
+            SignInEvent::TwoStepTurnedOn(e) => serde_json::to_string(e),
+            SignInEvent::TwoStepTurnedOff(e) => serde_json::to_string(e),
+            SignInEvent::RecoveryCodesMade(e) => serde_json::to_string(e),
         };
         json.expect("sign-in events serialise")
     }
@@ -112,6 +159,9 @@ impl EventSchema for SignInEvent {
             ("SignInRefused", 1) => payload(t, v, json).map(SignInEvent::SignInRefused),
             ("PasswordChosen", 1) => payload(t, v, json).map(SignInEvent::PasswordChosen),
             ("SignedOut", 1) => payload(t, v, json).map(SignInEvent::SignedOut),
+            ("TwoStepTurnedOn", 1) => payload(t, v, json).map(SignInEvent::TwoStepTurnedOn),
+            ("TwoStepTurnedOff", 1) => payload(t, v, json).map(SignInEvent::TwoStepTurnedOff),
+            ("RecoveryCodesMade", 1) => payload(t, v, json).map(SignInEvent::RecoveryCodesMade),
             _ => Err(never_written(t, v)),
         }
     }

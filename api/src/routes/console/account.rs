@@ -1,5 +1,6 @@
 //! Signing in and out of the console: the page a sign-in link opens to choose a password, the
-//! sign-in page, signing out, and the member's own account (where they are signed in).
+//! sign-in page, signing out, and the member's own account (where they are signed in, two-step
+//! sign-in, API tokens). Two-step sign-in's own pages are in `two_step`.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -8,9 +9,10 @@ use axum_extra::extract::CookieJar;
 use minijinja::context;
 use serde::Deserialize;
 
+use super::two_step;
 use super::{HOME, current_cookie, html, page};
 use crate::console::extract::SIGN_IN;
-use crate::console::{ConsoleMember, sessions, sign_in};
+use crate::console::{ConsoleMember, pending, recovery_codes, sessions, sign_in, two_step as second_factor};
 use crate::error::ApiError;
 use crate::extract::{FormBody, PathParams, RequestContext};
 use crate::pages::templates::serialized;
@@ -67,13 +69,26 @@ pub(super) async fn choose_password(
     )
     .await
     {
-        Ok(cookie) => Ok((jar.add(cookie), Redirect::to(HOME)).into_response()),
+        Ok(proved) => Ok(signed_in_or_on_to_the_code(&state, jar, proved)),
         // The form again, saying what is wrong beside the field.
         Err(ApiError::Invalid(why)) => {
             let (_, member) = sign_in::link_member(&state, &token).await?;
             welcome_page(&state, &token, &member, Some(why), StatusCode::UNPROCESSABLE_ENTITY)
         }
         Err(other) => Err(other),
+    }
+}
+
+/// Where a right password leads: the dashboard, signed in; or the code's page, for a member with
+/// two-step sign-in (the cookie carries the half-done sign-in there).
+fn signed_in_or_on_to_the_code(state: &AppState, jar: CookieJar, proved: sign_in::Proved) -> Response {
+    match proved {
+        sign_in::Proved::SignedIn(session) => (
+            jar.add(session).add(pending::removal_cookie(&state.settings)),
+            Redirect::to(HOME),
+        )
+            .into_response(),
+        sign_in::Proved::CodeNeeded(step) => (jar.add(step), Redirect::to(two_step::CODE_PAGE)).into_response(),
     }
 }
 
@@ -109,7 +124,7 @@ pub(super) async fn sign_in(
 ) -> Result<Response, ApiError> {
     let replacing = current_cookie(&state, &jar);
     match sign_in::sign_in(&state, &context, &form.email, form.password, replacing.as_deref()).await {
-        Ok(cookie) => Ok((jar.add(cookie), Redirect::to(HOME)).into_response()),
+        Ok(proved) => Ok(signed_in_or_on_to_the_code(&state, jar, proved)),
         Err(refused @ (ApiError::Unauthenticated(_) | ApiError::TooManyRequests { .. })) => {
             let status = match &refused {
                 ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -149,30 +164,34 @@ pub(super) async fn sign_out(
 }
 
 pub(super) async fn account(State(state): State<AppState>, member: ConsoleMember) -> Result<Response, ApiError> {
-    account_page(&state, &member, None).await
+    account_page(&state, &member, None, None, StatusCode::OK).await
 }
 
 /// The member's own account: where they are signed in, and their API tokens (a new one shown once).
-async fn account_page(
+pub(super) async fn account_page(
     state: &AppState,
     member: &ConsoleMember,
     new_token: Option<String>,
+    two_step_error: Option<String>,
+    status: StatusCode,
 ) -> Result<Response, ApiError> {
     let list = sessions::list(&state.store, &state.settings, member.staff.id).await?;
+    let two_step_on = second_factor::is_on(&state.store, member.staff.id).await?;
+    let codes_left = recovery_codes::left(&state.store, member.staff.id).await?;
     let tokens = tokens::list_for_member(&state.store, member.staff.id).await?;
     let values = context! {
         sessions => serialized(&list),
         tokens => serialized(&tokens),
         new_token,
+        two_step_on,
+        codes_left,
+        two_step_error,
         current => member.session.id.to_string(),
         idle_minutes => state.settings.console.idle.as_secs() / 60,
         lifetime_hours => state.settings.console.lifetime.as_secs() / 3600,
         ..page(state, "account_heading", Some(member), "account")
     };
-    Ok(html(
-        StatusCode::OK,
-        state.pages.render("console/account.html", values)?,
-    ))
+    Ok(html(status, state.pages.render("console/account.html", values)?))
 }
 
 /// A new API token for the member, with their role at each request; shown this once.
@@ -186,7 +205,7 @@ pub(super) async fn create_token(State(state): State<AppState>, member: ConsoleM
         member.staff.role,
     )
     .await?;
-    account_page(&state, &member, Some(created.token)).await
+    account_page(&state, &member, Some(created.token), None, StatusCode::OK).await
 }
 
 pub(super) async fn revoke_token(

@@ -11,6 +11,7 @@ mod new_invite;
 mod record;
 mod review;
 mod team;
+mod two_step;
 
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -39,6 +40,9 @@ pub fn routes(state: AppState) -> Router<AppState> {
             get(account::welcome).post(account::choose_password),
         )
         .route(SIGN_IN, get(account::sign_in_page).post(account::sign_in))
+        .route(two_step::CODE_PAGE, get(two_step::code_page).post(two_step::post_code))
+        .route("/staff/account/two-step", get(two_step::setup).post(two_step::turn_on))
+        .route("/staff/account/two-step/change", post(two_step::change))
         .route("/staff/sign-out", post(account::sign_out))
         .route("/staff/review", get(review::queue))
         .route("/staff/account", get(account::account))
@@ -47,6 +51,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/staff/team", get(team::team).post(team::add))
         .route("/staff/team/{staff_id}", post(team::change))
         .route("/staff/team/{staff_id}/link", post(team::new_link))
+        .route("/staff/team/{staff_id}/two-step/off", post(team::turn_off_two_step))
         .route(
             "/staff/invites/new",
             get(new_invite::new_invite).post(new_invite::post_new_invite),

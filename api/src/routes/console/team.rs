@@ -12,7 +12,7 @@ use minijinja::context;
 use serde::Deserialize;
 
 use super::{html, page};
-use crate::console::{ConsoleMember, links, sessions};
+use crate::console::{ConsoleMember, links, own_account, sessions, two_step};
 use crate::error::ApiError;
 use crate::extract::{FormBody, PathParams, RequestContext};
 use crate::pages::templates::serialized;
@@ -29,8 +29,10 @@ async fn team_page(
     status: StatusCode,
 ) -> Result<Response, ApiError> {
     let view = team::view(state).await?;
+    let two_step_on = two_step::members_with_it(&state.store).await?;
     let values = context! {
         members => serialized(&view.members),
+        two_step_on,
         roles => ["owner", "staff", "viewer"],
         link => link.map(|(name, url)| context! { name, url }),
         error,
@@ -110,6 +112,18 @@ pub(super) async fn change(
         }
         Err(other) => Err(other),
     }
+}
+
+/// Turns two-step sign-in off for a colleague who lost their phone.
+pub(super) async fn turn_off_two_step(
+    State(state): State<AppState>,
+    member: ConsoleMember,
+    context: RequestContext,
+    PathParams(id): PathParams<StaffId>,
+) -> Result<Response, ApiError> {
+    member.needs(Role::Owner)?;
+    own_account::turn_off_for_colleague(&state, &context, &member, id).await?;
+    Ok(Redirect::to(TEAM).into_response())
 }
 
 /// A new sign-in link for a member (a forgotten password): the earlier one no longer opens, and
