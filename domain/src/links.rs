@@ -40,6 +40,17 @@ pub fn portal_link_token(secret: &SecretKey, command_id: Uuid, index: usize) -> 
     derived_token(secret, "portal-link", command_id, index)
 }
 
+/// The token of the sign-in link that command `command_id` made to be emailed to a staff member
+/// (`SignInLinkMade`): the notifier makes it again from the event's command id.
+pub fn staff_link_token(secret: &SecretKey, command_id: Uuid) -> (String, TokenHash) {
+    derived_token(secret, "staff-link", command_id, 0)
+}
+
+/// Where a staff member's sign-in link points: `{public_url}/staff/welcome/{token}`.
+pub fn staff_link_url(public_url: &str, token: &str) -> String {
+    format!("{}/staff/welcome/{token}", public_url.trim_end_matches('/'))
+}
+
 /// The address a contact opens: `{public_url}/p/{token}`.
 pub fn portal_url(public_url: &str, token: &str) -> String {
     format!("{}/p/{token}", public_url.trim_end_matches('/'))

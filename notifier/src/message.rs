@@ -36,6 +36,8 @@ const BUILT_IN: &[(&str, &str)] = &[
     ("reminder.html", include_str!("../templates/reminder.html")),
     ("staff_digest.txt", include_str!("../templates/staff_digest.txt")),
     ("staff_digest.html", include_str!("../templates/staff_digest.html")),
+    ("sign_in_link.txt", include_str!("../templates/sign_in_link.txt")),
+    ("sign_in_link.html", include_str!("../templates/sign_in_link.html")),
 ];
 
 /// An environment whose HTML escaping leaves `/` alone (minijinja's writes it as `&#x2f;`), so
@@ -149,6 +151,25 @@ fn render_with(environment: &Environment<'static>, name: &str, values: &Value) -
         text: format!("{}\n", body.trim()),
         html,
     })
+}
+
+/// The email carrying a staff member's sign-in link: their first, or one for a forgotten password.
+pub fn sign_in_link(
+    templates: &Templates,
+    firm: &str,
+    made: &lodge_domain::team::SignInLinkMade,
+    url: &str,
+) -> Rendered {
+    let welcome = made.purpose == lodge_domain::team::LinkPurpose::Welcome;
+    let values = context! {
+        firm,
+        name => &made.name,
+        email => &made.email,
+        welcome,
+        url,
+        expires => made.expires_at.format("%A %-d %B %Y, %H:%M UTC").to_string(),
+    };
+    templates.render("sign_in_link", values)
 }
 
 /// What a notification is about: the event that called for it, on its invite, to one contact.
@@ -316,6 +337,8 @@ mod tests {
         );
     }
 
+    use lodge_domain::team::{LinkPurpose, SignInLinkMade};
+
     #[test]
     fn every_built_in_template_renders() {
         let (invite, event) = sample();
@@ -353,6 +376,29 @@ mod tests {
             "{}",
             digest.html
         );
+        for (purpose, subject) in [
+            (LinkPurpose::Welcome, "Firm: your account on its document portal"),
+            (LinkPurpose::Reset, "Firm: choose a new password"),
+        ] {
+            let made = SignInLinkMade {
+                staff_id: lodge_domain::StaffId::from_uuid(uuid::Uuid::from_u128(1)),
+                name: "Sam <Staff>".into(),
+                email: "sam@firm.example".into(),
+                purpose,
+                expires_at: "2026-12-13T10:00:00Z".parse().unwrap(),
+            };
+            let url = "https://lodge.example/staff/welcome/abc";
+            let email = sign_in_link(&templates, "Firm", &made, url);
+            assert_eq!(email.subject, subject);
+            assert!(email.text.contains(url) && email.html.contains(url));
+            assert!(
+                email.text.contains("until Sunday 13 December 2026, 10:00 UTC"),
+                "{}",
+                email.text
+            );
+            assert!(email.html.contains("Sam &lt;Staff&gt;"), "{}", email.html);
+            assert_eq!(email.text.contains("Did not ask?"), purpose == LinkPurpose::Reset);
+        }
     }
 
     #[test]

@@ -329,6 +329,23 @@ async fn an_owner_turns_on_two_step_sign_in_and_signs_in_with_a_code(db: TestDat
 
     browser.click("header .sign-out button").await;
     browser.wait_for_text("h1", "Sign in").await;
+    // "Forgot your password?" answers the same for anyone.
+    browser.click("a[href='/staff/forgot']").await;
+    browser.wait_for_text("h1", "Forgot your password?").await;
+    browser.assert_accessible("the page to ask for a new password").await;
+    browser.type_into("#email", "olive@firm.example").await;
+    browser
+        .element("#email")
+        .await
+        .send_keys(&Key::Enter.to_string())
+        .await
+        .unwrap();
+    browser
+        .wait_for_text("#sent", "If olive@firm.example has an account here")
+        .await;
+    browser.assert_accessible("the answer to a forgotten password").await;
+    browser.click("a[href='/staff/sign-in']").await;
+    browser.wait_for_text("h1", "Sign in").await;
     browser.type_into("#email", "olive@firm.example").await;
     browser.type_into("#password", PASSWORD).await;
     browser

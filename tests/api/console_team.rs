@@ -50,7 +50,10 @@ async fn an_owner_adds_a_colleague_who_signs_in_with_the_link_shown(db: TestData
     )
     .await;
     let page = expect_page(added, StatusCode::OK).await;
-    assert!(page.contains("Sam Staff&#x27;s one-time sign-in link"), "{page}");
+    assert!(
+        page.contains("We emailed Sam Staff their one-time sign-in link"),
+        "{page}"
+    );
     let link = shown_link(&page);
     assert!(link.starts_with(&app.url("/staff/welcome/")), "{link}");
 

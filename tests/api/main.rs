@@ -8,6 +8,7 @@ mod support;
 mod cli;
 mod console;
 mod console_browser;
+mod console_emails;
 mod console_invites;
 mod console_new_invite;
 mod console_team;

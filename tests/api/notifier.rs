@@ -29,10 +29,10 @@ lodge_eventlog::test_on_both_engines!(
 );
 
 /// An SMTP server that keeps each message it receives as a file, stopped on drop.
-struct SmtpServer {
+pub struct SmtpServer {
     child: Child,
-    port: u16,
-    maildir: tempfile::TempDir,
+    pub port: u16,
+    pub maildir: tempfile::TempDir,
 }
 
 impl Drop for SmtpServer {
@@ -54,7 +54,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-async fn smtp_server() -> SmtpServer {
+pub async fn smtp_server() -> SmtpServer {
     smtp_server_on(free_port()).await
 }
 
@@ -100,7 +100,7 @@ async fn smtp_server_with(port: u16, handler: &[&str], handler_args: &[&str]) ->
     SmtpServer { child, port, maildir }
 }
 
-fn received(maildir: &Path) -> Vec<PathBuf> {
+pub fn received(maildir: &Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(maildir.join("mail/new"))
         .into_iter()
         .flatten()
@@ -111,7 +111,7 @@ fn received(maildir: &Path) -> Vec<PathBuf> {
     files
 }
 
-fn settings(app: &TestApp, smtp_url: Option<String>) -> NotifierSettings {
+pub fn settings(app: &TestApp, smtp_url: Option<String>) -> NotifierSettings {
     NotifierSettings {
         smtp_url: smtp_url.map(Into::into),
         mail_from: "Alves & Co <office@alves.example>".into(),
@@ -137,7 +137,7 @@ fn settings(app: &TestApp, smtp_url: Option<String>) -> NotifierSettings {
     }
 }
 
-fn start_notifier(app: &TestApp, settings: NotifierSettings) -> (CancellationToken, tokio::task::JoinHandle<()>) {
+pub fn start_notifier(app: &TestApp, settings: NotifierSettings) -> (CancellationToken, tokio::task::JoinHandle<()>) {
     let shutdown = CancellationToken::new();
     let task = tokio::spawn(lodge_notifier::run(
         app.log.clone(),

@@ -16,8 +16,37 @@ pub const PATH: &str = "/staff/welcome/";
 /// Makes a sign-in link for `staff_id`, replacing any earlier one, and returns its address.
 pub async fn create(store: &Store, settings: &Settings, staff_id: StaffId) -> Result<String, ApiError> {
     let (token, hash) = secrets::new_token("");
+    keep(store, staff_id, &hash, Utc::now() + settings.console.link_lifetime).await?;
+    Ok(format!("{}{PATH}{token}", settings.public_url))
+}
+
+/// Makes the sign-in link that command `command_id` emails (its token derived from the command id
+/// under the server's secret, as the notifier derives it), lasting `lifetime`; returns its address
+/// and when it expires.
+pub async fn create_for_email(
+    store: &Store,
+    settings: &Settings,
+    staff_id: StaffId,
+    command_id: uuid::Uuid,
+    lifetime: std::time::Duration,
+) -> Result<(String, DateTime<Utc>), ApiError> {
+    let (token, hash) = lodge_domain::links::staff_link_token(&settings.secret_key, command_id);
+    let expires_at = Utc::now() + lifetime;
+    keep(store, staff_id, &hash, expires_at).await?;
+    Ok((
+        lodge_domain::links::staff_link_url(&settings.public_url, &token),
+        expires_at,
+    ))
+}
+
+/// Keeps a link's hash for `staff_id`, in place of any earlier link of theirs.
+async fn keep(
+    store: &Store,
+    staff_id: StaffId,
+    hash: &lodge_domain::digest::TokenHash,
+    expires_at: DateTime<Utc>,
+) -> Result<(), ApiError> {
     let now = Utc::now();
-    let expires_at = now + settings.console.link_lifetime;
     let mut tx = store.begin_write().await?;
     on!(tx, |c| {
         sqlx::query("DELETE FROM lodge_staff_sign_in_links WHERE staff_id = $1")
@@ -39,7 +68,7 @@ pub async fn create(store: &Store, settings: &Settings, staff_id: StaffId) -> Re
         .map(|_| ())
     })?;
     tx.commit().await?;
-    Ok(format!("{}{PATH}{token}", settings.public_url))
+    Ok(())
 }
 
 /// What a link's token names: its member, while the link is unused and unexpired.

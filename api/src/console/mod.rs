@@ -9,6 +9,7 @@
 pub mod cache;
 pub mod credentials;
 pub mod dashboard_cache;
+pub mod emailed_links;
 pub mod extract;
 pub mod invite_form;
 pub mod links;

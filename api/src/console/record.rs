@@ -17,9 +17,20 @@ pub async fn record(
     actor: Actor,
     event: SignInEvent,
 ) -> Result<(), ApiError> {
-    let mut metadata = context.metadata(actor, "sign-in");
     // Each sign-in is its own, even under a repeated Idempotency-Key.
-    metadata.command_id = uuid::Uuid::now_v7();
+    record_as(state, context, actor, event, uuid::Uuid::now_v7()).await
+}
+
+/// [`record`] under a command id chosen beforehand (a link derived from it).
+pub async fn record_as(
+    state: &AppState,
+    context: &RequestContext,
+    actor: Actor,
+    event: SignInEvent,
+    command_id: uuid::Uuid,
+) -> Result<(), ApiError> {
+    let mut metadata = context.metadata(actor, "sign-in");
+    metadata.command_id = command_id;
     metadata.correlation_id = metadata.command_id;
     state
         .log

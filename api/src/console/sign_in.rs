@@ -84,6 +84,9 @@ pub async fn choose_password(
         return Err(spent_link());
     }
     credentials::set_password(&state.store, staff_id, &hash).await?;
+    // A new password (a forgotten one, say) ends every session the member had.
+    sessions::end_all(&state.store, staff_id).await?;
+    state.accounts.forget_member(staff_id);
     let actor = Actor::Staff {
         id: staff_id,
         name: member.name.clone(),

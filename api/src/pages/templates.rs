@@ -36,6 +36,7 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "console/welcome.html",
     "console/sign_in.html",
     "console/sign_in_code.html",
+    "console/forgot.html",
     "console/two_step.html",
     "console/dashboard.html",
     "console/account.html",

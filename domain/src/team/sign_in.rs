@@ -4,6 +4,7 @@
 //! without reading the stream back, and the team's stream, which every staff request reads, does
 //! not grow with them.
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::decider::{EventDecodeError, EventSchema, check_known, current_version, never_written, payload};
@@ -18,6 +19,9 @@ pub enum SignInEvent {
     TwoStepTurnedOn(TwoStepTurnedOn),
     TwoStepTurnedOff(TwoStepTurnedOff),
     RecoveryCodesMade(RecoveryCodesMade),
+    SignInLinkMade(SignInLinkMade),
+    SignInLinkEmailed(SignInLinkEmailed),
+    SignInLinkNotEmailed(SignInLinkNotEmailed),
 }
 
 /// How a member proved who they are.
@@ -107,6 +111,44 @@ pub struct RecoveryCodesMade {
     pub count: u32,
 }
 
+/// Why a sign-in link was emailed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkPurpose {
+    /// An owner added the member: their first link, to choose a password.
+    Welcome,
+    /// A forgotten password: asked for by the member, or made by an owner for them.
+    Reset,
+}
+
+/// A one-time sign-in link was made for a member, to be emailed to them. The link's token is
+/// derived from this event's command id under the server's secret (as portal links are), so the
+/// notifier can write the email while the log holds no secret.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SignInLinkMade {
+    pub staff_id: StaffId,
+    pub name: String,
+    pub email: String,
+    pub purpose: LinkPurpose,
+    /// After this the link opens nothing, and an email not yet sent is not sent.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// The notifier emailed a sign-in link (`SignInLinkMade`, the event this one follows).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SignInLinkEmailed {
+    pub staff_id: StaffId,
+    pub message_id: String,
+}
+
+/// The notifier could not email a sign-in link; the owner's page showed it, and a member may ask
+/// again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SignInLinkNotEmailed {
+    pub staff_id: StaffId,
+    pub reason: String,
+}
+
 impl SignInEvent {
     /// Every type this code writes, with its current schema version.
     pub const TYPES: &'static [(&'static str, u32)] = &[
@@ -117,6 +159,9 @@ impl SignInEvent {
         ("TwoStepTurnedOn", 1),
         ("TwoStepTurnedOff", 1),
         ("RecoveryCodesMade", 1),
+        ("SignInLinkMade", 1),
+        ("SignInLinkEmailed", 1),
+        ("SignInLinkNotEmailed", 1),
     ];
 }
 
@@ -130,6 +175,9 @@ impl EventSchema for SignInEvent {
             SignInEvent::TwoStepTurnedOn(_) => "TwoStepTurnedOn",
             SignInEvent::TwoStepTurnedOff(_) => "TwoStepTurnedOff",
             SignInEvent::RecoveryCodesMade(_) => "RecoveryCodesMade",
+            SignInEvent::SignInLinkMade(_) => "SignInLinkMade",
+            SignInEvent::SignInLinkEmailed(_) => "SignInLinkEmailed",
+            SignInEvent::SignInLinkNotEmailed(_) => "SignInLinkNotEmailed",
         }
     }
 
@@ -146,6 +194,9 @@ impl EventSchema for SignInEvent {
             SignInEvent::TwoStepTurnedOn(e) => serde_json::to_string(e),
             SignInEvent::TwoStepTurnedOff(e) => serde_json::to_string(e),
             SignInEvent::RecoveryCodesMade(e) => serde_json::to_string(e),
+            SignInEvent::SignInLinkMade(e) => serde_json::to_string(e),
+            SignInEvent::SignInLinkEmailed(e) => serde_json::to_string(e),
+            SignInEvent::SignInLinkNotEmailed(e) => serde_json::to_string(e),
         };
         json.expect("sign-in events serialise")
     }
@@ -162,6 +213,9 @@ impl EventSchema for SignInEvent {
             ("TwoStepTurnedOn", 1) => payload(t, v, json).map(SignInEvent::TwoStepTurnedOn),
             ("TwoStepTurnedOff", 1) => payload(t, v, json).map(SignInEvent::TwoStepTurnedOff),
             ("RecoveryCodesMade", 1) => payload(t, v, json).map(SignInEvent::RecoveryCodesMade),
+            ("SignInLinkMade", 1) => payload(t, v, json).map(SignInEvent::SignInLinkMade),
+            ("SignInLinkEmailed", 1) => payload(t, v, json).map(SignInEvent::SignInLinkEmailed),
+            ("SignInLinkNotEmailed", 1) => payload(t, v, json).map(SignInEvent::SignInLinkNotEmailed),
             _ => Err(never_written(t, v)),
         }
     }

@@ -1,6 +1,6 @@
 //! Following the log: which events call for a notification, sending it, recording the outcome.
 //! The loop and its dispatch are here; each kind of work has its own file: deliveries of what an
-//! event calls for, reminders, retries and staff digests, over one way of reading an invite's
+//! event calls for, reminders, retries, staff digests and staff's sign-in links, over one way of reading an invite's
 //! history and one way of sending and recording.
 
 mod deliver;
@@ -9,10 +9,11 @@ mod history;
 mod remind;
 mod retry;
 mod send;
+mod sign_in_links;
 
 use lodge_domain::invite::{InviteError, InviteEvent};
 use lodge_eventlog::command::CommandError;
-use lodge_eventlog::{EventLog, LogError, RecordedEvent};
+use lodge_eventlog::{EventLog, LogError, RecordedEvent, StreamId};
 use lodge_projections::{ProjectionError, ReadStore};
 use lodge_store::Connection;
 use lodge_store::Store;
@@ -170,6 +171,9 @@ impl Notifier {
     /// The first delivery of whatever `recorded` calls for, and the bookkeeping of retries that the
     /// outcomes it records call for.
     async fn handle(&self, leader: &mut Connection, recorded: &RecordedEvent) -> Result<(), NotifierError> {
+        if recorded.stream_id == StreamId::sign_ins() {
+            return self.email_sign_in_link(recorded).await;
+        }
         let Some(invite_id) = recorded.stream_id.invite_id() else {
             return Ok(());
         };

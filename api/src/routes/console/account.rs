@@ -12,7 +12,9 @@ use serde::Deserialize;
 use super::two_step;
 use super::{HOME, current_cookie, html, page};
 use crate::console::extract::SIGN_IN;
-use crate::console::{ConsoleMember, pending, recovery_codes, sessions, sign_in, two_step as second_factor};
+use crate::console::{
+    ConsoleMember, emailed_links, pending, recovery_codes, sessions, sign_in, two_step as second_factor,
+};
 use crate::error::ApiError;
 use crate::extract::{FormBody, PathParams, RequestContext};
 use crate::pages::templates::serialized;
@@ -138,6 +140,52 @@ pub(super) async fn sign_in(
             }
             Ok(page)
         }
+        Err(other) => Err(other),
+    }
+}
+
+fn forgot_form(
+    state: &AppState,
+    email: &str,
+    sent: bool,
+    error: Option<String>,
+    status: StatusCode,
+) -> Result<Response, ApiError> {
+    let values = context! {
+        email,
+        sent,
+        error,
+        ..page(state, "forgot_heading", None, "")
+    };
+    Ok(html(status, state.pages.render("console/forgot.html", values)?))
+}
+
+pub(super) async fn forgot_page(State(state): State<AppState>) -> Result<Response, ApiError> {
+    forgot_form(&state, "", false, None, StatusCode::OK)
+}
+
+#[derive(Deserialize)]
+pub(super) struct ForgotForm {
+    email: String,
+}
+
+/// "Forgot your password?": the same answer whether the address has an account or not.
+pub(super) async fn forgot(
+    State(state): State<AppState>,
+    context: RequestContext,
+    FormBody(form): FormBody<ForgotForm>,
+) -> Result<Response, ApiError> {
+    let email = form.email.trim();
+    match emailed_links::forgot_password(&state, &context, email).await {
+        Ok(()) => forgot_form(&state, email, true, None, StatusCode::OK),
+        Err(ApiError::Invalid(why)) => forgot_form(&state, email, false, Some(why), StatusCode::UNPROCESSABLE_ENTITY),
+        Err(refused @ ApiError::TooManyRequests { .. }) => forgot_form(
+            &state,
+            email,
+            false,
+            Some(refused.to_string()),
+            StatusCode::TOO_MANY_REQUESTS,
+        ),
         Err(other) => Err(other),
     }
 }

@@ -40,6 +40,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
             get(account::welcome).post(account::choose_password),
         )
         .route(SIGN_IN, get(account::sign_in_page).post(account::sign_in))
+        .route("/staff/forgot", get(account::forgot_page).post(account::forgot))
         .route(two_step::CODE_PAGE, get(two_step::code_page).post(two_step::post_code))
         .route("/staff/account/two-step", get(two_step::setup).post(two_step::turn_on))
         .route("/staff/account/two-step/change", post(two_step::change))

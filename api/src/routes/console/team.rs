@@ -7,12 +7,12 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use lodge_domain::StaffId;
-use lodge_domain::team::Role;
+use lodge_domain::team::{LinkPurpose, Role};
 use minijinja::context;
 use serde::Deserialize;
 
 use super::{html, page};
-use crate::console::{ConsoleMember, links, own_account, sessions, two_step};
+use crate::console::{ConsoleMember, emailed_links, own_account, sessions, two_step};
 use crate::error::ApiError;
 use crate::extract::{FormBody, PathParams, RequestContext};
 use crate::pages::templates::serialized;
@@ -21,10 +21,25 @@ use crate::state::AppState;
 
 const TEAM: &str = "/staff/team";
 
+/// A sign-in link just made and emailed, shown to the owner too (to pass on if the email is slow).
+#[derive(serde::Serialize)]
+struct Link {
+    name: String,
+    email: String,
+    url: String,
+}
+
+fn owner_actor(member: &ConsoleMember) -> lodge_domain::Actor {
+    lodge_domain::Actor::Staff {
+        id: member.staff.id,
+        name: member.staff.name.clone(),
+    }
+}
+
 async fn team_page(
     state: &AppState,
     member: &ConsoleMember,
-    link: Option<(String, String)>,
+    link: Option<Link>,
     error: Option<String>,
     status: StatusCode,
 ) -> Result<Response, ApiError> {
@@ -34,7 +49,7 @@ async fn team_page(
         members => serialized(&view.members),
         two_step_on,
         roles => ["owner", "staff", "viewer"],
-        link => link.map(|(name, url)| context! { name, url }),
+        link => link.as_ref().map(serialized),
         error,
         ..page(state, "team_heading", Some(member), "team")
     };
@@ -70,8 +85,26 @@ pub(super) async fn add(
     };
     match team::add_member(&state, &member.staff, &context, body).await {
         Ok(added) => {
-            let url = links::create(&state.store, &state.settings, added.id).await?;
-            team_page(&state, &member, Some((name, url)), None, StatusCode::OK).await
+            // Read back as the team now has it (the email normalised).
+            let colleague = team::member(&state, added.id)
+                .await?
+                .ok_or_else(|| ApiError::Internal(format!("{} was added but is not in the team", added.id)))?;
+            let url = emailed_links::email_link(
+                &state,
+                &context,
+                owner_actor(&member),
+                added.id,
+                &colleague,
+                LinkPurpose::Welcome,
+                state.settings.console.link_lifetime,
+            )
+            .await?;
+            let link = Link {
+                name,
+                email: colleague.email,
+                url,
+            };
+            team_page(&state, &member, Some(link), None, StatusCode::OK).await
         }
         Err(refused @ (ApiError::Team(_) | ApiError::Invalid(_))) => {
             team_page(
@@ -131,6 +164,7 @@ pub(super) async fn turn_off_two_step(
 pub(super) async fn new_link(
     State(state): State<AppState>,
     member: ConsoleMember,
+    context: RequestContext,
     PathParams(id): PathParams<StaffId>,
 ) -> Result<Response, ApiError> {
     member.needs(Role::Owner)?;
@@ -138,17 +172,24 @@ pub(super) async fn new_link(
     let Some(colleague) = found.filter(|m| m.active) else {
         return Err(ApiError::NotFound(format!("the team has no active member {id}")));
     };
-    let url = links::create(&state.store, &state.settings, id).await?;
+    let url = emailed_links::email_link(
+        &state,
+        &context,
+        owner_actor(&member),
+        id,
+        &colleague,
+        LinkPurpose::Reset,
+        state.settings.console.link_lifetime,
+    )
+    .await?;
     if id != member.staff.id {
         sessions::end_all(&state.store, id).await?;
         state.accounts.forget_member(id);
     }
-    team_page(
-        &state,
-        &member,
-        Some((colleague.name.clone(), url)),
-        None,
-        StatusCode::OK,
-    )
-    .await
+    let link = Link {
+        name: colleague.name,
+        email: colleague.email,
+        url,
+    };
+    team_page(&state, &member, Some(link), None, StatusCode::OK).await
 }
