@@ -31,7 +31,7 @@ async fn invite_page(app: &TestApp, invite: &str, cookie: &str) -> String {
 }
 
 /// The invite page once it shows `expected` (the read model catches up with the contact's upload).
-async fn invite_page_showing(app: &TestApp, invite: &str, cookie: &str, expected: &str) -> String {
+pub async fn invite_page_showing(app: &TestApp, invite: &str, cookie: &str, expected: &str) -> String {
     let deadline = std::time::Instant::now() + crate::support::PATIENCE;
     loop {
         // Sent through the API a moment ago: the page may not know the invite yet (404).

@@ -355,38 +355,47 @@ impl InviteForm {
 
     /// The invite's own reminders, when any of their fields is filled in; else the firm's.
     fn reminders(&self, fail: &mut impl FnMut(String, &str)) -> Option<ReminderPlan> {
-        let given = [
+        reminder_plan(
             &self.reminder_days_before,
             &self.reminder_overdue_every_days,
             &self.reminders_at_most,
-        ];
-        if given.iter().all(|v| v.is_empty()) {
-            return None;
-        }
-        let days_before: Result<Vec<u32>, _> = self
-            .reminder_days_before
-            .split(',')
-            .map(str::trim)
-            .filter(|d| !d.is_empty())
-            .map(str::parse)
-            .collect();
-        let number = |text: &str| if text.is_empty() { Ok(0) } else { text.parse::<u32>() };
-        let (Ok(days_before), Ok(overdue_every_days), Ok(at_most)) = (
-            days_before,
-            number(&self.reminder_overdue_every_days),
-            number(&self.reminders_at_most),
-        ) else {
-            fail(
-                "reminders".into(),
-                "give reminders as whole days: days before the due date separated by commas (3, 1, 0), days between reminders once overdue, and the most to send",
-            );
-            return None;
-        };
-        Some(ReminderPlan {
+        )
+        .unwrap_or_else(|why| {
+            fail("reminders".into(), why);
+            None
+        })
+    }
+}
+
+/// What to say when reminders are not whole days.
+pub const REMINDERS_AS_DAYS: &str = "give reminders as whole days: days before the due date separated by commas (3, 1, 0), days between reminders once overdue, and the most to send";
+
+/// An invite's own reminder plan from a form's three fields (days before the due date as `3, 1, 0`,
+/// days between reminders once overdue, the most to send); None when all are empty (the firm's
+/// plan); an error when one is not whole days.
+pub fn reminder_plan(
+    days_before: &str,
+    overdue_every_days: &str,
+    at_most: &str,
+) -> Result<Option<ReminderPlan>, &'static str> {
+    let (days_before, overdue_every_days, at_most) = (days_before.trim(), overdue_every_days.trim(), at_most.trim());
+    if days_before.is_empty() && overdue_every_days.is_empty() && at_most.is_empty() {
+        return Ok(None);
+    }
+    let days: Result<Vec<u32>, _> = days_before
+        .split(',')
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .map(str::parse)
+        .collect();
+    let number = |text: &str| if text.is_empty() { Ok(0) } else { text.parse::<u32>() };
+    match (days, number(overdue_every_days), number(at_most)) {
+        (Ok(days_before), Ok(overdue_every_days), Ok(at_most)) => Ok(Some(ReminderPlan {
             days_before,
             overdue_every_days,
             at_most,
-        })
+        })),
+        _ => Err(REMINDERS_AS_DAYS),
     }
 }
 

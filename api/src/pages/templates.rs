@@ -37,6 +37,7 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "console/sign_in.html",
     "console/sign_in_code.html",
     "console/forgot.html",
+    "console/new_link.html",
     "console/two_step.html",
     "console/dashboard.html",
     "console/account.html",

@@ -6,6 +6,7 @@ mod account;
 mod dashboard;
 mod documents;
 mod invite;
+mod invite_changes;
 mod live;
 mod new_invite;
 mod record;
@@ -65,6 +66,14 @@ pub fn routes(state: AppState) -> Router<AppState> {
         )
         .route("/staff/invites/{invite_id}/messages", post(invite::post_message))
         .route("/staff/invites/{invite_id}/cancel", post(invite::cancel))
+        .route("/staff/invites/{invite_id}/due-date", post(invite_changes::due_date))
+        .route("/staff/invites/{invite_id}/reminders", post(invite_changes::reminders))
+        .route("/staff/invites/{invite_id}/contacts", post(invite_changes::add_contact))
+        .route("/staff/invites/{invite_id}/requests", post(invite_changes::add_request))
+        .route(
+            "/staff/invites/{invite_id}/contacts/{contact_id}/link",
+            post(invite_changes::reissue_link),
+        )
         .route(
             "/staff/invites/{invite_id}/contacts/{contact_id}/view",
             post(invite::view_as_contact),
