@@ -94,6 +94,13 @@ async fn an_owner_signs_in_from_their_link(db: TestDatabase, screen: Screen) {
     browser.wait_for_text("#sign-in-link", "Sam Staff").await;
     browser.screenshot("console-team").await;
     browser.assert_accessible("the team page").await;
+    browser.click("a[href='/staff/team/record']").await;
+    browser.wait_for_text("h1", "The team's record").await;
+    browser
+        .wait_for_text("main", "Sam Staff joined the team as staff")
+        .await;
+    browser.screenshot("console-team-record").await;
+    browser.assert_accessible("the team's record").await;
     browser.click("nav.tabs a[href='/staff/account']").await;
     browser.wait_for_text("h1", "Your account").await;
     browser.screenshot("console-account").await;

@@ -13,6 +13,7 @@ mod console_invite_changes;
 mod console_invites;
 mod console_new_invite;
 mod console_team;
+mod console_team_record;
 mod console_two_step;
 mod documents;
 mod invites;

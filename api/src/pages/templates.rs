@@ -38,6 +38,7 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "console/sign_in_code.html",
     "console/forgot.html",
     "console/new_link.html",
+    "console/team_record.html",
     "console/two_step.html",
     "console/dashboard.html",
     "console/account.html",

@@ -5,5 +5,6 @@ pub mod auth;
 pub mod invites;
 pub mod records;
 pub mod team;
+pub mod team_record;
 pub mod tokens;
 pub mod view_links;

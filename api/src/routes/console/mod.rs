@@ -12,6 +12,7 @@ mod new_invite;
 mod record;
 mod review;
 mod team;
+mod team_record;
 mod two_step;
 
 use axum::http::StatusCode;
@@ -51,6 +52,8 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/staff/account/tokens", post(account::create_token))
         .route("/staff/account/tokens/{token_id}/revoke", post(account::revoke_token))
         .route("/staff/team", get(team::team).post(team::add))
+        .route("/staff/team/record", get(team_record::record))
+        .route("/staff/team/record.csv", get(team_record::csv))
         .route("/staff/team/{staff_id}", post(team::change))
         .route("/staff/team/{staff_id}/link", post(team::new_link))
         .route("/staff/team/{staff_id}/two-step/off", post(team::turn_off_two_step))
