@@ -32,7 +32,7 @@ async fn an_owner_signs_in_from_their_link_on_a_phone(db: TestDatabase) {
 }
 
 /// Types `text` and moves on with Tab, as a person at the keyboard does.
-async fn type_and_tab(browser: &Browser, text: &str) {
+pub async fn type_and_tab(browser: &Browser, text: &str) {
     let active = browser.client.active_element().await.unwrap();
     active.send_keys(text).await.unwrap();
     active.send_keys(&Key::Tab.to_string()).await.unwrap();
@@ -134,7 +134,7 @@ async fn an_owner_signs_in_from_their_link(db: TestDatabase, screen: Screen) {
 }
 
 /// Signs a member in through their link, as the browser would, and waits for the dashboard.
-async fn sign_in_with_link(browser: &Browser, link: &str) {
+pub async fn sign_in_with_link(browser: &Browser, link: &str) {
     browser.goto(link).await;
     browser.type_into("#password", PASSWORD).await;
     browser.type_into("#again", PASSWORD).await;

@@ -11,6 +11,7 @@ mod console_browser;
 mod console_emails;
 mod console_invite_changes;
 mod console_invites;
+mod console_journey;
 mod console_new_invite;
 mod console_team;
 mod console_team_record;
