@@ -50,6 +50,9 @@ pub enum ApiError {
     /// The team's rules refused a change to the team.
     #[error(transparent)]
     Team(#[from] TeamError),
+    /// The firm's details as given will not do.
+    #[error(transparent)]
+    Firm(#[from] lodge_domain::firm::FirmError),
     #[error(transparent)]
     Log(#[from] LogError),
     #[error(transparent)]
@@ -67,6 +70,16 @@ impl From<CommandError<InviteError>> for ApiError {
             CommandError::Log(LogError::CommandIdReused { .. }) => ApiError::Conflict(
                 "this Idempotency-Key was already used for a different request; use a new key for a new request".into(),
             ),
+            CommandError::Log(error) => ApiError::Log(error),
+            contention @ CommandError::Contention { .. } => ApiError::Conflict(format!("{contention}; try again")),
+        }
+    }
+}
+
+impl From<CommandError<lodge_domain::firm::FirmError>> for ApiError {
+    fn from(error: CommandError<lodge_domain::firm::FirmError>) -> Self {
+        match error {
+            CommandError::Rejected(rejected) => ApiError::Firm(rejected),
             CommandError::Log(error) => ApiError::Log(error),
             contention @ CommandError::Contention { .. } => ApiError::Conflict(format!("{contention}; try again")),
         }
@@ -156,6 +169,8 @@ impl ApiError {
                     (StatusCode::UNPROCESSABLE_ENTITY, "invalid")
                 }
             },
+            // Every refusal of the firm's details is about what was typed.
+            ApiError::Firm(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
             ApiError::Log(_) | ApiError::Projection(_) | ApiError::Database(_) | ApiError::Internal(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal")
             }

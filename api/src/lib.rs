@@ -9,6 +9,7 @@ pub mod console;
 mod downloads;
 pub mod error;
 mod extract;
+pub mod firm;
 mod health;
 pub mod limits;
 pub mod listener;

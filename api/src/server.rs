@@ -148,7 +148,9 @@ impl Server {
     pub async fn start(self, listener: TcpListener, shutdown: CancellationToken) -> Result<RunningServer, ServerError> {
         let blobs = BlobStore::open(&self.settings.blob_url, &self.settings.blob_options)
             .map_err(|e| ServerError::Blobs(e.to_string()))?;
-        let pages = crate::pages::Pages::new(&self.settings).map_err(ServerError::Pages)?;
+        let firm = crate::firm::FirmNow::new(self.settings.firm.clone());
+        firm.load(&self.log).await.map_err(ProjectionError::from)?;
+        let pages = crate::pages::Pages::new(&self.settings, firm.clone()).map_err(ServerError::Pages)?;
         crate::migrations::migrate(self.store.store())
             .await
             .map_err(ProjectionError::from)?;
@@ -177,6 +179,7 @@ impl Server {
             portal: portal_cache.clone(),
             live: live.clone(),
             accounts: accounts.clone(),
+            firm: firm.clone(),
         };
         tasks.spawn(crate::watcher::watch(self.log.clone(), self.store.clone(), listeners, shutdown.clone()).map(Ok));
         let connections = self.settings.connections;
@@ -193,6 +196,7 @@ impl Server {
             dashboard: Default::default(),
             accounts,
             own_writes: Default::default(),
+            firm,
             pages,
             settings: self.settings,
         });

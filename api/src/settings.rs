@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use chrono::{NaiveDate, Utc};
 use secrecy::SecretString;
 use serde::Serialize;
 
@@ -122,11 +121,6 @@ impl Settings {
         }
     }
 
-    /// Today in the firm's time zone: due dates are days there.
-    pub fn today(&self) -> NaiveDate {
-        Utc::now().with_timezone(&self.firm.time_zone).date_naive()
-    }
-
     /// Secure cookies need https; a plain-http deployment (a laptop, a test) could not keep them.
     pub fn secure_cookies(&self) -> bool {
         self.public_url.starts_with("https://")
@@ -143,6 +137,9 @@ pub struct Firm {
     #[serde(serialize_with = "time_zone_name")]
     pub time_zone: chrono_tz::Tz,
     pub logo_url: Option<String>,
+    /// The reminders invites follow unless they have their own (not shown to contacts).
+    #[serde(skip)]
+    pub reminders: lodge_domain::reminder::ReminderPlan,
 }
 
 impl Default for Firm {
@@ -154,6 +151,7 @@ impl Default for Firm {
             address: None,
             time_zone: chrono_tz::UTC,
             logo_url: None,
+            reminders: lodge_domain::reminder::ReminderPlan::default(),
         }
     }
 }

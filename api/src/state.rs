@@ -41,6 +41,8 @@ pub struct Services {
     pub stopping: tokio_util::sync::CancellationToken,
     /// Each session's and staff token's last write, until the read models show it them.
     pub own_writes: OwnWrites,
+    /// The firm's details now: the configuration's, or as an owner last saved them.
+    pub firm: crate::firm::FirmNow,
     /// The portal's pages: templates, words, help articles, the firm's look.
     pub pages: crate::pages::Pages,
 }

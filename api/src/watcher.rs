@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use lodge_eventlog::{EventLog, Position};
+use lodge_eventlog::{EventLog, Position, StreamId};
 use lodge_projections::portal::PortalProjection;
 use lodge_projections::{Projection, ProjectionError, ReadStore};
 use tokio_util::sync::CancellationToken;
@@ -26,6 +26,7 @@ pub struct Listeners {
     pub portal: PortalCache,
     pub live: Live,
     pub accounts: Arc<AccountCache>,
+    pub firm: crate::firm::FirmNow,
 }
 
 /// Follows the log until `shutdown`.
@@ -75,6 +76,12 @@ async fn follow(
                         Some(invite) => {
                             listeners.portal.saw(invite, event.position.0);
                             listeners.live.publish(Change { invite, position: event.position.0 });
+                        }
+                        // The firm's details, saved on another server.
+                        None if event.stream_id == StreamId::firm() => {
+                            if let Ok(lodge_domain::firm::FirmEvent::FirmDetailsChanged(details)) = event.decode() {
+                                listeners.firm.apply(&details);
+                            }
                         }
                         // The team's changes and sign-outs, for the accounts kept in memory.
                         None => listeners.accounts.saw(&event),

@@ -8,6 +8,7 @@ pub mod actor;
 pub mod contact;
 pub mod decider;
 pub mod digest;
+pub mod firm;
 pub mod ids;
 pub mod invite;
 pub mod limits;

@@ -16,6 +16,8 @@ const INVITE_PREFIX: &str = "invite-";
 const TEAM: &str = "team";
 /// The firm's record of sign-ins to the console.
 const SIGN_INS: &str = "sign-ins";
+/// The firm's details, as its owners set them.
+const FIRM: &str = "firm";
 
 /// The name of a stream: one aggregate's history, e.g. `invite-0193…`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -51,6 +53,11 @@ impl StreamId {
     /// Who signed in to the console, who was refused, who signed out (one stream per firm).
     pub fn sign_ins() -> Self {
         Self(SIGN_INS.to_owned())
+    }
+
+    /// The firm's details: its name, contact details, time zone and default reminders.
+    pub fn firm() -> Self {
+        Self(FIRM.to_owned())
     }
 
     /// The Invite whose stream this is, if it is one.

@@ -8,6 +8,7 @@
 
 mod checkpoint;
 mod email;
+mod firm;
 mod message;
 pub mod migrations;
 mod reminders;

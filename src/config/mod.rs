@@ -253,6 +253,7 @@ impl Config {
                 address: self.firm_address.clone(),
                 time_zone,
                 logo_url: self.firm_logo_url.clone(),
+                reminders: self.reminder_plan()?,
             },
             session_lifetime: std::time::Duration::from_secs(u64::from(self.session_hours) * 3600),
             max_file_bytes: self.max_file_mib * 1024 * 1024,

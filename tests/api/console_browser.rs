@@ -101,6 +101,10 @@ async fn an_owner_signs_in_from_their_link(db: TestDatabase, screen: Screen) {
         .await;
     browser.screenshot("console-team-record").await;
     browser.assert_accessible("the team's record").await;
+    browser.click("nav.tabs a[href='/staff/settings']").await;
+    browser.wait_for_text("h1", "The firm").await;
+    browser.screenshot("console-firm").await;
+    browser.assert_accessible("the firm's settings").await;
     browser.click("nav.tabs a[href='/staff/account']").await;
     browser.wait_for_text("h1", "Your account").await;
     browser.screenshot("console-account").await;

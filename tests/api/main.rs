@@ -9,6 +9,7 @@ mod cli;
 mod console;
 mod console_browser;
 mod console_emails;
+mod console_firm;
 mod console_invite_changes;
 mod console_invites;
 mod console_journey;

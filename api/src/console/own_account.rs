@@ -26,7 +26,7 @@ pub async fn begin_two_step(state: &AppState, member: &ConsoleMember) -> Result<
     if two_step::is_on(&state.store, member.staff.id).await? {
         return Err(ApiError::Conflict("two-step sign-in is on already".into()));
     }
-    let firm = &state.settings.firm.name;
+    let firm = &state.firm.get().name;
     two_step::setup(
         &two_step::new_secret(),
         firm,
@@ -36,7 +36,7 @@ pub async fn begin_two_step(state: &AppState, member: &ConsoleMember) -> Result<
 
 /// The setup of a secret the member is confirming (the page again, after a wrong code).
 pub fn setup_again(state: &AppState, member: &ConsoleMember, secret: &str) -> Result<two_step::Setup, ApiError> {
-    let firm = &state.settings.firm.name;
+    let firm = &state.firm.get().name;
     two_step::setup(secret, firm, member.staff.email.as_deref().unwrap_or_default())
 }
 

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use minijinja::{Environment, Value};
 
 use crate::error::ApiError;
+use crate::firm::FirmNow;
 use crate::pages::assets;
 use crate::pages::help::{self, Article};
 use crate::settings::Settings;
@@ -39,6 +40,7 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "console/forgot.html",
     "console/new_link.html",
     "console/team_record.html",
+    "console/settings.html",
     "console/two_step.html",
     "console/dashboard.html",
     "console/account.html",
@@ -90,10 +92,22 @@ fn origin(url: &str) -> Option<String> {
     }
 }
 
+/// The firm's details as templates read them (`firm.name`, …): looked up when a page is rendered,
+/// so that a change an owner saves shows on the next page.
+#[derive(Debug)]
+struct LiveFirm(FirmNow);
+
+impl minijinja::value::Object for LiveFirm {
+    fn get_value(self: &std::sync::Arc<Self>, key: &Value) -> Option<Value> {
+        let firm = serialized(&*self.0.get());
+        firm.get_attr(key.as_str()?).ok().filter(|value| !value.is_undefined())
+    }
+}
+
 impl Pages {
     /// Checks and loads the pages' settings: a mistake (a colour that is none, a missing help
     /// folder or video file) stops Lodge at start, saying what to fix.
-    pub fn new(settings: &Settings) -> Result<Self, String> {
+    pub fn new(settings: &Settings, firm: FirmNow) -> Result<Self, String> {
         let theme_css = assets::theme_css(&settings.pages.colour)?;
         let asset_version = assets::version(&theme_css);
         let articles = help::load(settings.pages.help_dir.as_deref())?;
@@ -128,7 +142,7 @@ impl Pages {
         let console = text.get("console").ok_or("the pages' text has no [console] table")?;
         environment.add_global("c", serialized(console));
         environment.add_global("asset_version", asset_version.clone());
-        environment.add_global("firm", serialized(&settings.firm));
+        environment.add_global("firm", Value::from_object(LiveFirm(firm.clone())));
         environment.add_filter("nl2br", |text: String| {
             Value::from_safe_string(html_escape::encode_text(&text).replace('\n', "<br>\n"))
         });
@@ -140,8 +154,8 @@ impl Pages {
                 .map(|day| day.format("%-d %b %Y").to_string())
                 .unwrap_or(day)
         });
-        let time_zone = settings.firm.time_zone;
         environment.add_filter("when", move |at: String| {
+            let time_zone = firm.get().time_zone;
             at.parse::<chrono::DateTime<chrono::Utc>>()
                 .map(|at| at.with_timezone(&time_zone).format("%-d %b %Y, %H:%M").to_string())
                 .unwrap_or(at)

@@ -42,7 +42,7 @@ pub async fn view(
             view
         }
     };
-    Ok(PortalResponse::new(&view, &state.settings))
+    Ok(PortalResponse::new(&view, &state.firm.get()))
 }
 
 #[derive(Debug, Deserialize)]

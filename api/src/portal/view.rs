@@ -8,7 +8,7 @@ use lodge_projections::portal::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::settings::{Firm, Settings};
+use crate::settings::Firm;
 
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PortalResponse {
@@ -34,8 +34,9 @@ pub struct PortalInviteSummary {
 }
 
 impl PortalResponse {
-    pub fn new(view: &PortalView, settings: &Settings) -> Self {
-        let days_until_due = view.days_until_due(settings.today());
+    pub fn new(view: &PortalView, firm: &Firm) -> Self {
+        let today = chrono::Utc::now().with_timezone(&firm.time_zone).date_naive();
+        let days_until_due = view.days_until_due(today);
         Self {
             invite: PortalInviteSummary {
                 id: view.invite.id,
@@ -47,7 +48,7 @@ impl PortalResponse {
                 password_protected: view.invite.password_protected,
             },
             contact: view.contact.clone(),
-            firm: firm_json(&settings.firm),
+            firm: firm_json(firm),
             sender: view.sender.clone(),
             totals: view.totals,
             requests: view.requests.clone(),

@@ -262,7 +262,7 @@ async fn give_password(
                         .pages
                         .text("password_locked")
                         .replace("{minutes}", &retry_after.as_secs().div_ceil(60).to_string())
-                        .replace("{firm}", &state.settings.firm.name),
+                        .replace("{firm}", &state.firm.get().name),
                     StatusCode::TOO_MANY_REQUESTS,
                 ),
                 // The form again, saying what was wrong: a page, not a failed load.

@@ -2,6 +2,7 @@
 
 pub mod archive;
 pub mod auth;
+pub mod firm;
 pub mod invites;
 pub mod records;
 pub mod team;

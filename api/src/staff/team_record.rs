@@ -1,10 +1,11 @@
 //! The team's record: who joined, whose role changed, who was deactivated or reactivated (the
-//! `team` stream), and every sign-in, refusal, password, two-step change and sign-in link (the
+//! `team` stream), each change to the firm's details (`firm`), and every sign-in, refusal, password, two-step change and sign-in link (the
 //! `sign-ins` stream), newest first, each with who did it and from where. Read from the log itself,
 //! which is the record: both streams are a firm's staff and their sign-ins, small beside its
 //! invites (a firm of 20 signing in twice a working day adds about 10,000 events a year).
 
 use chrono::{DateTime, Utc};
+use lodge_domain::firm::FirmEvent;
 use lodge_domain::team::{LinkPurpose, Role, SecondStep, SignInEvent, SignInMethod, TeamDecider, TeamEvent, TeamState};
 use lodge_domain::{Actor, Decider, StaffId};
 use lodge_eventlog::{EventLog, LogError, RecordedEvent, StreamId};
@@ -18,7 +19,7 @@ use crate::error::ApiError;
 pub enum Part {
     #[default]
     All,
-    /// Joining, roles, deactivation.
+    /// Joining, roles, deactivation, and the firm's details.
     Team,
     /// Sign-ins and everything about proving who one is.
     SignIns,
@@ -74,6 +75,17 @@ pub async fn entries(log: &EventLog, part: Part) -> Result<Vec<TeamRecordEntry>,
                 TeamEvent::MemberReactivated(e) => ("member_reactivated", e.staff_id, None),
             };
             entries.push(entry(recorded, what.to_owned(), name(member), detail));
+        }
+    }
+    if part != Part::SignIns {
+        for recorded in stream(log, &StreamId::firm()).await? {
+            let FirmEvent::FirmDetailsChanged(details) = recorded.decode::<FirmEvent>()?;
+            entries.push(entry(
+                &recorded,
+                "firm_details_changed".into(),
+                String::new(),
+                Some(details.name),
+            ));
         }
     }
     if part != Part::Team {

@@ -6,6 +6,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+use lodge_domain::firm::FirmEvent;
 use lodge_domain::invite::InviteEvent;
 use lodge_domain::team::{SignInEvent, TeamEvent};
 use lodge_domain::{EventDecodeError, EventSchema};
@@ -43,6 +44,7 @@ fn all_types() -> impl Iterator<Item = (&'static str, u32)> {
         .iter()
         .chain(TeamEvent::TYPES)
         .chain(SignInEvent::TYPES)
+        .chain(FirmEvent::TYPES)
         .copied()
 }
 
@@ -54,6 +56,9 @@ fn read(event_type: &str, version: u32, data: &str) -> Result<(&'static str, u32
         Ok((event.event_type(), event.schema_version(), event.to_json()))
     } else if SignInEvent::TYPES.iter().any(|(name, _)| *name == event_type) {
         let event = SignInEvent::from_json(event_type, version, data)?;
+        Ok((event.event_type(), event.schema_version(), event.to_json()))
+    } else if FirmEvent::TYPES.iter().any(|(name, _)| *name == event_type) {
+        let event = FirmEvent::from_json(event_type, version, data)?;
         Ok((event.event_type(), event.schema_version(), event.to_json()))
     } else {
         let event = InviteEvent::from_json(event_type, version, data)?;

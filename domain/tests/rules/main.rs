@@ -2,6 +2,7 @@
 //! one test binary.
 
 mod event_fixtures;
+mod firm_rules;
 mod invariants;
 mod invite_rules;
 mod team_rules;

@@ -64,7 +64,7 @@ impl Notifier {
                     continue;
                 }
                 let about = About {
-                    firm: &self.settings.firm_name,
+                    firm: &self.firm.get().name,
                     invite,
                     contact,
                     event,

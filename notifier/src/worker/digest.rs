@@ -69,10 +69,10 @@ impl Notifier {
                     done += usize::from(invite.status_of(request, contact.id).is_done());
                 }
             }
-            let activities = untold.describe(invite, self.settings.time_zone, now);
+            let activities = untold.describe(invite, self.firm.get().time_zone, now);
             let rendered = message::staff_digest(
                 &self.settings.templates,
-                &self.settings.firm_name,
+                &self.firm.get().name,
                 invite,
                 &activities,
                 (done, total),

@@ -22,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::checkpoint;
 use crate::email::Mailer;
+use crate::firm::{Firm, FirmNow};
 use crate::reminders;
 use crate::retries;
 use crate::settings::NotifierSettings;
@@ -66,6 +67,8 @@ struct Notifier {
     settings: NotifierSettings,
     mailer: Option<Mailer>,
     sms: Option<Sms>,
+    /// The firm's name, time zone and default reminders: the configuration's, or as an owner saved.
+    firm: Firm,
 }
 
 /// Runs the notifier until `shutdown`: in one process at a time when servers share a database.
@@ -105,7 +108,13 @@ pub async fn run(
     // Reminders look for candidates in the staff read model: make sure its view exists even if no
     // projector has run yet.
     lodge_projections::all::register_all(&store).await?;
+    let firm = Firm::new(FirmNow {
+        name: settings.firm_name.clone(),
+        time_zone: settings.time_zone,
+        reminders: settings.reminders.clone(),
+    });
     let notifier = Notifier {
+        firm,
         store: store.store().clone(),
         read_models: store,
         log,
@@ -140,6 +149,7 @@ impl Notifier {
         let Some(mut leader) = self.store.lead("notifier", shutdown).await? else {
             return Ok(());
         };
+        self.firm.load(&self.log).await?;
         let mut subscription = self.log.subscribe(checkpoint::load(&mut leader).await?);
         let mut retry_check = tokio::time::interval(self.settings.retry.check_every);
         let mut reminder_check = tokio::time::interval(self.settings.reminder_check_every);
@@ -171,6 +181,9 @@ impl Notifier {
     /// The first delivery of whatever `recorded` calls for, and the bookkeeping of retries that the
     /// outcomes it records call for.
     async fn handle(&self, leader: &mut Connection, recorded: &RecordedEvent) -> Result<(), NotifierError> {
+        if recorded.stream_id == StreamId::firm() {
+            return Ok(self.firm.saw(recorded)?);
+        }
         if recorded.stream_id == StreamId::sign_ins() {
             return self.email_sign_in_link(recorded).await;
         }

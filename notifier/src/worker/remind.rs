@@ -17,14 +17,14 @@ impl Notifier {
     /// Today, in the firm's time zone, by the notifier's clock.
     fn today(&self) -> chrono::NaiveDate {
         (self.settings.clock)()
-            .with_timezone(&self.settings.time_zone)
+            .with_timezone(&self.firm.get().time_zone)
             .date_naive()
     }
 
     /// Reminds the contacts of every open invite whose reminders may have come.
     pub(super) async fn remind_all(&self, leader: &mut Connection) -> Result<(), NotifierError> {
         let today = self.today();
-        let horizon = today + chrono::Days::new(u64::from(self.settings.reminders.lead_days()));
+        let horizon = today + chrono::Days::new(u64::from(self.firm.get().reminders.lead_days()));
         // The staff read model narrows the search; each invite is then read from the log itself.
         let mut invites: std::collections::BTreeSet<InviteId> =
             lodge_projections::staff::open_due_by(&self.read_models, horizon)
@@ -51,7 +51,7 @@ impl Notifier {
         };
         let Some(first) = history.first() else { return Ok(()) };
         let first_event: InviteEvent = first.decode()?;
-        let sent_on = first.recorded_at.with_timezone(&self.settings.time_zone).date_naive();
+        let sent_on = first.recorded_at.with_timezone(&self.firm.get().time_zone).date_naive();
         let folded = Folded::of(&history, None)?;
         let Some(invite) = folded.state.invite() else {
             return Ok(());
@@ -61,7 +61,8 @@ impl Notifier {
         }
         let Some(due_on) = invite.due_on else { return Ok(()) };
         let today = self.today();
-        let plan = invite.reminders.as_ref().unwrap_or(&self.settings.reminders);
+        let firm = self.firm.get();
+        let plan = invite.reminders.as_ref().unwrap_or(&firm.reminders);
         let Some(slot) = plan.slot_for(due_on, sent_on, today) else {
             return Ok(());
         };
@@ -87,7 +88,7 @@ impl Notifier {
                     continue;
                 }
                 let about = About {
-                    firm: &self.settings.firm_name,
+                    firm: &firm.name,
                     invite,
                     contact,
                     event: &first_event,

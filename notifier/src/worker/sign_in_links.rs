@@ -30,7 +30,7 @@ impl Notifier {
         }
         let (token, _) = staff_link_token(&self.settings.secret_key, recorded.metadata.command_id);
         let url = staff_link_url(&self.settings.public_url, &token);
-        let rendered = message::sign_in_link(&self.settings.templates, &self.settings.firm_name, &made, &url);
+        let rendered = message::sign_in_link(&self.settings.templates, &self.firm.get().name, &made, &url);
         let outcome = match &self.mailer {
             Some(mailer) => mailer.send(&made.name, &made.email, &rendered).await,
             None => Outcome::Failed {

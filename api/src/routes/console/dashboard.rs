@@ -74,7 +74,7 @@ pub(super) async fn dashboard(
     if q.chars().count() > 200 {
         return Err(ApiError::Invalid("search for at most 200 characters".into()));
     }
-    let today = state.settings.today();
+    let today = state.firm.today();
     let writer = member.staff.writer();
     // The plain first page, with nothing of the reader's own still to show, is shared a moment.
     let shared = q.is_empty()

@@ -139,7 +139,7 @@ pub(super) async fn invite(
             messages: portal.messages,
         });
     }
-    let today = state.settings.today();
+    let today = state.firm.today();
     let values = context! {
         page_title => &view.title,
         invite => serialized(&view),

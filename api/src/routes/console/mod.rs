@@ -5,6 +5,7 @@
 mod account;
 mod dashboard;
 mod documents;
+mod firm;
 mod invite;
 mod invite_changes;
 mod live;
@@ -52,6 +53,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/staff/account/tokens", post(account::create_token))
         .route("/staff/account/tokens/{token_id}/revoke", post(account::revoke_token))
         .route("/staff/team", get(team::team).post(team::add))
+        .route("/staff/settings", get(firm::settings).post(firm::save))
         .route("/staff/team/record", get(team_record::record))
         .route("/staff/team/record.csv", get(team_record::csv))
         .route("/staff/team/{staff_id}", post(team::change))

@@ -34,7 +34,7 @@ pub(super) async fn post_new_invite(
         form.add(&action);
         return form_page(&state, &member, &form, &FieldErrors::new(), None, None, StatusCode::OK);
     }
-    let invite = match form.to_new_invite(state.settings.today()) {
+    let invite = match form.to_new_invite(state.firm.today()) {
         Ok(invite) => invite,
         Err(errors) => {
             return form_page(
@@ -112,7 +112,7 @@ fn form_page(
         error_list => serialized(errors),
         preview,
         problem,
-        today => state.settings.today().to_string(),
+        today => state.firm.today().to_string(),
         ..page(state, "new_heading", Some(member), "new")
     };
     Ok(html(status, state.pages.render("console/new_invite.html", values)?))

@@ -247,7 +247,7 @@ pub async fn change(
     if let Some(due_on) = body.due_date {
         decided.push(InviteCommand::ChangeDueDate(ChangeDueDate {
             due_on,
-            today: state.settings.today(),
+            today: state.firm.today(),
             by: staff.as_domain(),
         }));
     }

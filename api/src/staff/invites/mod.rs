@@ -60,7 +60,7 @@ pub async fn list(state: &AppState, reader: &Writer, query: ListQuery) -> Result
         &InviteQuery {
             status: query.status,
             overdue: query.overdue,
-            today: state.settings.today(),
+            today: state.firm.today(),
             contact: query.contact.filter(|c| !c.trim().is_empty()),
             text: query.q.filter(|q| !q.trim().is_empty()),
             limit,
@@ -99,5 +99,5 @@ pub async fn portal(
     let view = portal::portal_view(&state.read_models, invite, contact)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("invite {invite} has no contact {contact}")))?;
-    Ok(PortalResponse::new(&view, &state.settings))
+    Ok(PortalResponse::new(&view, &state.firm.get()))
 }

@@ -171,7 +171,7 @@ pub async fn send(
     context: &RequestContext,
     body: NewInvite,
 ) -> Result<SentInvite, ApiError> {
-    let firm = &state.settings.firm;
+    let firm = state.firm.get();
     let sender = tokens::sender(staff, firm.email.as_deref(), firm.phone.as_deref())?;
     let metadata = context.metadata(Actor::from(&staff.as_domain()), "send-invite");
     let ids = NewIds::new(state, context, metadata.command_id);
@@ -198,7 +198,7 @@ pub async fn send(
         requests,
         due_on: body.due_date,
         portal_password: portal_password(body.portal_password, &ids).await?,
-        today: state.settings.today(),
+        today: state.firm.today(),
     };
     let mut decided = vec![InviteCommand::SendInvite(command.clone())];
     if let Some(reminders) = body.reminders {
