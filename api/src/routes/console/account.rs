@@ -85,11 +85,14 @@ pub(super) async fn choose_password(
 /// two-step sign-in (the cookie carries the half-done sign-in there).
 fn signed_in_or_on_to_the_code(state: &AppState, jar: CookieJar, proved: sign_in::Proved) -> Response {
     match proved {
-        sign_in::Proved::SignedIn(session) => (
-            jar.add(session).add(pending::removal_cookie(&state.settings)),
-            Redirect::to(HOME),
-        )
-            .into_response(),
+        sign_in::Proved::SignedIn(session) => {
+            // A half-done sign-in this browser left (a code never typed) is forgotten too.
+            let jar = match jar.get(pending::cookie_name(&state.settings)) {
+                Some(_) => jar.add(pending::removal_cookie(&state.settings)),
+                None => jar,
+            };
+            (jar.add(session), Redirect::to(HOME)).into_response()
+        }
         sign_in::Proved::CodeNeeded(step) => (jar.add(step), Redirect::to(two_step::CODE_PAGE)).into_response(),
     }
 }
