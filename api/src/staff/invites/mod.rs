@@ -96,8 +96,19 @@ pub async fn portal(
     after: Option<Position>,
 ) -> Result<PortalResponse, ApiError> {
     state.wait_for(PortalProjection::NAME, after, reader).await?;
-    let view = portal::portal_view(&state.read_models, invite, contact)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("invite {invite} has no contact {contact}")))?;
+    let view = match portal::portal_view(&state.read_models, invite, contact).await? {
+        Some(view) => view,
+        None => {
+            // Sent a moment ago by someone else (a colleague's view link to it): not known yet is
+            // not unknown. Wait for the read model to reach the log's head, then look again.
+            let head = state.log.settled_head().await?.max(state.own_writes.latest());
+            if head.0 > 0 {
+                state.wait_for(PortalProjection::NAME, Some(head), None).await?;
+            }
+            portal::portal_view(&state.read_models, invite, contact)
+                .await?
+                .ok_or_else(|| ApiError::NotFound(format!("invite {invite} has no contact {contact}")))?
+        }
+    };
     Ok(PortalResponse::new(&view, &state.firm.get()))
 }
