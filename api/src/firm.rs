@@ -83,6 +83,22 @@ impl FirmNow {
         }
     }
 
+    /// When this month began in the firm's time zone (its first midnight there, or the first moment
+    /// after it where a clock change skips midnight).
+    pub fn month_start(&self) -> chrono::DateTime<chrono::Utc> {
+        use chrono::{Datelike, TimeZone};
+        let zone = self.get().time_zone;
+        let today = chrono::Utc::now().with_timezone(&zone).date_naive();
+        let first = today.with_day(1).unwrap_or(today);
+        let midnight = first.and_hms_opt(0, 0, 0).unwrap_or_default();
+        (0..4)
+            .find_map(|hour| {
+                zone.from_local_datetime(&(midnight + chrono::Duration::hours(hour)))
+                    .earliest()
+            })
+            .map_or_else(|| midnight.and_utc(), |start| start.with_timezone(&chrono::Utc))
+    }
+
     /// Today in the firm's time zone: the day due dates are counted from.
     pub fn today(&self) -> chrono::NaiveDate {
         chrono::Utc::now().with_timezone(&self.get().time_zone).date_naive()

@@ -191,6 +191,7 @@ async fn the_whole_journey_from_an_owners_first_sign_in_to_a_completed_invite(db
     }
     sam.wait_for_text("table.invites", "Completed").await;
     sam.wait_for_text("table.invites", "2 of 2 done").await;
+    sam.wait_for_text("dl.counts", "Completed this month\n1").await;
 
     // A viewer sees the invite, with no change button; their posts are refused.
     let (_, viewer) = signed_in_member(&app, "val@firm.example", "Val Viewer", Role::Viewer).await;

@@ -8,6 +8,7 @@ use lodge_domain::{ContactId, InviteId};
 use lodge_eventlog::Engine;
 use serde::{Deserialize, Serialize};
 
+mod completions;
 mod review;
 
 pub use review::{WaitingDocument, count as waiting_count, waiting};
@@ -156,6 +157,7 @@ impl Projection for StaffProjection {
             replaces: None,
         },
         review::TABLE,
+        completions::TABLE,
     ];
 
     fn writes(
@@ -164,10 +166,16 @@ impl Projection for StaffProjection {
         generation: Generation,
         touched: &[Touched],
     ) -> Result<Vec<Load>, ProjectionError> {
-        let (invites, waiting) = rows(touched.iter().map(|t| &t.history));
+        let Rows {
+            invites,
+            waiting,
+            completed,
+        } = rows(touched.iter().map(|t| &t.history));
         // A document reviewed since leaves the queue: the invites' other rows there go.
         let scope: Vec<String> = touched.iter().map(|t| t.history.invite_id.to_string()).collect();
         let keep: Vec<String> = waiting.iter().map(|row| row.id.clone()).collect();
+        // An invite open again (a request added since) is no longer completed.
+        let still_completed: Vec<String> = completed.iter().map(|row| row.invite_id.clone()).collect();
         Ok(vec![
             Load::upsert(
                 engine,
@@ -192,6 +200,21 @@ impl Projection for StaffProjection {
                 "ON CONFLICT (id) DO UPDATE SET doc = excluded.doc",
                 &waiting,
             )?,
+            Load::delete_others(
+                engine,
+                generation.table(completions::TABLE.name),
+                "invite_id",
+                &scope,
+                "invite_id",
+                &still_completed,
+            ),
+            Load::upsert(
+                engine,
+                generation.table(completions::TABLE.name),
+                &completions::COLUMNS,
+                "ON CONFLICT (invite_id) DO UPDATE SET completed_at = excluded.completed_at",
+                &completed,
+            )?,
         ])
     }
 
@@ -201,19 +224,38 @@ impl Projection for StaffProjection {
         generation: Generation,
         histories: &[InviteHistory],
     ) -> Result<Vec<Load>, ProjectionError> {
-        let (invites, waiting) = rows(histories.iter());
+        let Rows {
+            invites,
+            waiting,
+            completed,
+        } = rows(histories.iter());
         Ok(vec![
             Load::fresh(engine, generation.table("staff_invites"), &COLUMNS, &invites)?,
             Load::fresh(engine, generation.table(review::TABLE.name), &review::COLUMNS, &waiting)?,
+            Load::fresh(
+                engine,
+                generation.table(completions::TABLE.name),
+                &completions::COLUMNS,
+                &completed,
+            )?,
         ])
     }
 }
 
 const COLUMNS: [&str; 7] = ["invite_id", "status", "due_on", "sent_at", "search", "position", "doc"];
 
-/// Each invite's row of the list, and a row per document of it waiting for review.
-fn rows<'a>(histories: impl Iterator<Item = &'a InviteHistory>) -> (Vec<StaffRow>, Vec<review::ReviewRow>) {
+/// What the staff tables hold of some invites.
+struct Rows {
+    invites: Vec<StaffRow>,
+    waiting: Vec<review::ReviewRow>,
+    completed: Vec<completions::CompletionRow>,
+}
+
+/// Each invite's row of the list, a row per document of it waiting for review, and when it was
+/// completed, if it is.
+fn rows<'a>(histories: impl Iterator<Item = &'a InviteHistory>) -> Rows {
     let mut waiting = Vec::new();
+    let mut completed = Vec::new();
     let invites = histories
         .filter_map(|history| {
             let view = render(history)?;
@@ -229,6 +271,9 @@ fn rows<'a>(histories: impl Iterator<Item = &'a InviteHistory>) -> (Vec<StaffRow
                 }
             }
             waiting.extend(review::rows(&view));
+            if let Some(at) = completions::completed_at(history, &view) {
+                completed.push(completions::row(&view, at));
+            }
             let status = serde_json::to_value(view.status).expect("a status serialises");
             Some(StaffRow {
                 invite_id: view.id.to_string(),
@@ -241,7 +286,11 @@ fn rows<'a>(histories: impl Iterator<Item = &'a InviteHistory>) -> (Vec<StaffRow
             })
         })
         .collect();
-    (invites, waiting)
+    Rows {
+        invites,
+        waiting,
+        completed,
+    }
 }
 
 #[derive(Serialize)]
@@ -356,16 +405,25 @@ pub struct InviteCounts {
     /// Open and due from today to six days on.
     pub due_this_week: i64,
     pub completed: i64,
+    /// Completed since the month began (in the firm's time zone).
+    pub completed_this_month: i64,
 }
 
-/// The dashboard's counts, in one pass over the table's status and due date.
-pub async fn counts(store: &ReadStore, today: NaiveDate) -> Result<InviteCounts, ProjectionError> {
+/// The dashboard's counts, in one pass over the table's status and due date; `month_start` is when
+/// the month began in the firm's time zone.
+pub async fn counts(
+    store: &ReadStore,
+    today: NaiveDate,
+    month_start: DateTime<Utc>,
+) -> Result<InviteCounts, ProjectionError> {
     let week_end = today + chrono::Days::new(7);
-    let (waiting_for_review, open, overdue, due_this_week, completed): (i64, i64, i64, i64, i64) =
+    type Counted = (i64, i64, i64, i64, i64, i64);
+    let (waiting_for_review, completed_this_month, open, overdue, due_this_week, completed): Counted =
         lodge_store::on!(store.store(), |c| {
             sqlx::query_as(
                 "SELECT
                 (SELECT count(*) FROM staff_review),
+                (SELECT count(*) FROM staff_completions WHERE completed_at >= $3),
                 COALESCE(SUM(CASE WHEN status = 'open' THEN 1 ELSE 0 END), 0),
                 COALESCE(SUM(CASE WHEN status = 'open' AND due_on < $1 THEN 1 ELSE 0 END), 0),
                 COALESCE(SUM(CASE WHEN status = 'open' AND due_on >= $1 AND due_on < $2 THEN 1 ELSE 0 END), 0),
@@ -374,6 +432,7 @@ pub async fn counts(store: &ReadStore, today: NaiveDate) -> Result<InviteCounts,
             )
             .bind(today.to_string())
             .bind(week_end.to_string())
+            .bind(completions::stamp(month_start))
             .fetch_one(c)
             .await
         })?;
@@ -383,5 +442,6 @@ pub async fn counts(store: &ReadStore, today: NaiveDate) -> Result<InviteCounts,
         overdue,
         due_this_week,
         completed,
+        completed_this_month,
     })
 }

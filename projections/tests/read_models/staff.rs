@@ -57,6 +57,7 @@ lodge_eventlog::test_on_both_engines!(
     invites_are_listed_newest_first_and_filtered,
     one_invite_shows_every_contacts_progress,
     the_review_queue_holds_what_waits_oldest_first_and_fills_in_place,
+    completed_invites_count_for_their_month_and_fill_in_from_the_trail,
 );
 
 async fn invites_are_listed_newest_first_and_filtered(db: TestDatabase) {
@@ -243,4 +244,56 @@ async fn the_review_queue_holds_what_waits_oldest_first_and_fills_in_place(db: T
     drop(connection);
     p.store.register::<StaffProjection>().await.unwrap();
     assert_eq!(staff::waiting(&p.store, 50).await.unwrap(), queue);
+}
+
+async fn completed_invites_count_for_their_month_and_fill_in_from_the_trail(db: TestDatabase) {
+    let p = Projected::new(db).await;
+    let staff_projector = p.run(StaffProjection).await;
+    let audit_projector = p.run(lodge_projections::audit::AuditProjection).await;
+    p.execute(InviteCommand::SendInvite(send_invite())).await;
+    send(
+        &p,
+        another(1, "Mortgage documents", ["cara@example.com", "dan@example.com"]),
+    )
+    .await;
+    let completed = p
+        .execute(InviteCommand::CompleteInvite(lodge_domain::invite::CompleteInvite {
+            by: staff(),
+        }))
+        .await;
+    let position = completed.position.unwrap();
+    for projector in ["staff", "audit"] {
+        assert!(
+            p.store
+                .wait_for(&p.log, projector, position, Duration::from_secs(10))
+                .await
+                .unwrap()
+        );
+    }
+    let now = chrono::Utc::now();
+    let counts = |month_start| {
+        let store = p.store.clone();
+        async move { staff::counts(&store, today(), month_start).await.unwrap() }
+    };
+    let this_month = counts(now - chrono::Duration::days(1)).await;
+    assert_eq!((this_month.completed, this_month.completed_this_month), (1, 1));
+    let next_month = counts(now + chrono::Duration::minutes(1)).await;
+    assert_eq!(
+        (next_month.completed, next_month.completed_this_month),
+        (1, 0),
+        "completed before the month began"
+    );
+
+    // A database made before the table existed: filled from the audit trail's completions.
+    staff_projector.abort();
+    audit_projector.abort();
+    let _ = (staff_projector.await, audit_projector.await);
+    let mut connection = p.store.store().detached().await.unwrap();
+    for sql in ["DROP VIEW staff_completions", "DROP TABLE staff_completions__g1"] {
+        lodge_store::execute_sql(&mut connection, sql).await.unwrap();
+    }
+    drop(connection);
+    p.store.register::<StaffProjection>().await.unwrap();
+    assert_eq!(counts(now - chrono::Duration::days(1)).await.completed_this_month, 1);
+    assert_eq!(counts(now + chrono::Duration::minutes(1)).await.completed_this_month, 0);
 }

@@ -98,7 +98,7 @@ pub(super) async fn dashboard(
             },
         )
         .await?;
-        let counts = staff::counts(&state.read_models, today).await?;
+        let counts = staff::counts(&state.read_models, today, state.firm.month_start()).await?;
         let rows: Vec<InviteRow> = list
             .invites
             .iter()
