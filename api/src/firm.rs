@@ -6,9 +6,8 @@
 
 use std::sync::{Arc, RwLock};
 
-use lodge_domain::Decider;
-use lodge_domain::firm::{FirmDecider, FirmDetails, FirmEvent};
-use lodge_eventlog::{EventLog, LogError, StreamId};
+use lodge_domain::firm::{FirmDecider, FirmDetails};
+use lodge_eventlog::{EventLog, LogError, StreamId, command};
 
 use crate::settings::Firm;
 
@@ -55,16 +54,7 @@ impl FirmNow {
 
     /// Reads the firm's stream and takes up its latest details, if any.
     pub async fn load(&self, log: &EventLog) -> Result<(), LogError> {
-        let recorded = match log.read_stream(&StreamId::firm()).await {
-            Ok(recorded) => recorded,
-            Err(LogError::UnknownStream(_)) => return Ok(()),
-            Err(other) => return Err(other),
-        };
-        let events = recorded
-            .iter()
-            .map(|event| event.decode::<FirmEvent>())
-            .collect::<Result<Vec<_>, _>>()?;
-        if let Some(details) = FirmDecider::fold(&events).details {
+        if let Some(details) = command::state_of::<FirmDecider>(log, &StreamId::firm()).await?.details {
             self.apply(&details);
         }
         Ok(())

@@ -175,3 +175,21 @@ where
         replayed: true,
     })
 }
+
+/// The state `stream`'s whole history folds to: the decider's default when it has none.
+pub async fn state_of<D>(log: &EventLog, stream: &StreamId) -> Result<D::State, LogError>
+where
+    D: Decider,
+    D::Event: EventSchema,
+{
+    let history = match log.read_stream(stream).await {
+        Ok(history) => history,
+        Err(LogError::UnknownStream(_)) => return Ok(D::State::default()),
+        Err(error) => return Err(error),
+    };
+    let events = history
+        .iter()
+        .map(|recorded| recorded.decode::<D::Event>())
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(D::fold(&events))
+}

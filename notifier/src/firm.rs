@@ -4,10 +4,9 @@
 
 use std::sync::RwLock;
 
-use lodge_domain::Decider;
 use lodge_domain::firm::{FirmDecider, FirmDetails, FirmEvent};
 use lodge_domain::reminder::ReminderPlan;
-use lodge_eventlog::{EventLog, LogError, RecordedEvent, StreamId};
+use lodge_eventlog::{EventLog, LogError, RecordedEvent, StreamId, command};
 
 #[derive(Debug, Clone)]
 pub struct FirmNow {
@@ -41,16 +40,7 @@ impl Firm {
 
     /// Takes up the latest details on the firm's stream, if any.
     pub async fn load(&self, log: &EventLog) -> Result<(), LogError> {
-        let recorded = match log.read_stream(&StreamId::firm()).await {
-            Ok(recorded) => recorded,
-            Err(LogError::UnknownStream(_)) => return Ok(()),
-            Err(other) => return Err(other),
-        };
-        let events = recorded
-            .iter()
-            .map(|event| event.decode::<FirmEvent>())
-            .collect::<Result<Vec<_>, _>>()?;
-        if let Some(details) = FirmDecider::fold(&events).details {
+        if let Some(details) = command::state_of::<FirmDecider>(log, &StreamId::firm()).await?.details {
             self.apply(&details);
         }
         Ok(())

@@ -3,9 +3,9 @@
 //! stream itself, folded by the domain: a team is a few dozen events, one read per staff request.
 
 use lodge_domain::team::{
-    AddMember, Authority, ChangeRole, Member, MemberChange, Role, TeamCommand, TeamDecider, TeamEvent, TeamState,
+    AddMember, Authority, ChangeRole, Member, MemberChange, Role, TeamCommand, TeamDecider, TeamState,
 };
-use lodge_domain::{Actor, Decider, StaffId};
+use lodge_domain::{Actor, StaffId};
 use lodge_eventlog::command;
 use lodge_eventlog::{EventLog, LogError, StreamId};
 use serde::{Deserialize, Serialize};
@@ -19,16 +19,7 @@ use crate::state::AppState;
 
 /// The team as its stream leaves it (empty before its first member).
 pub async fn team(log: &EventLog) -> Result<TeamState, LogError> {
-    let recorded = match log.read_stream(&StreamId::team()).await {
-        Ok(recorded) => recorded,
-        Err(LogError::UnknownStream(_)) => Vec::new(),
-        Err(other) => return Err(other),
-    };
-    let events = recorded
-        .iter()
-        .map(|event| event.decode::<TeamEvent>())
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(TeamDecider::fold(&events))
+    command::state_of::<TeamDecider>(log, &StreamId::team()).await
 }
 
 /// The team as a request needs it: from memory when read a moment ago and unchanged since
