@@ -14,7 +14,21 @@ use crate::settings::Firm;
 #[derive(Clone)]
 pub struct FirmNow {
     configured: Arc<Firm>,
-    now: Arc<RwLock<Arc<Firm>>>,
+    now: Arc<RwLock<Now>>,
+}
+
+/// The details, and the same as templates read them: made once per change, not at every lookup
+/// of every page.
+struct Now {
+    firm: Arc<Firm>,
+    value: minijinja::Value,
+}
+
+impl Now {
+    fn of(firm: Arc<Firm>) -> Self {
+        let value = crate::pages::templates::serialized(&*firm);
+        Self { firm, value }
+    }
 }
 
 impl std::fmt::Debug for FirmNow {
@@ -27,14 +41,27 @@ impl FirmNow {
     pub fn new(configured: Firm) -> Self {
         let configured = Arc::new(configured);
         Self {
-            now: Arc::new(RwLock::new(configured.clone())),
+            now: Arc::new(RwLock::new(Now::of(configured.clone()))),
             configured,
         }
     }
 
     /// The details now.
     pub fn get(&self) -> Arc<Firm> {
-        self.now.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+        self.now
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .firm
+            .clone()
+    }
+
+    /// The details as templates read them (`firm.name`, …).
+    pub fn value(&self) -> minijinja::Value {
+        self.now
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .value
+            .clone()
     }
 
     /// The configuration's details with `details` over them (the logo stays the configuration's).
@@ -49,7 +76,7 @@ impl FirmNow {
             logo_url: self.configured.logo_url.clone(),
             reminders: details.reminders.clone(),
         };
-        *self.now.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(firm);
+        *self.now.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = Now::of(Arc::new(firm));
     }
 
     /// Reads the firm's stream and takes up its latest details, if any.

@@ -56,7 +56,6 @@ pub async fn turn_on_two_step(
         return Err(ApiError::Invalid(two_step::WRONG_CODE.into()));
     }
     two_step::turn_on(&state.store, member.staff.id, secret, code).await?;
-    let codes = recovery_codes::make(&state.store, member.staff.id).await?;
     let staff_id = member.staff.id;
     record(
         state,
@@ -65,6 +64,17 @@ pub async fn turn_on_two_step(
         SignInEvent::TwoStepTurnedOn(TwoStepTurnedOn { staff_id }),
     )
     .await?;
+    make_codes(state, context, member).await
+}
+
+/// New recovery codes for the member, in place of any earlier ones, on the record.
+async fn make_codes(
+    state: &AppState,
+    context: &RequestContext,
+    member: &ConsoleMember,
+) -> Result<Vec<String>, ApiError> {
+    let staff_id = member.staff.id;
+    let codes = recovery_codes::make(&state.store, staff_id).await?;
     record(
         state,
         context,
@@ -147,17 +157,5 @@ pub async fn new_recovery_codes(
     code: &str,
 ) -> Result<Vec<String>, ApiError> {
     proves(state, member, code).await?;
-    let staff_id = member.staff.id;
-    let codes = recovery_codes::make(&state.store, staff_id).await?;
-    record(
-        state,
-        context,
-        actor(member),
-        SignInEvent::RecoveryCodesMade(RecoveryCodesMade {
-            staff_id,
-            count: recovery_codes::COUNT,
-        }),
-    )
-    .await?;
-    Ok(codes)
+    make_codes(state, context, member).await
 }

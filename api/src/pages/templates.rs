@@ -99,8 +99,11 @@ struct LiveFirm(FirmNow);
 
 impl minijinja::value::Object for LiveFirm {
     fn get_value(self: &std::sync::Arc<Self>, key: &Value) -> Option<Value> {
-        let firm = serialized(&*self.0.get());
-        firm.get_attr(key.as_str()?).ok().filter(|value| !value.is_undefined())
+        self.0
+            .value()
+            .get_attr(key.as_str()?)
+            .ok()
+            .filter(|value| !value.is_undefined())
     }
 }
 
